@@ -1,0 +1,288 @@
+//! Domain types of the inventory and the time rules of the CMF format
+//! ("Time" section): as-of instants, freshness, and when a lifecycle phase is
+//! over. Pure data and pure functions; no I/O.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde::{Serialize, Serializer};
+
+/// The identity of a machine: its hostname compared case-insensitively.
+///
+/// Built once at the edge with [`HostKey::new`]; the stored key is the
+/// hostname trimmed and lower-cased, while the hostname as last reported is
+/// kept beside it for display.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostKey(String);
+
+impl HostKey {
+    /// The key for a hostname (`PCITCDA042` and `pcitcda042` give the same key).
+    pub fn new(hostname: &str) -> Self {
+        Self(hostname.trim().to_lowercase())
+    }
+    /// The key as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Normalise a login for storage and comparison: trimmed and lower-cased,
+/// since directory logins are case-insensitive. `None` for an empty login.
+pub fn normalize_login(login: &str) -> Option<String> {
+    let l = login.trim();
+    if l.is_empty() {
+        None
+    } else {
+        Some(l.to_lowercase())
+    }
+}
+
+/// A lifecycle date as endoflife.date holds it: a date, `true` (the phase is
+/// over, date unknown) or `false` (not decided, still running). Absence
+/// (unknown) is `Option::None` around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The phase ends (ended) on this date.
+    Date(NaiveDate),
+    /// `true`: over, date unknown; `false`: not decided.
+    Flag(bool),
+}
+
+impl Lifecycle {
+    /// Whether the phase is over at the end of `as_of_date`: a date on or
+    /// before it, or `true`.
+    pub fn is_over(self, as_of_date: NaiveDate) -> bool {
+        match self {
+            Lifecycle::Date(d) => d <= as_of_date,
+            Lifecycle::Flag(b) => b,
+        }
+    }
+
+    /// Parse the catalog's JSON value (`"2025-10-14"`, `true`, `false`).
+    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+        match v {
+            serde_json::Value::Bool(b) => Some(Lifecycle::Flag(*b)),
+            serde_json::Value::String(s) => {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Lifecycle::Date)
+            }
+            _ => None,
+        }
+    }
+
+    /// Sort key used by reports: `true` first, then dates ascending, then
+    /// `false` (never over).
+    pub fn sort_key(self) -> (u8, NaiveDate) {
+        match self {
+            Lifecycle::Flag(true) => (0, NaiveDate::MIN),
+            Lifecycle::Date(d) => (1, d),
+            Lifecycle::Flag(false) => (2, NaiveDate::MAX),
+        }
+    }
+}
+
+impl std::fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lifecycle::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Lifecycle::Flag(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl Serialize for Lifecycle {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Lifecycle::Date(d) => s.serialize_str(&d.format("%Y-%m-%d").to_string()),
+            Lifecycle::Flag(b) => s.serialize_bool(*b),
+        }
+    }
+}
+
+/// The instant a read command looks at, and the freshness window.
+///
+/// `--as-of DATE` means DATE+1 day at 00:00 UTC (the end of DATE); without
+/// it, now. A machine is fresh when its latest report is at or after
+/// `instant - window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsOf {
+    /// The instant looked at.
+    pub instant: DateTime<Utc>,
+    /// The calendar date whose end is looked at (for lifecycle phases).
+    pub date: NaiveDate,
+    /// Freshness window in days (90 by default).
+    pub freshness_days: u32,
+}
+
+/// The default freshness window, in days.
+pub const DEFAULT_FRESHNESS_DAYS: u32 = 90;
+
+impl AsOf {
+    /// The end of `date` (DATE+1 at 00:00 UTC).
+    pub fn end_of(date: NaiveDate, freshness_days: u32) -> Self {
+        let next = date.succ_opt().unwrap_or(date);
+        Self {
+            instant: next.and_time(NaiveTime::MIN).and_utc(),
+            date,
+            freshness_days,
+        }
+    }
+    /// Now.
+    pub fn now(freshness_days: u32) -> Self {
+        Self::at(Utc::now(), freshness_days)
+    }
+    /// An arbitrary instant (its UTC date is the date for lifecycle phases).
+    pub fn at(instant: DateTime<Utc>, freshness_days: u32) -> Self {
+        Self {
+            instant,
+            date: instant.date_naive(),
+            freshness_days,
+        }
+    }
+    /// The oldest report time that still counts as fresh.
+    pub fn fresh_cutoff(&self) -> DateTime<Utc> {
+        self.instant - Duration::hours(24 * i64::from(self.freshness_days))
+    }
+    /// Whether a machine last reported at `last_report` is fresh.
+    pub fn is_fresh(&self, last_report: DateTime<Utc>) -> bool {
+        last_report >= self.fresh_cutoff()
+    }
+}
+
+/// Where an owner fact came from (CMF "Owners" section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwnerSource {
+    /// The machine's own report named this person.
+    Snapshot,
+    /// The network database named this person.
+    NetworkDb,
+    /// A person confirmed it in a campaign; stands until a later answer or an admin.
+    Answer,
+}
+
+impl OwnerSource {
+    /// The stored spelling (`snapshot`, `network-db`, `answer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerSource::Snapshot => "snapshot",
+            OwnerSource::NetworkDb => "network-db",
+            OwnerSource::Answer => "answer",
+        }
+    }
+    /// Parse the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "snapshot" => Some(OwnerSource::Snapshot),
+            "network-db" => Some(OwnerSource::NetworkDb),
+            "answer" => Some(OwnerSource::Answer),
+            _ => None,
+        }
+    }
+}
+
+/// Which owner role a fact is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerRole {
+    /// The person answerable for the machine.
+    Responsible,
+    /// The person who mainly uses it.
+    MainUser,
+}
+
+impl OwnerRole {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerRole::Responsible => "responsible",
+            OwnerRole::MainUser => "main_user",
+        }
+    }
+}
+
+/// One owner fact: a login and its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerFact {
+    /// The person's login (lower-cased).
+    pub login: String,
+    /// Where the fact came from.
+    pub source: OwnerSource,
+}
+
+/// The OS facts of one report (CMF `os` object).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OsInfo {
+    /// `os.caption`.
+    pub caption: String,
+    /// `os.version`.
+    pub version: String,
+    /// `os.display_version`.
+    pub display_version: Option<String>,
+    /// `os.edition` (Windows EditionID).
+    pub edition: Option<String>,
+    /// `os.product_type` (1 workstation, 2 domain controller, 3 server).
+    pub product_type: Option<i64>,
+    /// `os.architecture`.
+    pub architecture: Option<String>,
+}
+
+/// One installed program as a report lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct SoftwareEntry {
+    /// `DisplayName`.
+    pub name: String,
+    /// `DisplayVersion` (empty when absent).
+    pub version: String,
+    /// `Publisher` (empty when absent).
+    pub publisher: String,
+    /// `InstallDate`, normalised.
+    pub install_date: Option<NaiveDate>,
+    /// When the program was last started, where metered.
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// A product/cycle match, as stored on machines and software titles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CycleRef {
+    /// endoflife.date product (or a site product).
+    pub product: String,
+    /// Release cycle of that product.
+    pub cycle: String,
+}
+
+/// A validated machine report, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineReport {
+    /// Hostname as reported.
+    pub hostname: String,
+    /// Domain or DNS suffix.
+    pub domain: Option<String>,
+    /// When the report was taken.
+    pub collected_at: DateTime<Utc>,
+    /// OS facts.
+    pub os: OsInfo,
+    /// `main_user`, normalised.
+    pub main_user: Option<String>,
+    /// `responsible`, normalised.
+    pub responsible: Option<String>,
+    /// `None`: not reported (keep what is stored); `Some(vec![])`: nothing installed.
+    pub software: Option<Vec<SoftwareEntry>>,
+}
+
+/// A person in the user directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Login (lower-cased), the key.
+    pub login: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Matrix user ID (`@jdoe:example.org`).
+    pub matrix_id: Option<String>,
+    /// Mattermost username.
+    pub mattermost_username: Option<String>,
+    /// Preferred language (BCP 47 tag such as `en` or `fr`).
+    pub language: Option<String>,
+    /// IANA time zone (`Europe/Zurich`).
+    pub time_zone: Option<String>,
+    /// Login of this person's manager.
+    pub manager: Option<String>,
+}

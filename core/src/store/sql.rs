@@ -1,0 +1,826 @@
+//! The one SQL implementation of [`Store`], instantiated for SQLite and for
+//! PostgreSQL by a macro: the statements are identical on both, so the
+//! conformance suite (`core/tests/store`) proves one behaviour on two engines.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{QueryBuilder, Row};
+
+use super::{
+    Backend, CachedNetDb, InstalledSoftware, MachineIndexEntry, MachineRow, MachineWrite,
+    NetDbAnswer, OwnerChange, Result, Store, StoreCounts, StoreError, TitleRow, UserImport,
+    from_micros, to_micros,
+};
+use crate::catalog::CycleInfo;
+use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
+
+/// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
+const CHUNK_PARAMS: usize = 30_000;
+
+fn date_text(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn parse_date(s: Option<String>) -> Option<NaiveDate> {
+    s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
+}
+
+fn owner(login: Option<String>, source: Option<String>) -> Result<Option<OwnerFact>> {
+    match (login, source) {
+        (Some(login), Some(source)) => Ok(Some(OwnerFact {
+            login,
+            source: OwnerSource::parse(&source)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown owner source {source:?}")))?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+fn cycle_ref(product: Option<String>, cycle: Option<String>) -> Option<CycleRef> {
+    match (product, cycle) {
+        (Some(product), Some(cycle)) => Some(CycleRef { product, cycle }),
+        _ => None,
+    }
+}
+
+macro_rules! machine_select {
+    () => {
+        "SELECT m.id, m.hostname, m.domain, m.os_caption, m.os_version, \
+     m.os_display_version, m.os_edition, m.os_product_type, m.os_architecture, m.os_product, \
+     m.os_cycle, m.first_seen, m.last_seen, m.last_report, \
+     r.login AS r_login, r.source AS r_source, u.login AS u_login, u.source AS u_source \
+     FROM machines m \
+     LEFT JOIN machine_owners r ON r.machine_id = m.id AND r.role = 'responsible' \
+     LEFT JOIN machine_owners u ON u.machine_id = m.id AND u.role = 'main_user' "
+    };
+}
+
+/// Subtract `stale` counts from `total` counts, dropping keys left at zero.
+fn minus<K: std::hash::Hash + Eq + Ord + Clone>(total: Vec<(K, i64)>, stale: Vec<(K, i64)>) -> Vec<(K, i64)> {
+    let stale: HashMap<K, i64> = stale.into_iter().collect();
+    let mut out: Vec<(K, i64)> = total
+        .into_iter()
+        .map(|(k, n)| {
+            let s = stale.get(&k).copied().unwrap_or(0);
+            (k, n - s)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    out.sort();
+    out
+}
+
+macro_rules! sql_store {
+    ($name:ident, $db:ty, $pool:ty, $backend:expr) => {
+        /// The inventory store on this backend.
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            pool: $pool,
+        }
+
+        impl $name {
+            /// Wrap a migrated pool.
+            pub fn new(pool: $pool) -> Self {
+                Self { pool }
+            }
+
+            fn machine_row(row: &<$db as sqlx::Database>::Row) -> Result<MachineRow> {
+                Ok(MachineRow {
+                    id: row.try_get("id")?,
+                    hostname: row.try_get("hostname")?,
+                    domain: row.try_get("domain")?,
+                    os: OsInfo {
+                        caption: row.try_get("os_caption")?,
+                        version: row.try_get("os_version")?,
+                        display_version: row.try_get("os_display_version")?,
+                        edition: row.try_get("os_edition")?,
+                        product_type: row.try_get("os_product_type")?,
+                        architecture: row.try_get("os_architecture")?,
+                    },
+                    os_match: cycle_ref(row.try_get("os_product")?, row.try_get("os_cycle")?),
+                    first_seen: from_micros(row.try_get("first_seen")?),
+                    last_seen: from_micros(row.try_get("last_seen")?),
+                    last_report: from_micros(row.try_get("last_report")?),
+                    responsible: owner(row.try_get("r_login")?, row.try_get("r_source")?)?,
+                    main_user: owner(row.try_get("u_login")?, row.try_get("u_source")?)?,
+                })
+            }
+
+            async fn delete_for_machines(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                table: &str,
+                ids: &[i64],
+            ) -> Result<()> {
+                for chunk in ids.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE machine_id IN ("));
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn rebuild_derived(tx: &mut sqlx::Transaction<'_, $db>) -> Result<()> {
+                sqlx::query("DELETE FROM machine_software").execute(&mut **tx).await?;
+                sqlx::query(
+                    "INSERT INTO machine_software (product, cycle, machine_id) \
+                     SELECT DISTINCT t.product, t.cycle, i.machine_id FROM installations i \
+                     JOIN software_titles t ON t.id = i.title_id \
+                     WHERE t.product IS NOT NULL AND t.cycle IS NOT NULL",
+                )
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("DELETE FROM machine_applications").execute(&mut **tx).await?;
+                sqlx::query(
+                    "INSERT INTO machine_applications (application, machine_id) \
+                     SELECT DISTINCT t.application, i.machine_id FROM installations i \
+                     JOIN software_titles t ON t.id = i.title_id WHERE t.application IS NOT NULL",
+                )
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $name {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn machine_index(&self) -> Result<Vec<MachineIndexEntry>> {
+                let rows = sqlx::query(
+                    "SELECT m.id, m.host_key, m.last_report, m.software_hash, \
+                     r.login AS r_login, r.source AS r_source, u.login AS u_login, u.source AS u_source \
+                     FROM machines m \
+                     LEFT JOIN machine_owners r ON r.machine_id = m.id AND r.role = 'responsible' \
+                     LEFT JOIN machine_owners u ON u.machine_id = m.id AND u.role = 'main_user'",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(MachineIndexEntry {
+                            id: row.try_get("id")?,
+                            host_key: row.try_get("host_key")?,
+                            last_report: from_micros(row.try_get("last_report")?),
+                            software_hash: row.try_get("software_hash")?,
+                            responsible: owner(row.try_get("r_login")?, row.try_get("r_source")?)?,
+                            main_user: owner(row.try_get("u_login")?, row.try_get("u_source")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn titles(&self) -> Result<Vec<TitleRow>> {
+                let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
+                    sqlx::query_as(
+                        "SELECT id, name, version, publisher, product, cycle, application FROM software_titles",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, version, publisher, product, cycle, application)| TitleRow {
+                        id,
+                        name,
+                        version,
+                        publisher,
+                        cycle: cycle_ref(product, cycle),
+                        application,
+                    })
+                    .collect())
+            }
+
+            async fn upsert_titles(&self, titles: &[TitleRow]) -> Result<Vec<TitleRow>> {
+                let mut out = Vec::with_capacity(titles.len());
+                let mut tx = self.pool.begin().await?;
+                for chunk in titles.chunks(CHUNK_PARAMS / 6) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO software_titles (name, version, publisher, product, cycle, application) ",
+                    );
+                    qb.push_values(chunk, |mut b, t| {
+                        b.push_bind(t.name.clone())
+                            .push_bind(t.version.clone())
+                            .push_bind(t.publisher.clone())
+                            .push_bind(t.cycle.as_ref().map(|c| c.product.clone()))
+                            .push_bind(t.cycle.as_ref().map(|c| c.cycle.clone()))
+                            .push_bind(t.application.clone());
+                    });
+                    // A no-op update, so RETURNING also yields titles stored before.
+                    qb.push(
+                        " ON CONFLICT (name, version, publisher) DO UPDATE SET name = excluded.name \
+                         RETURNING id, name, version, publisher, product, cycle, application",
+                    );
+                    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
+                        qb.build_query_as().fetch_all(&mut *tx).await?;
+                    out.extend(rows.into_iter().map(
+                        |(id, name, version, publisher, product, cycle, application)| TitleRow {
+                            id,
+                            name,
+                            version,
+                            publisher,
+                            cycle: cycle_ref(product, cycle),
+                            application,
+                        },
+                    ));
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn apply_machines(
+                &self,
+                writes: &[MachineWrite],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<(String, i64)>> {
+                let now_us = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
+                for chunk in writes.chunks(CHUNK_PARAMS / 15) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO machines (host_key, hostname, domain, os_caption, os_version, \
+                         os_display_version, os_edition, os_product_type, os_architecture, os_product, \
+                         os_cycle, first_seen, last_seen, last_report, software_hash) ",
+                    );
+                    qb.push_values(chunk, |mut b, w| {
+                        b.push_bind(w.host_key.clone())
+                            .push_bind(w.hostname.clone())
+                            .push_bind(w.domain.clone())
+                            .push_bind(w.os.caption.clone())
+                            .push_bind(w.os.version.clone())
+                            .push_bind(w.os.display_version.clone())
+                            .push_bind(w.os.edition.clone())
+                            .push_bind(w.os.product_type)
+                            .push_bind(w.os.architecture.clone())
+                            .push_bind(w.os_match.as_ref().map(|c| c.product.clone()))
+                            .push_bind(w.os_match.as_ref().map(|c| c.cycle.clone()))
+                            .push_bind(now_us)
+                            .push_bind(now_us)
+                            .push_bind(to_micros(w.collected_at))
+                            .push_bind(w.software.as_ref().map(|s| s.hash));
+                    });
+                    qb.push(
+                        " ON CONFLICT (host_key) DO UPDATE SET hostname = excluded.hostname, \
+                         domain = excluded.domain, os_caption = excluded.os_caption, \
+                         os_version = excluded.os_version, os_display_version = excluded.os_display_version, \
+                         os_edition = excluded.os_edition, os_product_type = excluded.os_product_type, \
+                         os_architecture = excluded.os_architecture, os_product = excluded.os_product, \
+                         os_cycle = excluded.os_cycle, last_seen = excluded.last_seen, \
+                         last_report = excluded.last_report, \
+                         software_hash = COALESCE(excluded.software_hash, machines.software_hash) \
+                         RETURNING id, host_key",
+                    );
+                    let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    ids.extend(rows.into_iter().map(|(id, k)| (k, id)));
+                }
+                let id_of = |w: &MachineWrite| -> Result<i64> {
+                    ids.get(&w.host_key)
+                        .copied()
+                        .ok_or_else(|| StoreError::Corrupt(format!("no id returned for {}", w.host_key)))
+                };
+
+                // Software: replace the lists of machines that reported one.
+                let replaced: Vec<i64> = writes
+                    .iter()
+                    .filter(|w| w.software.is_some() && w.id.is_some())
+                    .map(id_of)
+                    .collect::<Result<_>>()?;
+                for table in ["installations", "machine_software", "machine_applications"] {
+                    Self::delete_for_machines(&mut tx, table, &replaced).await?;
+                }
+                let mut installs = Vec::new();
+                let mut cycles = Vec::new();
+                let mut apps = Vec::new();
+                for w in writes {
+                    let Some(sw) = &w.software else { continue };
+                    let id = id_of(w)?;
+                    installs.extend(sw.rows.iter().enumerate().map(|(seq, r)| (id, seq as i64, r)));
+                    cycles.extend(sw.cycles.iter().map(|c| (id, c)));
+                    apps.extend(sw.applications.iter().map(|a| (id, a)));
+                }
+                for chunk in installs.chunks(CHUNK_PARAMS / 5) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO installations (machine_id, seq, title_id, install_date, last_used) ",
+                    );
+                    qb.push_values(chunk, |mut b, (id, seq, r)| {
+                        b.push_bind(*id)
+                            .push_bind(*seq)
+                            .push_bind(r.title_id)
+                            .push_bind(date_text(r.install_date))
+                            .push_bind(r.last_used.map(to_micros));
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in cycles.chunks(CHUNK_PARAMS / 3) {
+                    let mut qb =
+                        QueryBuilder::<$db>::new("INSERT INTO machine_software (product, cycle, machine_id) ");
+                    qb.push_values(chunk, |mut b, (id, c)| {
+                        b.push_bind(c.product.clone()).push_bind(c.cycle.clone()).push_bind(*id);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in apps.chunks(CHUNK_PARAMS / 2) {
+                    let mut qb =
+                        QueryBuilder::<$db>::new("INSERT INTO machine_applications (application, machine_id) ");
+                    qb.push_values(chunk, |mut b, (id, a)| {
+                        b.push_bind((*a).clone()).push_bind(*id);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+
+                // Owners.
+                let mut sets = Vec::new();
+                let mut clears: HashMap<&'static str, Vec<i64>> = HashMap::new();
+                for w in writes {
+                    let id = id_of(w)?;
+                    for change in &w.owners {
+                        match change {
+                            OwnerChange::Set(role, fact) => sets.push((id, *role, fact)),
+                            OwnerChange::Clear(role) => clears.entry(role.as_str()).or_default().push(id),
+                        }
+                    }
+                }
+                for chunk in sets.chunks(CHUNK_PARAMS / 5) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, (id, role, fact)| {
+                        b.push_bind(*id)
+                            .push_bind(role.as_str())
+                            .push_bind(fact.login.clone())
+                            .push_bind(fact.source.as_str())
+                            .push_bind(now_us);
+                    });
+                    qb.push(
+                        " ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+                         source = excluded.source, updated_at = excluded.updated_at",
+                    );
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for (role, ids) in clears {
+                    for chunk in ids.chunks(CHUNK_PARAMS) {
+                        let mut qb = QueryBuilder::<$db>::new("DELETE FROM machine_owners WHERE role = ");
+                        qb.push_bind(role);
+                        qb.push(" AND machine_id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in chunk {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(")");
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(writes
+                    .iter()
+                    .filter_map(|w| ids.get(&w.host_key).map(|id| (w.host_key.clone(), *id)))
+                    .collect())
+            }
+
+            async fn netdb_cache(&self, since: DateTime<Utc>) -> Result<Vec<CachedNetDb>> {
+                let rows: Vec<(String, bool, Option<String>, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT host_key, found, responsible, main_user, fetched_at FROM netdb_cache \
+                     WHERE fetched_at >= $1",
+                )
+                .bind(to_micros(since))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(host_key, found, responsible, main_user, at)| CachedNetDb {
+                        host_key,
+                        found,
+                        responsible,
+                        main_user,
+                        fetched_at: from_micros(at),
+                    })
+                    .collect())
+            }
+
+            async fn apply_netdb(&self, answers: &[NetDbAnswer], now: DateTime<Utc>) -> Result<()> {
+                let now_us = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                let mut people: HashMap<&str, &super::DirectoryPerson> = HashMap::new();
+                for a in answers {
+                    sqlx::query(
+                        "INSERT INTO netdb_cache (host_key, found, responsible, main_user, fetched_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host_key) DO UPDATE SET \
+                         found = excluded.found, responsible = excluded.responsible, \
+                         main_user = excluded.main_user, fetched_at = excluded.fetched_at",
+                    )
+                    .bind(&a.host_key)
+                    .bind(a.found)
+                    .bind(a.responsible.as_ref().map(|p| p.login.clone()))
+                    .bind(a.main_user.as_ref().map(|p| p.login.clone()))
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                    for p in [&a.responsible, &a.main_user].into_iter().flatten() {
+                        people.insert(p.login.as_str(), p);
+                    }
+                    for (role, person) in [
+                        (OwnerRole::Responsible, &a.responsible),
+                        (OwnerRole::MainUser, &a.main_user),
+                    ] {
+                        match person {
+                            Some(p) => {
+                                sqlx::query(
+                                    "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
+                                     SELECT id, $2, $3, 'network-db', $4 FROM machines WHERE host_key = $1 \
+                                     ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+                                     source = excluded.source, updated_at = excluded.updated_at \
+                                     WHERE machine_owners.source = 'network-db'",
+                                )
+                                .bind(&a.host_key)
+                                .bind(role.as_str())
+                                .bind(&p.login)
+                                .bind(now_us)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            None => {
+                                sqlx::query(
+                                    "DELETE FROM machine_owners WHERE role = $2 AND source = 'network-db' \
+                                     AND machine_id IN (SELECT id FROM machines WHERE host_key = $1)",
+                                )
+                                .bind(&a.host_key)
+                                .bind(role.as_str())
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
+                    }
+                }
+                for p in people.values() {
+                    sqlx::query(
+                        "INSERT INTO users (login, name, email, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (login) DO UPDATE SET name = COALESCE(excluded.name, users.name), \
+                         email = COALESCE(excluded.email, users.email), updated_at = excluded.updated_at",
+                    )
+                    .bind(&p.login)
+                    .bind(&p.name)
+                    .bind(&p.email)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn start_run(&self, source: &str, now: DateTime<Utc>) -> Result<i64> {
+                let (id,): (i64,) =
+                    sqlx::query_as("INSERT INTO ingest_runs (started_at, source) VALUES ($1, $2) RETURNING id")
+                        .bind(to_micros(now))
+                        .bind(source)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(id)
+            }
+
+            async fn finish_run(&self, id: i64, summary: &str, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE ingest_runs SET finished_at = $2, summary = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(to_micros(now))
+                    .bind(summary)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn import_users(&self, users: &[UserImport], now: DateTime<Utc>) -> Result<()> {
+                let now_us = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                for u in users {
+                    let x = &u.user;
+                    sqlx::query(
+                        "INSERT INTO users (login, name, email, matrix_id, mattermost_username, language, \
+                         time_zone, manager, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (login) DO UPDATE SET name = COALESCE(excluded.name, users.name), \
+                         email = COALESCE(excluded.email, users.email), \
+                         matrix_id = COALESCE(excluded.matrix_id, users.matrix_id), \
+                         mattermost_username = COALESCE(excluded.mattermost_username, users.mattermost_username), \
+                         language = COALESCE(excluded.language, users.language), \
+                         time_zone = COALESCE(excluded.time_zone, users.time_zone), \
+                         manager = COALESCE(excluded.manager, users.manager), updated_at = excluded.updated_at",
+                    )
+                    .bind(&x.login)
+                    .bind(&x.name)
+                    .bind(&x.email)
+                    .bind(&x.matrix_id)
+                    .bind(&x.mattermost_username)
+                    .bind(&x.language)
+                    .bind(&x.time_zone)
+                    .bind(&x.manager)
+                    .bind(now_us)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM group_members WHERE login = $1")
+                        .bind(&x.login)
+                        .execute(&mut *tx)
+                        .await?;
+                    for g in &u.groups {
+                        sqlx::query("INSERT INTO groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                            .bind(g)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "INSERT INTO group_members (group_name, login) VALUES ($1, $2) \
+                             ON CONFLICT (group_name, login) DO NOTHING",
+                        )
+                        .bind(g)
+                        .bind(&x.login)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn user(&self, login: &str) -> Result<Option<User>> {
+                let row = sqlx::query(
+                    "SELECT login, name, email, matrix_id, mattermost_username, language, time_zone, manager \
+                     FROM users WHERE login = $1",
+                )
+                .bind(login)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(User {
+                        login: r.try_get("login")?,
+                        name: r.try_get("name")?,
+                        email: r.try_get("email")?,
+                        matrix_id: r.try_get("matrix_id")?,
+                        mattermost_username: r.try_get("mattermost_username")?,
+                        language: r.try_get("language")?,
+                        time_zone: r.try_get("time_zone")?,
+                        manager: r.try_get("manager")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn groups_of(&self, login: &str) -> Result<Vec<String>> {
+                let rows: Vec<(String,)> =
+                    sqlx::query_as("SELECT group_name FROM group_members WHERE login = $1 ORDER BY group_name")
+                        .bind(login)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows.into_iter().map(|(g,)| g).collect())
+            }
+
+            async fn set_owner(
+                &self,
+                host_key: &str,
+                role: OwnerRole,
+                fact: Option<&OwnerFact>,
+                now: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = match fact {
+                    Some(f) => sqlx::query(
+                        "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
+                         SELECT id, $2, $3, $4, $5 FROM machines WHERE host_key = $1 \
+                         ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+                         source = excluded.source, updated_at = excluded.updated_at",
+                    )
+                    .bind(host_key)
+                    .bind(role.as_str())
+                    .bind(&f.login)
+                    .bind(f.source.as_str())
+                    .bind(to_micros(now))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
+                    None => sqlx::query(
+                        "DELETE FROM machine_owners WHERE role = $2 \
+                         AND machine_id IN (SELECT id FROM machines WHERE host_key = $1)",
+                    )
+                    .bind(host_key)
+                    .bind(role.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected(),
+                };
+                Ok(done > 0)
+            }
+
+            async fn refreshed_catalog(&self) -> Result<Vec<CycleInfo>> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT data FROM catalog_refresh ORDER BY product, cycle")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(d,)| serde_json::from_str(&d).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .collect()
+            }
+
+            async fn save_refreshed_catalog(&self, rows: &[CycleInfo], now: DateTime<Utc>) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for r in rows {
+                    let data = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query(
+                        "INSERT INTO catalog_refresh (product, cycle, data, fetched_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (product, cycle) DO UPDATE SET data = excluded.data, fetched_at = excluded.fetched_at",
+                    )
+                    .bind(&r.product)
+                    .bind(&r.cycle)
+                    .bind(data)
+                    .bind(to_micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_title_matches(&self, titles: &[TitleRow]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for t in titles {
+                    sqlx::query("UPDATE software_titles SET product = $2, cycle = $3, application = $4 WHERE id = $1")
+                        .bind(t.id)
+                        .bind(t.cycle.as_ref().map(|c| c.product.clone()))
+                        .bind(t.cycle.as_ref().map(|c| c.cycle.clone()))
+                        .bind(&t.application)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::rebuild_derived(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn machine_os(&self) -> Result<Vec<(i64, OsInfo)>> {
+                let rows = sqlx::query(
+                    "SELECT id, os_caption, os_version, os_display_version, os_edition, os_product_type, \
+                     os_architecture FROM machines",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            OsInfo {
+                                caption: r.try_get("os_caption")?,
+                                version: r.try_get("os_version")?,
+                                display_version: r.try_get("os_display_version")?,
+                                edition: r.try_get("os_edition")?,
+                                product_type: r.try_get("os_product_type")?,
+                                architecture: r.try_get("os_architecture")?,
+                            },
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn update_os_matches(&self, matches: &[(i64, Option<CycleRef>)]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for (id, m) in matches {
+                    sqlx::query("UPDATE machines SET os_product = $2, os_cycle = $3 WHERE id = $1")
+                        .bind(*id)
+                        .bind(m.as_ref().map(|c| c.product.clone()))
+                        .bind(m.as_ref().map(|c| c.cycle.clone()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn os_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(Option<CycleRef>, i64)>> {
+                let rows: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT os_product, os_cycle, COUNT(*) FROM machines WHERE last_report >= $1 \
+                     GROUP BY os_product, os_cycle",
+                )
+                .bind(to_micros(fresh_since))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(p, c, n)| (cycle_ref(p, c), n)).collect())
+            }
+
+            async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>> {
+                // Every machine minus the stale ones: the stale side is small and
+                // indexed, the total side is one covering-index scan.
+                let total: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT product, cycle, COUNT(*) FROM machine_software GROUP BY product, cycle",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let stale: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT s.product, s.cycle, COUNT(*) FROM machines m \
+                     JOIN machine_software s ON s.machine_id = m.id WHERE m.last_report < $1 \
+                     GROUP BY s.product, s.cycle",
+                )
+                .bind(to_micros(fresh_since))
+                .fetch_all(&self.pool)
+                .await?;
+                let key = |(product, cycle, n): (String, String, i64)| (CycleRef { product, cycle }, n);
+                Ok(minus(
+                    total.into_iter().map(key).collect(),
+                    stale.into_iter().map(key).collect(),
+                ))
+            }
+
+            async fn application_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
+                let total: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT application, COUNT(*) FROM machine_applications GROUP BY application",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let stale: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT a.application, COUNT(*) FROM machines m \
+                     JOIN machine_applications a ON a.machine_id = m.id WHERE m.last_report < $1 \
+                     GROUP BY a.application",
+                )
+                .bind(to_micros(fresh_since))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(minus(total, stale))
+            }
+
+            async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>> {
+                let row = sqlx::query(concat!(machine_select!(), "WHERE m.host_key = $1"))
+                    .bind(host_key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::machine_row).transpose()
+            }
+
+            async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>> {
+                let rows = sqlx::query(
+                    "SELECT t.name, t.version, t.publisher, t.product, t.cycle, t.application, \
+                     i.install_date, i.last_used FROM installations i \
+                     JOIN software_titles t ON t.id = i.title_id WHERE i.machine_id = $1 ORDER BY i.seq",
+                )
+                .bind(machine_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(InstalledSoftware {
+                            name: r.try_get("name")?,
+                            version: r.try_get("version")?,
+                            publisher: r.try_get("publisher")?,
+                            install_date: parse_date(r.try_get("install_date")?),
+                            last_used: r.try_get::<Option<i64>, _>("last_used")?.map(from_micros),
+                            cycle: cycle_ref(r.try_get("product")?, r.try_get("cycle")?),
+                            application: r.try_get("application")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn software_cycles_of(&self, machine_ids: &[i64]) -> Result<Vec<(i64, CycleRef)>> {
+                let mut out = Vec::new();
+                for chunk in machine_ids.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT machine_id, product, cycle FROM machine_software WHERE machine_id IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(") ORDER BY machine_id, product, cycle");
+                    let rows: Vec<(i64, String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    out.extend(rows.into_iter().map(|(id, product, cycle)| (id, CycleRef { product, cycle })));
+                }
+                Ok(out)
+            }
+
+            async fn machines_of(&self, login: &str) -> Result<Vec<MachineRow>> {
+                let rows = sqlx::query(concat!(
+                    machine_select!(),
+                    "WHERE m.id IN (SELECT machine_id FROM machine_owners WHERE login = $1) ORDER BY m.host_key"
+                ))
+                .bind(login)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(Self::machine_row).collect()
+            }
+
+            async fn counts(&self) -> Result<StoreCounts> {
+                let (machines, titles, installations, users): (i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM machines), (SELECT COUNT(*) FROM software_titles), \
+                     (SELECT COUNT(*) FROM installations), (SELECT COUNT(*) FROM users)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(StoreCounts {
+                    machines,
+                    titles,
+                    installations,
+                    users,
+                })
+            }
+        }
+    };
+}
+
+sql_store!(SqliteStore, sqlx::Sqlite, sqlx::SqlitePool, Backend::Sqlite);
+sql_store!(PostgresStore, sqlx::Postgres, sqlx::PgPool, Backend::Postgres);
