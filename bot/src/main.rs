@@ -1,1 +1,330 @@
-fn main() {}
+//! # winventory
+//!
+//! The `winventory` binary: the command-line edge of Winventory. It parses
+//! arguments and configuration ([`settings`]), opens the store chosen by the
+//! database URL, and runs one command: ingest snapshots, import users, refresh
+//! the catalog, or print a report ([`render`]). The HTTP server and the chat
+//! and email channels join it in later work.
+
+mod commands;
+mod render;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::render::Format;
+use crate::settings::{Overrides, Settings};
+
+/// Winventory: what software runs on every machine, what is reaching end of
+/// life, and who is responsible for it.
+///
+/// Data goes in with `ingest` (CMF snapshots) and `users import`; reports come
+/// out with `report`, `machine` and `owner`. `demo` shows it all on a bundled
+/// synthetic fleet. Settings come from flags, then `WINVENTORY_...`
+/// environment variables, then the `--config` file, then defaults.
+#[derive(Debug, Parser)]
+#[command(
+    name = "winventory",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Configuration file (TOML): database, network_db, network_db_token,
+    /// freshness_days, catalog, eol_api.
+    #[arg(long, global = true, env = "WINVENTORY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (the default, sqlite://winventory.db,
+    /// created on first use) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "WINVENTORY_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    /// Days a machine's latest report stays fresh (default 90).
+    #[arg(
+        long,
+        global = true,
+        env = "WINVENTORY_FRESHNESS_DAYS",
+        value_name = "DAYS"
+    )]
+    freshness_days: Option<u32>,
+    /// Site catalog file (TOML) adding products, dates and software rules.
+    #[arg(long, global = true, env = "WINVENTORY_CATALOG", value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Log level (error, warn, info, debug), or a tracing filter.
+    #[arg(long, global = true, env = "WINVENTORY_LOG", default_value = "warn")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read CMF snapshots (JSON Lines, gzip recognised by content; `-` is
+    /// standard input) into the inventory.
+    ///
+    /// The latest report of each machine wins; re-ingesting changes nothing;
+    /// bad lines are rejected with their number and reason while the rest is
+    /// stored. Missing owners are looked up in the network database when its
+    /// URL is set. Exit status: 0 every line accepted, 1 some rejected, 2 the
+    /// run failed (unreadable or truncated input, database unreachable).
+    Ingest(commands::IngestArgs),
+    /// Reports over fresh machines: `os`, `eol`, `software`.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Everything known about one machine (stale ones included).
+    Machine {
+        /// Hostname (case-insensitive).
+        host: String,
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// A person's machines and what on them reaches end of life.
+    Owner {
+        /// Login (case-insensitive).
+        login: String,
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// Also list what ends within this many days after as-of.
+        #[arg(long, default_value_t = 180, value_name = "DAYS")]
+        within: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The user directory.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// The lifecycle catalog: show it, refresh it from endoflife.date.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Generate the bundled demo fleet, ingest it and show the reports.
+    ///
+    /// Uses the database in force (by default sqlite://winventory.db in the
+    /// working directory); nothing else is needed.
+    Demo {
+        /// Machines in the demo fleet.
+        #[arg(long, default_value_t = 60)]
+        machines: usize,
+        /// Programs per machine.
+        #[arg(long, default_value_t = 25)]
+        programs: usize,
+    },
+    /// Write a synthetic fleet in the CMF format (for trials and benchmarks).
+    Generate {
+        /// Machines.
+        #[arg(long, default_value_t = 1000)]
+        machines: usize,
+        /// Programs per machine.
+        #[arg(long, default_value_t = 150)]
+        programs: usize,
+        /// Random seed (the same seed gives the same file).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Share of machines whose last report is stale (0.0-1.0).
+        #[arg(long, default_value_t = 0.02)]
+        stale: f64,
+        /// Report time of the fresh machines (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+        /// Output file (`-` for standard output); `.gz` compresses.
+        #[arg(long, short, default_value = "-")]
+        out: String,
+    },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+struct AsOfArgs {
+    /// Look at the end of this date (YYYY-MM-DD, UTC) instead of now.
+    #[arg(long, value_name = "DATE")]
+    as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Fresh machines per OS release cycle; unmatched machines last.
+    Os {
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// OS and software cycles that have reached end of life (by as-of +
+    /// DAYS), with how many fresh machines run them.
+    Eol {
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// Include what ends within this many days after as-of.
+        #[arg(long, default_value_t = 0, value_name = "DAYS")]
+        within: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Fresh machines per matched software cycle, or per application.
+    Software {
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// Group by catalog cycle or by application.
+        #[arg(long, value_enum, default_value = "cycle")]
+        by: commands::SoftwareBy,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Load a site's user list (CSV with the header
+    /// login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups;
+    /// groups separated by `;`). Bad rows are reported by line; the others are imported.
+    Import {
+        /// The CSV file (`-` for standard input).
+        file: String,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// List products, or the cycles of one product.
+    Show {
+        /// A product (e.g. windows-server).
+        product: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Update the catalog from the endoflife.date v1 API and re-match every
+    /// machine and title.
+    Refresh {
+        /// Products to refresh (default: every product in the catalog).
+        products: Vec<String>,
+        /// API base URL.
+        #[arg(long, env = "WINVENTORY_EOL_API", value_name = "URL")]
+        api: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let g = cli.global;
+    let eol_api = match &cli.command {
+        Command::Catalog(CatalogCommand::Refresh { api, .. }) => api.clone(),
+        _ => None,
+    };
+    let settings = Settings::resolve(Overrides {
+        config: g.config,
+        database: g.database,
+        network_db: match &cli.command {
+            Command::Ingest(a) => a.network_db.clone(),
+            _ => None,
+        }
+        .or_else(|| std::env::var("WINVENTORY_NETWORK_DB_URL").ok()),
+        network_db_token: std::env::var("WINVENTORY_NETWORK_DB_TOKEN").ok(),
+        freshness_days: g.freshness_days,
+        catalog: g.catalog,
+        eol_api,
+    })?;
+    let as_of = |w: AsOfArgs| match w.as_of {
+        Some(d) => winventory_core::AsOf::end_of(d, settings.freshness_days),
+        None => winventory_core::AsOf::now(settings.freshness_days),
+    };
+    match cli.command {
+        Command::Ingest(args) => commands::ingest(&settings, args).await,
+        Command::Report(ReportCommand::Os { when, format }) => {
+            commands::report_os(&settings, &as_of(when), format).await
+        }
+        Command::Report(ReportCommand::Eol {
+            when,
+            within,
+            format,
+        }) => commands::report_eol(&settings, &as_of(when), within, format).await,
+        Command::Report(ReportCommand::Software { when, by, format }) => {
+            commands::report_software(&settings, &as_of(when), by, format).await
+        }
+        Command::Machine { host, when, format } => {
+            commands::machine(&settings, &host, &as_of(when), format).await
+        }
+        Command::Owner {
+            login,
+            when,
+            within,
+            format,
+        } => commands::owner(&settings, &login, &as_of(when), within, format).await,
+        Command::Users(UsersCommand::Import { file, format }) => {
+            commands::users_import(&settings, &file, format).await
+        }
+        Command::Catalog(CatalogCommand::Show { product, format }) => {
+            commands::catalog_show(&settings, product.as_deref(), format).await
+        }
+        Command::Catalog(CatalogCommand::Refresh { products, .. }) => {
+            commands::catalog_refresh(&settings, &products).await
+        }
+        Command::Demo { machines, programs } => commands::demo(&settings, machines, programs).await,
+        Command::Generate {
+            machines,
+            programs,
+            seed,
+            stale,
+            at,
+            out,
+        } => commands::generate(
+            machines,
+            programs,
+            seed,
+            stale,
+            at.unwrap_or_else(Utc::now),
+            &out,
+        ),
+    }
+}

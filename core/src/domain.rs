@@ -60,9 +60,9 @@ impl Lifecycle {
     pub fn from_json(v: &serde_json::Value) -> Option<Self> {
         match v {
             serde_json::Value::Bool(b) => Some(Lifecycle::Flag(*b)),
-            serde_json::Value::String(s) => {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Lifecycle::Date)
-            }
+            serde_json::Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .map(Lifecycle::Date),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod domain;
+pub mod report;
 pub mod store;
 
 pub use catalog::Catalog;

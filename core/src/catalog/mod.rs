@@ -291,14 +291,20 @@ mod tests {
         let c = Catalog::builtin();
         assert_eq!(c.cycles().count(), 1303);
         assert_eq!(c.products().len(), 68);
-        let ws = c.get("windows-server", "2012-r2").expect("2012 R2 is in the catalog");
+        let ws = c
+            .get("windows-server", "2012-r2")
+            .expect("2012 R2 is in the catalog");
         assert_eq!(
             ws.eol,
-            Some(Lifecycle::Date(NaiveDate::from_ymd_opt(2023, 10, 10).expect("date")))
+            Some(Lifecycle::Date(
+                NaiveDate::from_ymd_opt(2023, 10, 10).expect("date")
+            ))
         );
         assert_eq!(
             ws.extended_support_end,
-            Some(Lifecycle::Date(NaiveDate::from_ymd_opt(2026, 10, 13).expect("date")))
+            Some(Lifecycle::Date(
+                NaiveDate::from_ymd_opt(2026, 10, 13).expect("date")
+            ))
         );
     }
 

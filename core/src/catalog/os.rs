@@ -83,7 +83,11 @@ fn build_of(version: &str) -> Option<String> {
 
 fn match_windows(catalog: &Catalog, os: &OsInfo) -> Option<CycleRef> {
     let build = build_of(&os.version)?;
-    let edition = os.edition.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let edition = os
+        .edition
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
     let multi_session = edition.is_some_and(|e| e.eq_ignore_ascii_case("ServerRdsh"));
     let server = !multi_session
         && (matches!(os.product_type, Some(2 | 3)) || contains_ci(&os.caption, "server"));
@@ -125,7 +129,12 @@ fn server_cycle_from_caption(caption: &str) -> Option<&'static str> {
 const SERVER_RTM_BUILDS: &[(&str, &str)] = &[("6.0.6001", "2008-sp2"), ("6.1.7600", "2008-r2-sp1")];
 
 fn match_windows_server(catalog: &Catalog, caption: &str, build: &str) -> Option<CycleRef> {
-    let server_rows = || catalog.builds().iter().filter(|r| r.product == "windows-server");
+    let server_rows = || {
+        catalog
+            .builds()
+            .iter()
+            .filter(|r| r.product == "windows-server")
+    };
     match server_cycle_from_caption(caption) {
         Some(cycle) => {
             let listed = server_rows().any(|r| r.cycle == cycle && r.build == build)
@@ -137,8 +146,9 @@ fn match_windows_server(catalog: &Catalog, caption: &str, build: &str) -> Option
             }
         }
         None => {
-            let mut channel = server_rows()
-                .filter(|r| r.build == build && (r.cycle.ends_with("-sac") || r.cycle.ends_with("-ac")));
+            let mut channel = server_rows().filter(|r| {
+                r.build == build && (r.cycle.ends_with("-sac") || r.cycle.ends_with("-ac"))
+            });
             let first = channel.next()?;
             if channel.next().is_some() {
                 return None;
@@ -231,7 +241,12 @@ fn starts_with_ci(haystack: &str, prefix: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn os(caption: &str, version: &str, edition: Option<&str>, product_type: Option<i64>) -> OsInfo {
+    fn os(
+        caption: &str,
+        version: &str,
+        edition: Option<&str>,
+        product_type: Option<i64>,
+    ) -> OsInfo {
         OsInfo {
             caption: caption.into(),
             version: version.into(),
@@ -253,38 +268,206 @@ mod tests {
     #[test]
     fn windows_clients_follow_every_edition_rule_of_the_format() {
         let cases: &[(&str, &str, Option<&str>, Option<i64>, Option<(&str, &str)>)] = &[
-            ("Microsoft Windows 10 Enterprise", "10.0.19045", Some("Enterprise"), Some(1), Some(("windows", "10-22h2"))),
-            ("Microsoft Windows 11 Enterprise", "10.0.22631", Some("Enterprise"), Some(1), Some(("windows", "11-23h2-e"))),
-            ("Microsoft Windows 11 Education", "10.0.22631", Some("Education"), Some(1), Some(("windows", "11-23h2-e"))),
-            ("Microsoft Windows 11 Pro", "10.0.22631", Some("Professional"), Some(1), Some(("windows", "11-23h2-w"))),
-            ("Microsoft Windows 11 Pro Education", "10.0.26100", Some("ProfessionalEducation"), Some(1), Some(("windows", "11-24h2-w"))),
-            ("Microsoft Windows 11 Home", "10.0.26200", Some("Core"), Some(1), Some(("windows", "11-25h2-w"))),
-            ("Microsoft Windows 11 Home Single Language", "10.0.22000", Some("CoreSingleLanguage"), Some(1), Some(("windows", "11-21h2-w"))),
-            ("Microsoft Windows 11 IoT Enterprise", "10.0.22621", Some("IoTEnterprise"), Some(1), Some(("windows", "11-22h2-e"))),
-            ("Microsoft Windows 11 Enterprise LTSC", "10.0.26100", Some("EnterpriseS"), Some(1), Some(("windows", "11-24h2-e-lts"))),
-            ("Microsoft Windows 11 Enterprise N LTSC", "10.0.26100", Some("EnterpriseSN"), Some(1), Some(("windows", "11-24h2-e-lts"))),
-            ("Microsoft Windows 11 IoT Enterprise LTSC", "10.0.26100", Some("IoTEnterpriseS"), Some(1), Some(("windows", "11-24h2-iot-lts"))),
-            ("Microsoft Windows 10 Enterprise LTSC", "10.0.17763", Some("EnterpriseS"), Some(1), Some(("windows", "10-1809-e-lts"))),
-            ("Microsoft Windows 10 Enterprise 2015 LTSB", "10.0.10240", Some("EnterpriseS"), Some(1), Some(("windows", "10-1507-e-lts"))),
-            ("Microsoft Windows 10 Pro", "10.0.10240", Some("Professional"), Some(1), Some(("windows", "10-1507"))),
-            ("Microsoft Windows 10 Pro", "10.0.14393", Some("Professional"), Some(1), Some(("windows", "10-1607-w"))),
-            ("Microsoft Windows 10 Enterprise", "10.0.14393", Some("Enterprise"), Some(1), Some(("windows", "10-1607-e"))),
+            (
+                "Microsoft Windows 10 Enterprise",
+                "10.0.19045",
+                Some("Enterprise"),
+                Some(1),
+                Some(("windows", "10-22h2")),
+            ),
+            (
+                "Microsoft Windows 11 Enterprise",
+                "10.0.22631",
+                Some("Enterprise"),
+                Some(1),
+                Some(("windows", "11-23h2-e")),
+            ),
+            (
+                "Microsoft Windows 11 Education",
+                "10.0.22631",
+                Some("Education"),
+                Some(1),
+                Some(("windows", "11-23h2-e")),
+            ),
+            (
+                "Microsoft Windows 11 Pro",
+                "10.0.22631",
+                Some("Professional"),
+                Some(1),
+                Some(("windows", "11-23h2-w")),
+            ),
+            (
+                "Microsoft Windows 11 Pro Education",
+                "10.0.26100",
+                Some("ProfessionalEducation"),
+                Some(1),
+                Some(("windows", "11-24h2-w")),
+            ),
+            (
+                "Microsoft Windows 11 Home",
+                "10.0.26200",
+                Some("Core"),
+                Some(1),
+                Some(("windows", "11-25h2-w")),
+            ),
+            (
+                "Microsoft Windows 11 Home Single Language",
+                "10.0.22000",
+                Some("CoreSingleLanguage"),
+                Some(1),
+                Some(("windows", "11-21h2-w")),
+            ),
+            (
+                "Microsoft Windows 11 IoT Enterprise",
+                "10.0.22621",
+                Some("IoTEnterprise"),
+                Some(1),
+                Some(("windows", "11-22h2-e")),
+            ),
+            (
+                "Microsoft Windows 11 Enterprise LTSC",
+                "10.0.26100",
+                Some("EnterpriseS"),
+                Some(1),
+                Some(("windows", "11-24h2-e-lts")),
+            ),
+            (
+                "Microsoft Windows 11 Enterprise N LTSC",
+                "10.0.26100",
+                Some("EnterpriseSN"),
+                Some(1),
+                Some(("windows", "11-24h2-e-lts")),
+            ),
+            (
+                "Microsoft Windows 11 IoT Enterprise LTSC",
+                "10.0.26100",
+                Some("IoTEnterpriseS"),
+                Some(1),
+                Some(("windows", "11-24h2-iot-lts")),
+            ),
+            (
+                "Microsoft Windows 10 Enterprise LTSC",
+                "10.0.17763",
+                Some("EnterpriseS"),
+                Some(1),
+                Some(("windows", "10-1809-e-lts")),
+            ),
+            (
+                "Microsoft Windows 10 Enterprise 2015 LTSB",
+                "10.0.10240",
+                Some("EnterpriseS"),
+                Some(1),
+                Some(("windows", "10-1507-e-lts")),
+            ),
+            (
+                "Microsoft Windows 10 Pro",
+                "10.0.10240",
+                Some("Professional"),
+                Some(1),
+                Some(("windows", "10-1507")),
+            ),
+            (
+                "Microsoft Windows 10 Pro",
+                "10.0.14393",
+                Some("Professional"),
+                Some(1),
+                Some(("windows", "10-1607-w")),
+            ),
+            (
+                "Microsoft Windows 10 Enterprise",
+                "10.0.14393",
+                Some("Enterprise"),
+                Some(1),
+                Some(("windows", "10-1607-e")),
+            ),
             // Enterprise multi-session reports product type 3 but is a client.
-            ("Microsoft Windows 11 Enterprise multi-session", "10.0.22631", Some("ServerRdsh"), Some(3), Some(("windows", "11-23h2-e"))),
+            (
+                "Microsoft Windows 11 Enterprise multi-session",
+                "10.0.22631",
+                Some("ServerRdsh"),
+                Some(3),
+                Some(("windows", "11-23h2-e")),
+            ),
             // No edition: the caption decides, in the format's order.
-            ("Microsoft Windows 11 IoT Enterprise LTSC", "10.0.26100", None, Some(1), Some(("windows", "11-24h2-iot-lts"))),
-            ("Microsoft Windows 11 Enterprise LTSC", "10.0.26100", None, Some(1), Some(("windows", "11-24h2-e-lts"))),
-            ("Microsoft Windows 10 Enterprise 2016 LTSB", "10.0.14393", None, None, Some(("windows", "10-1607-e-lts"))),
-            ("Microsoft Windows 11 Education", "10.0.22631", None, None, Some(("windows", "11-23h2-e"))),
-            ("Microsoft Windows 11 Pro Education", "10.0.22631", None, None, Some(("windows", "11-23h2-w"))),
-            ("Microsoft Windows 11 Pro", "10.0.22631", None, None, Some(("windows", "11-23h2-w"))),
+            (
+                "Microsoft Windows 11 IoT Enterprise LTSC",
+                "10.0.26100",
+                None,
+                Some(1),
+                Some(("windows", "11-24h2-iot-lts")),
+            ),
+            (
+                "Microsoft Windows 11 Enterprise LTSC",
+                "10.0.26100",
+                None,
+                Some(1),
+                Some(("windows", "11-24h2-e-lts")),
+            ),
+            (
+                "Microsoft Windows 10 Enterprise 2016 LTSB",
+                "10.0.14393",
+                None,
+                None,
+                Some(("windows", "10-1607-e-lts")),
+            ),
+            (
+                "Microsoft Windows 11 Education",
+                "10.0.22631",
+                None,
+                None,
+                Some(("windows", "11-23h2-e")),
+            ),
+            (
+                "Microsoft Windows 11 Pro Education",
+                "10.0.22631",
+                None,
+                None,
+                Some(("windows", "11-23h2-w")),
+            ),
+            (
+                "Microsoft Windows 11 Pro",
+                "10.0.22631",
+                None,
+                None,
+                Some(("windows", "11-23h2-w")),
+            ),
             // Older clients have one cycle per build.
-            ("Microsoft Windows 7 Professional", "6.1.7601", Some("Professional"), Some(1), Some(("windows", "7-sp1"))),
-            ("Microsoft Windows XP Professional", "5.1.2600", None, Some(1), Some(("windows", "5-sp3"))),
-            ("Microsoft Windows 8.1 Pro", "6.3.9600", Some("Professional"), Some(1), Some(("windows", "8.1"))),
+            (
+                "Microsoft Windows 7 Professional",
+                "6.1.7601",
+                Some("Professional"),
+                Some(1),
+                Some(("windows", "7-sp1")),
+            ),
+            (
+                "Microsoft Windows XP Professional",
+                "5.1.2600",
+                None,
+                Some(1),
+                Some(("windows", "5-sp3")),
+            ),
+            (
+                "Microsoft Windows 8.1 Pro",
+                "6.3.9600",
+                Some("Professional"),
+                Some(1),
+                Some(("windows", "8.1")),
+            ),
             // Unknown builds are unmatched.
-            ("Microsoft Windows 11 Pro", "10.0.99999", Some("Professional"), Some(1), None),
-            ("Microsoft Windows 11 Pro", "garbage", Some("Professional"), Some(1), None),
+            (
+                "Microsoft Windows 11 Pro",
+                "10.0.99999",
+                Some("Professional"),
+                Some(1),
+                None,
+            ),
+            (
+                "Microsoft Windows 11 Pro",
+                "garbage",
+                Some("Professional"),
+                Some(1),
+                None,
+            ),
         ];
         for (caption, version, edition, pt, want) in cases {
             let got = m(&os(caption, version, *edition, *pt));
@@ -296,31 +479,157 @@ mod tests {
     #[test]
     fn windows_servers_follow_the_year_and_build_rules() {
         let cases: &[(&str, &str, Option<&str>, Option<i64>, Option<(&str, &str)>)] = &[
-            ("Microsoft Windows Server 2008 R2 Enterprise", "6.1.7601", Some("ServerEnterprise"), Some(3), Some(("windows-server", "2008-r2-sp1"))),
-            ("Microsoft Windows Server 2008 R2 Standard", "6.1.7600", Some("ServerStandard"), Some(3), Some(("windows-server", "2008-r2-sp1"))),
-            ("Microsoft Windows Server 2008 Standard", "6.0.6001", Some("ServerStandard"), Some(3), Some(("windows-server", "2008-sp2"))),
-            ("Microsoft Windows Server 2008 Standard", "6.0.6002", Some("ServerStandard"), Some(3), Some(("windows-server", "2008-sp2"))),
-            ("Microsoft Windows Server 2008 Standard", "6.0.6003", Some("ServerStandard"), Some(3), Some(("windows-server", "2008-sp2"))),
-            ("Microsoft Windows Server 2012 R2 Standard", "6.3.9600", Some("ServerStandard"), Some(3), Some(("windows-server", "2012-r2"))),
-            ("Microsoft Windows Server 2012 Datacenter", "6.2.9200", Some("ServerDatacenter"), Some(2), Some(("windows-server", "2012"))),
-            ("Microsoft Windows Server 2016 Standard", "10.0.14393", Some("ServerStandard"), Some(3), Some(("windows-server", "2016"))),
-            ("Microsoft Windows Server 2019 Datacenter", "10.0.17763", Some("ServerDatacenter"), Some(3), Some(("windows-server", "2019"))),
-            ("Microsoft Windows Server 2022 Standard", "10.0.20348", Some("ServerStandard"), Some(3), Some(("windows-server", "2022"))),
-            ("Microsoft Windows Server 2025 Datacenter", "10.0.26100", Some("ServerDatacenter"), Some(3), Some(("windows-server", "2025"))),
-            ("Microsoft(R) Windows(R) Server 2003, Standard Edition", "5.2.3790", None, Some(3), Some(("windows-server", "2003-sp2"))),
-            ("Microsoft(R) Windows(R) Server 2003 R2 Enterprise x64 Edition", "5.2.3790", None, Some(3), Some(("windows-server", "2003-sp2"))),
-            ("Microsoft Windows 2000 Server", "5.0.2195", None, Some(3), Some(("windows-server", "2000"))),
+            (
+                "Microsoft Windows Server 2008 R2 Enterprise",
+                "6.1.7601",
+                Some("ServerEnterprise"),
+                Some(3),
+                Some(("windows-server", "2008-r2-sp1")),
+            ),
+            (
+                "Microsoft Windows Server 2008 R2 Standard",
+                "6.1.7600",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2008-r2-sp1")),
+            ),
+            (
+                "Microsoft Windows Server 2008 Standard",
+                "6.0.6001",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2008-sp2")),
+            ),
+            (
+                "Microsoft Windows Server 2008 Standard",
+                "6.0.6002",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2008-sp2")),
+            ),
+            (
+                "Microsoft Windows Server 2008 Standard",
+                "6.0.6003",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2008-sp2")),
+            ),
+            (
+                "Microsoft Windows Server 2012 R2 Standard",
+                "6.3.9600",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2012-r2")),
+            ),
+            (
+                "Microsoft Windows Server 2012 Datacenter",
+                "6.2.9200",
+                Some("ServerDatacenter"),
+                Some(2),
+                Some(("windows-server", "2012")),
+            ),
+            (
+                "Microsoft Windows Server 2016 Standard",
+                "10.0.14393",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2016")),
+            ),
+            (
+                "Microsoft Windows Server 2019 Datacenter",
+                "10.0.17763",
+                Some("ServerDatacenter"),
+                Some(3),
+                Some(("windows-server", "2019")),
+            ),
+            (
+                "Microsoft Windows Server 2022 Standard",
+                "10.0.20348",
+                Some("ServerStandard"),
+                Some(3),
+                Some(("windows-server", "2022")),
+            ),
+            (
+                "Microsoft Windows Server 2025 Datacenter",
+                "10.0.26100",
+                Some("ServerDatacenter"),
+                Some(3),
+                Some(("windows-server", "2025")),
+            ),
+            (
+                "Microsoft(R) Windows(R) Server 2003, Standard Edition",
+                "5.2.3790",
+                None,
+                Some(3),
+                Some(("windows-server", "2003-sp2")),
+            ),
+            (
+                "Microsoft(R) Windows(R) Server 2003 R2 Enterprise x64 Edition",
+                "5.2.3790",
+                None,
+                Some(3),
+                Some(("windows-server", "2003-sp2")),
+            ),
+            (
+                "Microsoft Windows 2000 Server",
+                "5.0.2195",
+                None,
+                Some(3),
+                Some(("windows-server", "2000")),
+            ),
             // A year whose build the map does not list for it: unmatched.
-            ("Microsoft Windows Server 2019 Standard", "10.0.20348", Some("ServerStandard"), Some(3), None),
-            ("Microsoft Windows Server 2012 R2 Standard", "6.2.9200", Some("ServerStandard"), Some(3), None),
+            (
+                "Microsoft Windows Server 2019 Standard",
+                "10.0.20348",
+                Some("ServerStandard"),
+                Some(3),
+                None,
+            ),
+            (
+                "Microsoft Windows Server 2012 R2 Standard",
+                "6.2.9200",
+                Some("ServerStandard"),
+                Some(3),
+                None,
+            ),
             // No year: Semi-Annual / Annual Channel, by build.
-            ("Microsoft Windows Server Datacenter", "10.0.17763", Some("ServerDatacenterACor"), Some(3), Some(("windows-server", "1809-sac"))),
-            ("Microsoft Windows Server Standard", "10.0.25398", Some("ServerStandardACor"), Some(3), Some(("windows-server", "23h2-ac"))),
-            ("Microsoft Windows Server Standard", "10.0.20348", Some("ServerStandardACor"), Some(3), None),
+            (
+                "Microsoft Windows Server Datacenter",
+                "10.0.17763",
+                Some("ServerDatacenterACor"),
+                Some(3),
+                Some(("windows-server", "1809-sac")),
+            ),
+            (
+                "Microsoft Windows Server Standard",
+                "10.0.25398",
+                Some("ServerStandardACor"),
+                Some(3),
+                Some(("windows-server", "23h2-ac")),
+            ),
+            (
+                "Microsoft Windows Server Standard",
+                "10.0.20348",
+                Some("ServerStandardACor"),
+                Some(3),
+                None,
+            ),
             // "Server" in the caption without a product type still means a server.
-            ("Microsoft Windows Server 2016 Standard", "10.0.14393", None, None, Some(("windows-server", "2016"))),
+            (
+                "Microsoft Windows Server 2016 Standard",
+                "10.0.14393",
+                None,
+                None,
+                Some(("windows-server", "2016")),
+            ),
             // Product type 2 (domain controller) is a server.
-            ("Microsoft Windows Server 2022 Datacenter", "10.0.20348", None, Some(2), Some(("windows-server", "2022"))),
+            (
+                "Microsoft Windows Server 2022 Datacenter",
+                "10.0.20348",
+                None,
+                Some(2),
+                Some(("windows-server", "2022")),
+            ),
         ];
         for (caption, version, edition, pt, want) in cases {
             let got = m(&os(caption, version, *edition, *pt));
@@ -337,12 +646,24 @@ mod tests {
                 let year = row.cycle.split('-').next().unwrap_or_default();
                 let r2 = if row.cycle.contains("-r2") { " R2" } else { "" };
                 if row.cycle.ends_with("sac") || row.cycle.ends_with("-ac") {
-                    ("Microsoft Windows Server Standard".to_string(), 3, "ServerStandardACor")
+                    (
+                        "Microsoft Windows Server Standard".to_string(),
+                        3,
+                        "ServerStandardACor",
+                    )
                 } else {
-                    (format!("Microsoft Windows Server {year}{r2} Standard"), 3, "ServerStandard")
+                    (
+                        format!("Microsoft Windows Server {year}{r2} Standard"),
+                        3,
+                        "ServerStandard",
+                    )
                 }
             } else {
-                ("Microsoft Windows 10 Enterprise".to_string(), 1, "Enterprise")
+                (
+                    "Microsoft Windows 10 Enterprise".to_string(),
+                    1,
+                    "Enterprise",
+                )
             };
             let got = c.match_os(&os(&caption, &row.build, Some(edition), Some(pt)));
             let got = got.unwrap_or_else(|| panic!("{} {} is unmatched", row.product, row.build));
@@ -368,14 +689,34 @@ mod tests {
         let cases = [
             ("Ubuntu 22.04.4 LTS", "22.04", is("ubuntu", "22.04")),
             ("Debian GNU/Linux 12 (bookworm)", "12", is("debian", "12")),
-            ("Red Hat Enterprise Linux 9.4 (Plow)", "9.4", is("rhel", "9")),
+            (
+                "Red Hat Enterprise Linux 9.4 (Plow)",
+                "9.4",
+                is("rhel", "9"),
+            ),
             ("CentOS Stream 9", "9", is("centos-stream", "9")),
             ("CentOS Linux 7 (Core)", "7", is("centos", "7")),
-            ("AlmaLinux 9.4 (Seafoam Ocelot)", "9.4", is("almalinux", "9")),
-            ("Rocky Linux 8.10 (Green Obsidian)", "8.10", is("rocky-linux", "8")),
-            ("SUSE Linux Enterprise Server 15 SP5", "15.5", is("sles", "15.5")),
+            (
+                "AlmaLinux 9.4 (Seafoam Ocelot)",
+                "9.4",
+                is("almalinux", "9"),
+            ),
+            (
+                "Rocky Linux 8.10 (Green Obsidian)",
+                "8.10",
+                is("rocky-linux", "8"),
+            ),
+            (
+                "SUSE Linux Enterprise Server 15 SP5",
+                "15.5",
+                is("sles", "15.5"),
+            ),
             ("SUSE Linux Enterprise Server 15", "15", is("sles", "15.0")),
-            ("Fedora Linux 40 (Workstation Edition)", "40", is("fedora", "40")),
+            (
+                "Fedora Linux 40 (Workstation Edition)",
+                "40",
+                is("fedora", "40"),
+            ),
             ("Linux Mint 21.3", "21.3", is("linuxmint", "21.3")),
             ("Linux Mint 22", "22", is("linuxmint", "22")),
             ("LMDE 6 (faye)", "6", is("linuxmint", "lmde6")),
@@ -386,13 +727,20 @@ mod tests {
             ("Haiku", "r1beta4", None),
         ];
         for (caption, version, want) in cases {
-            assert_eq!(m(&os(caption, version, None, None)), want, "{caption} {version}");
+            assert_eq!(
+                m(&os(caption, version, None, None)),
+                want,
+                "{caption} {version}"
+            );
         }
     }
 
     #[test]
     fn oracle_and_amazon_linux_are_recognised_by_their_pretty_name() {
-        assert_eq!(m(&os("Oracle Linux Server 8.9", "8.9", None, None)), is("oracle-linux", "8"));
+        assert_eq!(
+            m(&os("Oracle Linux Server 8.9", "8.9", None, None)),
+            is("oracle-linux", "8")
+        );
         let amazon = m(&os("Amazon Linux 2023", "2023", None, None));
         assert_eq!(amazon.map(|(p, _)| p), Some("amazon-linux".to_string()));
     }

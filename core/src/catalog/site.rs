@@ -173,7 +173,10 @@ fn parse_cycle(t: &toml::Table) -> Result<CyclePatch, String> {
         "latest",
     ];
     if let Some(k) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(format!("unknown field `{k}` (expected one of {})", KNOWN.join(", ")));
+        return Err(format!(
+            "unknown field `{k}` (expected one of {})",
+            KNOWN.join(", ")
+        ));
     }
     let text = |k: &str, required: bool| -> Result<Option<String>, String> {
         match t.get(k) {
@@ -181,7 +184,10 @@ fn parse_cycle(t: &toml::Table) -> Result<CyclePatch, String> {
             None => Ok(None),
             Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
             Some(toml::Value::String(_)) => Err(format!("field `{k}` is empty")),
-            Some(v) => Err(format!("field `{k}` must be a string, not {}", v.type_str())),
+            Some(v) => Err(format!(
+                "field `{k}` must be a string, not {}",
+                v.type_str()
+            )),
         }
     };
     let date = |k: &str| -> Result<Option<NaiveDate>, String> {
@@ -210,7 +216,12 @@ fn parse_cycle(t: &toml::Table) -> Result<CyclePatch, String> {
         lts: match t.get("lts") {
             None => None,
             Some(toml::Value::Boolean(b)) => Some(*b),
-            Some(v) => return Err(format!("field `lts` must be true or false, not {}", v.type_str())),
+            Some(v) => {
+                return Err(format!(
+                    "field `lts` must be true or false, not {}",
+                    v.type_str()
+                ));
+            }
         },
     })
 }
@@ -263,8 +274,19 @@ application = "MATLAB"
         let ml = c.match_software("MATLAB R2019b", "9.7", "MathWorks");
         assert_eq!(ml.cycle.map(|c| c.cycle).as_deref(), Some("r2019b"));
         let ws = c.get("windows-server", "2012-r2").expect("kept");
-        assert_eq!(ws.extended_support_end, Some(Lifecycle::Date(NaiveDate::from_ymd_opt(2027, 10, 12).expect("d"))));
-        assert_eq!(ws.eol, Some(Lifecycle::Date(NaiveDate::from_ymd_opt(2023, 10, 10).expect("d"))), "fields not set stay");
+        assert_eq!(
+            ws.extended_support_end,
+            Some(Lifecycle::Date(
+                NaiveDate::from_ymd_opt(2027, 10, 12).expect("d")
+            ))
+        );
+        assert_eq!(
+            ws.eol,
+            Some(Lifecycle::Date(
+                NaiveDate::from_ymd_opt(2023, 10, 10).expect("d")
+            )),
+            "fields not set stay"
+        );
     }
 
     #[test]
@@ -273,9 +295,15 @@ application = "MATLAB"
         let e = SiteCatalog::parse("site.toml", text).expect_err("invalid");
         assert_eq!(e.line, 5, "{e}");
         assert!(e.to_string().contains("`eol`"), "{e}");
-        let e = SiteCatalog::parse("s.toml", "[[rule]]\nname = '('\nproduct = 'x'\ncycle = ['1']\n")
-            .expect_err("bad regex");
-        assert!(e.to_string().contains("s.toml:1") && e.to_string().contains("regex"), "{e}");
+        let e = SiteCatalog::parse(
+            "s.toml",
+            "[[rule]]\nname = '('\nproduct = 'x'\ncycle = ['1']\n",
+        )
+        .expect_err("bad regex");
+        assert!(
+            e.to_string().contains("s.toml:1") && e.to_string().contains("regex"),
+            "{e}"
+        );
         let e = SiteCatalog::parse("s.toml", "[[cycle]]\nproduct = 'x'\n").expect_err("no cycle");
         assert!(e.to_string().contains("`cycle` is required"), "{e}");
         let e = SiteCatalog::parse("s.toml", "cycle = 3\n").expect_err("wrong shape");

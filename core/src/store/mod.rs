@@ -273,7 +273,11 @@ pub trait Store: Send + Sync {
     async fn upsert_titles(&self, titles: &[TitleRow]) -> Result<Vec<TitleRow>>;
     /// Store winning reports in one transaction; returns `(host_key, id)` of
     /// each machine written.
-    async fn apply_machines(&self, writes: &[MachineWrite], now: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
+    async fn apply_machines(
+        &self,
+        writes: &[MachineWrite],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, i64)>>;
     /// Network-database answers fetched at or after `since`.
     async fn netdb_cache(&self, since: DateTime<Utc>) -> Result<Vec<CachedNetDb>>;
     /// Cache network-database answers, create or update the people they name
@@ -295,7 +299,13 @@ pub trait Store: Send + Sync {
     /// The groups a user belongs to.
     async fn groups_of(&self, login: &str) -> Result<Vec<String>>;
     /// Set an owner fact directly (campaign answers, admins).
-    async fn set_owner(&self, host_key: &str, role: OwnerRole, fact: Option<&OwnerFact>, now: DateTime<Utc>) -> Result<bool>;
+    async fn set_owner(
+        &self,
+        host_key: &str,
+        role: OwnerRole,
+        fact: Option<&OwnerFact>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // --- catalog ---
 
@@ -401,8 +411,14 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_in_database_urls() {
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact_url("sqlite://winventory.db"), "sqlite://winventory.db");
+        assert_eq!(
+            redact_url("sqlite://winventory.db"),
+            "sqlite://winventory.db"
+        );
     }
 }

@@ -58,7 +58,10 @@ macro_rules! machine_select {
 }
 
 /// Subtract `stale` counts from `total` counts, dropping keys left at zero.
-fn minus<K: std::hash::Hash + Eq + Ord + Clone>(total: Vec<(K, i64)>, stale: Vec<(K, i64)>) -> Vec<(K, i64)> {
+fn minus<K: std::hash::Hash + Eq + Ord + Clone>(
+    total: Vec<(K, i64)>,
+    stale: Vec<(K, i64)>,
+) -> Vec<(K, i64)> {
     let stale: HashMap<K, i64> = stale.into_iter().collect();
     let mut out: Vec<(K, i64)> = total
         .into_iter()
@@ -823,4 +826,9 @@ macro_rules! sql_store {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite, sqlx::SqlitePool, Backend::Sqlite);
-sql_store!(PostgresStore, sqlx::Postgres, sqlx::PgPool, Backend::Postgres);
+sql_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    sqlx::PgPool,
+    Backend::Postgres
+);

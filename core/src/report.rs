@@ -1,0 +1,462 @@
+//! The reports every edge shows (CLI today, chat later): rows computed from
+//! the store and the catalog under the format's time rules. Each row type
+//! serialises to the JSON contract of `docs/cli.md`; rendering as a table or
+//! CSV is the edge's business.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::domain::{AsOf, CycleRef, Lifecycle, OsInfo, OwnerFact};
+use crate::store::{MachineRow, Result, Store};
+
+/// One row of `report os`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OsRow {
+    /// Product, `None` for the unmatched row.
+    pub product: Option<String>,
+    /// Cycle.
+    pub cycle: Option<String>,
+    /// Label.
+    pub label: Option<String>,
+    /// End of life.
+    pub eol: Option<Lifecycle>,
+    /// End of extended support.
+    pub extended_support_end: Option<Lifecycle>,
+    /// Fresh machines.
+    pub machines: i64,
+}
+
+/// `report os`: fresh machines per OS cycle, sorted by product then cycle,
+/// the unmatched ones last.
+pub async fn os_report(store: &dyn Store, catalog: &Catalog, as_of: &AsOf) -> Result<Vec<OsRow>> {
+    let mut unmatched = 0;
+    let mut rows = Vec::new();
+    for (m, n) in store.os_counts(as_of.fresh_cutoff()).await? {
+        match m {
+            None => unmatched += n,
+            Some(c) => {
+                let info = catalog.get(&c.product, &c.cycle);
+                rows.push(OsRow {
+                    label: info.and_then(|i| i.label.clone()),
+                    eol: info.and_then(|i| i.eol),
+                    extended_support_end: info.and_then(|i| i.extended_support_end),
+                    product: Some(c.product),
+                    cycle: Some(c.cycle),
+                    machines: n,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| (&a.product, &a.cycle).cmp(&(&b.product, &b.cycle)));
+    if unmatched > 0 {
+        rows.push(OsRow {
+            product: None,
+            cycle: None,
+            label: None,
+            eol: None,
+            extended_support_end: None,
+            machines: unmatched,
+        });
+    }
+    Ok(rows)
+}
+
+/// One row of `report eol` and `report software`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleRow {
+    /// `os` or `software`.
+    pub kind: &'static str,
+    /// Product.
+    pub product: String,
+    /// Cycle.
+    pub cycle: String,
+    /// Label.
+    pub label: Option<String>,
+    /// End of life.
+    pub eol: Option<Lifecycle>,
+    /// End of extended support.
+    pub extended_support_end: Option<Lifecycle>,
+    /// Fresh machines.
+    pub machines: i64,
+}
+
+fn cycle_row(catalog: &Catalog, kind: &'static str, c: CycleRef, machines: i64) -> CycleRow {
+    let info = catalog.get(&c.product, &c.cycle);
+    CycleRow {
+        kind,
+        label: info.and_then(|i| i.label.clone()),
+        eol: info.and_then(|i| i.eol),
+        extended_support_end: info.and_then(|i| i.extended_support_end),
+        product: c.product,
+        cycle: c.cycle,
+        machines,
+    }
+}
+
+/// The date a `--within DAYS` window ends on.
+pub fn horizon(as_of: &AsOf, within_days: u32) -> NaiveDate {
+    as_of.date + Duration::days(i64::from(within_days))
+}
+
+/// `report eol`: OS and software cycles that have ended by as-of + `within`
+/// days; `true` first, then by date, product, cycle.
+pub async fn eol_report(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+    within_days: u32,
+) -> Result<Vec<CycleRow>> {
+    let until = horizon(as_of, within_days);
+    let cutoff = as_of.fresh_cutoff();
+    let mut rows: Vec<CycleRow> = Vec::new();
+    for (m, n) in store.os_counts(cutoff).await? {
+        if let Some(c) = m {
+            rows.push(cycle_row(catalog, "os", c, n));
+        }
+    }
+    for (c, n) in store.software_counts(cutoff).await? {
+        rows.push(cycle_row(catalog, "software", c, n));
+    }
+    rows.retain(|r| r.eol.is_some_and(|e| e.is_over(until)));
+    rows.sort_by(|a, b| {
+        let ka = a.eol.map(Lifecycle::sort_key);
+        let kb = b.eol.map(Lifecycle::sort_key);
+        (ka, &a.product, &a.cycle).cmp(&(kb, &b.product, &b.cycle))
+    });
+    Ok(rows)
+}
+
+/// One row of `report software --by application`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApplicationRow {
+    /// Application.
+    pub application: String,
+    /// Fresh machines.
+    pub machines: i64,
+}
+
+/// `report software`: fresh machines per matched software cycle.
+pub async fn software_report(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+) -> Result<Vec<CycleRow>> {
+    let mut rows: Vec<CycleRow> = store
+        .software_counts(as_of.fresh_cutoff())
+        .await?
+        .into_iter()
+        .map(|(c, n)| cycle_row(catalog, "software", c, n))
+        .collect();
+    rows.sort_by(|a, b| (&a.product, &a.cycle).cmp(&(&b.product, &b.cycle)));
+    Ok(rows)
+}
+
+/// `report software --by application`.
+pub async fn application_report(store: &dyn Store, as_of: &AsOf) -> Result<Vec<ApplicationRow>> {
+    Ok(store
+        .application_counts(as_of.fresh_cutoff())
+        .await?
+        .into_iter()
+        .map(|(application, machines)| ApplicationRow {
+            application,
+            machines,
+        })
+        .collect())
+}
+
+/// An owner as `machine HOST` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnerView {
+    /// Login.
+    pub login: String,
+    /// `snapshot`, `network-db` or `answer`.
+    pub source: &'static str,
+    /// Name from the directory.
+    pub name: Option<String>,
+    /// Email from the directory.
+    pub email: Option<String>,
+}
+
+/// One program as `machine HOST` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SoftwareView {
+    /// Title.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Publisher.
+    pub publisher: String,
+    /// Install date.
+    pub install_date: Option<NaiveDate>,
+    /// Last use.
+    pub last_used: Option<DateTime<Utc>>,
+    /// Matched product.
+    pub product: Option<String>,
+    /// Matched cycle.
+    pub cycle: Option<String>,
+    /// Its end of life.
+    pub eol: Option<Lifecycle>,
+    /// Application.
+    pub application: Option<String>,
+}
+
+/// Everything known about one machine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MachineView {
+    /// Hostname as last reported.
+    pub hostname: String,
+    /// Domain.
+    pub domain: Option<String>,
+    /// OS facts.
+    pub os: OsView,
+    /// Matched OS product.
+    pub product: Option<String>,
+    /// Matched OS cycle.
+    pub cycle: Option<String>,
+    /// Cycle label.
+    pub label: Option<String>,
+    /// End of life of the OS cycle.
+    pub eol: Option<Lifecycle>,
+    /// End of extended support.
+    pub extended_support_end: Option<Lifecycle>,
+    /// First stored.
+    pub first_seen: DateTime<Utc>,
+    /// Last time a report won.
+    pub last_seen: DateTime<Utc>,
+    /// `collected_at` of the stored report.
+    pub last_report: DateTime<Utc>,
+    /// Outside the freshness window.
+    pub stale: bool,
+    /// Responsible.
+    pub responsible: Option<OwnerView>,
+    /// Main user.
+    pub main_user: Option<OwnerView>,
+    /// Installed programs.
+    pub software: Vec<SoftwareView>,
+}
+
+/// OS facts as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OsView {
+    /// Caption.
+    pub caption: String,
+    /// Version.
+    pub version: String,
+    /// Display version.
+    pub display_version: Option<String>,
+    /// Edition.
+    pub edition: Option<String>,
+    /// Product type.
+    pub product_type: Option<i64>,
+    /// Architecture.
+    pub architecture: Option<String>,
+}
+
+impl From<OsInfo> for OsView {
+    fn from(o: OsInfo) -> Self {
+        Self {
+            caption: o.caption,
+            version: o.version,
+            display_version: o.display_version,
+            edition: o.edition,
+            product_type: o.product_type,
+            architecture: o.architecture,
+        }
+    }
+}
+
+async fn owner_view(store: &dyn Store, f: Option<OwnerFact>) -> Result<Option<OwnerView>> {
+    let Some(f) = f else { return Ok(None) };
+    let user = store.user(&f.login).await?;
+    Ok(Some(OwnerView {
+        source: f.source.as_str(),
+        name: user.as_ref().and_then(|u| u.name.clone()),
+        email: user.and_then(|u| u.email),
+        login: f.login,
+    }))
+}
+
+/// `machine HOST`: one machine, stale or not; `None` if no such host is stored.
+pub async fn machine_report(
+    store: &dyn Store,
+    catalog: &Catalog,
+    hostname: &str,
+    as_of: &AsOf,
+) -> Result<Option<MachineView>> {
+    let key = crate::domain::HostKey::new(hostname);
+    let Some(m) = store.machine(key.as_str()).await? else {
+        return Ok(None);
+    };
+    let software = store
+        .machine_software(m.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let eol = s
+                .cycle
+                .as_ref()
+                .and_then(|c| catalog.get(&c.product, &c.cycle))
+                .and_then(|i| i.eol);
+            SoftwareView {
+                name: s.name,
+                version: s.version,
+                publisher: s.publisher,
+                install_date: s.install_date,
+                last_used: s.last_used,
+                product: s.cycle.as_ref().map(|c| c.product.clone()),
+                cycle: s.cycle.map(|c| c.cycle),
+                eol,
+                application: s.application,
+            }
+        })
+        .collect();
+    let info = m
+        .os_match
+        .as_ref()
+        .and_then(|c| catalog.get(&c.product, &c.cycle));
+    Ok(Some(MachineView {
+        stale: !as_of.is_fresh(m.last_report),
+        label: info.and_then(|i| i.label.clone()),
+        eol: info.and_then(|i| i.eol),
+        extended_support_end: info.and_then(|i| i.extended_support_end),
+        product: m.os_match.as_ref().map(|c| c.product.clone()),
+        cycle: m.os_match.as_ref().map(|c| c.cycle.clone()),
+        hostname: m.hostname,
+        domain: m.domain,
+        os: m.os.into(),
+        first_seen: m.first_seen,
+        last_seen: m.last_seen,
+        last_report: m.last_report,
+        responsible: owner_view(store, m.responsible).await?,
+        main_user: owner_view(store, m.main_user).await?,
+        software,
+    }))
+}
+
+/// Something on a machine that has ended or ends within the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndingItem {
+    /// `os` or `software`.
+    pub kind: &'static str,
+    /// Product.
+    pub product: String,
+    /// Cycle.
+    pub cycle: String,
+    /// Label.
+    pub label: Option<String>,
+    /// End of life.
+    pub eol: Option<Lifecycle>,
+    /// Already ended at as-of.
+    pub ended: bool,
+}
+
+/// One machine of a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnedMachine {
+    /// Hostname.
+    pub hostname: String,
+    /// `responsible`, `main_user` or both.
+    pub roles: Vec<&'static str>,
+    /// OS product.
+    pub product: Option<String>,
+    /// OS cycle.
+    pub cycle: Option<String>,
+    /// OS end of life.
+    pub eol: Option<Lifecycle>,
+    /// `collected_at` of the stored report.
+    pub last_report: DateTime<Utc>,
+    /// What has ended or ends within the window.
+    pub ending: Vec<EndingItem>,
+}
+
+/// `owner LOGIN`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnerReport {
+    /// Login.
+    pub login: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Fresh machines this person is responsible for or mainly uses.
+    pub machines: Vec<OwnedMachine>,
+}
+
+/// `owner LOGIN`: a person's fresh machines and what in them has reached or
+/// reaches end of life within `within_days`.
+pub async fn owner_report(
+    store: &dyn Store,
+    catalog: &Catalog,
+    login: &str,
+    as_of: &AsOf,
+    within_days: u32,
+) -> Result<OwnerReport> {
+    let login = crate::domain::normalize_login(login).unwrap_or_default();
+    let user = store.user(&login).await?;
+    let rows: Vec<MachineRow> = store
+        .machines_of(&login)
+        .await?
+        .into_iter()
+        .filter(|m| as_of.is_fresh(m.last_report))
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    let mut sw: HashMap<i64, Vec<CycleRef>> = HashMap::new();
+    for (id, c) in store.software_cycles_of(&ids).await? {
+        sw.entry(id).or_default().push(c);
+    }
+    let until = horizon(as_of, within_days);
+    let item = |kind: &'static str, c: &CycleRef| -> Option<EndingItem> {
+        let info = catalog.get(&c.product, &c.cycle)?;
+        let eol = info.eol?;
+        eol.is_over(until).then(|| EndingItem {
+            kind,
+            product: c.product.clone(),
+            cycle: c.cycle.clone(),
+            label: info.label.clone(),
+            eol: Some(eol),
+            ended: eol.is_over(as_of.date),
+        })
+    };
+    let machines = rows
+        .into_iter()
+        .map(|m| {
+            let mut roles = Vec::new();
+            if m.responsible.as_ref().is_some_and(|f| f.login == login) {
+                roles.push("responsible");
+            }
+            if m.main_user.as_ref().is_some_and(|f| f.login == login) {
+                roles.push("main_user");
+            }
+            let mut ending: Vec<EndingItem> =
+                m.os_match.iter().filter_map(|c| item("os", c)).collect();
+            ending.extend(
+                sw.get(&m.id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| item("software", c)),
+            );
+            OwnedMachine {
+                eol: m
+                    .os_match
+                    .as_ref()
+                    .and_then(|c| catalog.get(&c.product, &c.cycle))
+                    .and_then(|i| i.eol),
+                product: m.os_match.as_ref().map(|c| c.product.clone()),
+                cycle: m.os_match.map(|c| c.cycle),
+                hostname: m.hostname,
+                roles,
+                last_report: m.last_report,
+                ending,
+            }
+        })
+        .collect();
+    Ok(OwnerReport {
+        name: user.as_ref().and_then(|u| u.name.clone()),
+        email: user.and_then(|u| u.email),
+        login,
+        machines,
+    })
+}

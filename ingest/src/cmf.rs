@@ -1,0 +1,555 @@
+//! Reading CMF snapshots (`formats/cmf-snapshot.md`): opening a file or
+//! standard input, gzip by magic bytes, line splitting that survives invalid
+//! UTF-8 and a byte-order mark, and the validation of one line into a
+//! [`Header`] plus its not-yet-parsed software list.
+//!
+//! Parsing is split in two so the pipeline can decide whether a report wins
+//! before it builds the (large) software list: [`parse_line`] validates the
+//! small fields and keeps `software` as raw JSON; [`parse_software`] reads
+//! it, and in `build = false` mode only validates (to count warnings).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use winventory_core::{OsInfo, SoftwareEntry, normalize_login};
+
+/// A byte counter shared with a progress display.
+#[derive(Debug, Clone, Default)]
+pub struct ByteCounter(Arc<AtomicU64>);
+
+impl ByteCounter {
+    /// Bytes read so far (compressed bytes for a gzip file).
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    count: ByteCounter,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.0.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened snapshot.
+pub struct Input {
+    /// The path as given (`-` for standard input).
+    pub name: String,
+    /// Size on disk, when known (for progress).
+    pub len: Option<u64>,
+    /// Bytes read so far.
+    pub counter: ByteCounter,
+    /// Whether the input is gzip-compressed.
+    pub gzip: bool,
+    reader: Box<dyn BufRead + Send>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("name", &self.name)
+            .field("gzip", &self.gzip)
+            .finish()
+    }
+}
+
+impl Input {
+    /// Open `path` (`-` is standard input), recognising gzip by its magic bytes.
+    pub fn open(path: &str) -> io::Result<Self> {
+        let (raw, len): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+            (Box::new(io::stdin()), None)
+        } else {
+            let f = File::open(path)?;
+            let len = f.metadata().ok().map(|m| m.len());
+            (Box::new(f), len)
+        };
+        Self::from_reader(path, raw, len)
+    }
+
+    /// Wrap any reader (tests, other sources).
+    pub fn from_reader(
+        name: &str,
+        raw: Box<dyn Read + Send>,
+        len: Option<u64>,
+    ) -> io::Result<Self> {
+        let counter = ByteCounter::default();
+        let mut buffered = BufReader::with_capacity(
+            256 * 1024,
+            Counting {
+                inner: raw,
+                count: counter.clone(),
+            },
+        );
+        let head = buffered.fill_buf()?;
+        let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        let reader: Box<dyn BufRead + Send> = if gzip {
+            Box::new(BufReader::with_capacity(
+                256 * 1024,
+                flate2::bufread::MultiGzDecoder::new(buffered),
+            ))
+        } else {
+            Box::new(buffered)
+        };
+        Ok(Self {
+            name: name.to_string(),
+            len,
+            counter,
+            gzip,
+            reader,
+        })
+    }
+
+    /// Read the next physical line into `buf` (without its line ending).
+    /// Returns `Ok(false)` at the end of the input.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        buf.clear();
+        let n = self.reader.read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The validated small fields of one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// Hostname as reported (trimmed).
+    pub hostname: String,
+    /// Domain.
+    pub domain: Option<String>,
+    /// When the report was taken.
+    pub collected_at: DateTime<Utc>,
+    /// OS facts.
+    pub os: OsInfo,
+    /// `main_user`, normalised.
+    pub main_user: Option<String>,
+    /// `responsible`, normalised.
+    pub responsible: Option<String>,
+}
+
+/// A line that passed validation: its header, warnings so far, and the raw
+/// software list (absent or `null`: `None`).
+#[derive(Debug)]
+pub struct ParsedLine<'a> {
+    /// Validated fields.
+    pub header: Header,
+    /// Warnings counted on the small fields.
+    pub warnings: u32,
+    /// The `software` value, unparsed.
+    pub software: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(default, borrow)]
+    hostname: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    domain: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    collected_at: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    os: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    main_user: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    responsible: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    software: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawOs<'a> {
+    #[serde(default, borrow)]
+    caption: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    version: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    display_version: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    edition: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    product_type: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    architecture: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry<'a> {
+    #[serde(default, borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    version: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    publisher: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    install_date: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    last_used: Option<&'a RawValue>,
+}
+
+/// The value of a field, by JSON type.
+enum Field {
+    Absent,
+    Str(String),
+    Other,
+}
+
+fn field(v: Option<&RawValue>) -> Field {
+    match v {
+        None => Field::Absent,
+        Some(raw) => {
+            let t = raw.get();
+            if t == "null" {
+                Field::Absent
+            } else if t.starts_with('"') {
+                serde_json::from_str::<String>(t).map_or(Field::Other, Field::Str)
+            } else {
+                Field::Other
+            }
+        }
+    }
+}
+
+fn required(v: Option<&RawValue>, name: &str) -> Result<String, String> {
+    match field(v) {
+        Field::Absent => Err(format!("field `{name}` is missing")),
+        Field::Other => Err(format!("field `{name}` must be a string")),
+        Field::Str(s) if s.trim().is_empty() => Err(format!("field `{name}` is empty")),
+        Field::Str(s) => Ok(s.trim().to_string()),
+    }
+}
+
+fn optional(v: Option<&RawValue>, warnings: &mut u32) -> Option<String> {
+    match field(v) {
+        Field::Absent => None,
+        Field::Other => {
+            *warnings += 1;
+            None
+        }
+        Field::Str(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        }
+    }
+}
+
+/// Validate one line (already known to be non-blank) against the format.
+/// `now` is the ingest's clock. `Err` carries the reason the line is rejected.
+pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a>, String> {
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => "not a JSON object".to_string(),
+            Err(e) => format!("not valid JSON: {e}"),
+        });
+    }
+    let raw: RawLine<'a> =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let mut warnings = 0;
+    let hostname = required(raw.hostname, "hostname")?;
+    let collected = required(raw.collected_at, "collected_at")?;
+    let collected_at = DateTime::parse_from_rfc3339(&collected)
+        .map_err(|_| format!("field `collected_at` is not an RFC 3339 time: {collected:?}"))?
+        .with_timezone(&Utc);
+    if collected_at > now + Duration::hours(24) {
+        return Err(format!(
+            "field `collected_at` ({collected}) is more than 24 hours after the ingest's clock"
+        ));
+    }
+    let os_raw = raw.os.ok_or("field `os` is missing")?;
+    if !os_raw.get().starts_with('{') {
+        return Err("field `os` must be an object".into());
+    }
+    let os: RawOs<'_> =
+        serde_json::from_str(os_raw.get()).map_err(|e| format!("field `os`: {e}"))?;
+    let caption = required(os.caption, "os.caption")?;
+    let version = required(os.version, "os.version")?;
+    let product_type = match os.product_type.map(RawValue::get) {
+        None | Some("null") => None,
+        Some(t) => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                warnings += 1;
+                None
+            }
+        },
+    };
+    let os = OsInfo {
+        caption,
+        version,
+        display_version: optional(os.display_version, &mut warnings),
+        edition: optional(os.edition, &mut warnings),
+        product_type,
+        architecture: optional(os.architecture, &mut warnings),
+    };
+    let header = Header {
+        hostname,
+        domain: optional(raw.domain, &mut warnings),
+        collected_at,
+        os,
+        main_user: optional(raw.main_user, &mut warnings).and_then(|l| normalize_login(&l)),
+        responsible: optional(raw.responsible, &mut warnings).and_then(|l| normalize_login(&l)),
+    };
+    let software = match raw.software {
+        Some(s) if s.get() == "null" => None,
+        Some(s) if !s.get().starts_with('[') => {
+            warnings += 1;
+            None
+        }
+        other => other,
+    };
+    Ok(ParsedLine {
+        header,
+        warnings,
+        software,
+    })
+}
+
+/// `YYYYMMDD` or `YYYY-MM-DD`.
+pub fn parse_install_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        NaiveDate::parse_from_str(s, "%Y%m%d").ok()
+    } else {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+}
+
+/// An RFC 3339 time, or a date (taken as its start, UTC).
+pub fn parse_last_used(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+}
+
+/// Read a raw `software` array. Entries without a name are dropped and
+/// counted as warnings, as are optional fields of the wrong type (treated as
+/// absent). With `build == false` it only validates and counts.
+pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) {
+    let mut warnings = 0;
+    let entries: Vec<&RawValue> = match serde_json::from_str(raw.get()) {
+        Ok(v) => v,
+        Err(_) => return (Vec::new(), 1),
+    };
+    let mut out = Vec::with_capacity(if build { entries.len() } else { 0 });
+    for e in entries {
+        if !e.get().starts_with('{') {
+            warnings += 1;
+            continue;
+        }
+        let Ok(entry) = serde_json::from_str::<RawEntry<'_>>(e.get()) else {
+            warnings += 1;
+            continue;
+        };
+        let name = match field(entry.name) {
+            Field::Str(s) if !s.trim().is_empty() => s,
+            _ => {
+                warnings += 1;
+                continue;
+            }
+        };
+        let version = optional(entry.version, &mut warnings);
+        let publisher = optional(entry.publisher, &mut warnings);
+        let install_date = match field(entry.install_date) {
+            Field::Absent => None,
+            Field::Other => {
+                warnings += 1;
+                None
+            }
+            Field::Str(s) => {
+                let d = parse_install_date(&s);
+                if d.is_none() && !s.trim().is_empty() {
+                    warnings += 1;
+                }
+                d
+            }
+        };
+        let last_used = match field(entry.last_used) {
+            Field::Absent => None,
+            Field::Other => {
+                warnings += 1;
+                None
+            }
+            Field::Str(s) => {
+                let t = parse_last_used(&s);
+                if t.is_none() {
+                    warnings += 1;
+                }
+                t
+            }
+        };
+        if build {
+            out.push(SoftwareEntry {
+                name: name.trim().to_string(),
+                version: version.unwrap_or_default(),
+                publisher: publisher.unwrap_or_default(),
+                install_date,
+                last_used,
+            });
+        }
+    }
+    (out, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc)
+    }
+
+    const GOOD: &str = r#"{"hostname": "PCITCDA042", "domain": "CERN", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "Microsoft Windows Server 2008 R2 Enterprise", "version": "6.1.7601", "display_version": null, "edition": "ServerEnterprise", "product_type": 3, "architecture": "64-bit"}, "main_user": "jdoe", "responsible": null, "software": [{"name": "Microsoft Office Professional Plus 2016", "version": "16.0.4266.1001", "publisher": "Microsoft Corporation", "install_date": "20190302"}, {"name": "Python 3.8.10 (64-bit)", "version": "3.8.10", "publisher": "Python Software Foundation", "install_date": null}], "extra": {"ignored": true}}"#;
+
+    #[test]
+    fn the_format_files_example_line_is_accepted_with_every_field() {
+        let p = parse_line(GOOD, now()).expect("valid");
+        assert_eq!(p.header.hostname, "PCITCDA042");
+        assert_eq!(p.header.os.product_type, Some(3));
+        assert_eq!(p.header.main_user.as_deref(), Some("jdoe"));
+        assert_eq!(p.header.responsible, None);
+        assert_eq!(p.warnings, 0);
+        let (sw, w) = parse_software(p.software.expect("software"), true);
+        assert_eq!(w, 0);
+        assert_eq!(sw.len(), 2);
+        assert_eq!(sw[0].install_date, NaiveDate::from_ymd_opt(2019, 3, 2));
+    }
+
+    #[test]
+    fn lines_that_break_the_format_are_rejected_with_a_reason() {
+        let cases = [
+            ("not json", "not valid JSON"),
+            ("[1, 2]", "not a JSON object"),
+            ("42", "not a JSON object"),
+            (
+                r#"{"collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1"}}"#,
+                "`hostname` is missing",
+            ),
+            (
+                r#"{"hostname": "", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1"}}"#,
+                "`hostname` is empty",
+            ),
+            (
+                r#"{"hostname": 7, "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1"}}"#,
+                "`hostname` must be a string",
+            ),
+            (
+                r#"{"hostname": "a", "collected_at": "yesterday", "os": {"caption": "x", "version": "1"}}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"hostname": "a", "collected_at": "2026-11-29T12:00:01Z", "os": {"caption": "x", "version": "1"}}"#,
+                "more than 24 hours",
+            ),
+            (
+                r#"{"hostname": "a", "collected_at": "2026-11-26T02:14:09Z"}"#,
+                "`os` is missing",
+            ),
+            (
+                r#"{"hostname": "a", "collected_at": "2026-11-26T02:14:09Z", "os": {"version": "1"}}"#,
+                "`os.caption` is missing",
+            ),
+            (
+                r#"{"hostname": "a", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": 10}}"#,
+                "`os.version` must be a string",
+            ),
+        ];
+        for (line, want) in cases {
+            let e = parse_line(line, now()).expect_err(line);
+            assert!(e.contains(want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn optional_fields_of_the_wrong_type_are_warnings_not_rejections() {
+        let line = r#"{"hostname": "a", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1", "product_type": "3"}, "main_user": 5, "software": "x"}"#;
+        let p = parse_line(line, now()).expect("kept");
+        assert_eq!(p.header.os.product_type, None);
+        assert_eq!(p.header.main_user, None);
+        assert!(p.software.is_none());
+        assert_eq!(p.warnings, 3);
+    }
+
+    #[test]
+    fn software_entries_without_a_name_are_dropped_and_bad_dates_ignored() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"[{"version": "1"}, {"name": ""}, {"name": "A", "install_date": "someday"}, {"name": "B", "install_date": "2024-02-30"}, {"name": "C", "last_used": "2026-11-01"}, {"name": "D", "version": 16}, 7]"#,
+        )
+        .expect("raw");
+        let (sw, w) = parse_software(&raw, true);
+        let names: Vec<&str> = sw.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C", "D"]);
+        assert_eq!(w, 6);
+        assert!(sw[2].last_used.is_some());
+        let (none, w2) = parse_software(&raw, false);
+        assert!(none.is_empty());
+        assert_eq!(w2, w, "validation alone counts the same warnings");
+    }
+
+    #[test]
+    fn gzip_is_recognised_by_its_magic_bytes_not_its_name() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"line one\nline two\n").expect("write");
+        let gz = enc.finish().expect("finish");
+        let mut input = Input::from_reader("plain-name.jsonl", Box::new(io::Cursor::new(gz)), None)
+            .expect("open");
+        assert!(input.gzip);
+        let mut buf = Vec::new();
+        assert!(input.next_line(&mut buf).expect("read"));
+        assert_eq!(buf, b"line one");
+        assert!(input.next_line(&mut buf).expect("read"));
+        assert!(!input.next_line(&mut buf).expect("eof"));
+    }
+
+    #[test]
+    fn a_truncated_gzip_stream_is_a_read_error_not_a_panic() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for i in 0..2000 {
+            writeln!(enc, "line {i} with some padding to make the stream longer").expect("write");
+        }
+        let gz = enc.finish().expect("finish");
+        let cut = gz[..gz.len() / 2].to_vec();
+        let mut input =
+            Input::from_reader("cut.gz", Box::new(io::Cursor::new(cut)), None).expect("open");
+        let mut buf = Vec::new();
+        let mut lines = 0;
+        let err = loop {
+            match input.next_line(&mut buf) {
+                Ok(true) => lines += 1,
+                Ok(false) => panic!("a truncated stream must not end cleanly"),
+                Err(e) => break e,
+            }
+        };
+        assert!(lines > 0);
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

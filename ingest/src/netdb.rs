@@ -1,0 +1,191 @@
+//! The network-database client (`formats/network-db.md`): who is responsible
+//! for a machine and who mainly uses it. One `GET {base}/devices/{hostname}`
+//! per machine; 200 and 404 are answers, anything else is a temporary
+//! failure the ingest counts and retries on its next run.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use winventory_core::normalize_login;
+use winventory_core::store::DirectoryPerson;
+
+/// A secret string: never shown by `Debug` or `Display`.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The answer for one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// 200: the people named (each may be absent).
+    Found {
+        /// Responsible person.
+        responsible: Option<DirectoryPerson>,
+        /// Main user.
+        main_user: Option<DirectoryPerson>,
+    },
+    /// 404: the device is unknown.
+    NotFound,
+}
+
+/// A temporary failure; the look-up is retried on the next run.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// No answer in time.
+    #[error("the network database did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Connection refused, reset, DNS...
+    #[error("cannot reach the network database: {0}")]
+    Unreachable(String),
+    /// A status other than 200 or 404.
+    #[error("the network database answered HTTP {0}")]
+    Status(u16),
+    /// A body that is not the documented JSON.
+    #[error("the network database sent a body that is not the expected JSON: {0}")]
+    Body(String),
+}
+
+/// Configuration of the client.
+#[derive(Debug, Clone)]
+pub struct NetDbConfig {
+    /// Base URL (a trailing slash is ignored; it may carry a path prefix).
+    pub base_url: String,
+    /// Bearer token, if the service wants one.
+    pub token: Option<Secret>,
+    /// Time-out of one request.
+    pub timeout: Duration,
+    /// Look-ups in flight at once.
+    pub concurrency: usize,
+    /// Consecutive failures after which the run stops asking (the rest are
+    /// counted as failed and retried next run).
+    pub breaker_threshold: u32,
+    /// Longest the ingest waits for outstanding look-ups once the file is stored.
+    pub budget: Duration,
+}
+
+impl NetDbConfig {
+    /// Defaults for `base_url`: 5 s time-out, 8 in flight, breaker after 20
+    /// consecutive failures, 120 s budget.
+    pub fn new(base_url: &str, token: Option<Secret>) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            timeout: Duration::from_secs(5),
+            concurrency: 8,
+            breaker_threshold: 20,
+            budget: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The client.
+#[derive(Debug, Clone)]
+pub struct NetDbClient {
+    http: reqwest::Client,
+    config: NetDbConfig,
+}
+
+#[derive(Deserialize)]
+struct Person {
+    login: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Device {
+    #[serde(default)]
+    responsible: Option<Person>,
+    #[serde(default)]
+    main_user: Option<Person>,
+}
+
+fn person(p: Option<Person>) -> Option<DirectoryPerson> {
+    let p = p?;
+    Some(DirectoryPerson {
+        login: normalize_login(p.login.as_deref()?)?,
+        name: p.name.filter(|s| !s.trim().is_empty()),
+        email: p.email.filter(|s| !s.trim().is_empty()),
+    })
+}
+
+impl NetDbClient {
+    /// Build a client.
+    pub fn new(config: NetDbConfig) -> Result<Self, LookupError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| LookupError::Unreachable(e.to_string()))?;
+        Ok(Self { http, config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NetDbConfig {
+        &self.config
+    }
+
+    /// Look one device up, by its hostname as the snapshot spelled it.
+    pub async fn lookup(&self, hostname: &str) -> Result<Lookup, LookupError> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(hostname, percent_encoding::NON_ALPHANUMERIC);
+        let url = format!("{}/devices/{encoded}", self.config.base_url);
+        let mut req = self.http.get(&url).header("Accept", "application/json");
+        if let Some(t) = &self.config.token {
+            req = req.bearer_auth(t.expose());
+        }
+        let map_err = |e: reqwest::Error| {
+            if e.is_timeout() {
+                LookupError::Timeout(self.config.timeout)
+            } else {
+                // Without the URL: it may carry credentials in its query.
+                LookupError::Unreachable(e.without_url().to_string())
+            }
+        };
+        let resp = req.send().await.map_err(map_err)?;
+        match resp.status().as_u16() {
+            200 => {
+                let body = resp.bytes().await.map_err(map_err)?;
+                let d: Device =
+                    serde_json::from_slice(&body).map_err(|e| LookupError::Body(e.to_string()))?;
+                Ok(Lookup::Found {
+                    responsible: person(d.responsible),
+                    main_user: person(d.main_user),
+                })
+            }
+            404 => Ok(Lookup::NotFound),
+            s => Err(LookupError::Status(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_never_shows_in_debug_output() {
+        let c = NetDbConfig::new("http://x/", Some(Secret::new("hunter2")));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(c.base_url, "http://x");
+    }
+}
