@@ -179,7 +179,6 @@ PG_PORT=
 start_postgres
 export WINVENTORY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 echo "WINVENTORY_TEST_POSTGRES_URL=$WINVENTORY_TEST_POSTGRES_URL"
-psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "select 1 as debug_ok, version()"; ps -o pid,user,args -p "$(running_pg_pid)"; ls -la "$PG_ROOT"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

@@ -18,6 +18,8 @@ pub mod catalog;
 pub mod domain;
 pub mod report;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 
 pub use catalog::Catalog;
 pub use domain::*;

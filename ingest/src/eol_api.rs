@@ -600,6 +600,8 @@ enum Attempt {
 /// redirects, a request that cannot be built).
 fn transport_failure(product: &str, url: &str, e: reqwest::Error) -> Attempt {
     let timed_out = e.is_timeout();
+    // The URL is in the error message already.
+    let e = e.without_url();
     let reason = error_chain(&e);
     if e.is_redirect() || e.is_builder() {
         return Attempt::Done(Err(EolApiError::Transport {

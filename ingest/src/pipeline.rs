@@ -534,11 +534,11 @@ impl Pipeline {
             for item in items {
                 w.take(item, names);
             }
-            if w.batch.len() >= self.options.batch_machines {
-                if let Err(e) = w.flush().await {
-                    result = Err(e);
-                    break;
-                }
+            if w.batch.len() >= self.options.batch_machines
+                && let Err(e) = w.flush().await
+            {
+                result = Err(e);
+                break;
             }
             if let Err(e) = w.drain_lookups(false).await {
                 result = Err(e);

@@ -38,6 +38,28 @@ fn cell(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Check the fields whose shape later work relies on.
+fn check_fields(
+    email: Option<&str>,
+    matrix_id: Option<&str>,
+    time_zone: Option<&str>,
+) -> Result<(), String> {
+    if let Some(email) = email.filter(|e| !e.contains('@')) {
+        return Err(format!("field `email` is not an address: {email:?}"));
+    }
+    if let Some(m) = matrix_id.filter(|m| !(m.starts_with('@') && m.contains(':'))) {
+        return Err(format!(
+            "field `matrix_id` must look like @user:server, not {m:?}"
+        ));
+    }
+    if let Some(tz) = time_zone.filter(|tz| !tz.contains('/') && *tz != "UTC") {
+        return Err(format!(
+            "field `time_zone` must be an IANA zone such as Europe/Zurich, not {tz:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Read a users CSV; `file` names it in errors. A header row with the
 /// documented column names is required (any order; unknown columns are an error).
 pub fn read_users(file: &str, input: impl Read) -> Result<UsersFile, String> {
@@ -95,37 +117,13 @@ pub fn read_users(file: &str, input: impl Read) -> Result<UsersFile, String> {
             });
             continue;
         };
-        if let Some(email) = get(2) {
-            if !email.contains('@') {
-                out.errors.push(LineError {
-                    file: file.into(),
-                    line,
-                    reason: format!("field `email` is not an address: {email:?}"),
-                });
-                continue;
-            }
-        }
-        if let Some(m) = get(3) {
-            if !(m.starts_with('@') && m.contains(':')) {
-                out.errors.push(LineError {
-                    file: file.into(),
-                    line,
-                    reason: format!("field `matrix_id` must look like @user:server, not {m:?}"),
-                });
-                continue;
-            }
-        }
-        if let Some(tz) = get(6) {
-            if !tz.contains('/') && tz != "UTC" {
-                out.errors.push(LineError {
-                    file: file.into(),
-                    line,
-                    reason: format!(
-                        "field `time_zone` must be an IANA zone such as Europe/Zurich, not {tz:?}"
-                    ),
-                });
-                continue;
-            }
+        if let Err(reason) = check_fields(get(2).as_deref(), get(3).as_deref(), get(6).as_deref()) {
+            out.errors.push(LineError {
+                file: file.into(),
+                line,
+                reason,
+            });
+            continue;
         }
         let groups = get(8)
             .map(|g| {

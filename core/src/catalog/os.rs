@@ -256,6 +256,15 @@ mod tests {
         }
     }
 
+    /// caption, version, edition, product type, expected (product, cycle)
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<i64>,
+        Option<(&'static str, &'static str)>,
+    );
+
     fn m(o: &OsInfo) -> Option<(String, String)> {
         Catalog::builtin().match_os(o).map(|c| (c.product, c.cycle))
     }
@@ -267,7 +276,7 @@ mod tests {
     /// Every edition rule of the format file, as a table.
     #[test]
     fn windows_clients_follow_every_edition_rule_of_the_format() {
-        let cases: &[(&str, &str, Option<&str>, Option<i64>, Option<(&str, &str)>)] = &[
+        let cases: &[Case] = &[
             (
                 "Microsoft Windows 10 Enterprise",
                 "10.0.19045",
@@ -478,7 +487,7 @@ mod tests {
 
     #[test]
     fn windows_servers_follow_the_year_and_build_rules() {
-        let cases: &[(&str, &str, Option<&str>, Option<i64>, Option<(&str, &str)>)] = &[
+        let cases: &[Case] = &[
             (
                 "Microsoft Windows Server 2008 R2 Enterprise",
                 "6.1.7601",

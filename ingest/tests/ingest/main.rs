@@ -1,0 +1,7 @@
+//! The ingest suite, run on SQLite and on PostgreSQL: it is also the store's
+//! conformance suite, since every store operation the ingest and the reports
+//! use is exercised through it on both engines with the same expectations.
+
+mod helpers;
+mod netdb;
+mod pipeline;
