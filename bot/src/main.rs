@@ -68,9 +68,10 @@ struct GlobalArgs {
     /// Site catalog file (TOML) adding products, dates and software rules.
     #[arg(long, global = true, env = "WINVENTORY_CATALOG", value_name = "FILE")]
     catalog: Option<PathBuf>,
-    /// Log level (error, warn, info, debug), or a tracing filter.
-    #[arg(long, global = true, env = "WINVENTORY_LOG", default_value = "warn")]
-    log: String,
+    /// Log level (error, warn, info, debug), or a tracing filter such as
+    /// `winventory_ingest=debug` [default: warn].
+    #[arg(long, global = true, env = "WINVENTORY_LOG", value_name = "FILTER")]
+    log: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,8 +232,9 @@ enum CatalogCommand {
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(cli.global.log.as_deref().unwrap_or("warn"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use winventory_ingest::netdb::Secret;
 
 /// The configuration file's keys (all optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Database URL.
@@ -48,8 +48,9 @@ impl FileConfig {
     }
 }
 
-/// The settings in force for one command.
-#[derive(Debug, Clone)]
+/// The settings in force for one command. `Debug` masks the database
+/// password; the token is a [`Secret`].
+#[derive(Clone)]
 pub struct Settings {
     /// Database URL.
     pub database: String,
@@ -69,8 +70,24 @@ pub struct Settings {
     pub eol_api: String,
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "database",
+                &winventory_core::store::redact_url(&self.database),
+            )
+            .field("network_db", &self.network_db)
+            .field("network_db_token", &self.network_db_token)
+            .field("freshness_days", &self.freshness_days)
+            .field("catalog", &self.catalog)
+            .field("eol_api", &self.eol_api)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What flags and environment variables gave (clap merges those two).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Overrides {
     /// `--config` / `WINVENTORY_CONFIG`.
     pub config: Option<PathBuf>,
@@ -132,7 +149,10 @@ mod tests {
     fn flags_and_environment_beat_the_file_which_beats_the_defaults() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("w.toml");
-        std::fs::write(&path, "database = \"sqlite://from-file.db\"\nfreshness_days = 30\nnetwork_db_token = \"s3cret\"\n")
+        std::fs::write(
+            &path,
+            "database = \"postgres://u:pw0rd@h/db\"\nfreshness_days = 30\nnetwork_db_token = \"s3cret\"\n",
+        )
             .expect("write");
         let s = Settings::resolve(Overrides {
             config: Some(path.clone()),

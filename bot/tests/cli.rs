@@ -350,3 +350,48 @@ fn a_database_password_never_appears_in_errors() {
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("***"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_refresh_saves_new_dates_and_the_reports_follow_them() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let fixture = include_str!("../../ingest/tests/fixtures/eol_api_v1/windows-server.json");
+    let mut body: serde_json::Value = serde_json::from_str(fixture).expect("fixture");
+    for r in body["result"]["releases"].as_array_mut().expect("releases") {
+        if r["name"] == "2012-r2" {
+            r["eolFrom"] = serde_json::json!("2030-01-01");
+            r["isEol"] = serde_json::json!(false);
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/products/windows-server"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cli = Cli::new();
+    let f = cli.write("fleet.jsonl", &fleet());
+    assert!(cli.run(&["ingest", &f, NOW], None).status.success());
+    let api = format!("{}/api/v1/", server.uri());
+    let out = cli.run(
+        &["catalog", "refresh", "windows-server", "--api", &api],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eol = cli.json(&["report", "eol", "--as-of", "2026-11-27", "--format", "json"]);
+    let products: Vec<&str> = eol
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["product"].as_str())
+        .collect();
+    assert_eq!(products, ["python"], "2012 R2's new date is in the future");
+    let os = cli.json(&["report", "os", "--as-of", "2026-11-27", "--format", "json"]);
+    assert_eq!(os[1]["eol"], "2030-01-01");
+}

@@ -206,13 +206,13 @@ struct RawEntry<'a> {
 }
 
 /// The value of a field, by JSON type.
-enum Field {
+enum Field<'a> {
     Absent,
-    Str(String),
+    Str(std::borrow::Cow<'a, str>),
     Other,
 }
 
-fn field(v: Option<&RawValue>) -> Field {
+fn field<'a>(v: Option<&'a RawValue>) -> Field<'a> {
     match v {
         None => Field::Absent,
         Some(raw) => {
@@ -220,7 +220,12 @@ fn field(v: Option<&RawValue>) -> Field {
             if t == "null" {
                 Field::Absent
             } else if t.starts_with('"') {
-                serde_json::from_str::<String>(t).map_or(Field::Other, Field::Str)
+                // Most strings have no escapes and borrow; the rest are decoded.
+                match serde_json::from_str::<&str>(t) {
+                    Ok(b) => Field::Str(std::borrow::Cow::Borrowed(b)),
+                    Err(_) => serde_json::from_str::<String>(t)
+                        .map_or(Field::Other, |s| Field::Str(std::borrow::Cow::Owned(s))),
+                }
             } else {
                 Field::Other
             }
@@ -234,6 +239,17 @@ fn required(v: Option<&RawValue>, name: &str) -> Result<String, String> {
         Field::Other => Err(format!("field `{name}` must be a string")),
         Field::Str(s) if s.trim().is_empty() => Err(format!("field `{name}` is empty")),
         Field::Str(s) => Ok(s.trim().to_string()),
+    }
+}
+
+/// Count a warning for an optional string field of the wrong type, without
+/// building it.
+fn check_optional(v: Option<&RawValue>, warnings: &mut u32) {
+    if let Some(raw) = v {
+        let t = raw.get();
+        if t != "null" && !t.starts_with('"') {
+            *warnings += 1;
+        }
     }
 }
 
@@ -373,8 +389,16 @@ pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) 
                 continue;
             }
         };
-        let version = optional(entry.version, &mut warnings);
-        let publisher = optional(entry.publisher, &mut warnings);
+        let (version, publisher) = if build {
+            (
+                optional(entry.version, &mut warnings),
+                optional(entry.publisher, &mut warnings),
+            )
+        } else {
+            check_optional(entry.version, &mut warnings);
+            check_optional(entry.publisher, &mut warnings);
+            (None, None)
+        };
         let install_date = match field(entry.install_date) {
             Field::Absent => None,
             Field::Other => {

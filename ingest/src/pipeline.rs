@@ -171,105 +171,187 @@ fn title_key(buf: &mut String, name: &str, version: &str, publisher: &str) {
     buf.push_str(publisher);
 }
 
-/// The reader stage: runs on a blocking thread.
+/// Physical lines parsed in parallel at a time.
+const CHUNK_LINES: usize = 256;
+
+/// A line after the parallel phase, before the in-order decision.
+enum Pre {
+    Blank,
+    Rejected {
+        line: u64,
+        reason: String,
+    },
+    Parsed {
+        key: String,
+        at: i64,
+        header: Box<Header>,
+        warnings: u32,
+        software: SoftwarePre,
+    },
+}
+
+/// The software list as the parallel phase left it.
+enum SoftwarePre {
+    /// Absent or `null`: keep what is stored.
+    Absent,
+    /// Built (the report may win): the list and its hash.
+    Built(Vec<SoftwareEntry>, i64),
+    /// Only validated: the report cannot win (no newer than what is stored).
+    Validated,
+}
+
+/// Validate one line. `stored` is the stored report times, read-only: a
+/// report no newer than its stored one cannot win, so its software list is
+/// only validated (to count warnings), never built.
+fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<String, i64>) -> Pre {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Pre::Blank;
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return Pre::Rejected {
+                line,
+                reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
+            };
+        }
+    };
+    let p = match parse_line(text, now) {
+        Ok(p) => p,
+        Err(reason) => return Pre::Rejected { line, reason },
+    };
+    let key = HostKey::new(&p.header.hostname).as_str().to_string();
+    let at = to_micros(p.header.collected_at);
+    let may_win = stored.get(&key).is_none_or(|&s| at > s);
+    let mut warnings = p.warnings;
+    let software = match p.software {
+        None => SoftwarePre::Absent,
+        Some(raw) => {
+            let (list, w) = parse_software(raw, may_win);
+            warnings += w;
+            if may_win {
+                let h = software_hash(&list);
+                SoftwarePre::Built(list, h)
+            } else {
+                SoftwarePre::Validated
+            }
+        }
+    };
+    Pre::Parsed {
+        key,
+        at,
+        header: Box::new(p.header),
+        warnings,
+        software,
+    }
+}
+
+/// The reader stage, on a blocking thread: reads chunks of lines, parses
+/// each chunk in parallel (rayon), then decides winners in file order with
+/// the running latest-report map.
 fn read_inputs(
     inputs: Vec<Result<Input, (String, std::io::Error)>>,
     mut latest: HashMap<String, i64>,
     now: DateTime<Utc>,
     tx: mpsc::Sender<Vec<Item>>,
 ) {
-    let mut chunk = Vec::with_capacity(256);
+    use rayon::prelude::*;
+    let stored = latest.clone();
+    let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
     let mut buf = Vec::with_capacity(64 * 1024);
-    let send = |chunk: &mut Vec<Item>| -> bool {
-        if chunk.is_empty() {
-            return true;
-        }
-        tx.blocking_send(std::mem::take(chunk)).is_ok()
-    };
     for (file_idx, input) in inputs.into_iter().enumerate() {
         let mut input = match input {
             Ok(i) => i,
             Err((name, e)) => {
-                chunk.push(Item::Failed(format!("cannot read {name}: {e}")));
+                if tx
+                    .blocking_send(vec![Item::Failed(format!("cannot read {name}: {e}"))])
+                    .is_err()
+                {
+                    return;
+                }
                 continue;
             }
         };
         let mut line_no: u64 = 0;
-        loop {
-            match input.next_line(&mut buf) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    chunk.push(Item::Failed(format!(
-                        "{}: read error after line {line_no} (the last good line; lines before it are stored): {e}",
-                        input.name
-                    )));
-                    break;
+        let mut done = false;
+        while !done {
+            let mut failure = None;
+            lines.clear();
+            while lines.len() < CHUNK_LINES {
+                match input.next_line(&mut buf) {
+                    Ok(false) => {
+                        done = true;
+                        break;
+                    }
+                    Ok(true) => {
+                        line_no += 1;
+                        let bytes = if line_no == 1 {
+                            buf.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&buf)
+                        } else {
+                            &buf
+                        };
+                        lines.push((line_no, bytes.to_vec()));
+                    }
+                    Err(e) => {
+                        failure = Some(Item::Failed(format!(
+                            "{}: read error after line {line_no} (the last good line; the lines before it are kept): {e}",
+                            input.name
+                        )));
+                        done = true;
+                        break;
+                    }
                 }
             }
-            line_no += 1;
-            let mut bytes: &[u8] = &buf;
-            if line_no == 1 && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-                bytes = &bytes[3..];
-            }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let item = match std::str::from_utf8(bytes) {
-                Err(e) => Item::Rejected {
-                    file: file_idx,
-                    line: line_no,
-                    reason: format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
-                },
-                Ok(text) => match parse_line(text, now) {
-                    Err(reason) => Item::Rejected {
+            let pre: Vec<Pre> = lines
+                .par_iter()
+                .map(|(no, bytes)| pre_parse(*no, bytes, now, &stored))
+                .collect();
+            let mut items = Vec::with_capacity(pre.len() + 1);
+            for p in pre {
+                match p {
+                    Pre::Blank => {}
+                    Pre::Rejected { line, reason } => items.push(Item::Rejected {
                         file: file_idx,
-                        line: line_no,
+                        line,
                         reason,
-                    },
-                    Ok(p) => {
-                        let key = HostKey::new(&p.header.hostname).as_str().to_string();
-                        let at = to_micros(p.header.collected_at);
-                        let wins = latest.get(&key).is_none_or(|&stored| at > stored);
-                        let mut warnings = p.warnings;
-                        let (software, hash) = match p.software {
-                            None => (None, None),
-                            Some(raw) => {
-                                let (list, w) = parse_software(raw, wins);
-                                warnings += w;
-                                if wins {
-                                    let h = software_hash(&list);
-                                    (Some(list), Some(h))
-                                } else {
-                                    (None, None)
-                                }
-                            }
-                        };
+                    }),
+                    Pre::Parsed {
+                        key,
+                        at,
+                        header,
+                        warnings,
+                        software,
+                    } => {
+                        let wins = latest.get(&key).is_none_or(|&s| at > s);
+                        let hostname = header.hostname.clone();
                         let winning = wins.then(|| {
                             latest.insert(key.clone(), at);
+                            let (software, software_hash) = match software {
+                                SoftwarePre::Built(list, h) => (Some(list), Some(h)),
+                                SoftwarePre::Absent | SoftwarePre::Validated => (None, None),
+                            };
                             Box::new(Winning {
                                 key: key.clone(),
-                                header: p.header.clone(),
+                                header: *header,
                                 software,
-                                software_hash: hash,
+                                software_hash,
                             })
                         });
-                        Item::Accepted {
+                        items.push(Item::Accepted {
                             key,
-                            hostname: p.header.hostname,
+                            hostname,
                             warnings,
                             winning,
-                        }
+                        });
                     }
-                },
-            };
-            chunk.push(item);
-            if chunk.len() >= 256 && !send(&mut chunk) {
+                }
+            }
+            items.extend(failure);
+            if !items.is_empty() && tx.blocking_send(items).is_err() {
                 return;
             }
         }
     }
-    send(&mut chunk);
 }
 
 /// The decision for one owner role of a winning report.
@@ -526,7 +608,7 @@ impl Pipeline {
             key_buf,
         };
 
-        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(16);
+        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(2);
         let now = self.options.now;
         let reader = tokio::task::spawn_blocking(move || read_inputs(inputs, latest, now, tx));
         let mut result = Ok(());
@@ -773,11 +855,17 @@ impl Writer<'_> {
                 owners,
             });
         }
+        let started = std::time::Instant::now();
         let ids = self
             .p
             .store
             .apply_machines(&writes, self.p.options.now)
             .await?;
+        tracing::debug!(
+            machines = writes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
         let ids: HashMap<String, i64> = ids.into_iter().collect();
         for w in writes {
             let Some(&id) = ids.get(&w.host_key) else {

@@ -36,11 +36,14 @@ CREATE TABLE software_titles (
 CREATE INDEX software_titles_product ON software_titles (product, cycle);
 CREATE INDEX software_titles_application ON software_titles (application);
 
--- What each machine has installed, in report order.
+-- What each machine has installed, in report order. The bulk tables (this
+-- one and the two derived ones) carry no foreign keys: the ingest writes them
+-- in the same transaction as their parents, and a foreign key would cost a
+-- look-up (on PostgreSQL a locking trigger query) for each of millions of rows.
 CREATE TABLE installations (
-    machine_id   INTEGER NOT NULL REFERENCES machines (id) ON DELETE CASCADE,
+    machine_id   INTEGER NOT NULL,
     seq          INTEGER NOT NULL,
-    title_id     INTEGER NOT NULL REFERENCES software_titles (id),
+    title_id     INTEGER NOT NULL,
     install_date TEXT,      -- YYYY-MM-DD
     last_used    INTEGER,   -- microseconds
     PRIMARY KEY (machine_id, seq)
@@ -51,7 +54,7 @@ CREATE TABLE installations (
 CREATE TABLE machine_software (
     product    TEXT NOT NULL,
     cycle      TEXT NOT NULL,
-    machine_id INTEGER NOT NULL REFERENCES machines (id) ON DELETE CASCADE,
+    machine_id INTEGER NOT NULL,
     PRIMARY KEY (product, cycle, machine_id)
 ) WITHOUT ROWID;
 CREATE INDEX machine_software_machine ON machine_software (machine_id);
@@ -59,7 +62,7 @@ CREATE INDEX machine_software_machine ON machine_software (machine_id);
 -- Distinct applications per machine (derived like machine_software).
 CREATE TABLE machine_applications (
     application TEXT NOT NULL,
-    machine_id  INTEGER NOT NULL REFERENCES machines (id) ON DELETE CASCADE,
+    machine_id  INTEGER NOT NULL,
     PRIMARY KEY (application, machine_id)
 ) WITHOUT ROWID;
 CREATE INDEX machine_applications_machine ON machine_applications (machine_id);

@@ -290,6 +290,17 @@ application = "MATLAB"
     }
 
     #[test]
+    fn the_example_site_catalog_in_deploy_is_valid() {
+        let text = include_str!("../../../deploy/site-catalog.example.toml");
+        let site =
+            SiteCatalog::parse("site-catalog.example.toml", text).expect("the example parses");
+        let mut c = Catalog::builtin();
+        c.apply_site(&site);
+        let m = c.match_software("MATLAB R2023b", "23.2", "The MathWorks, Inc.");
+        assert_eq!(m.cycle.map(|c| c.cycle).as_deref(), Some("r2023b"));
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_field() {
         let text = "[[cycle]]\nproduct = \"x\"\ncycle = \"1\"\n\n[[cycle]]\nproduct = \"y\"\ncycle = \"2\"\neol = \"soon\"\n";
         let e = SiteCatalog::parse("site.toml", text).expect_err("invalid");

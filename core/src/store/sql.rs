@@ -76,7 +76,7 @@ fn minus<K: std::hash::Hash + Eq + Ord + Clone>(
 }
 
 macro_rules! sql_store {
-    ($name:ident, $db:ty, $pool:ty, $backend:expr) => {
+    ($name:ident, $db:ty, $pool:ty, $backend:expr, $insert_installs:ident) => {
         /// The inventory store on this backend.
         #[derive(Debug, Clone)]
         pub struct $name {
@@ -307,19 +307,7 @@ macro_rules! sql_store {
                     cycles.extend(sw.cycles.iter().map(|c| (id, c)));
                     apps.extend(sw.applications.iter().map(|a| (id, a)));
                 }
-                for chunk in installs.chunks(CHUNK_PARAMS / 5) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO installations (machine_id, seq, title_id, install_date, last_used) ",
-                    );
-                    qb.push_values(chunk, |mut b, (id, seq, r)| {
-                        b.push_bind(*id)
-                            .push_bind(*seq)
-                            .push_bind(r.title_id)
-                            .push_bind(date_text(r.install_date))
-                            .push_bind(r.last_used.map(to_micros));
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
+                $insert_installs(&mut tx, &installs).await?;
                 for chunk in cycles.chunks(CHUNK_PARAMS / 3) {
                     let mut qb =
                         QueryBuilder::<$db>::new("INSERT INTO machine_software (product, cycle, machine_id) ");
@@ -758,7 +746,7 @@ macro_rules! sql_store {
             async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>> {
                 let rows = sqlx::query(
                     "SELECT t.name, t.version, t.publisher, t.product, t.cycle, t.application, \
-                     i.install_date, i.last_used FROM installations i \
+                     CAST(i.install_date AS TEXT) AS install_date, i.last_used FROM installations i \
                      JOIN software_titles t ON t.id = i.title_id WHERE i.machine_id = $1 ORDER BY i.seq",
                 )
                 .bind(machine_id)
@@ -825,10 +813,78 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, sqlx::SqlitePool, Backend::Sqlite);
+/// Installations to insert: (machine id, position, row).
+type Installs<'a> = [(i64, i64, &'a super::InstallRow)];
+
+/// SQLite: multi-row `INSERT ... VALUES`, as many rows as the parameter limit allows.
+async fn insert_installs_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    installs: &Installs<'_>,
+) -> Result<()> {
+    for chunk in installs.chunks(CHUNK_PARAMS / 5) {
+        let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO installations (machine_id, seq, title_id, install_date, last_used) ",
+        );
+        qb.push_values(chunk, |mut b, (id, seq, r)| {
+            b.push_bind(*id)
+                .push_bind(*seq)
+                .push_bind(r.title_id)
+                .push_bind(date_text(r.install_date))
+                .push_bind(r.last_used.map(to_micros));
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: `COPY ... FROM STDIN` in text format, the engine's own bulk
+/// path (every value is a number, a `YYYY-MM-DD` date or `\N`, so nothing
+/// needs escaping).
+async fn insert_installs_pg(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    installs: &Installs<'_>,
+) -> Result<()> {
+    use std::fmt::Write as _;
+    if installs.is_empty() {
+        return Ok(());
+    }
+    let mut buf = String::with_capacity(installs.len() * 40);
+    for (id, seq, r) in installs {
+        let _ = write!(buf, "{id}\t{seq}\t{}\t", r.title_id);
+        match r.install_date {
+            Some(d) => {
+                let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+            }
+            None => buf.push_str("\\N"),
+        }
+        match r.last_used {
+            Some(t) => {
+                let _ = writeln!(buf, "\t{}", to_micros(t));
+            }
+            None => buf.push_str("\t\\N\n"),
+        }
+    }
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY installations (machine_id, seq, title_id, install_date, last_used) FROM STDIN",
+        )
+        .await?;
+    copy.send(buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::SqlitePool,
+    Backend::Sqlite,
+    insert_installs_sqlite
+);
 sql_store!(
     PostgresStore,
     sqlx::Postgres,
     sqlx::PgPool,
-    Backend::Postgres
+    Backend::Postgres,
+    insert_installs_pg
 );
