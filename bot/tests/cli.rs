@@ -395,3 +395,101 @@ async fn catalog_refresh_saves_new_dates_and_the_reports_follow_them() {
     let os = cli.json(&["report", "os", "--as-of", "2026-11-27", "--format", "json"]);
     assert_eq!(os[1]["eol"], "2030-01-01");
 }
+
+#[test]
+fn killing_the_ingest_mid_file_loses_nothing_committed_and_a_rerun_completes_the_rest() {
+    let cli = Cli::new();
+    let fleet = cli.dir.path().join("fleet.jsonl");
+    let out = cli.run(
+        &[
+            "generate",
+            "--machines",
+            "3000",
+            "--programs",
+            "60",
+            "--stale",
+            "0",
+            "--at",
+            "2026-11-27T00:00:00Z",
+            "--out",
+            &fleet.display().to_string(),
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let db = cli.dir.path().join("kill.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_winventory"))
+        .args([
+            "ingest",
+            &fleet.display().to_string(),
+            "--database",
+            &url,
+            "--batch",
+            "50",
+            NOW,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until some batches are committed, then kill -9.
+    let count = |url: &str| -> i64 {
+        let out = Command::new("sqlite3")
+            .arg(url.trim_start_matches("sqlite://"))
+            .arg("SELECT COUNT(*) FROM machines")
+            .output();
+        out.ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while count(&url) < 200 && started.elapsed() < std::time::Duration::from_secs(60) {
+        if child.try_wait().expect("poll").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let after_kill = count(&url);
+    assert!(
+        after_kill > 0,
+        "some batches were committed before the kill"
+    );
+
+    let out = cli.run(
+        &[
+            "ingest",
+            &fleet.display().to_string(),
+            "--database",
+            &url,
+            "--format",
+            "json",
+            NOW,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        s["machines_new"].as_i64().unwrap_or(-1) + s["machines_unchanged"].as_i64().unwrap_or(-1),
+        3000
+    );
+    assert_eq!(count(&url), 3000);
+    let rows = Command::new("sqlite3")
+        .arg(db.display().to_string())
+        .arg("SELECT COUNT(*) FROM installations")
+        .output()
+        .expect("sqlite3");
+    assert_eq!(
+        String::from_utf8_lossy(&rows.stdout).trim(),
+        "180000",
+        "every machine's list, none twice"
+    );
+}

@@ -151,7 +151,7 @@ fn software_hash(list: &[SoftwareEntry]) -> i64 {
             h.update(&[0]);
         }
         if let Some(d) = e.install_date {
-            h.update(d.to_string().as_bytes());
+            h.update(&chrono::Datelike::num_days_from_ce(&d).to_le_bytes());
         }
         h.update(&[0]);
         if let Some(t) = e.last_used {
@@ -608,7 +608,13 @@ impl Pipeline {
             key_buf,
         };
 
-        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(2);
+        // Room for about two batches of parsed lines, so the reader parses the
+        // next batch while the database commits this one (memory stays bounded
+        // by this, whatever the file size).
+        let ahead = (2 * self.options.batch_machines)
+            .div_ceil(CHUNK_LINES)
+            .max(2);
+        let (tx, mut rx) = mpsc::channel::<Vec<Item>>(ahead);
         let now = self.options.now;
         let reader = tokio::task::spawn_blocking(move || read_inputs(inputs, latest, now, tx));
         let mut result = Ok(());

@@ -20,7 +20,8 @@ CREATE TABLE machines (
     software_hash       INTEGER                 -- NULL: software never reported
 );
 CREATE INDEX machines_last_report ON machines (last_report);
-CREATE INDEX machines_os ON machines (os_product, os_cycle);
+-- Covers `report os`: grouping by cycle with the freshness filter.
+CREATE INDEX machines_os ON machines (os_product, os_cycle, last_report);
 
 -- Distinct program titles, matched once each.
 CREATE TABLE software_titles (

@@ -128,6 +128,15 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Ids of the machines whose last report is before `fresh_since`.
+            async fn stale_ids(&self, fresh_since: DateTime<Utc>) -> Result<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM machines WHERE last_report < $1")
+                    .bind(to_micros(fresh_since))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
             async fn rebuild_derived(tx: &mut sqlx::Transaction<'_, $db>) -> Result<()> {
                 sqlx::query("DELETE FROM machine_software").execute(&mut **tx).await?;
                 sqlx::query(
@@ -696,25 +705,33 @@ macro_rules! sql_store {
             }
 
             async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>> {
-                // Every machine minus the stale ones: the stale side is small and
-                // indexed, the total side is one covering-index scan.
+                // Every machine minus the stale ones: the total is one scan of the
+                // covering primary key; the stale side looks up only the (few)
+                // stale machines through the machine_id index.
                 let total: Vec<(String, String, i64)> = sqlx::query_as(
                     "SELECT product, cycle, COUNT(*) FROM machine_software GROUP BY product, cycle",
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                let stale: Vec<(String, String, i64)> = sqlx::query_as(
-                    "SELECT s.product, s.cycle, COUNT(*) FROM machines m \
-                     JOIN machine_software s ON s.machine_id = m.id WHERE m.last_report < $1 \
-                     GROUP BY s.product, s.cycle",
-                )
-                .bind(to_micros(fresh_since))
-                .fetch_all(&self.pool)
-                .await?;
+                let mut stale: HashMap<(String, String), i64> = HashMap::new();
+                for chunk in self.stale_ids(fresh_since).await?.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT product, cycle, COUNT(*) FROM machine_software WHERE machine_id IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(") GROUP BY product, cycle");
+                    let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    for (p, c, n) in rows {
+                        *stale.entry((p, c)).or_default() += n;
+                    }
+                }
                 let key = |(product, cycle, n): (String, String, i64)| (CycleRef { product, cycle }, n);
                 Ok(minus(
                     total.into_iter().map(key).collect(),
-                    stale.into_iter().map(key).collect(),
+                    stale.into_iter().map(|((product, cycle), n)| (CycleRef { product, cycle }, n)).collect(),
                 ))
             }
 
@@ -724,15 +741,22 @@ macro_rules! sql_store {
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                let stale: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT a.application, COUNT(*) FROM machines m \
-                     JOIN machine_applications a ON a.machine_id = m.id WHERE m.last_report < $1 \
-                     GROUP BY a.application",
-                )
-                .bind(to_micros(fresh_since))
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(minus(total, stale))
+                let mut stale: HashMap<String, i64> = HashMap::new();
+                for chunk in self.stale_ids(fresh_since).await?.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT application, COUNT(*) FROM machine_applications WHERE machine_id IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(") GROUP BY application");
+                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    for (a, n) in rows {
+                        *stale.entry(a).or_default() += n;
+                    }
+                }
+                Ok(minus(total, stale.into_iter().collect()))
             }
 
             async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>> {
