@@ -111,21 +111,60 @@ impl Input {
     }
 
     /// Read the next physical line into `buf` (without its line ending).
-    /// Returns `Ok(false)` at the end of the input.
-    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+    /// A line longer than [`MAX_LINE_BYTES`] is skipped whole and reported as
+    /// [`ReadLine::TooLong`], so one corrupt line cannot exhaust memory.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<ReadLine> {
         buf.clear();
-        let n = self.reader.read_until(b'\n', buf)?;
-        if n == 0 {
-            return Ok(false);
-        }
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
+        let mut any = false;
+        let mut too_long = false;
+        loop {
+            let avail = self.reader.fill_buf()?;
+            if avail.is_empty() {
+                break;
+            }
+            any = true;
+            let newline = avail.iter().position(|&b| b == b'\n');
+            let part = &avail[..newline.unwrap_or(avail.len())];
+            if !too_long {
+                if buf.len() + part.len() > MAX_LINE_BYTES {
+                    too_long = true;
+                    buf.clear();
+                } else {
+                    buf.extend_from_slice(part);
+                }
+            }
+            let used = newline.map_or(avail.len(), |i| i + 1);
+            self.reader.consume(used);
+            if newline.is_some() {
+                break;
             }
         }
-        Ok(true)
+        if !any {
+            return Ok(ReadLine::End);
+        }
+        if too_long {
+            return Ok(ReadLine::TooLong);
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        Ok(ReadLine::Line)
     }
+}
+
+/// The longest line read (16 MiB; a machine with thousands of programs
+/// takes well under 1 MiB).
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What [`Input::next_line`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLine {
+    /// A line is in the buffer.
+    Line,
+    /// A line longer than [`MAX_LINE_BYTES`] was skipped.
+    TooLong,
+    /// The end of the input.
+    End,
 }
 
 /// The validated small fields of one line.
@@ -209,6 +248,8 @@ struct RawEntry<'a> {
 enum Field<'a> {
     Absent,
     Str(std::borrow::Cow<'a, str>),
+    /// A string holding a NUL character, which no database column takes.
+    Nul,
     Other,
 }
 
@@ -221,10 +262,17 @@ fn field<'a>(v: Option<&'a RawValue>) -> Field<'a> {
                 Field::Absent
             } else if t.starts_with('"') {
                 // Most strings have no escapes and borrow; the rest are decoded.
-                match serde_json::from_str::<&str>(t) {
-                    Ok(b) => Field::Str(std::borrow::Cow::Borrowed(b)),
-                    Err(_) => serde_json::from_str::<String>(t)
-                        .map_or(Field::Other, |s| Field::Str(std::borrow::Cow::Owned(s))),
+                let s = match serde_json::from_str::<&str>(t) {
+                    Ok(b) => std::borrow::Cow::Borrowed(b),
+                    Err(_) => match serde_json::from_str::<String>(t) {
+                        Ok(s) => std::borrow::Cow::Owned(s),
+                        Err(_) => return Field::Other,
+                    },
+                };
+                if s.contains('\0') {
+                    Field::Nul
+                } else {
+                    Field::Str(s)
                 }
             } else {
                 Field::Other
@@ -237,6 +285,7 @@ fn required(v: Option<&RawValue>, name: &str) -> Result<String, String> {
     match field(v) {
         Field::Absent => Err(format!("field `{name}` is missing")),
         Field::Other => Err(format!("field `{name}` must be a string")),
+        Field::Nul => Err(format!("field `{name}` contains a NUL character")),
         Field::Str(s) if s.trim().is_empty() => Err(format!("field `{name}` is empty")),
         Field::Str(s) => Ok(s.trim().to_string()),
     }
@@ -247,7 +296,12 @@ fn required(v: Option<&RawValue>, name: &str) -> Result<String, String> {
 fn check_optional(v: Option<&RawValue>, warnings: &mut u32) {
     if let Some(raw) = v {
         let t = raw.get();
-        if t != "null" && !t.starts_with('"') {
+        // Plain strings (no escapes) are fine; anything else is decoded the
+        // same way building does, so both modes count the same warnings.
+        if t == "null" || (t.starts_with('"') && !t.contains('\\')) {
+            return;
+        }
+        if matches!(field(Some(raw)), Field::Other | Field::Nul) {
             *warnings += 1;
         }
     }
@@ -256,7 +310,7 @@ fn check_optional(v: Option<&RawValue>, warnings: &mut u32) {
 fn optional(v: Option<&RawValue>, warnings: &mut u32) -> Option<String> {
     match field(v) {
         Field::Absent => None,
-        Field::Other => {
+        Field::Other | Field::Nul => {
             *warnings += 1;
             None
         }
@@ -340,19 +394,28 @@ pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a
 }
 
 /// `YYYYMMDD` or `YYYY-MM-DD`.
+/// Dates outside years 1-9999 are not dates any database column takes.
+fn plausible(d: NaiveDate) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(&d))
+}
+
+/// `YYYYMMDD` or `YYYY-MM-DD`, years 1 to 9999.
 pub fn parse_install_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
-    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+    let d = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
         NaiveDate::parse_from_str(s, "%Y%m%d").ok()
-    } else {
+    } else if s.len() == 10 && s.as_bytes()[4] == b'-' {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-    }
+    } else {
+        None
+    };
+    d.filter(|d| plausible(*d))
 }
 
 /// An RFC 3339 time, or a date (taken as its start, UTC).
 pub fn parse_last_used(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    DateTime::parse_from_rfc3339(s)
+    let t = DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| {
@@ -360,7 +423,8 @@ pub fn parse_last_used(s: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc())
-        })
+        });
+    t.filter(|t| plausible(t.date_naive()))
 }
 
 /// Read a raw `software` array. Entries without a name are dropped and
@@ -401,7 +465,7 @@ pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) 
         };
         let install_date = match field(entry.install_date) {
             Field::Absent => None,
-            Field::Other => {
+            Field::Other | Field::Nul => {
                 warnings += 1;
                 None
             }
@@ -415,7 +479,7 @@ pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) 
         };
         let last_used = match field(entry.last_used) {
             Field::Absent => None,
-            Field::Other => {
+            Field::Other | Field::Nul => {
                 warnings += 1;
                 None
             }
@@ -538,6 +602,46 @@ mod tests {
     }
 
     #[test]
+    fn nul_characters_and_impossible_dates_never_reach_the_database() {
+        let line = r#"{"hostname": "a\u0000b", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1"}}"#;
+        let e = parse_line(line, now()).expect_err("rejected");
+        assert!(e.contains("NUL"), "{e}");
+        let line = r#"{"hostname": "a", "collected_at": "2026-11-26T02:14:09Z", "os": {"caption": "x", "version": "1", "edition": "E\u0000"}}"#;
+        assert_eq!(parse_line(line, now()).expect("kept").warnings, 1);
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"[{"name": "A\u0000"}, {"name": "B", "install_date": "00000101"}, {"name": "C", "install_date": "-2019-03-02"}, {"name": "D", "version": "1\u0000"}]"#,
+        )
+        .expect("raw");
+        let (sw, w) = parse_software(&raw, true);
+        assert_eq!(
+            sw.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["B", "C", "D"]
+        );
+        assert!(
+            sw.iter()
+                .all(|s| s.install_date.is_none() && !s.version.contains('\0'))
+        );
+        assert_eq!(w, 4);
+        assert_eq!(
+            parse_software(&raw, false).1,
+            w,
+            "validation alone counts the same"
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_whole_and_the_next_one_read() {
+        let mut data = vec![b'x'; MAX_LINE_BYTES + 10];
+        data.extend_from_slice(b"\nnext\n");
+        let mut input =
+            Input::from_reader("big", Box::new(io::Cursor::new(data)), None).expect("open");
+        let mut buf = Vec::new();
+        assert_eq!(input.next_line(&mut buf).expect("read"), ReadLine::TooLong);
+        assert_eq!(input.next_line(&mut buf).expect("read"), ReadLine::Line);
+        assert_eq!(buf, b"next");
+    }
+
+    #[test]
     fn gzip_is_recognised_by_its_magic_bytes_not_its_name() {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -547,10 +651,10 @@ mod tests {
             .expect("open");
         assert!(input.gzip);
         let mut buf = Vec::new();
-        assert!(input.next_line(&mut buf).expect("read"));
+        assert_eq!(input.next_line(&mut buf).expect("read"), ReadLine::Line);
         assert_eq!(buf, b"line one");
-        assert!(input.next_line(&mut buf).expect("read"));
-        assert!(!input.next_line(&mut buf).expect("eof"));
+        assert_eq!(input.next_line(&mut buf).expect("read"), ReadLine::Line);
+        assert_eq!(input.next_line(&mut buf).expect("eof"), ReadLine::End);
     }
 
     #[test]
@@ -568,8 +672,8 @@ mod tests {
         let mut lines = 0;
         let err = loop {
             match input.next_line(&mut buf) {
-                Ok(true) => lines += 1,
-                Ok(false) => panic!("a truncated stream must not end cleanly"),
+                Ok(ReadLine::Line | ReadLine::TooLong) => lines += 1,
+                Ok(ReadLine::End) => panic!("a truncated stream must not end cleanly"),
                 Err(e) => break e,
             }
         };

@@ -9,6 +9,14 @@ use serde::Deserialize;
 use winventory_core::normalize_login;
 use winventory_core::store::DirectoryPerson;
 
+/// What a path segment must encode: everything but RFC 3986's unreserved
+/// characters, so `pc-01.cern.ch` goes out as it is.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A secret string: never shown by `Debug` or `Display`.
 #[derive(Clone, Default)]
 pub struct Secret(String);
@@ -145,8 +153,7 @@ impl NetDbClient {
 
     /// Look one device up, by its hostname as the snapshot spelled it.
     pub async fn lookup(&self, hostname: &str) -> Result<Lookup, LookupError> {
-        let encoded =
-            percent_encoding::utf8_percent_encode(hostname, percent_encoding::NON_ALPHANUMERIC);
+        let encoded = percent_encoding::utf8_percent_encode(hostname, PATH_SEGMENT);
         let url = format!("{}/devices/{encoded}", self.config.base_url);
         let mut req = self.http.get(&url).header("Accept", "application/json");
         if let Some(t) = &self.config.token {

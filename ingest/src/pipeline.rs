@@ -28,7 +28,7 @@ use winventory_core::{
 };
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::cmf::{Header, Input, parse_line, parse_software};
+use crate::cmf::{Header, Input, MAX_LINE_BYTES, ReadLine, parse_line, parse_software};
 use crate::netdb::{Lookup, NetDbClient};
 
 /// Settings of one ingest run.
@@ -257,7 +257,7 @@ fn read_inputs(
 ) {
     use rayon::prelude::*;
     let stored = latest.clone();
-    let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK_LINES);
+    let mut lines: Vec<(u64, Option<Vec<u8>>)> = Vec::with_capacity(CHUNK_LINES);
     let mut buf = Vec::with_capacity(64 * 1024);
     for (file_idx, input) in inputs.into_iter().enumerate() {
         let mut input = match input {
@@ -279,18 +279,22 @@ fn read_inputs(
             lines.clear();
             while lines.len() < CHUNK_LINES {
                 match input.next_line(&mut buf) {
-                    Ok(false) => {
+                    Ok(ReadLine::End) => {
                         done = true;
                         break;
                     }
-                    Ok(true) => {
+                    Ok(ReadLine::TooLong) => {
+                        line_no += 1;
+                        lines.push((line_no, None));
+                    }
+                    Ok(ReadLine::Line) => {
                         line_no += 1;
                         let bytes = if line_no == 1 {
                             buf.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&buf)
                         } else {
                             &buf
                         };
-                        lines.push((line_no, bytes.to_vec()));
+                        lines.push((line_no, Some(bytes.to_vec())));
                     }
                     Err(e) => {
                         failure = Some(Item::Failed(format!(
@@ -304,7 +308,13 @@ fn read_inputs(
             }
             let pre: Vec<Pre> = lines
                 .par_iter()
-                .map(|(no, bytes)| pre_parse(*no, bytes, now, &stored))
+                .map(|(no, bytes)| match bytes {
+                    Some(b) => pre_parse(*no, b, now, &stored),
+                    None => Pre::Rejected {
+                        line: *no,
+                        reason: format!("line longer than {} MiB", MAX_LINE_BYTES / (1024 * 1024)),
+                    },
+                })
                 .collect();
             let mut items = Vec::with_capacity(pre.len() + 1);
             for p in pre {
@@ -634,7 +644,11 @@ impl Pipeline {
             }
         }
         drop(rx);
-        let _ = reader.await;
+        if let Err(e) = reader.await {
+            w.summary.failures.push(format!(
+                "the snapshot reader stopped unexpectedly ({e}); the lines before it are kept"
+            ));
+        }
         if result.is_ok() {
             result = w.flush().await;
         }

@@ -357,9 +357,11 @@ macro_rules! sql_store {
                             .push_bind(fact.source.as_str())
                             .push_bind(now_us);
                     });
+                    // An answer stands until a later answer or an admin (set_owner).
                     qb.push(
                         " ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
-                         source = excluded.source, updated_at = excluded.updated_at",
+                         source = excluded.source, updated_at = excluded.updated_at \
+                         WHERE machine_owners.source <> 'answer'",
                     );
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -367,7 +369,7 @@ macro_rules! sql_store {
                     for chunk in ids.chunks(CHUNK_PARAMS) {
                         let mut qb = QueryBuilder::<$db>::new("DELETE FROM machine_owners WHERE role = ");
                         qb.push_bind(role);
-                        qb.push(" AND machine_id IN (");
+                        qb.push(" AND source <> 'answer' AND machine_id IN (");
                         let mut sep = qb.separated(", ");
                         for id in chunk {
                             sep.push_bind(*id);

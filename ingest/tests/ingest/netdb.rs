@@ -141,3 +141,21 @@ on_both_backends! {
         assert!(asked < 60, "the breaker stopped the asking after a few failures, asked {asked}");
     }
 }
+
+on_both_backends! {
+    async fn hostnames_go_out_as_the_snapshot_spelled_them_with_only_unsafe_characters_encoded(backend) {
+        let e = env(backend).await;
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/netdb/v1/devices/Pc-01.cern.ch"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(device("Pc-01.cern.ch")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let f = e.file("a.jsonl", &[line("Pc-01.cern.ch", "2026-11-26T00:00:00Z", "Microsoft Windows 11 Enterprise", "10.0.22631", "")]);
+        let s = e.ingest_with(&[&f], Some(client(&server, 2000)), 500).await;
+        assert_eq!((s.lookups_done, s.lookups_failed), (1, 0));
+        let m = e.store.machine("pc-01.cern.ch").await.expect("q").expect("m");
+        assert_eq!(m.responsible.map(|r| r.login).as_deref(), Some("asmith"));
+    }
+}

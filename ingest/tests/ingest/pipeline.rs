@@ -236,3 +236,52 @@ on_both_backends! {
         assert_eq!(e.store.groups_of("jdoe").await.expect("g"), ["it"]);
     }
 }
+
+on_both_backends! {
+    async fn a_snapshot_cannot_override_an_answer_even_when_recorded_during_the_ingest(backend) {
+        use winventory_core::store::{MachineWrite, OwnerChange};
+        let e = env(backend).await;
+        let a = e.file("a.jsonl", &[server_2012r2("S1", "2026-11-20T00:00:00Z", r#", "responsible": "jdoe""#)]);
+        e.ingest(&[&a]).await;
+        let answer = OwnerFact { login: "asmith".into(), source: OwnerSource::Answer };
+        e.store.set_owner("s1", OwnerRole::Responsible, Some(&answer), now()).await.expect("set");
+        // A write decided before the answer was recorded (a concurrent ingest).
+        let m = e.store.machine("s1").await.expect("q").expect("m");
+        let stale_decision = MachineWrite {
+            id: Some(m.id),
+            host_key: "s1".into(),
+            hostname: "S1".into(),
+            domain: None,
+            os: m.os.clone(),
+            os_match: m.os_match.clone(),
+            collected_at: now(),
+            software: None,
+            owners: vec![
+                OwnerChange::Set(OwnerRole::Responsible, OwnerFact { login: "jdoe".into(), source: OwnerSource::Snapshot }),
+            ],
+        };
+        e.store.apply_machines(std::slice::from_ref(&stale_decision), now()).await.expect("write");
+        let clear = MachineWrite { owners: vec![OwnerChange::Clear(OwnerRole::Responsible)], ..stale_decision };
+        e.store.apply_machines(&[clear], now()).await.expect("write");
+        let m = e.store.machine("s1").await.expect("q").expect("m");
+        assert_eq!(m.responsible, Some(answer));
+    }
+}
+
+on_both_backends! {
+    async fn strings_with_nul_characters_are_rejected_or_dropped_on_both_engines(backend) {
+        let e = env(backend).await;
+        let f = e.file("nul.jsonl", &[
+            line("BAD\\u0000HOST", "2026-11-26T00:00:00Z", "Microsoft Windows 11 Enterprise", "10.0.22631", ""),
+            line("GOOD", "2026-11-26T00:00:00Z", "Microsoft Windows 11 Enterprise", "10.0.22631",
+                 r#", "software": [{"name": "X\u0000"}, {"name": "Y", "version": "1\u0000", "install_date": "00000101"}]"#),
+        ]);
+        let s = e.ingest(&[&f]).await;
+        assert_eq!((s.accepted, s.rejected, s.warnings), (1, 1, 3), "{:?}", s);
+        assert!(s.failures.is_empty(), "{:?}", s.failures);
+        let m = e.store.machine("good").await.expect("q").expect("m");
+        let sw = e.store.machine_software(m.id).await.expect("sw");
+        assert_eq!(sw.len(), 1);
+        assert_eq!((sw[0].name.as_str(), sw[0].version.as_str(), sw[0].install_date), ("Y", "", None));
+    }
+}
