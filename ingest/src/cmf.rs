@@ -5,8 +5,9 @@
 //!
 //! Parsing is split in two so the pipeline can decide whether a report wins
 //! before it builds the (large) software list: [`parse_line`] validates the
-//! small fields and keeps `software` as raw JSON; [`parse_software`] reads
-//! it, and in `build = false` mode only validates (to count warnings).
+//! small fields and keeps `software` as raw JSON (checked for syntax only);
+//! [`parse_software`] reads it. A report that does not win is never stored,
+//! so its software list is not read and its entries count no warnings.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -291,22 +292,6 @@ fn required(v: Option<&RawValue>, name: &str) -> Result<String, String> {
     }
 }
 
-/// Count a warning for an optional string field of the wrong type, without
-/// building it.
-fn check_optional(v: Option<&RawValue>, warnings: &mut u32) {
-    if let Some(raw) = v {
-        let t = raw.get();
-        // Plain strings (no escapes) are fine; anything else is decoded the
-        // same way building does, so both modes count the same warnings.
-        if t == "null" || (t.starts_with('"') && !t.contains('\\')) {
-            return;
-        }
-        if matches!(field(Some(raw)), Field::Other | Field::Nul) {
-            *warnings += 1;
-        }
-    }
-}
-
 fn optional(v: Option<&RawValue>, warnings: &mut u32) -> Option<String> {
     match field(v) {
         Field::Absent => None,
@@ -429,14 +414,14 @@ pub fn parse_last_used(s: &str) -> Option<DateTime<Utc>> {
 
 /// Read a raw `software` array. Entries without a name are dropped and
 /// counted as warnings, as are optional fields of the wrong type (treated as
-/// absent). With `build == false` it only validates and counts.
-pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) {
+/// absent).
+pub fn parse_software(raw: &RawValue) -> (Vec<SoftwareEntry>, u32) {
     let mut warnings = 0;
     let entries: Vec<&RawValue> = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
         Err(_) => return (Vec::new(), 1),
     };
-    let mut out = Vec::with_capacity(if build { entries.len() } else { 0 });
+    let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         if !e.get().starts_with('{') {
             warnings += 1;
@@ -453,16 +438,8 @@ pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) 
                 continue;
             }
         };
-        let (version, publisher) = if build {
-            (
-                optional(entry.version, &mut warnings),
-                optional(entry.publisher, &mut warnings),
-            )
-        } else {
-            check_optional(entry.version, &mut warnings);
-            check_optional(entry.publisher, &mut warnings);
-            (None, None)
-        };
+        let version = optional(entry.version, &mut warnings);
+        let publisher = optional(entry.publisher, &mut warnings);
         let install_date = match field(entry.install_date) {
             Field::Absent => None,
             Field::Other | Field::Nul => {
@@ -491,15 +468,13 @@ pub fn parse_software(raw: &RawValue, build: bool) -> (Vec<SoftwareEntry>, u32) 
                 t
             }
         };
-        if build {
-            out.push(SoftwareEntry {
-                name: name.trim().to_string(),
-                version: version.unwrap_or_default(),
-                publisher: publisher.unwrap_or_default(),
-                install_date,
-                last_used,
-            });
-        }
+        out.push(SoftwareEntry {
+            name: name.trim().to_string(),
+            version: version.unwrap_or_default(),
+            publisher: publisher.unwrap_or_default(),
+            install_date,
+            last_used,
+        });
     }
     (out, warnings)
 }
@@ -524,7 +499,7 @@ mod tests {
         assert_eq!(p.header.main_user.as_deref(), Some("jdoe"));
         assert_eq!(p.header.responsible, None);
         assert_eq!(p.warnings, 0);
-        let (sw, w) = parse_software(p.software.expect("software"), true);
+        let (sw, w) = parse_software(p.software.expect("software"));
         assert_eq!(w, 0);
         assert_eq!(sw.len(), 2);
         assert_eq!(sw[0].install_date, NaiveDate::from_ymd_opt(2019, 3, 2));
@@ -591,14 +566,11 @@ mod tests {
             r#"[{"version": "1"}, {"name": ""}, {"name": "A", "install_date": "someday"}, {"name": "B", "install_date": "2024-02-30"}, {"name": "C", "last_used": "2026-11-01"}, {"name": "D", "version": 16}, 7]"#,
         )
         .expect("raw");
-        let (sw, w) = parse_software(&raw, true);
+        let (sw, w) = parse_software(&raw);
         let names: Vec<&str> = sw.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["A", "B", "C", "D"]);
         assert_eq!(w, 6);
         assert!(sw[2].last_used.is_some());
-        let (none, w2) = parse_software(&raw, false);
-        assert!(none.is_empty());
-        assert_eq!(w2, w, "validation alone counts the same warnings");
     }
 
     #[test]
@@ -612,7 +584,7 @@ mod tests {
             r#"[{"name": "A\u0000"}, {"name": "B", "install_date": "00000101"}, {"name": "C", "install_date": "-2019-03-02"}, {"name": "D", "version": "1\u0000"}]"#,
         )
         .expect("raw");
-        let (sw, w) = parse_software(&raw, true);
+        let (sw, w) = parse_software(&raw);
         assert_eq!(
             sw.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
             ["B", "C", "D"]
@@ -622,11 +594,6 @@ mod tests {
                 .all(|s| s.install_date.is_none() && !s.version.contains('\0'))
         );
         assert_eq!(w, 4);
-        assert_eq!(
-            parse_software(&raw, false).1,
-            w,
-            "validation alone counts the same"
-        );
     }
 
     #[test]

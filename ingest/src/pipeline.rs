@@ -196,13 +196,13 @@ enum SoftwarePre {
     Absent,
     /// Built (the report may win): the list and its hash.
     Built(Vec<SoftwareEntry>, i64),
-    /// Only validated: the report cannot win (no newer than what is stored).
-    Validated,
+    /// Not read: the report cannot win (no newer than what is stored).
+    Unread,
 }
 
 /// Validate one line. `stored` is the stored report times, read-only: a
 /// report no newer than its stored one cannot win, so its software list is
-/// only validated (to count warnings), never built.
+/// not read at all.
 fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<String, i64>) -> Pre {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Pre::Blank;
@@ -222,19 +222,18 @@ fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<Strin
     };
     let key = HostKey::new(&p.header.hostname).as_str().to_string();
     let at = to_micros(p.header.collected_at);
+    // A report no newer than the stored one cannot win: its software list
+    // is never read (JSON syntax was checked with the line).
     let may_win = stored.get(&key).is_none_or(|&s| at > s);
     let mut warnings = p.warnings;
     let software = match p.software {
         None => SoftwarePre::Absent,
+        Some(_) if !may_win => SoftwarePre::Unread,
         Some(raw) => {
-            let (list, w) = parse_software(raw, may_win);
+            let (list, w) = parse_software(raw);
             warnings += w;
-            if may_win {
-                let h = software_hash(&list);
-                SoftwarePre::Built(list, h)
-            } else {
-                SoftwarePre::Validated
-            }
+            let h = software_hash(&list);
+            SoftwarePre::Built(list, h)
         }
     };
     Pre::Parsed {
@@ -338,7 +337,7 @@ fn read_inputs(
                             latest.insert(key.clone(), at);
                             let (software, software_hash) = match software {
                                 SoftwarePre::Built(list, h) => (Some(list), Some(h)),
-                                SoftwarePre::Absent | SoftwarePre::Validated => (None, None),
+                                SoftwarePre::Absent | SoftwarePre::Unread => (None, None),
                             };
                             Box::new(Winning {
                                 key: key.clone(),
