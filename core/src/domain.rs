@@ -207,7 +207,7 @@ pub struct OwnerFact {
 }
 
 /// The OS facts of one report (CMF `os` object).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OsInfo {
     /// `os.caption`.
     pub caption: String,
@@ -245,25 +245,6 @@ pub struct CycleRef {
     pub product: String,
     /// Release cycle of that product.
     pub cycle: String,
-}
-
-/// A validated machine report, ready to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MachineReport {
-    /// Hostname as reported.
-    pub hostname: String,
-    /// Domain or DNS suffix.
-    pub domain: Option<String>,
-    /// When the report was taken.
-    pub collected_at: DateTime<Utc>,
-    /// OS facts.
-    pub os: OsInfo,
-    /// `main_user`, normalised.
-    pub main_user: Option<String>,
-    /// `responsible`, normalised.
-    pub responsible: Option<String>,
-    /// `None`: not reported (keep what is stored); `Some(vec![])`: nothing installed.
-    pub software: Option<Vec<SoftwareEntry>>,
 }
 
 /// A person in the user directory.

@@ -211,7 +211,7 @@ pub struct MachineView {
     /// Domain.
     pub domain: Option<String>,
     /// OS facts.
-    pub os: OsView,
+    pub os: OsInfo,
     /// Matched OS product.
     pub product: Option<String>,
     /// Matched OS cycle.
@@ -236,36 +236,6 @@ pub struct MachineView {
     pub main_user: Option<OwnerView>,
     /// Installed programs.
     pub software: Vec<SoftwareView>,
-}
-
-/// OS facts as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OsView {
-    /// Caption.
-    pub caption: String,
-    /// Version.
-    pub version: String,
-    /// Display version.
-    pub display_version: Option<String>,
-    /// Edition.
-    pub edition: Option<String>,
-    /// Product type.
-    pub product_type: Option<i64>,
-    /// Architecture.
-    pub architecture: Option<String>,
-}
-
-impl From<OsInfo> for OsView {
-    fn from(o: OsInfo) -> Self {
-        Self {
-            caption: o.caption,
-            version: o.version,
-            display_version: o.display_version,
-            edition: o.edition,
-            product_type: o.product_type,
-            architecture: o.architecture,
-        }
-    }
 }
 
 async fn owner_view(store: &dyn Store, f: Option<OwnerFact>) -> Result<Option<OwnerView>> {
@@ -326,7 +296,7 @@ pub async fn machine_report(
         cycle: m.os_match.as_ref().map(|c| c.cycle.clone()),
         hostname: m.hostname,
         domain: m.domain,
-        os: m.os.into(),
+        os: m.os,
         first_seen: m.first_seen,
         last_seen: m.last_seen,
         last_report: m.last_report,

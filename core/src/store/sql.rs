@@ -89,19 +89,23 @@ macro_rules! sql_store {
                 Self { pool }
             }
 
+            fn os_info(row: &<$db as sqlx::Database>::Row) -> Result<OsInfo> {
+                Ok(OsInfo {
+                    caption: row.try_get("os_caption")?,
+                    version: row.try_get("os_version")?,
+                    display_version: row.try_get("os_display_version")?,
+                    edition: row.try_get("os_edition")?,
+                    product_type: row.try_get("os_product_type")?,
+                    architecture: row.try_get("os_architecture")?,
+                })
+            }
+
             fn machine_row(row: &<$db as sqlx::Database>::Row) -> Result<MachineRow> {
                 Ok(MachineRow {
                     id: row.try_get("id")?,
                     hostname: row.try_get("hostname")?,
                     domain: row.try_get("domain")?,
-                    os: OsInfo {
-                        caption: row.try_get("os_caption")?,
-                        version: row.try_get("os_version")?,
-                        display_version: row.try_get("os_display_version")?,
-                        edition: row.try_get("os_edition")?,
-                        product_type: row.try_get("os_product_type")?,
-                        architecture: row.try_get("os_architecture")?,
-                    },
+                    os: Self::os_info(row)?,
                     os_match: cycle_ref(row.try_get("os_product")?, row.try_get("os_cycle")?),
                     first_seen: from_micros(row.try_get("first_seen")?),
                     last_seen: from_micros(row.try_get("last_seen")?),
@@ -668,14 +672,7 @@ macro_rules! sql_store {
                     .map(|r| {
                         Ok((
                             r.try_get("id")?,
-                            OsInfo {
-                                caption: r.try_get("os_caption")?,
-                                version: r.try_get("os_version")?,
-                                display_version: r.try_get("os_display_version")?,
-                                edition: r.try_get("os_edition")?,
-                                product_type: r.try_get("os_product_type")?,
-                                architecture: r.try_get("os_architecture")?,
-                            },
+                            Self::os_info(r)?,
                         ))
                     })
                     .collect()
