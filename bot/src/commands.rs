@@ -26,7 +26,14 @@ pub struct IngestArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
     /// Network database base URL for owner look-ups (none: no look-ups).
-    #[arg(long, value_name = "URL")]
+    /// Its bearer token comes from WINVENTORY_NETWORK_DB_TOKEN or the
+    /// configuration file, never from the command line.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WINVENTORY_NETWORK_DB_URL",
+        hide_env_values = true
+    )]
     pub network_db: Option<String>,
     /// Summary format (`json` prints one object).
     #[arg(long, value_enum, default_value_t)]

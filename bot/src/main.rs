@@ -270,8 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         network_db: match &cli.command {
             Command::Ingest(a) => a.network_db.clone(),
             _ => None,
-        }
-        .or_else(|| std::env::var("WINVENTORY_NETWORK_DB_URL").ok()),
+        },
         network_db_token: std::env::var("WINVENTORY_NETWORK_DB_TOKEN").ok(),
         freshness_days: g.freshness_days,
         catalog: g.catalog,
