@@ -223,33 +223,33 @@ fn cycle_cells(r: &CycleRow, with_kind: bool) -> Vec<String> {
     v
 }
 
+/// Columns of `report eol`; `report os` and `report software` have all but `kind`.
+const EOL_COLUMNS: &[&str] = &[
+    "kind",
+    "product",
+    "cycle",
+    "label",
+    "eol",
+    "extended_support_end",
+    "machines",
+];
+const CYCLE_COLUMNS: &[&str] = EOL_COLUMNS.split_at(1).1;
+
 /// `winventory report os`.
 pub async fn report_os(settings: &Settings, as_of: &AsOf, format: Format) -> Result<u8> {
     let store = open(settings).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let rows = report::os_report(store.as_ref(), &catalog, as_of).await?;
-    render::rows(
-        format,
-        &rows,
-        &[
-            "product",
-            "cycle",
-            "label",
-            "eol",
-            "extended_support_end",
-            "machines",
-        ],
-        |r| {
-            vec![
-                r.product.clone().unwrap_or_else(|| "(unmatched)".into()),
-                opt(&r.cycle),
-                opt(&r.label),
-                lc(r.eol),
-                lc(r.extended_support_end),
-                r.machines.to_string(),
-            ]
-        },
-    )?;
+    render::rows(format, &rows, CYCLE_COLUMNS, |r| {
+        vec![
+            r.product.clone().unwrap_or_else(|| "(unmatched)".into()),
+            opt(&r.cycle),
+            opt(&r.label),
+            lc(r.eol),
+            lc(r.extended_support_end),
+            r.machines.to_string(),
+        ]
+    })?;
     Ok(0)
 }
 
@@ -263,20 +263,7 @@ pub async fn report_eol(
     let store = open(settings).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let rows = report::eol_report(store.as_ref(), &catalog, as_of, within).await?;
-    render::rows(
-        format,
-        &rows,
-        &[
-            "kind",
-            "product",
-            "cycle",
-            "label",
-            "eol",
-            "extended_support_end",
-            "machines",
-        ],
-        |r| cycle_cells(r, true),
-    )?;
+    render::rows(format, &rows, EOL_COLUMNS, |r| cycle_cells(r, true))?;
     Ok(0)
 }
 
@@ -292,19 +279,7 @@ pub async fn report_software(
         SoftwareBy::Cycle => {
             let catalog = load_catalog(settings, store.as_ref()).await?;
             let rows = report::software_report(store.as_ref(), &catalog, as_of).await?;
-            render::rows(
-                format,
-                &rows,
-                &[
-                    "product",
-                    "cycle",
-                    "label",
-                    "eol",
-                    "extended_support_end",
-                    "machines",
-                ],
-                |r| cycle_cells(r, false),
-            )?;
+            render::rows(format, &rows, CYCLE_COLUMNS, |r| cycle_cells(r, false))?;
         }
         SoftwareBy::Application => {
             let rows = report::application_report(store.as_ref(), as_of).await?;

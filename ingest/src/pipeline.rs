@@ -24,7 +24,7 @@ use winventory_core::store::{
     SoftwareWrite, TitleRow, to_micros,
 };
 use winventory_core::{
-    Catalog, HostKey, OwnerFact, OwnerRole, OwnerSource, SoftwareEntry, Store, StoreError,
+    AsOf, Catalog, HostKey, OwnerFact, OwnerRole, OwnerSource, SoftwareEntry, Store, StoreError,
 };
 use xxhash_rust::xxh3::Xxh3;
 
@@ -637,7 +637,7 @@ impl Pipeline {
                 result = Err(e);
                 break;
             }
-            if let Err(e) = w.drain_lookups(false).await {
+            if let Err(e) = w.drain_lookups().await {
                 result = Err(e);
                 break;
             }
@@ -959,7 +959,8 @@ impl Writer<'_> {
         self.answers.push(answer);
     }
 
-    async fn drain_lookups(&mut self, force: bool) -> Result<(), StoreError> {
+    /// Record the look-up results that have arrived, without waiting.
+    async fn drain_lookups(&mut self) -> Result<(), StoreError> {
         if let Some(rx) = &mut self.lookup_rx {
             let mut got = Vec::new();
             while let Ok(r) = rx.try_recv() {
@@ -969,7 +970,13 @@ impl Writer<'_> {
                 self.record(r);
             }
         }
-        if self.answers.len() >= 500 || (force && !self.answers.is_empty()) {
+        self.store_answers(false).await
+    }
+
+    /// Store the answers gathered so far once there are 500 of them, or
+    /// whatever there is when `all`.
+    async fn store_answers(&mut self, all: bool) -> Result<(), StoreError> {
+        if self.answers.len() >= 500 || (all && !self.answers.is_empty()) {
             let answers = std::mem::take(&mut self.answers);
             self.p
                 .store
@@ -998,13 +1005,7 @@ impl Writer<'_> {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(r)) => {
                     self.record(r);
-                    if self.answers.len() >= 500 {
-                        let answers = std::mem::take(&mut self.answers);
-                        self.p
-                            .store
-                            .apply_netdb(&answers, self.p.options.now)
-                            .await?;
-                    }
+                    self.store_answers(false).await?;
                 }
                 Ok(None) => break,
                 Err(_) => {
@@ -1021,26 +1022,22 @@ impl Writer<'_> {
                 }
             }
         }
-        let answers = std::mem::take(&mut self.answers);
-        if !answers.is_empty() {
-            self.p
-                .store
-                .apply_netdb(&answers, self.p.options.now)
-                .await?;
-        }
-        Ok(())
+        self.store_answers(true).await
     }
 
     fn count_machines(&mut self) {
-        let cutoff =
-            self.p.options.now - Duration::hours(24 * i64::from(self.p.options.freshness_days));
+        let as_of = AsOf::at(self.p.options.now, self.p.options.freshness_days);
         for (key, outcome) in &self.run {
             match outcome {
                 Outcome::New => self.summary.machines_new += 1,
                 Outcome::Updated => self.summary.machines_updated += 1,
                 Outcome::Unchanged => self.summary.machines_unchanged += 1,
             }
-            if self.index.get(key).is_some_and(|e| e.last_report < cutoff) {
+            if self
+                .index
+                .get(key)
+                .is_some_and(|e| !as_of.is_fresh(e.last_report))
+            {
                 self.summary.machines_stale += 1;
             }
         }
