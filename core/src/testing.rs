@@ -81,3 +81,47 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Create the schema of `url` only up to migration `version` (for tests of
+/// later migrations: fill the old schema, then let [`crate::store::connect`]
+/// apply the rest).
+pub async fn migrate_to(url: &str, version: i64) {
+    if url.starts_with("sqlite:") {
+        let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+            .expect("a SQLite URL")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(opts)
+            .await
+            .expect("open SQLite");
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(version, &pool)
+            .await
+            .expect("migrate SQLite");
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::migrate!("./migrations/postgres")
+            .run_to(version, &pool)
+            .await
+            .expect("migrate PostgreSQL");
+        pool.close().await;
+    }
+}
+
+/// Run one SQL statement against `url` (tests that set up old schemas).
+pub async fn execute(url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("open SQLite");
+        sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url)
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::raw_sql(sql).execute(&pool).await.expect("run SQL");
+        pool.close().await;
+    }
+}

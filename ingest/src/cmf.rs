@@ -231,20 +231,6 @@ struct RawOs<'a> {
     architecture: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-struct RawEntry<'a> {
-    #[serde(default, borrow)]
-    name: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    version: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    publisher: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    install_date: Option<&'a RawValue>,
-    #[serde(default, borrow)]
-    last_used: Option<&'a RawValue>,
-}
-
 /// The value of a field, by JSON type.
 enum Field<'a> {
     Absent,
@@ -387,12 +373,20 @@ fn plausible(d: NaiveDate) -> bool {
 /// `YYYYMMDD` or `YYYY-MM-DD`, years 1 to 9999.
 pub fn parse_install_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
-    let d = if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        NaiveDate::parse_from_str(s, "%Y%m%d").ok()
-    } else if s.len() == 10 && s.as_bytes()[4] == b'-' {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-    } else {
-        None
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let ymd = match b.len() {
+        8 => (digits(0..4), digits(4..6), digits(6..8)),
+        10 if b[4] == b'-' && b[7] == b'-' => (digits(0..4), digits(5..7), digits(8..10)),
+        _ => (None, None, None),
+    };
+    let d = match ymd {
+        (Some(y), Some(m), Some(d)) => NaiveDate::from_ymd_opt(y as i32, m, d),
+        _ => None,
     };
     d.filter(|d| plausible(*d))
 }
@@ -412,35 +406,217 @@ pub fn parse_last_used(s: &str) -> Option<DateTime<Utc>> {
     t.filter(|t| plausible(t.date_naive()))
 }
 
-/// Read a raw `software` array. Entries without a name are dropped and
-/// counted as warnings, as are optional fields of the wrong type (treated as
-/// absent).
+/// One value of a software entry's field, read in the same pass as the
+/// array (no intermediate [`RawValue`]): a string borrows the line unless it
+/// has escapes; any other JSON type is noted, and skipped without allocating.
+enum Loose<'a> {
+    Null,
+    Str(std::borrow::Cow<'a, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Loose<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Loose<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Loose::Str(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Loose::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'a> Loose<'a> {
+    /// As a [`Field`] (`None` is an absent key).
+    fn field(v: Option<Self>) -> Field<'a> {
+        match v {
+            None | Some(Loose::Null) => Field::Absent,
+            Some(Loose::Other) => Field::Other,
+            Some(Loose::Str(s)) if s.contains('\0') => Field::Nul,
+            Some(Loose::Str(s)) => Field::Str(s),
+        }
+    }
+}
+
+/// One element of a `software` array: an object's known fields, or not an
+/// object (or an object naming a field twice), which is dropped with a warning.
+enum Element<'a> {
+    Entry {
+        name: Field<'a>,
+        version: Field<'a>,
+        publisher: Field<'a>,
+        install_date: Field<'a>,
+        last_used: Field<'a>,
+    },
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for Element<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Element<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a software entry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut fields: [Option<Loose<'de>>; 5] = Default::default();
+                let mut duplicate = false;
+                while let Some(key) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match key.as_ref() {
+                        "name" => 0,
+                        "version" => 1,
+                        "publisher" => 2,
+                        "install_date" => 3,
+                        "last_used" => 4,
+                        _ => {
+                            a.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    let v = a.next_value::<Loose<'de>>()?;
+                    duplicate |= fields[slot].replace(v).is_some();
+                }
+                if duplicate {
+                    return Ok(Element::Invalid);
+                }
+                let [name, version, publisher, install_date, last_used] = fields.map(Loose::field);
+                Ok(Element::Entry {
+                    name,
+                    version,
+                    publisher,
+                    install_date,
+                    last_used,
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Element::Invalid)
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Element::Invalid)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn optional_field(f: Field<'_>, warnings: &mut u32) -> Option<String> {
+    match f {
+        Field::Absent => None,
+        Field::Other | Field::Nul => {
+            *warnings += 1;
+            None
+        }
+        Field::Str(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_string())
+        }
+    }
+}
+
+/// Read a raw `software` array in one pass. Entries without a name are
+/// dropped and counted as warnings, as are optional fields of the wrong type
+/// (treated as absent).
 pub fn parse_software(raw: &RawValue) -> (Vec<SoftwareEntry>, u32) {
     let mut warnings = 0;
-    let entries: Vec<&RawValue> = match serde_json::from_str(raw.get()) {
+    let elements: Vec<Element<'_>> = match serde_json::from_str(raw.get()) {
         Ok(v) => v,
         Err(_) => return (Vec::new(), 1),
     };
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        if !e.get().starts_with('{') {
-            warnings += 1;
-            continue;
-        }
-        let Ok(entry) = serde_json::from_str::<RawEntry<'_>>(e.get()) else {
+    let mut out = Vec::with_capacity(elements.len());
+    for e in elements {
+        let Element::Entry {
+            name,
+            version,
+            publisher,
+            install_date,
+            last_used,
+        } = e
+        else {
             warnings += 1;
             continue;
         };
-        let name = match field(entry.name) {
+        let name = match name {
             Field::Str(s) if !s.trim().is_empty() => s,
             _ => {
                 warnings += 1;
                 continue;
             }
         };
-        let version = optional(entry.version, &mut warnings);
-        let publisher = optional(entry.publisher, &mut warnings);
-        let install_date = match field(entry.install_date) {
+        let version = optional_field(version, &mut warnings);
+        let publisher = optional_field(publisher, &mut warnings);
+        let install_date = match install_date {
             Field::Absent => None,
             Field::Other | Field::Nul => {
                 warnings += 1;
@@ -454,7 +630,7 @@ pub fn parse_software(raw: &RawValue) -> (Vec<SoftwareEntry>, u32) {
                 d
             }
         };
-        let last_used = match field(entry.last_used) {
+        let last_used = match last_used {
             Field::Absent => None,
             Field::Other | Field::Nul => {
                 warnings += 1;
@@ -571,6 +747,34 @@ mod tests {
         assert_eq!(names, ["A", "B", "C", "D"]);
         assert_eq!(w, 6);
         assert!(sw[2].last_used.is_some());
+    }
+
+    #[test]
+    fn odd_software_elements_are_dropped_one_by_one_and_the_rest_kept() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"[[1, {"name": "in an array"}], {"name": "Twice", "name": "again"}, "text", null, true, 1.5,
+               {"name": "Caf\u00e9 \"Pro\"", "publisher": {"nested": [1, 2]}, "extra": {"a": [null]}},
+               {"name": "Plain", "install_date": "20240131", "last_used": null},
+               {"name": "Bad day", "install_date": "2024-13-01"}, {"name": "N", "version": "a\u0000b"}]"#,
+        )
+        .expect("raw");
+        let (sw, w) = parse_software(&raw);
+        let got: Vec<_> = sw
+            .iter()
+            .map(|s| (s.name.as_str(), s.publisher.as_str(), s.install_date))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Café \"Pro\"", "", None),
+                ("Plain", "", NaiveDate::from_ymd_opt(2024, 1, 31)),
+                ("Bad day", "", None),
+                ("N", "", None),
+            ]
+        );
+        // array, duplicate name, string, null, bool, number, nested publisher,
+        // impossible date, NUL in version.
+        assert_eq!(w, 9);
     }
 
     #[test]

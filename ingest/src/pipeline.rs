@@ -13,6 +13,8 @@
 //! can be slow or down without failing or stalling the ingest.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -497,7 +499,7 @@ struct Writer<'a> {
     p: &'a Pipeline,
     summary: Summary,
     index: HashMap<String, MachineIndexEntry>,
-    titles: HashMap<String, TitleRow>,
+    titles: FxHashMap<String, TitleRow>,
     cache: HashMap<String, CachedNetDb>,
     run: HashMap<String, Outcome>,
     batch: Vec<Winning>,
@@ -761,7 +763,7 @@ impl Writer<'_> {
         let catalog = &self.p.catalog;
 
         // New titles, matched once each.
-        let mut new_titles: HashMap<String, TitleRow> = HashMap::new();
+        let mut new_titles: FxHashMap<String, TitleRow> = FxHashMap::default();
         for win in &batch {
             let Some(list) = &win.software else { continue };
             if self.index.get(&win.key).and_then(|e| e.software_hash) == win.software_hash {
@@ -819,17 +821,17 @@ impl Writer<'_> {
                             last_used: e.last_used,
                         });
                         if let Some(c) = &t.cycle {
-                            cycles.insert(c.clone());
+                            cycles.insert(c);
                         }
                         if let Some(a) = &t.application {
-                            apps.insert(a.clone());
+                            apps.insert(a.as_str());
                         }
                     }
                     Some(SoftwareWrite {
                         hash: win.software_hash.unwrap_or_default(),
                         rows,
-                        cycles: cycles.into_iter().collect(),
-                        applications: apps.into_iter().collect(),
+                        cycles: cycles.into_iter().cloned().collect(),
+                        applications: apps.into_iter().map(str::to_string).collect(),
                     })
                 }
                 (None, _) => None,
