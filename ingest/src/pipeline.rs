@@ -510,7 +510,26 @@ struct Writer<'a> {
     lookups_pending: u64,
     answers: Vec<NetDbAnswer>,
     key_buf: String,
+    /// The batch being committed while the next one is prepared.
+    in_flight: Option<InFlight>,
 }
+
+/// A batch whose transaction runs on its own task, so that preparing the
+/// next batch (title look-ups, matching, owner decisions) overlaps the
+/// database's work on this one. At most one is in flight, and batches commit
+/// in file order.
+struct InFlight {
+    keys: HashSet<String>,
+    task: tokio::task::JoinHandle<CommitResult>,
+}
+
+/// What a batch's task gives back: its writes (to update the index from),
+/// the look-ups to request once it is stored, and the ids the store returned.
+type CommitResult = (
+    Vec<MachineWrite>,
+    Vec<(String, String)>,
+    Result<Vec<(String, i64)>, StoreError>,
+);
 
 impl Pipeline {
     /// A pipeline over a store and catalog; `netdb` enables owner look-ups.
@@ -617,6 +636,7 @@ impl Pipeline {
             lookups_pending: 0,
             answers: Vec::new(),
             key_buf,
+            in_flight: None,
         };
 
         // Room for about two batches of parsed lines, so the reader parses the
@@ -652,6 +672,11 @@ impl Pipeline {
         }
         if result.is_ok() {
             result = w.flush().await;
+        }
+        // Wait for the last batch even after an error: it may have committed.
+        let settled = w.settle().await;
+        if result.is_ok() {
+            result = settled;
         }
         if result.is_ok() {
             result = w.finish_lookups(lookup_task).await;
@@ -757,6 +782,15 @@ impl Writer<'_> {
     async fn flush(&mut self) -> Result<(), StoreError> {
         if self.batch.is_empty() {
             return Ok(());
+        }
+        // A machine in the batch being committed must be stored (its id and
+        // hash known) before this batch is decided.
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|f| self.batch.iter().any(|w| f.keys.contains(&w.key)))
+        {
+            self.settle().await?;
         }
         let batch = std::mem::take(&mut self.batch);
         self.batch_pos.clear();
@@ -876,18 +910,34 @@ impl Writer<'_> {
                 owners,
             });
         }
-        let started = std::time::Instant::now();
-        let ids = self
-            .p
-            .store
-            .apply_machines(&writes, self.p.options.now)
-            .await?;
-        tracing::debug!(
-            machines = writes.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "batch committed"
-        );
-        let ids: HashMap<String, i64> = ids.into_iter().collect();
+        self.settle().await?;
+        let store = Arc::clone(&self.p.store);
+        let now = self.p.options.now;
+        let keys = writes.iter().map(|w| w.host_key.clone()).collect();
+        let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let ids = store.apply_machines(&writes, now).await;
+            tracing::debug!(
+                machines = writes.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "batch committed"
+            );
+            (writes, lookups, ids)
+        });
+        self.in_flight = Some(InFlight { keys, task });
+        Ok(())
+    }
+
+    /// Wait for the batch in flight, if any, and record what it stored.
+    async fn settle(&mut self) -> Result<(), StoreError> {
+        let Some(f) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let (writes, lookups, ids) = f
+            .task
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the batch writer stopped: {e}")))?;
+        let ids: HashMap<String, i64> = ids?.into_iter().collect();
         for w in writes {
             let Some(&id) = ids.get(&w.host_key) else {
                 continue;
@@ -979,6 +1029,8 @@ impl Writer<'_> {
     /// whatever there is when `all`.
     async fn store_answers(&mut self, all: bool) -> Result<(), StoreError> {
         if self.answers.len() >= 500 || (all && !self.answers.is_empty()) {
+            // The answers update owner rows a batch in flight may be writing.
+            self.settle().await?;
             let answers = std::mem::take(&mut self.answers);
             self.p
                 .store

@@ -285,3 +285,50 @@ on_both_backends! {
         assert_eq!((sw[0].name.as_str(), sw[0].version.as_str(), sw[0].install_date), ("Y", "", None));
     }
 }
+
+on_both_backends! {
+    async fn batches_committed_while_the_next_is_prepared_store_what_one_big_batch_stores(backend) {
+        // 512 hosts report three times. The reader hands over 256 lines at a
+        // time, and with small batches the order below makes some batches
+        // be prepared while a batch of other hosts commits (0-255 then
+        // 256-511) and others hold the very hosts of the batch in flight
+        // (256-511 twice in a row). The result must equal that of a single
+        // batch of everything.
+        let order = [(0, 0..256), (0, 256..512), (1, 256..512), (1, 0..256), (2, 0..256), (2, 256..512)];
+        let mut lines = Vec::new();
+        for (round, hosts) in order {
+            for h in hosts {
+                let at = format!("2026-11-2{}T00:{:02}:00Z", round + 2, h % 60);
+                let sw = format!(
+                    r#", "responsible": "owner{}", "software": [{{"name": "Python 3.{} (64-bit)", "version": "3.{}.1", "publisher": "PSF"}}, {{"name": "Tool {round}", "version": "1"}}]"#,
+                    (h + round) % 3,
+                    8 + round,
+                    8 + round
+                );
+                // Every other report carries no software list: the stored one stays.
+                let extra = if (round + h) % 2 == 0 { sw } else { format!(r#", "main_user": "user{round}""#) };
+                lines.push(line(&format!("PC{h}"), &at, "Microsoft Windows 11 Enterprise", "10.0.22631", &extra));
+            }
+        }
+        let small = env(backend).await;
+        let big = env(backend).await;
+        let s1 = small.ingest_with(&[&small.file("f.jsonl", &lines)], None, 50).await;
+        let s2 = big.ingest_with(&[&big.file("f.jsonl", &lines)], None, 100_000).await;
+        assert_eq!((s1.accepted, s1.machines_new, s1.exit_code()), (1536, 512, 0));
+        assert_eq!((s1.accepted, s1.machines_new, s1.machines_updated), (s2.accepted, s2.machines_new, s2.machines_updated));
+        // Titles may differ: small batches also store the titles of lists a
+        // later report in the same file replaced.
+        let (a, b) = (small.store.counts().await.expect("c"), big.store.counts().await.expect("c"));
+        assert_eq!((a.machines, a.installations), (b.machines, b.installations));
+        for h in (0..512).step_by(7) {
+            let key = format!("pc{h}");
+            let a = report::machine_report(small.store.as_ref(), &small.catalog, &key, &as_of()).await.expect("q").expect("m");
+            let b = report::machine_report(big.store.as_ref(), &big.catalog, &key, &as_of()).await.expect("q").expect("m");
+            let names = |m: &report::MachineView| m.software.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+            assert_eq!(names(&a), names(&b), "{key}");
+            assert_eq!(a.responsible.as_ref().map(|o| o.login.clone()), b.responsible.as_ref().map(|o| o.login.clone()), "{key}");
+            assert_eq!(a.main_user.as_ref().map(|o| o.login.clone()), b.main_user.as_ref().map(|o| o.login.clone()), "{key}");
+            assert_eq!((a.last_report, &a.os), (b.last_report, &b.os), "{key}");
+        }
+    }
+}
