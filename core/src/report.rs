@@ -112,12 +112,15 @@ pub async fn eol_report(
     let until = horizon(as_of, within_days);
     let cutoff = as_of.fresh_cutoff();
     let mut rows: Vec<CycleRow> = Vec::new();
-    for (m, n) in store.os_counts(cutoff).await? {
+    // The two counts are independent: run them at once on two connections.
+    let (os, software) =
+        futures::try_join!(store.os_counts(cutoff), store.software_counts(cutoff))?;
+    for (m, n) in os {
         if let Some(c) = m {
             rows.push(cycle_row(catalog, "os", c, n));
         }
     }
-    for (c, n) in store.software_counts(cutoff).await? {
+    for (c, n) in software {
         rows.push(cycle_row(catalog, "software", c, n));
     }
     rows.retain(|r| r.eol.is_some_and(|e| e.is_over(until)));

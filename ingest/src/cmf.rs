@@ -124,7 +124,7 @@ impl Input {
                 break;
             }
             any = true;
-            let newline = avail.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', avail);
             let part = &avail[..newline.unwrap_or(avail.len())];
             if !too_long {
                 if buf.len() + part.len() > MAX_LINE_BYTES {

@@ -638,13 +638,20 @@ macro_rules! sql_store {
                 // Every machine minus the stale ones: the total is one scan of the
                 // covering primary key; the stale side looks up only the (few)
                 // stale machines through the machine_id index.
-                let total: Vec<(String, String, i64)> = sqlx::query_as(
-                    "SELECT product, cycle, COUNT(*) FROM machine_software GROUP BY product, cycle",
-                )
-                .fetch_all(&self.pool)
-                .await?;
+                let (total, stale_ids): (Vec<(String, String, i64)>, _) = futures::try_join!(
+                    async {
+                        Ok::<_, StoreError>(
+                            sqlx::query_as(
+                                "SELECT product, cycle, COUNT(*) FROM machine_software GROUP BY product, cycle",
+                            )
+                            .fetch_all(&self.pool)
+                            .await?,
+                        )
+                    },
+                    self.stale_ids(fresh_since)
+                )?;
                 let mut stale: HashMap<(String, String), i64> = HashMap::new();
-                for chunk in self.stale_ids(fresh_since).await?.chunks(CHUNK_PARAMS) {
+                for chunk in stale_ids.chunks(CHUNK_PARAMS) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT product, cycle, COUNT(*) FROM machine_software WHERE machine_id IN (",
                     );
