@@ -1,12 +1,20 @@
 //! # winventory-workflows
 //!
-//! The campaign engine, starting with the rule every campaign relies on:
-//! who a machine's question goes to. The engine proper (polls, per-owner
-//! digests, reminders and escalation, the durable outbox, verification of
-//! answers against later snapshots) is built on this crate by the campaigns
-//! work; it stays free of I/O and reaches storage and channels through
-//! traits defined beside the domain.
+//! The campaign engine: campaign files ([`spec`]), the answers a poll offers
+//! and their rules ([`answer`]), who is asked about each machine
+//! ([`recipients`]), targets and per-person digests ([`plan`]), message
+//! templates ([`render`]), signed answer links ([`token`]), and the engine
+//! that ties them to storage and channels ([`engine`], [`delivery`]). The
+//! domain modules do no I/O; storage and channels are reached through the
+//! store trait and [`delivery::Channel`].
 
+pub mod answer;
+pub mod delivery;
+pub mod engine;
+pub mod plan;
 pub mod recipients;
+pub mod render;
+pub mod spec;
+pub mod token;
 
 pub use recipients::{Recipient, group_by_recipient, recipient_for};

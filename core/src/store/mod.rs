@@ -9,6 +9,7 @@
 //! Times cross this trait as [`DateTime<Utc>`] and are stored as
 //! microseconds since the epoch.
 
+mod campaign;
 mod sql;
 
 use std::str::FromStr;
@@ -20,6 +21,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 
+pub use campaign::{
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, NewMessage,
+    NewTarget, OutboxCounts, OutboxRow,
+};
 pub use sql::{PostgresStore, SqliteStore};
 
 /// A storage failure. The message never carries the database URL's password.
@@ -258,7 +263,7 @@ pub struct StoreCounts {
 /// The inventory store. One implementation per backend; the application
 /// holds an `Arc<dyn Store>` chosen at start-up.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CampaignStore + Send + Sync {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 

@@ -1094,3 +1094,5 @@ sql_store!(
     Backend::Postgres,
     pg_bulk
 );
+
+mod campaigns;

@@ -1,0 +1,286 @@
+//! Storage of campaigns: the campaign rows, the machines each one asks
+//! about with their answers, and the outbox every message goes through. The
+//! rules (who is asked, what a digest holds, when to remind) live in the
+//! workflows crate; this is only what they read and write, each state change
+//! and the messages it causes in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{MachineRow, Result};
+use crate::domain::{CycleRef, User};
+
+/// A campaign's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    /// Created; nothing sent. Preview and test-send work.
+    Draft,
+    /// Sending and reminding.
+    Running,
+    /// Nothing new is sent until resumed (queued messages wait).
+    Paused,
+    /// Over: links stop working, nothing more is sent.
+    Closed,
+}
+
+impl CampaignState {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Running => "running",
+            CampaignState::Paused => "paused",
+            CampaignState::Closed => "closed",
+        }
+    }
+
+    /// From [`CampaignState::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Running, Self::Paused, Self::Closed]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignRow {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// `eol` or `custom`.
+    pub kind: String,
+    /// State.
+    pub state: CampaignState,
+    /// The TOML it was created from.
+    pub spec: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// A machine a campaign asks about, as planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTarget {
+    /// Machine id.
+    pub machine_id: i64,
+    /// Host key.
+    pub host_key: String,
+    /// Who is asked: a login, or `group:NAME`.
+    pub recipient: String,
+}
+
+/// A machine of a campaign, with where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignMachine {
+    /// Campaign id.
+    pub campaign_id: i64,
+    /// Machine id.
+    pub machine_id: i64,
+    /// Host key.
+    pub host_key: String,
+    /// Who is asked now.
+    pub recipient: String,
+    /// `open`, `answered` or `resolved`.
+    pub state: String,
+    /// The latest answer's kind.
+    pub answer: Option<String>,
+    /// The date the answer names.
+    pub answer_date: Option<NaiveDate>,
+    /// Justification or named owner.
+    pub answer_detail: Option<String>,
+    /// Who answered.
+    pub answered_by: Option<String>,
+    /// When.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Why it is resolved.
+    pub resolution: Option<String>,
+    /// Digests that listed it.
+    pub messages: i64,
+    /// Reminders since the last answer.
+    pub reminders: i64,
+    /// Escalation steps taken.
+    pub escalation: i64,
+    /// When last listed in a digest.
+    pub last_messaged: Option<DateTime<Utc>>,
+}
+
+/// A message to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Unique key: (campaigns, wave, person, channel).
+    pub idem_key: String,
+    /// Message-ID (email) or transaction id (chat), derived from the key.
+    pub message_id: String,
+    /// `email`, `matrix` or `mattermost`.
+    pub channel: String,
+    /// Login or `group:NAME`.
+    pub recipient: String,
+    /// Address on the channel.
+    pub address: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: Option<String>,
+    /// The campaign machines the message lists: (campaign id, machine id).
+    pub machines: Vec<(i64, i64)>,
+    /// Whether listing them counts as a reminder.
+    pub reminder: bool,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    /// Id.
+    pub id: i64,
+    /// Idempotency key.
+    pub idem_key: String,
+    /// Message-ID.
+    pub message_id: String,
+    /// Channel.
+    pub channel: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Address.
+    pub address: String,
+    /// Subject.
+    pub subject: String,
+    /// Text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: Option<String>,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    /// Attempts so far (including the one a claim starts).
+    pub attempts: i64,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When the channel accepted it.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// An answer to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerRecord {
+    /// Campaign id.
+    pub campaign_id: i64,
+    /// The machines it covers.
+    pub machine_ids: Vec<i64>,
+    /// Kind (`upgrade`, ...).
+    pub answer: String,
+    /// Date it names.
+    pub date: Option<NaiveDate>,
+    /// Justification / named owner.
+    pub detail: Option<String>,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Who answered.
+    pub by: String,
+    /// Through which channel (`email`, `cli`, ...).
+    pub via: String,
+}
+
+/// Counts of a campaign's messages by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    /// Waiting to be sent (or being sent).
+    pub pending: i64,
+    /// Accepted by the channel.
+    pub sent: i64,
+    /// Given up (permanent rejection or too many attempts).
+    pub failed: i64,
+    /// Dropped unsent because their campaigns closed.
+    pub cancelled: i64,
+}
+
+/// Campaign storage. Implemented by both backends beside [`super::Store`].
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Store a new draft campaign; `Ok(None)` when the name is taken.
+    async fn create_campaign(
+        &self,
+        name: &str,
+        kind: &str,
+        spec: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
+    /// Every campaign, oldest first.
+    async fn campaigns(&self) -> Result<Vec<CampaignRow>>;
+    /// One campaign by id or name.
+    async fn campaign(&self, id_or_name: &str) -> Result<Option<CampaignRow>>;
+    /// Change a campaign's state (and its start or close time).
+    async fn set_campaign_state(
+        &self,
+        id: i64,
+        state: CampaignState,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Fresh machines running one of the OS cycles or software cycles.
+    async fn machines_with_cycles(
+        &self,
+        os: &[CycleRef],
+        software: &[CycleRef],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Vec<MachineRow>>;
+    /// Machines by id (any age).
+    async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>>;
+    /// Ids of machines running one of these applications.
+    async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>>;
+    /// Members (logins) of these groups.
+    async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>>;
+    /// Every known person.
+    async fn users(&self) -> Result<Vec<User>>;
+
+    /// Add machines to a campaign (those already in it are left as they are).
+    async fn add_campaign_machines(
+        &self,
+        campaign_id: i64,
+        targets: &[NewTarget],
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// A campaign's machines, by host.
+    async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>>;
+
+    /// Queue messages, and count each newly queued one against the machines
+    /// it lists, in one transaction. A message whose key is already queued
+    /// is skipped (planning twice sends once). Returns how many were new.
+    async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64>;
+    /// Claim up to `limit` due messages for `lease` (a crashed sender's
+    /// claim runs out and the message is sent again).
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>>;
+    /// The channel accepted the message.
+    async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// Try again at `at`.
+    async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// Give up on the message.
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
+    /// Every message, oldest first.
+    async fn outbox(&self) -> Result<Vec<OutboxRow>>;
+    /// Messages by state.
+    async fn outbox_counts(&self) -> Result<OutboxCounts>;
+
+    /// Record an answer for machines of a campaign: the machines' latest
+    /// answer and the history, in one transaction. Returns the machines updated.
+    async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64>;
+
+    /// A process-wide switch (`pause_all`).
+    async fn control(&self, name: &str) -> Result<Option<String>>;
+    /// Set (or with `None` clear) a switch.
+    async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()>;
+}

@@ -1,0 +1,529 @@
+//! The one SQL implementation of [`CampaignStore`], for both backends (the
+//! same macro pattern as the inventory store).
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{QueryBuilder, Row};
+
+use super::super::campaign::{
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, NewMessage,
+    NewTarget, OutboxCounts, OutboxRow,
+};
+use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
+use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
+use crate::domain::{CycleRef, User};
+
+const CAMPAIGN_COLUMNS: &str =
+    "SELECT id, name, kind, state, spec, created_at, started_at, closed_at FROM campaigns ";
+
+const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
+     body_text, body_html, state, attempts, last_error, created_at, sent_at";
+
+fn date_text(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+macro_rules! campaign_store {
+    ($name:ident, $db:ty) => {
+        impl $name {
+            fn campaign_row(r: &<$db as sqlx::Database>::Row) -> Result<CampaignRow> {
+                let state: String = r.try_get("state")?;
+                Ok(CampaignRow {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    state: CampaignState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
+                    spec: r.try_get("spec")?,
+                    created_at: from_micros(r.try_get("created_at")?),
+                    started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_micros),
+                    closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(from_micros),
+                })
+            }
+
+            fn outbox_row(r: &<$db as sqlx::Database>::Row) -> Result<OutboxRow> {
+                Ok(OutboxRow {
+                    id: r.try_get("id")?,
+                    idem_key: r.try_get("idem_key")?,
+                    message_id: r.try_get("message_id")?,
+                    channel: r.try_get("channel")?,
+                    recipient: r.try_get("recipient")?,
+                    address: r.try_get("address")?,
+                    subject: r.try_get("subject")?,
+                    body_text: r.try_get("body_text")?,
+                    body_html: r.try_get("body_html")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get::<i64, _>("attempts")?,
+                    last_error: r.try_get("last_error")?,
+                    created_at: from_micros(r.try_get("created_at")?),
+                    sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_micros),
+                })
+            }
+        }
+
+        #[async_trait]
+        impl CampaignStore for $name {
+            async fn create_campaign(
+                &self,
+                name: &str,
+                kind: &str,
+                spec: &str,
+                now: DateTime<Utc>,
+            ) -> Result<Option<i64>> {
+                let id: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO campaigns (name, kind, state, spec, created_at) VALUES ($1, $2, 'draft', $3, $4) \
+                     ON CONFLICT (name) DO NOTHING RETURNING id",
+                )
+                .bind(name)
+                .bind(kind)
+                .bind(spec)
+                .bind(to_micros(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(id.map(|(id,)| id))
+            }
+
+            async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+                let q = format!("{CAMPAIGN_COLUMNS} ORDER BY id");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::campaign_row).collect()
+            }
+
+            async fn campaign(&self, id_or_name: &str) -> Result<Option<CampaignRow>> {
+                let row = match id_or_name.parse::<i64>() {
+                    Ok(id) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("{CAMPAIGN_COLUMNS} WHERE id = $1")))
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
+                    Err(_) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("{CAMPAIGN_COLUMNS} WHERE name = $1")))
+                            .bind(id_or_name)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    }
+                };
+                row.as_ref().map(Self::campaign_row).transpose()
+            }
+
+            async fn set_campaign_state(
+                &self,
+                id: i64,
+                state: CampaignState,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let now = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "UPDATE campaigns SET state = $1, \
+                     started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN $2 ELSE started_at END, \
+                     closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
+                )
+                .bind(state.as_str())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if state == CampaignState::Closed {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'cancelled', last_error = 'campaign closed' \
+                         WHERE state = 'pending' AND id IN (SELECT outbox_id FROM outbox_campaigns WHERE campaign_id = $1) \
+                         AND NOT EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
+                                         WHERE oc.outbox_id = outbox.id AND c.state <> 'closed')",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn machines_with_cycles(
+                &self,
+                os: &[CycleRef],
+                software: &[CycleRef],
+                fresh_since: DateTime<Utc>,
+            ) -> Result<Vec<MachineRow>> {
+                let mut out: Vec<MachineRow> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                // OS cycles and software cycles are asked separately: each
+                // query stays on one index.
+                for (table, list) in [("os", os), ("software", software)] {
+                    for chunk in list.chunks(CHUNK_PARAMS / 2 - 1) {
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        let mut qb = QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.last_report >= "));
+                        qb.push_bind(to_micros(fresh_since));
+                        if table == "os" {
+                            qb.push(" AND (m.os_product, m.os_cycle) IN (");
+                        } else {
+                            qb.push(" AND m.id IN (SELECT machine_id FROM machine_software WHERE (product, cycle) IN (");
+                        }
+                        let mut sep = qb.separated(", ");
+                        for c in chunk {
+                            sep.push("(");
+                            sep.push_bind_unseparated(c.product.clone());
+                            sep.push_unseparated(", ");
+                            sep.push_bind_unseparated(c.cycle.clone());
+                            sep.push_unseparated(")");
+                        }
+                        qb.push(if table == "os" { ")" } else { "))" });
+                        for r in qb.build().fetch_all(&self.pool).await? {
+                            let m = Self::machine_row(&r)?;
+                            if seen.insert(m.id) {
+                                out.push(m);
+                            }
+                        }
+                    }
+                }
+                out.sort_by(|a, b| a.hostname.to_lowercase().cmp(&b.hostname.to_lowercase()));
+                Ok(out)
+            }
+
+            async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.id IN ("));
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for r in qb.build().fetch_all(&self.pool).await? {
+                        out.push(Self::machine_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>> {
+                let mut out = Vec::new();
+                for chunk in applications.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT DISTINCT machine_id FROM machine_applications WHERE application IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for a in chunk {
+                        sep.push_bind(a.clone());
+                    }
+                    qb.push(")");
+                    let rows: Vec<(i64,)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    out.extend(rows.into_iter().map(|(id,)| id));
+                }
+                Ok(out)
+            }
+
+            async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>> {
+                let mut out = Vec::new();
+                for chunk in groups.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT group_name, login FROM group_members WHERE group_name IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for g in chunk {
+                        sep.push_bind(g.clone());
+                    }
+                    qb.push(") ORDER BY group_name, login");
+                    out.extend(qb.build_query_as::<(String, String)>().fetch_all(&self.pool).await?);
+                }
+                Ok(out)
+            }
+
+            async fn users(&self) -> Result<Vec<User>> {
+                let rows = sqlx::query(
+                    "SELECT login, name, email, matrix_id, mattermost_username, language, time_zone, manager \
+                     FROM users ORDER BY login",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(User {
+                            login: r.try_get("login")?,
+                            name: r.try_get("name")?,
+                            email: r.try_get("email")?,
+                            matrix_id: r.try_get("matrix_id")?,
+                            mattermost_username: r.try_get("mattermost_username")?,
+                            language: r.try_get("language")?,
+                            time_zone: r.try_get("time_zone")?,
+                            manager: r.try_get("manager")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn add_campaign_machines(
+                &self,
+                campaign_id: i64,
+                targets: &[NewTarget],
+                now: DateTime<Utc>,
+            ) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut added = 0;
+                for chunk in targets.chunks(CHUNK_PARAMS / 6) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, t| {
+                        b.push_bind(campaign_id)
+                            .push_bind(t.machine_id)
+                            .push_bind(t.host_key.clone())
+                            .push_bind(t.recipient.clone())
+                            .push_bind("open")
+                            .push_bind(to_micros(now));
+                    });
+                    qb.push(" ON CONFLICT (campaign_id, machine_id) DO NOTHING");
+                    added += qb.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>> {
+                let rows = sqlx::query(
+                    "SELECT campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
+                     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged \
+                     FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key",
+                )
+                .bind(campaign_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(CampaignMachine {
+                            campaign_id: r.try_get("campaign_id")?,
+                            machine_id: r.try_get("machine_id")?,
+                            host_key: r.try_get("host_key")?,
+                            recipient: r.try_get("recipient")?,
+                            state: r.try_get("state")?,
+                            answer: r.try_get("answer")?,
+                            answer_date: parse_date(r.try_get("answer_date")?),
+                            answer_detail: r.try_get("answer_detail")?,
+                            answered_by: r.try_get("answered_by")?,
+                            answered_at: r.try_get::<Option<i64>, _>("answered_at")?.map(from_micros),
+                            resolution: r.try_get("resolution")?,
+                            messages: r.try_get::<i64, _>("messages")?,
+                            reminders: r.try_get::<i64, _>("reminders")?,
+                            escalation: r.try_get::<i64, _>("escalation")?,
+                            last_messaged: r.try_get::<Option<i64>, _>("last_messaged")?.map(from_micros),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
+                let now = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                let mut queued = 0;
+                for m in messages {
+                    let id: Option<(i64,)> = sqlx::query_as(
+                        "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
+                         body_html, state, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) \
+                         ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(&m.idem_key)
+                    .bind(&m.message_id)
+                    .bind(&m.channel)
+                    .bind(&m.recipient)
+                    .bind(&m.address)
+                    .bind(&m.subject)
+                    .bind(&m.body_text)
+                    .bind(&m.body_html)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some((id,)) = id else { continue };
+                    queued += 1;
+                    let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
+                    campaigns.sort_unstable();
+                    campaigns.dedup();
+                    for c in campaigns {
+                        sqlx::query("INSERT INTO outbox_campaigns (outbox_id, campaign_id) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(c)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    for (campaign, machine) in &m.machines {
+                        sqlx::query(
+                            "UPDATE campaign_machines SET messages = messages + 1, \
+                             reminders = reminders + $1, last_messaged = $2 \
+                             WHERE campaign_id = $3 AND machine_id = $4",
+                        )
+                        .bind(i64::from(m.reminder))
+                        .bind(now)
+                        .bind(*campaign)
+                        .bind(*machine)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(queued)
+            }
+
+            async fn claim_due(
+                &self,
+                now: DateTime<Utc>,
+                lease: chrono::Duration,
+                limit: i64,
+            ) -> Result<Vec<OutboxRow>> {
+                // The outer condition is checked again on the row a
+                // concurrent worker may have just claimed (PostgreSQL
+                // re-evaluates it on the new row version), so a message is
+                // claimed by one worker at a time.
+                let q = format!(
+                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
+                     WHERE state = 'pending' AND next_attempt_at <= $2 AND id IN \
+                     (SELECT id FROM outbox o WHERE state = 'pending' AND next_attempt_at <= $2 \
+                      AND (NOT EXISTS (SELECT 1 FROM outbox_campaigns oc WHERE oc.outbox_id = o.id) \
+                           OR EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
+                                      WHERE oc.outbox_id = o.id AND c.state = 'running')) \
+                      ORDER BY id LIMIT $3) \
+                     RETURNING {OUTBOX_COLUMNS}"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(to_micros(now + lease))
+                    .bind(to_micros(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut out: Vec<OutboxRow> = rows.iter().map(Self::outbox_row).collect::<Result<_>>()?;
+                out.sort_by_key(|r| r.id);
+                Ok(out)
+            }
+
+            async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+                sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL WHERE id = $2")
+                    .bind(to_micros(now))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND state = 'pending'")
+                    .bind(to_micros(at))
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+                sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox(&self) -> Result<Vec<OutboxRow>> {
+                let q = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::outbox_row).collect()
+            }
+
+            async fn outbox_counts(&self) -> Result<OutboxCounts> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+                        .fetch_all(&self.pool)
+                        .await?;
+                let mut c = OutboxCounts::default();
+                for (state, n) in rows {
+                    match state.as_str() {
+                        "pending" => c.pending = n,
+                        "sent" => c.sent = n,
+                        "cancelled" => c.cancelled = n,
+                        _ => c.failed += n,
+                    }
+                }
+                Ok(c)
+            }
+
+            async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64> {
+                let now = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                let mut updated = 0;
+                for id in &a.machine_ids {
+                    let n = sqlx::query(
+                        "UPDATE campaign_machines SET state = 'answered', answer = $1, answer_date = $2, \
+                         answer_detail = $3, answered_by = $4, answered_at = $5, reminders = 0 \
+                         WHERE campaign_id = $6 AND machine_id = $7 AND state <> 'resolved'",
+                    )
+                    .bind(&a.answer)
+                    .bind(date_text(a.date))
+                    .bind(&a.detail)
+                    .bind(&a.by)
+                    .bind(now)
+                    .bind(a.campaign_id)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if n == 0 {
+                        continue;
+                    }
+                    updated += n;
+                    sqlx::query(
+                        "INSERT INTO campaign_answers (campaign_id, machine_id, answer, answer_date, detail, comment, \
+                         answered_by, via, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(a.campaign_id)
+                    .bind(*id)
+                    .bind(&a.answer)
+                    .bind(date_text(a.date))
+                    .bind(&a.detail)
+                    .bind(&a.comment)
+                    .bind(&a.by)
+                    .bind(&a.via)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(updated)
+            }
+
+            async fn control(&self, name: &str) -> Result<Option<String>> {
+                let v: Option<(String,)> = sqlx::query_as("SELECT value FROM control WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(v.map(|(v,)| v))
+            }
+
+            async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()> {
+                match value {
+                    Some(v) => {
+                        sqlx::query(
+                            "INSERT INTO control (name, value) VALUES ($1, $2) \
+                             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        )
+                        .bind(name)
+                        .bind(v)
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query("DELETE FROM control WHERE name = $1")
+                            .bind(name)
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+campaign_store!(SqliteStore, sqlx::Sqlite);
+campaign_store!(PostgresStore, sqlx::Postgres);

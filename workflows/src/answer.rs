@@ -1,0 +1,227 @@
+//! The answers a poll offers, with their meaning: each kind says which
+//! fields it needs (a target date, a justification, the real owner) and is
+//! checked before anything is recorded, whatever channel it came from.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// What an owner says they will do about a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    /// Will upgrade to a supported version by a date.
+    Upgrade,
+    /// Will replace the machine.
+    Replace,
+    /// Will take the machine out of service.
+    Decommission,
+    /// Covered by paid extended security updates until a date.
+    Esu,
+    /// Needs an exception: a justification and an until date; admins decide.
+    Exception,
+    /// Not this person's machine: names whose it is.
+    NotMine,
+}
+
+impl AnswerKind {
+    /// Every kind, in the order polls offer them.
+    pub const ALL: [AnswerKind; 6] = [
+        AnswerKind::Upgrade,
+        AnswerKind::Replace,
+        AnswerKind::Decommission,
+        AnswerKind::Esu,
+        AnswerKind::Exception,
+        AnswerKind::NotMine,
+    ];
+
+    /// As stored and in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerKind::Upgrade => "upgrade",
+            AnswerKind::Replace => "replace",
+            AnswerKind::Decommission => "decommission",
+            AnswerKind::Esu => "esu",
+            AnswerKind::Exception => "exception",
+            AnswerKind::NotMine => "not_mine",
+        }
+    }
+
+    /// From [`AnswerKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the answer needs a date (`upgrade` by, `esu` and `exception` until).
+    pub fn needs_date(self) -> bool {
+        matches!(
+            self,
+            AnswerKind::Upgrade | AnswerKind::Esu | AnswerKind::Exception
+        )
+    }
+
+    /// Whether the answer needs a text: a justification, or the owner's login.
+    pub fn needs_detail(self) -> bool {
+        matches!(self, AnswerKind::Exception | AnswerKind::NotMine)
+    }
+}
+
+/// An answer as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The kind.
+    pub kind: AnswerKind,
+    /// Upgrade by / ESU until / exception until.
+    pub date: Option<NaiveDate>,
+    /// Exception justification, or the real owner's login for `not_mine`.
+    pub detail: Option<String>,
+    /// Free text on any answer.
+    pub comment: Option<String>,
+}
+
+/// Why an answer cannot be recorded, in words for the person giving it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// A required date is missing.
+    #[error("this answer needs a date")]
+    DateMissing,
+    /// The date is in the past.
+    #[error("the date {0} is in the past")]
+    DateInPast(NaiveDate),
+    /// The exception has no justification.
+    #[error("an exception needs a justification")]
+    JustificationMissing,
+    /// "Not mine" without a login.
+    #[error("say whose machine it is (their login)")]
+    OwnerMissing,
+    /// "Not mine" naming the person answering.
+    #[error("you named yourself; choose another answer if the machine is yours")]
+    OwnerIsSelf,
+    /// ESU offered for a cycle without an extended-support end.
+    #[error("extended security updates are not sold for this version")]
+    EsuNotOffered,
+    /// The ESU date is after the end of extended support.
+    #[error("extended support ends on {0}; pick a date on or before it")]
+    EsuBeyondEnd(NaiveDate),
+    /// A field is too long.
+    #[error("the text is longer than {0} characters")]
+    TooLong(usize),
+}
+
+/// Longest justification or comment kept.
+pub const MAX_TEXT: usize = 2000;
+
+impl Answer {
+    /// Check the answer given by `by` on `today`, for a machine whose cycle
+    /// has extended support until `esu_end` (if sold at all).
+    pub fn check(
+        &self,
+        by: &str,
+        today: NaiveDate,
+        esu_end: Option<NaiveDate>,
+    ) -> Result<(), AnswerError> {
+        for t in [&self.detail, &self.comment].into_iter().flatten() {
+            if t.chars().count() > MAX_TEXT {
+                return Err(AnswerError::TooLong(MAX_TEXT));
+            }
+        }
+        if self.kind.needs_date() {
+            let d = self.date.ok_or(AnswerError::DateMissing)?;
+            if d < today {
+                return Err(AnswerError::DateInPast(d));
+            }
+        }
+        let detail = self.detail.as_deref().map(str::trim).unwrap_or("");
+        match self.kind {
+            AnswerKind::Exception if detail.is_empty() => Err(AnswerError::JustificationMissing),
+            AnswerKind::NotMine if detail.is_empty() => Err(AnswerError::OwnerMissing),
+            AnswerKind::NotMine
+                if winventory_core::normalize_login(detail).as_deref() == Some(by) =>
+            {
+                Err(AnswerError::OwnerIsSelf)
+            }
+            AnswerKind::Esu => match (esu_end, self.date) {
+                (None, _) => Err(AnswerError::EsuNotOffered),
+                (Some(end), Some(d)) if d > end => Err(AnswerError::EsuBeyondEnd(end)),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    fn a(kind: AnswerKind, date: Option<&str>, detail: Option<&str>) -> Answer {
+        Answer {
+            kind,
+            date: date.map(d),
+            detail: detail.map(str::to_string),
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn each_kind_asks_for_exactly_the_fields_it_needs() {
+        let today = d("2026-11-28");
+        let esu = Some(d("2026-10-13"));
+        let ok = |x: Answer| x.check("jdoe", today, Some(d("2027-10-12")));
+        assert_eq!(
+            ok(a(AnswerKind::Upgrade, None, None)),
+            Err(AnswerError::DateMissing)
+        );
+        assert_eq!(
+            ok(a(AnswerKind::Upgrade, Some("2026-01-01"), None)),
+            Err(AnswerError::DateInPast(d("2026-01-01")))
+        );
+        assert_eq!(ok(a(AnswerKind::Upgrade, Some("2027-01-01"), None)), Ok(()));
+        assert_eq!(ok(a(AnswerKind::Replace, None, None)), Ok(()));
+        assert_eq!(ok(a(AnswerKind::Decommission, None, None)), Ok(()));
+        assert_eq!(
+            ok(a(AnswerKind::Exception, Some("2027-06-01"), Some("  "))),
+            Err(AnswerError::JustificationMissing)
+        );
+        assert_eq!(
+            ok(a(
+                AnswerKind::Exception,
+                Some("2027-06-01"),
+                Some("lab instrument")
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            ok(a(AnswerKind::NotMine, None, None)),
+            Err(AnswerError::OwnerMissing)
+        );
+        assert_eq!(
+            ok(a(AnswerKind::NotMine, None, Some("JDoe"))),
+            Err(AnswerError::OwnerIsSelf)
+        );
+        assert_eq!(ok(a(AnswerKind::NotMine, None, Some("asmith"))), Ok(()));
+        assert_eq!(
+            ok(a(AnswerKind::Esu, Some("2028-01-01"), None)),
+            Err(AnswerError::EsuBeyondEnd(d("2027-10-12")))
+        );
+        assert_eq!(
+            a(AnswerKind::Esu, Some("2027-01-01"), None).check("jdoe", today, None),
+            Err(AnswerError::EsuNotOffered)
+        );
+        assert_eq!(
+            a(AnswerKind::Esu, Some("2026-12-01"), None).check("jdoe", today, esu),
+            Err(AnswerError::EsuBeyondEnd(d("2026-10-13")))
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for k in AnswerKind::ALL {
+            assert_eq!(AnswerKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(AnswerKind::parse("maybe"), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! The delivery worker: takes due messages from the outbox, sends each
+//! through its channel, and records the result. Transient failures are
+//! retried with exponential backoff and full jitter; a per-channel circuit
+//! breaker stops hammering a server that is down and probes it again after
+//! a pause; a per-channel rate limit paces sending. A claimed message is
+//! leased, so if the process dies mid-send the lease runs out and the
+//! message goes again, with the same Message-ID (at least once).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng as _;
+use winventory_core::store::{OutboxRow, Store, StoreError};
+
+/// Why a channel could not deliver a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again later (server down, busy, timed out).
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Will never work (address rejected, message refused).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// A way of reaching people (email, Matrix, Mattermost).
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// The channel's name, as in `outbox.channel`.
+    fn name(&self) -> &'static str;
+    /// Deliver one message. Must not log the message body or secrets.
+    async fn send(&self, message: &OutboxRow) -> Result<(), SendError>;
+}
+
+/// Tuning of the worker.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Messages claimed at a time.
+    pub batch: i64,
+    /// How long a claim holds before another worker may send the message.
+    pub lease: Duration,
+    /// Attempts before a message is given up.
+    pub max_attempts: i64,
+    /// First retry delay (doubles each attempt, with full jitter).
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Consecutive transient failures that open a channel's breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker waits before one probe.
+    pub breaker_cooldown: Duration,
+    /// Messages per second per channel.
+    pub rate_per_second: NonZeroU32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            batch: 50,
+            lease: Duration::minutes(5),
+            max_attempts: 12,
+            backoff_base: Duration::seconds(30),
+            backoff_max: Duration::hours(1),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::seconds(60),
+            rate_per_second: NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryReport {
+    /// Messages claimed.
+    pub claimed: u64,
+    /// Accepted by their channel.
+    pub sent: u64,
+    /// To be retried.
+    pub retried: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Held back by an open breaker (rescheduled, no attempt counted... but
+    /// the claim's attempt is: a breaker delay is short).
+    pub held: u64,
+    /// Whether a global pause held everything.
+    pub paused: bool,
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<DateTime<Utc>>,
+}
+
+type Limiter = governor::DefaultDirectRateLimiter;
+
+/// The worker.
+pub struct Worker {
+    store: Arc<dyn Store>,
+    channels: HashMap<&'static str, Arc<dyn Channel>>,
+    cfg: DeliveryConfig,
+    breakers: HashMap<String, Breaker>,
+    limiters: HashMap<String, Limiter>,
+}
+
+/// The name of the global pause switch in the `control` table.
+pub const PAUSE_ALL: &str = "pause_all";
+
+impl Worker {
+    /// A worker over these channels.
+    pub fn new(
+        store: Arc<dyn Store>,
+        channels: Vec<Arc<dyn Channel>>,
+        cfg: DeliveryConfig,
+    ) -> Self {
+        Self {
+            store,
+            channels: channels.into_iter().map(|c| (c.name(), c)).collect(),
+            cfg,
+            breakers: HashMap::new(),
+            limiters: HashMap::new(),
+        }
+    }
+
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        let ceiling = self
+            .cfg
+            .backoff_base
+            .checked_mul(1 << exp)
+            .unwrap_or(self.cfg.backoff_max)
+            .min(self.cfg.backoff_max);
+        let ms = ceiling.num_milliseconds().max(1);
+        // Full jitter: anywhere up to the ceiling, at least a second.
+        Duration::milliseconds(rand::rng().random_range(1000.min(ms)..=ms))
+    }
+
+    /// Claim and send what is due now; returns what happened.
+    pub async fn run_once(&mut self) -> Result<DeliveryReport, StoreError> {
+        let mut report = DeliveryReport::default();
+        if self.store.control(PAUSE_ALL).await?.is_some() {
+            report.paused = true;
+            return Ok(report);
+        }
+        let now = Utc::now();
+        let due = self
+            .store
+            .claim_due(now, self.cfg.lease, self.cfg.batch)
+            .await?;
+        report.claimed = due.len() as u64;
+        for m in due {
+            self.deliver(&m, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn deliver(
+        &mut self,
+        m: &OutboxRow,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let Some(channel) = self.channels.get(m.channel.as_str()).cloned() else {
+            // A channel not configured in this process: leave it to one that has it.
+            self.store
+                .mark_retry(
+                    m.id,
+                    now + self.cfg.lease,
+                    &format!("channel {} is not configured here", m.channel),
+                )
+                .await?;
+            report.held += 1;
+            return Ok(());
+        };
+        let breaker = self.breakers.entry(m.channel.clone()).or_default();
+        if let Some(until) = breaker.open_until {
+            if now < until {
+                self.store
+                    .mark_retry(
+                        m.id,
+                        until,
+                        &format!("{} is unavailable; waiting before trying again", m.channel),
+                    )
+                    .await?;
+                report.held += 1;
+                return Ok(());
+            }
+            // Cool-down over: this message is the probe.
+            breaker.open_until = None;
+        }
+        let rate = self.cfg.rate_per_second;
+        self.limiters
+            .entry(m.channel.clone())
+            .or_insert_with(|| governor::RateLimiter::direct(governor::Quota::per_second(rate)))
+            .until_ready()
+            .await;
+        let result = channel.send(m).await;
+        let breaker = self.breakers.entry(m.channel.clone()).or_default();
+        match result {
+            Ok(()) => {
+                breaker.failures = 0;
+                self.store.mark_sent(m.id, Utc::now()).await?;
+                report.sent += 1;
+                tracing::info!(id = m.id, channel = %m.channel, recipient = %m.recipient, "message sent");
+            }
+            Err(SendError::Permanent(e)) => {
+                self.store.mark_failed(m.id, &e).await?;
+                report.failed += 1;
+                tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, "message refused for good");
+            }
+            Err(SendError::Transient(e)) => {
+                breaker.failures += 1;
+                if breaker.failures >= self.cfg.breaker_threshold {
+                    breaker.open_until = Some(Utc::now() + self.cfg.breaker_cooldown);
+                    breaker.failures = 0;
+                    tracing::warn!(channel = %m.channel, "circuit open after repeated failures; probing again later");
+                }
+                if m.attempts >= self.cfg.max_attempts {
+                    self.store
+                        .mark_failed(m.id, &format!("gave up after {} attempts: {e}", m.attempts))
+                        .await?;
+                    report.failed += 1;
+                } else {
+                    let at = Utc::now() + self.backoff(m.attempts);
+                    self.store.mark_retry(m.id, at, &e).await?;
+                    report.retried += 1;
+                }
+                tracing::warn!(id = m.id, channel = %m.channel, error = %e, "delivery failed; will retry");
+            }
+        }
+        Ok(())
+    }
+
+    /// Deliver until `stop` turns true, pausing `idle` when nothing is due.
+    pub async fn run(
+        &mut self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        idle: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        while !*stop.borrow() {
+            let r = self.run_once().await?;
+            if r.claimed == 0 || r.paused {
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}

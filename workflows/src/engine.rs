@@ -1,0 +1,899 @@
+//! The campaign engine: creating campaigns from their files, previewing and
+//! test-sending them, starting them, planning each wave of digests into the
+//! outbox (one message per person per day, merging all of their running
+//! campaigns; reminders on the campaign's schedule in the person's time
+//! zone, never in quiet hours), and recording answers from signed links.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Timelike as _, Utc};
+use minijinja::context;
+use serde::Serialize;
+use sha2::Digest as _;
+use winventory_core::store::{
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, MachineRow, NewMessage, NewTarget,
+    Store, StoreError,
+};
+use winventory_core::{AsOf, Catalog, User};
+
+use crate::answer::{Answer, AnswerError, AnswerKind};
+use crate::plan::{Addressee, DigestMachine, load_targets, recipient_key, unknown_targets};
+use crate::render::{AnswerLink, RenderError, Templates, answer_label};
+use crate::spec::{CampaignSpec, SpecError, is_quiet};
+use crate::token::{Claims, Signer, TokenError};
+
+/// What can go wrong in the engine, in words for an admin.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The campaign file is wrong.
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    /// A template failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// No such campaign.
+    #[error("no campaign {0:?}; `winventory campaign list` shows them")]
+    NoCampaign(String),
+    /// A campaign with that name exists.
+    #[error("a campaign named {0:?} exists already; choose another name")]
+    NameTaken(String),
+    /// The operation does not fit the campaign's state.
+    #[error("campaign {name} is {state}: {what}")]
+    State {
+        /// Campaign name.
+        name: String,
+        /// Its state.
+        state: &'static str,
+        /// What cannot be done and what to do instead.
+        what: String,
+    },
+    /// A stored spec no longer parses (a newer version changed the format).
+    #[error("the stored definition of campaign {0} is invalid: {1}")]
+    StoredSpec(String, SpecError),
+    /// Writing preview files failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The person to test-send to has no email address.
+    #[error("{0} has no email address in the directory; import it with `winventory users import`")]
+    NoAddress(String),
+}
+
+/// How the engine is set up at this site.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Public base URL of the answer pages (`https://winventory.example.org`).
+    pub base_url: String,
+    /// Domain of Message-IDs (`winventory.example.org`).
+    pub message_domain: String,
+    /// Days a report stays fresh.
+    pub freshness_days: u32,
+    /// Days after the deadline that links keep working (the campaign's
+    /// closing ends them earlier).
+    pub link_grace_days: i64,
+}
+
+/// The campaign engine.
+#[derive(Clone)]
+pub struct Engine {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The lifecycle catalog.
+    pub catalog: Arc<Catalog>,
+    /// Templates.
+    pub templates: Arc<Templates>,
+    /// Link signing keys.
+    pub signer: Arc<Signer>,
+    /// Settings.
+    pub config: EngineConfig,
+}
+
+/// A campaign with its parsed definition.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    /// The stored row.
+    pub row: CampaignRow,
+    /// Its definition.
+    pub spec: CampaignSpec,
+}
+
+/// What `campaign preview` produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PreviewSummary {
+    /// Target machines.
+    pub machines: usize,
+    /// Machines asked of a fallback group (no owner known).
+    pub machines_without_owner: usize,
+    /// People who would get a digest.
+    pub recipients: usize,
+    /// Digests written.
+    pub messages: usize,
+    /// People who could not be reached (no email address).
+    pub unreachable: Vec<String>,
+}
+
+/// What a wave queued.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WaveSummary {
+    /// Machines added to running campaigns (targets that appeared).
+    pub machines_added: u64,
+    /// Messages newly queued.
+    pub queued: u64,
+    /// People skipped for now (quiet hours, or already written to today).
+    pub deferred: usize,
+    /// People who could not be reached (no address on any channel).
+    pub unreachable: Vec<String>,
+}
+
+/// Campaign progress for `campaign status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// Campaign name.
+    pub campaign: String,
+    /// State.
+    pub state: String,
+    /// Deadline.
+    pub deadline: String,
+    /// Days left until the deadline (negative when past).
+    pub days_left: i64,
+    /// Target machines.
+    pub targets: usize,
+    /// Listed in at least one message.
+    pub messaged: usize,
+    /// Answered (not yet resolved), by answer kind.
+    pub answered: BTreeMap<String, usize>,
+    /// Resolved.
+    pub resolved: usize,
+    /// Still open past the deadline.
+    pub overdue: usize,
+    /// Escalated at least once.
+    pub escalated: usize,
+    /// Open (no answer yet).
+    pub open: usize,
+    /// Share of targets answered or resolved, 0-100.
+    pub progress_percent: u32,
+}
+
+/// The pages' view of a link, for the HTTP edge.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkView {
+    /// The claims.
+    #[serde(skip)]
+    pub claims: Claims,
+    /// The campaign's title.
+    pub campaign: String,
+    /// Hostnames the answer covers.
+    pub machines: Vec<String>,
+    /// The recipient's language.
+    pub language: String,
+}
+
+/// Why an answer from a link was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The token itself.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The campaign is closed (or gone).
+    #[error("this campaign is closed; answers are no longer collected")]
+    Closed,
+    /// Nothing left to answer.
+    #[error(
+        "there is nothing left to answer with this link (the machines are resolved or were handed to someone else)"
+    )]
+    Nothing,
+    /// The answer is incomplete or invalid.
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One campaign's part of a digest: recipient key, machines, and their
+/// (campaign id, machine id) pairs.
+type Section = (String, Vec<DigestMachine>, Vec<(i64, i64)>);
+
+/// A serializable value as a template value.
+pub fn ser<T: Serialize>(x: &T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(x))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Engine {
+    /// Load a campaign by id or name.
+    pub async fn campaign(&self, id_or_name: &str) -> Result<Campaign, EngineError> {
+        let row = self
+            .store
+            .campaign(id_or_name)
+            .await?
+            .ok_or_else(|| EngineError::NoCampaign(id_or_name.to_string()))?;
+        let spec = CampaignSpec::parse(&row.spec)
+            .map_err(|e| EngineError::StoredSpec(row.name.clone(), e))?;
+        Ok(Campaign { row, spec })
+    }
+
+    /// Create a draft campaign from a file's text. Returns it with warnings
+    /// (targets the catalog does not know).
+    pub async fn create(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, Vec<String>), EngineError> {
+        let spec = CampaignSpec::parse(text)?;
+        self.templates.check(&spec.templates.digest)?;
+        let warnings = unknown_targets(&self.catalog, &spec)
+            .into_iter()
+            .map(|t| format!("the catalog has no {t}: it will match no machine"))
+            .collect();
+        let id = self
+            .store
+            .create_campaign(&spec.name, spec.kind.as_str(), text, now)
+            .await?
+            .ok_or_else(|| EngineError::NameTaken(spec.name.clone()))?;
+        Ok((self.campaign(&id.to_string()).await?, warnings))
+    }
+
+    fn state_error(c: &Campaign, what: &str) -> EngineError {
+        EngineError::State {
+            name: c.row.name.clone(),
+            state: c.row.state.as_str(),
+            what: what.to_string(),
+        }
+    }
+
+    /// Change a campaign's state: `start` (from draft or paused), `pause`,
+    /// `resume`, `close`. Starting plans the first wave at once.
+    pub async fn set_state(
+        &self,
+        id_or_name: &str,
+        to: CampaignState,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        use CampaignState::*;
+        let ok = matches!(
+            (c.row.state, to),
+            (Draft, Running)
+                | (Paused, Running)
+                | (Running, Paused)
+                | (Draft | Running | Paused, Closed)
+        );
+        if !ok {
+            let what = match (c.row.state, to) {
+                (Closed, _) => "a closed campaign cannot change; create a new one",
+                (Running, Running) => "it is running already",
+                (Paused, Paused) => "it is paused already",
+                _ => "start it first",
+            };
+            return Err(Self::state_error(&c, what));
+        }
+        self.store.set_campaign_state(c.row.id, to, now).await?;
+        if to == Running {
+            self.tick(now).await?;
+        }
+        self.campaign(&c.row.id.to_string()).await
+    }
+
+    fn as_of(&self, now: DateTime<Utc>) -> AsOf {
+        AsOf::at(now, self.config.freshness_days)
+    }
+
+    /// Add the campaign's current targets (new machines that match) to it.
+    pub async fn refresh_targets(
+        &self,
+        c: &Campaign,
+        now: DateTime<Utc>,
+    ) -> Result<u64, EngineError> {
+        let machines = load_targets(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        let targets: Vec<NewTarget> = machines
+            .iter()
+            .map(|m| NewTarget {
+                machine_id: m.id,
+                host_key: m.hostname.to_lowercase(),
+                recipient: recipient_key(m, &c.spec.fallback_group),
+            })
+            .collect();
+        Ok(self
+            .store
+            .add_campaign_machines(c.row.id, &targets, now)
+            .await?)
+    }
+
+    fn expiry(&self, spec: &CampaignSpec) -> DateTime<Utc> {
+        let last = spec.deadline + Duration::days(self.config.link_grace_days);
+        last.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc()
+    }
+
+    fn links(
+        &self,
+        c: &Campaign,
+        recipient: &str,
+        m: Option<&DigestMachine>,
+        answers: &[AnswerKind],
+        lang: &str,
+    ) -> Vec<AnswerLink> {
+        let expires = self.expiry(&c.spec);
+        answers
+            .iter()
+            .map(|&answer| {
+                let token = self.signer.sign(&Claims {
+                    campaign: c.row.id,
+                    recipient: recipient.to_string(),
+                    machine: m.map(|m| m.machine_id),
+                    answer,
+                    expires,
+                });
+                AnswerLink {
+                    answer,
+                    label: answer_label(answer, lang).to_string(),
+                    url: format!(
+                        "{}/answer/{token}",
+                        self.config.base_url.trim_end_matches('/')
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// Render one person's digest over sections of (campaign, recipient key,
+    /// machines).
+    fn render_digest(
+        &self,
+        person: &Addressee,
+        sections: &[(&Campaign, &str, Vec<DigestMachine>)],
+        reminder: bool,
+    ) -> Result<crate::render::Rendered, EngineError> {
+        let lang = crate::render::language(&person.language);
+        let mut campaigns = Vec::new();
+        let mut count = 0;
+        let mut expires: Option<DateTime<Utc>> = None;
+        for (c, recipient, machines) in sections {
+            count += machines.len();
+            let e = self.expiry(&c.spec);
+            expires = Some(expires.map_or(e, |x| x.min(e)));
+            let rows: Vec<_> = machines
+                .iter()
+                .map(|m| {
+                    context! {
+                        hostname => &m.hostname, os => &m.os, cycle => &m.cycle,
+                        eol => m.eol.map(|d| d.to_string()),
+                        links => ser(&self.links(c, recipient, Some(m), &m.answers, lang)),
+                    }
+                })
+                .collect();
+            // "Apply to all" offers the answers every machine offers.
+            let common: Vec<AnswerKind> = c
+                .spec
+                .poll
+                .answers
+                .iter()
+                .copied()
+                .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
+                .collect();
+            campaigns.push(context! {
+                name => &c.row.name, title => &c.spec.title, description => &c.spec.description,
+                deadline => c.spec.deadline.to_string(),
+                group => recipient.strip_prefix("group:"),
+                machines => rows,
+                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, None, &common, lang) } else { Vec::new() }),
+            });
+        }
+        let ctx = context! {
+            person => ser(person),
+            campaigns => campaigns,
+            machines => count,
+            reminder => reminder,
+            expires => expires.map(|e| e.date_naive().to_string()).unwrap_or_default(),
+        };
+        let base = sections
+            .first()
+            .map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str());
+        Ok(self.templates.message(base, lang, &ctx)?)
+    }
+
+    async fn directory(&self) -> Result<HashMap<String, User>, EngineError> {
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.login.clone(), u))
+            .collect())
+    }
+
+    async fn group_members(
+        &self,
+        groups: Vec<String>,
+    ) -> Result<HashMap<String, Vec<String>>, EngineError> {
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for (g, login) in self.store.group_members(&groups).await? {
+            out.entry(g).or_default().push(login);
+        }
+        Ok(out)
+    }
+
+    /// The people a recipient key reaches: the person, or a group's members.
+    fn people<'a>(recipient: &'a str, groups: &'a HashMap<String, Vec<String>>) -> Vec<&'a str> {
+        match recipient.strip_prefix("group:") {
+            Some(g) => groups
+                .get(g)
+                .map(|v| v.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            None => vec![recipient],
+        }
+    }
+
+    fn machine_view(&self, c: &Campaign, m: &MachineRow) -> DigestMachine {
+        crate::plan::digest_machine(&c.spec, &self.catalog, m)
+    }
+
+    /// Render every digest the campaign's first wave would send into `dir`
+    /// (`LOGIN.txt`, `LOGIN.html`, `LOGIN.subject`), without storing or
+    /// sending anything.
+    pub async fn preview(
+        &self,
+        id_or_name: &str,
+        now: DateTime<Utc>,
+        dir: &Path,
+    ) -> Result<PreviewSummary, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        let machines = load_targets(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        let users = self.directory().await?;
+        let mut by: BTreeMap<String, Vec<DigestMachine>> = BTreeMap::new();
+        let mut summary = PreviewSummary {
+            machines: machines.len(),
+            ..Default::default()
+        };
+        for m in &machines {
+            let r = recipient_key(m, &c.spec.fallback_group);
+            if r.starts_with("group:") {
+                summary.machines_without_owner += 1;
+            }
+            by.entry(r).or_default().push(self.machine_view(&c, m));
+        }
+        let groups = self
+            .group_members(
+                by.keys()
+                    .filter_map(|k| k.strip_prefix("group:").map(str::to_string))
+                    .collect(),
+            )
+            .await?;
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        for (recipient, list) in &by {
+            let people = Self::people(recipient, &groups);
+            if people.is_empty() {
+                summary.unreachable.push(recipient.clone());
+            }
+            for login in people {
+                let person = Addressee::of(login, users.get(login));
+                summary.recipients += 1;
+                if person.email.is_none() {
+                    summary.unreachable.push(login.to_string());
+                }
+                let r =
+                    self.render_digest(&person, &[(&c, recipient.as_str(), list.clone())], false)?;
+                let safe: String = login
+                    .chars()
+                    .map(|ch| {
+                        if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.' {
+                            ch
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                for (ext, body) in [("subject", &r.subject), ("txt", &r.text), ("html", &r.html)] {
+                    let path = dir.join(format!("{safe}.{ext}"));
+                    std::fs::write(&path, body).map_err(|source| EngineError::Write {
+                        path: path.display().to_string(),
+                        source,
+                    })?;
+                }
+                summary.messages += 1;
+            }
+        }
+        summary.unreachable.sort();
+        summary.unreachable.dedup();
+        Ok(summary)
+    }
+
+    fn message_id(&self, key: &str) -> String {
+        let h = sha2::Sha256::digest(key.as_bytes());
+        format!("<{}@{}>", hex(&h[..16]), self.config.message_domain)
+    }
+
+    /// Send one real digest of the campaign to an admin (the digest of its
+    /// first recipient, addressed to the admin), whatever the campaign's state.
+    pub async fn test_send(
+        &self,
+        id_or_name: &str,
+        login: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        let users = self.directory().await?;
+        let admin = Addressee::of(login, users.get(login));
+        let email = admin
+            .email
+            .clone()
+            .ok_or_else(|| EngineError::NoAddress(login.to_string()))?;
+        let machines = load_targets(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        let first = machines
+            .first()
+            .map(|m| recipient_key(m, &c.spec.fallback_group));
+        let list: Vec<DigestMachine> = machines
+            .iter()
+            .filter(|m| Some(recipient_key(m, &c.spec.fallback_group)) == first)
+            .map(|m| self.machine_view(&c, m))
+            .collect();
+        // Links in a test message are signed for the admin, so following
+        // them cannot answer for the real owner.
+        let r = self.render_digest(&admin, &[(&c, login, list)], false)?;
+        let key = format!("test:{}:{}:{}", c.row.id, login, now.timestamp_micros());
+        let msg = NewMessage {
+            message_id: self.message_id(&key),
+            idem_key: key,
+            channel: "email".into(),
+            recipient: login.to_string(),
+            address: email.clone(),
+            subject: format!("[TEST] {}", r.subject),
+            body_text: r.text,
+            body_html: Some(r.html),
+            machines: Vec::new(),
+            reminder: false,
+        };
+        self.store.enqueue(&[msg], now).await?;
+        Ok(email)
+    }
+
+    /// Whether a reminder is due for a machine last messaged at `last`: the
+    /// campaign's schedule fired since then (in the person's time zone).
+    fn reminder_due(
+        c: &Campaign,
+        tz: chrono_tz::Tz,
+        last: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Ok(schedule) = c.spec.schedule.reminder_schedule() else {
+            return false;
+        };
+        schedule
+            .after(&last.with_timezone(&tz))
+            .next()
+            .is_some_and(|t| t.with_timezone(&Utc) <= now)
+    }
+
+    /// Plan a wave for every running campaign: add new targets, then queue
+    /// one digest per person with every open machine that needs a first
+    /// message or a reminder, merged across campaigns, at most one a day per
+    /// person, never in their quiet hours. Safe to run any number of times.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<WaveSummary, EngineError> {
+        let mut summary = WaveSummary::default();
+        let mut running = Vec::new();
+        for row in self.store.campaigns().await? {
+            if row.state == CampaignState::Running {
+                running.push(self.campaign(&row.id.to_string()).await?);
+            }
+        }
+        if running.is_empty() {
+            return Ok(summary);
+        }
+        let users = self.directory().await?;
+        // (person) -> [(campaign index, recipient key, machine, reminder?)]
+        let mut wanted: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> = BTreeMap::new();
+        let mut group_names = Vec::new();
+        let mut ids = Vec::new();
+        for (ci, c) in running.iter().enumerate() {
+            summary.machines_added += self.refresh_targets(c, now).await?;
+            for cm in self.store.campaign_machines(c.row.id).await? {
+                if cm.state != "open" {
+                    continue;
+                }
+                if let Some(g) = cm.recipient.strip_prefix("group:") {
+                    group_names.push(g.to_string());
+                }
+                ids.push(cm.machine_id);
+                wanted.entry(cm.recipient.clone()).or_default().push((
+                    ci,
+                    cm.recipient.clone(),
+                    cm,
+                ));
+            }
+        }
+        let machine_rows: HashMap<i64, MachineRow> = self
+            .store
+            .machines_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let groups = self.group_members(group_names).await?;
+        // Expand groups to people.
+        let mut per_person: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> =
+            BTreeMap::new();
+        for (recipient, items) in wanted {
+            let people = Self::people(&recipient, &groups);
+            if people.is_empty() {
+                summary.unreachable.push(recipient.clone());
+            }
+            for p in people {
+                per_person
+                    .entry(p.to_string())
+                    .or_default()
+                    .extend(items.iter().cloned());
+            }
+        }
+        let mut messages = Vec::new();
+        for (login, items) in per_person {
+            let person = Addressee::of(&login, users.get(&login));
+            let tz = person
+                .time_zone
+                .as_deref()
+                .and_then(|t| t.parse::<chrono_tz::Tz>().ok());
+            // Select what is due: a first message, or a reminder.
+            let mut sections: BTreeMap<usize, Section> = BTreeMap::new();
+            let mut any_first = false;
+            let mut quiet = false;
+            for (ci, recipient, cm) in &items {
+                let c = &running[*ci];
+                let tz = tz.unwrap_or_else(|| c.spec.tz());
+                let local = now.with_timezone(&tz);
+                if is_quiet(
+                    c.spec.schedule.quiet().ok().flatten(),
+                    local.hour() * 60 + local.minute(),
+                ) {
+                    quiet = true;
+                    continue;
+                }
+                let due = match cm.last_messaged {
+                    None => {
+                        any_first = true;
+                        true
+                    }
+                    Some(last) => Self::reminder_due(c, tz, last, now),
+                };
+                let Some(m) = machine_rows.get(&cm.machine_id) else {
+                    continue;
+                };
+                if due {
+                    let s = sections
+                        .entry(*ci)
+                        .or_insert_with(|| (recipient.clone(), Vec::new(), Vec::new()));
+                    s.1.push(self.machine_view(c, m));
+                    s.2.push((c.row.id, cm.machine_id));
+                }
+            }
+            if sections.is_empty() {
+                if quiet {
+                    summary.deferred += 1;
+                }
+                continue;
+            }
+            let Some(email) = person.email.clone() else {
+                summary.unreachable.push(login.clone());
+                continue;
+            };
+            let tz = tz.unwrap_or_else(|| running[*sections.keys().next().unwrap_or(&0)].spec.tz());
+            let day: NaiveDate = now.with_timezone(&tz).date_naive();
+            let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
+                .iter()
+                .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
+                .collect();
+            let rendered = self.render_digest(&person, &list, !any_first)?;
+            let key = format!("digest:{login}:{day}:email");
+            messages.push(NewMessage {
+                message_id: self.message_id(&key),
+                idem_key: key,
+                channel: "email".into(),
+                recipient: login.clone(),
+                address: email,
+                subject: rendered.subject,
+                body_text: rendered.text,
+                body_html: Some(rendered.html),
+                machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
+                reminder: !any_first,
+            });
+        }
+        let planned = messages.len();
+        summary.queued = self.store.enqueue(&messages, now).await?;
+        summary.deferred += planned - summary.queued as usize;
+        summary.unreachable.sort();
+        summary.unreachable.dedup();
+        Ok(summary)
+    }
+
+    /// Progress of a campaign.
+    pub async fn status(
+        &self,
+        id_or_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Status, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        let machines = self.store.campaign_machines(c.row.id).await?;
+        let mut s = Status {
+            campaign: c.row.name.clone(),
+            state: c.row.state.as_str().into(),
+            deadline: c.spec.deadline.to_string(),
+            days_left: (c.spec.deadline - now.date_naive()).num_days(),
+            targets: machines.len(),
+            ..Default::default()
+        };
+        for m in &machines {
+            if m.messages > 0 {
+                s.messaged += 1;
+            }
+            if m.escalation > 0 {
+                s.escalated += 1;
+            }
+            match m.state.as_str() {
+                "resolved" => s.resolved += 1,
+                "answered" => {
+                    *s.answered
+                        .entry(m.answer.clone().unwrap_or_default())
+                        .or_default() += 1
+                }
+                _ => {
+                    s.open += 1;
+                    if now.date_naive() > c.spec.deadline {
+                        s.overdue += 1;
+                    }
+                }
+            }
+        }
+        let done = s.resolved + s.answered.values().sum::<usize>();
+        s.progress_percent = (done * 100)
+            .checked_div(s.targets)
+            .map_or(100, |p| p as u32);
+        Ok(s)
+    }
+
+    /// Check a link and say what it would record (for the confirmation page).
+    pub async fn open_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
+        let claims = self.signer.verify(token, now)?;
+        let c = match self.campaign(&claims.campaign.to_string()).await {
+            Ok(c) if c.row.state != CampaignState::Closed => c,
+            Ok(_) | Err(EngineError::NoCampaign(_)) => return Err(LinkError::Closed),
+            Err(EngineError::Store(e)) => return Err(LinkError::Store(e)),
+            Err(_) => return Err(LinkError::Closed),
+        };
+        let machines: Vec<CampaignMachine> = self
+            .store
+            .campaign_machines(c.row.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.recipient == claims.recipient && m.state != "resolved")
+            .filter(|m| claims.machine.is_none_or(|id| id == m.machine_id))
+            .collect();
+        if machines.is_empty() {
+            return Err(LinkError::Nothing);
+        }
+        let users = self.directory().await.map_err(|e| match e {
+            EngineError::Store(s) => LinkError::Store(s),
+            _ => LinkError::Nothing,
+        })?;
+        let language = users
+            .get(&claims.recipient)
+            .and_then(|u| u.language.clone())
+            .unwrap_or_else(|| "en".into());
+        Ok(LinkView {
+            campaign: c.spec.title.clone(),
+            machines: machines.iter().map(|m| m.host_key.clone()).collect(),
+            language,
+            claims,
+        })
+    }
+
+    /// Record the answer a link proposes, with the fields its page collected.
+    /// A later answer replaces an earlier one.
+    pub async fn answer_link(
+        &self,
+        token: &str,
+        date: Option<NaiveDate>,
+        detail: Option<String>,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(LinkView, u64), LinkError> {
+        let view = self.open_link(token, now).await?;
+        let c = &view.claims;
+        let answer = Answer {
+            kind: c.answer,
+            date,
+            detail: detail
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+            comment: comment
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+        };
+        let machines: Vec<CampaignMachine> = self
+            .store
+            .campaign_machines(c.campaign)
+            .await?
+            .into_iter()
+            .filter(|m| m.recipient == c.recipient && m.state != "resolved")
+            .filter(|m| c.machine.is_none_or(|id| id == m.machine_id))
+            .collect();
+        // Extended support: the earliest end among the machines' OS cycles.
+        let mut esu: Option<NaiveDate> = None;
+        if c.answer == AnswerKind::Esu {
+            for m in &machines {
+                let end = self
+                    .store
+                    .machine(&m.host_key)
+                    .await?
+                    .and_then(|row| row.os_match)
+                    .and_then(|cy| self.catalog.get(&cy.product, &cy.cycle).cloned())
+                    .and_then(|i| match i.extended_support_end {
+                        Some(winventory_core::Lifecycle::Date(d)) => Some(d),
+                        _ => None,
+                    });
+                esu = match (esu, end) {
+                    (_, None) => None,
+                    (None, e) if m.machine_id == machines[0].machine_id => e,
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (None, Some(_)) => None,
+                };
+                if esu.is_none() {
+                    break;
+                }
+            }
+        }
+        let by = c.recipient.clone();
+        answer.check(&by, now.date_naive(), esu)?;
+        let detail = match (c.answer, &answer.detail) {
+            (AnswerKind::NotMine, Some(d)) => winventory_core::normalize_login(d),
+            (_, d) => d.clone(),
+        };
+        let n = self
+            .store
+            .record_answer(
+                &AnswerRecord {
+                    campaign_id: c.campaign,
+                    machine_ids: machines.iter().map(|m| m.machine_id).collect(),
+                    answer: c.answer.as_str().into(),
+                    date: answer.date,
+                    detail,
+                    comment: answer.comment.clone(),
+                    by,
+                    via: "email".into(),
+                },
+                now,
+            )
+            .await?;
+        Ok((view, n))
+    }
+}

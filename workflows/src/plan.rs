@@ -1,0 +1,264 @@
+//! Planning a wave: which machines a campaign targets, who is asked about
+//! each, and the digests that result (one per person, listing all of their
+//! target machines). Pure functions over data the caller loaded; the only
+//! store access is [`load_targets`], through the store trait.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use winventory_core::store::{CampaignMachine, MachineRow, Store};
+use winventory_core::{AsOf, Catalog, CycleRef, HostKey, Lifecycle, User};
+
+use crate::answer::AnswerKind;
+use crate::recipients::{Recipient, recipient_for};
+use crate::spec::{CampaignSpec, ProductCycles};
+
+fn cref(product: &str, cycle: &str) -> CycleRef {
+    CycleRef {
+        product: product.to_string(),
+        cycle: cycle.to_string(),
+    }
+}
+
+/// The cycles a list of product/cycles names (a product alone: all its cycles).
+fn expand(catalog: &Catalog, list: &[ProductCycles]) -> Vec<CycleRef> {
+    let mut out = Vec::new();
+    for pc in list {
+        if pc.cycles.is_empty() {
+            out.extend(
+                catalog
+                    .cycles()
+                    .filter(|c| c.product == pc.product)
+                    .map(|c| cref(&c.product, &c.cycle)),
+            );
+        } else {
+            for c in &pc.cycles {
+                let cycle = catalog.find_cycle(&pc.product, c).unwrap_or(c);
+                out.push(cref(&pc.product, cycle));
+            }
+        }
+    }
+    out
+}
+
+/// Products or cycles of the target that the catalog does not know (likely
+/// typos: they match nothing). For `campaign create` to warn about.
+pub fn unknown_targets(catalog: &Catalog, spec: &CampaignSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    for pc in spec.target.os.iter().chain(&spec.target.software) {
+        if !catalog.has_product(&pc.product) {
+            out.push(format!("product {:?}", pc.product));
+            continue;
+        }
+        for c in &pc.cycles {
+            if catalog.find_cycle(&pc.product, c).is_none() {
+                out.push(format!("cycle {:?} of {:?}", c, pc.product));
+            }
+        }
+    }
+    out
+}
+
+/// The target machines of a campaign as of a date: fresh machines matching
+/// the OS, software or end-of-life rule, then every limit given.
+pub async fn load_targets(
+    store: &dyn Store,
+    catalog: &Catalog,
+    spec: &CampaignSpec,
+    as_of: &AsOf,
+) -> winventory_core::store::Result<Vec<MachineRow>> {
+    let t = &spec.target;
+    let mut os = expand(catalog, &t.os);
+    let mut software = expand(catalog, &t.software);
+    if let Some(days) = t.eol_within_days {
+        let until = as_of.date + chrono::Duration::days(i64::from(days));
+        let due: Vec<CycleRef> = catalog
+            .cycles()
+            .filter(|c| c.eol.is_some_and(|e: Lifecycle| e.is_over(until)))
+            .map(|c| cref(&c.product, &c.cycle))
+            .collect();
+        // A product is either an OS or software; each query matches only its kind.
+        os.extend(due.iter().cloned());
+        software.extend(due);
+    }
+    let mut machines = store
+        .machines_with_cycles(&os, &software, as_of.fresh_cutoff())
+        .await?;
+    if !t.hosts.is_empty() {
+        let hosts: HashSet<String> = t
+            .hosts
+            .iter()
+            .map(|h| HostKey::new(h).as_str().to_string())
+            .collect();
+        machines.retain(|m| hosts.contains(HostKey::new(&m.hostname).as_str()));
+    }
+    if !t.applications.is_empty() {
+        let ids: HashSet<i64> = store
+            .machines_with_applications(&t.applications)
+            .await?
+            .into_iter()
+            .collect();
+        machines.retain(|m| ids.contains(&m.id));
+    }
+    if !t.groups.is_empty() {
+        let members: HashSet<String> = store
+            .group_members(&t.groups)
+            .await?
+            .into_iter()
+            .map(|(_, login)| login)
+            .collect();
+        machines.retain(|m| {
+            [&m.responsible, &m.main_user]
+                .into_iter()
+                .flatten()
+                .any(|f| members.contains(&f.login))
+        });
+    }
+    Ok(machines)
+}
+
+/// Who is asked about a machine, as stored in `campaign_machines.recipient`.
+pub fn recipient_key(m: &MachineRow, fallback_group: &str) -> String {
+    match recipient_for(m.responsible.as_ref(), m.main_user.as_ref(), fallback_group) {
+        Recipient::Person(login) => login,
+        Recipient::FallbackGroup(g) => format!("group:{g}"),
+    }
+}
+
+/// A machine as a digest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestMachine {
+    /// Machine id.
+    pub machine_id: i64,
+    /// Hostname.
+    pub hostname: String,
+    /// What it runs (OS caption).
+    pub os: String,
+    /// The matched cycle's label (`Windows Server 2012 R2`), if matched.
+    pub cycle: Option<String>,
+    /// End of life, `YYYY-MM-DD`, if dated.
+    pub eol: Option<NaiveDate>,
+    /// End of extended (paid) support, if sold.
+    pub extended_support_end: Option<NaiveDate>,
+    /// The answers offered for this machine.
+    pub answers: Vec<AnswerKind>,
+}
+
+/// One person's (or one group member's) digest for one campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Digest {
+    /// Who is asked: login or `group:NAME`.
+    pub recipient: String,
+    /// The person it goes to (for a group: one member).
+    pub person: Addressee,
+    /// The machines, by hostname.
+    pub machines: Vec<DigestMachine>,
+}
+
+/// Someone a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Addressee {
+    /// Login.
+    pub login: String,
+    /// Display name (the login when unknown).
+    pub name: String,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Language tag (`en`, `fr`).
+    pub language: String,
+    /// IANA time zone, if known.
+    pub time_zone: Option<String>,
+}
+
+impl Addressee {
+    /// From a directory entry, or just a login.
+    pub fn of(login: &str, user: Option<&User>) -> Self {
+        Self {
+            login: login.to_string(),
+            name: user
+                .and_then(|u| u.name.clone())
+                .unwrap_or_else(|| login.to_string()),
+            email: user.and_then(|u| u.email.clone()),
+            language: user
+                .and_then(|u| u.language.clone())
+                .map(|l| l.split(['-', '_']).next().unwrap_or("en").to_lowercase())
+                .unwrap_or_else(|| "en".into()),
+            time_zone: user.and_then(|u| u.time_zone.clone()),
+        }
+    }
+}
+
+/// Digests for the open machines of a campaign: one per person; a group's
+/// machines go to each of its members.
+pub fn digests(
+    spec: &CampaignSpec,
+    catalog: &Catalog,
+    open: &[(&CampaignMachine, &MachineRow)],
+    users: &HashMap<String, User>,
+    groups: &HashMap<String, Vec<String>>,
+) -> Vec<Digest> {
+    let mut by: BTreeMap<&str, Vec<&(&CampaignMachine, &MachineRow)>> = BTreeMap::new();
+    for item in open {
+        by.entry(item.0.recipient.as_str()).or_default().push(item);
+    }
+    let mut out = Vec::new();
+    for (recipient, items) in by {
+        let machines: Vec<DigestMachine> = items
+            .iter()
+            .map(|(_, m)| digest_machine(spec, catalog, m))
+            .collect();
+        let people: Vec<&str> = match recipient.strip_prefix("group:") {
+            Some(g) => groups
+                .get(g)
+                .map(|v| v.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+            None => vec![recipient],
+        };
+        for login in people {
+            out.push(Digest {
+                recipient: recipient.to_string(),
+                person: Addressee::of(login, users.get(login)),
+                machines: machines.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn date_of(l: Option<Lifecycle>) -> Option<NaiveDate> {
+    match l {
+        Some(Lifecycle::Date(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// A machine as a campaign's digest lists it.
+pub fn digest_machine(spec: &CampaignSpec, catalog: &Catalog, m: &MachineRow) -> DigestMachine {
+    let info = m
+        .os_match
+        .as_ref()
+        .and_then(|c| catalog.get(&c.product, &c.cycle));
+    let esu = info.and_then(|i| date_of(i.extended_support_end));
+    DigestMachine {
+        machine_id: m.id,
+        hostname: m.hostname.clone(),
+        os: m.os.caption.clone(),
+        cycle: info.map(|i| {
+            format!(
+                "{} {}",
+                i.product_title,
+                i.label.as_deref().unwrap_or(&i.cycle)
+            )
+        }),
+        eol: info.and_then(|i| date_of(i.eol)),
+        extended_support_end: esu,
+        answers: spec
+            .poll
+            .answers
+            .iter()
+            .copied()
+            .filter(|a| *a != AnswerKind::Esu || esu.is_some())
+            .collect(),
+    }
+}

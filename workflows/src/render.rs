@@ -1,0 +1,299 @@
+//! Rendering messages and pages from minijinja templates, in the reader's
+//! language (English and French shipped; anything else falls back to
+//! English). Templates are looked up in the site's directory first, so a
+//! site overrides one by writing a file of the same name, then among the
+//! shipped ones (`templates/` at the repository root, built in). Undefined
+//! variables are errors, so a template mistake fails a test or a preview
+//! instead of sending a blank message.
+
+use std::path::PathBuf;
+
+use minijinja::{Environment, UndefinedBehavior, context};
+use serde::Serialize;
+
+use crate::answer::AnswerKind;
+
+/// The shipped templates, by file name.
+const SHIPPED: &[(&str, &str)] = &[
+    (
+        "digest.en.subject.j2",
+        include_str!("../../templates/digest.en.subject.j2"),
+    ),
+    (
+        "digest.fr.subject.j2",
+        include_str!("../../templates/digest.fr.subject.j2"),
+    ),
+    (
+        "digest.en.txt.j2",
+        include_str!("../../templates/digest.en.txt.j2"),
+    ),
+    (
+        "digest.fr.txt.j2",
+        include_str!("../../templates/digest.fr.txt.j2"),
+    ),
+    (
+        "digest.en.html.j2",
+        include_str!("../../templates/digest.en.html.j2"),
+    ),
+    (
+        "digest.fr.html.j2",
+        include_str!("../../templates/digest.fr.html.j2"),
+    ),
+    (
+        "answer.en.html.j2",
+        include_str!("../../templates/answer.en.html.j2"),
+    ),
+    (
+        "answer.fr.html.j2",
+        include_str!("../../templates/answer.fr.html.j2"),
+    ),
+];
+
+/// Languages with shipped templates.
+pub const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+/// A rendering failure (a template error, with the template's name).
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source}")]
+pub struct RenderError {
+    /// Template file name.
+    pub name: String,
+    /// What went wrong (line included).
+    #[source]
+    pub source: minijinja::Error,
+}
+
+/// A rendered email or chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    /// Subject (one line).
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML.
+    pub html: String,
+}
+
+/// The template set of a site.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+/// A link offered for one answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerLink {
+    /// The answer.
+    pub answer: AnswerKind,
+    /// Its label in the reader's language.
+    pub label: String,
+    /// The signed URL.
+    pub url: String,
+}
+
+/// An answer's label in a language.
+pub fn answer_label(kind: AnswerKind, language: &str) -> &'static str {
+    let fr = language == "fr";
+    match (kind, fr) {
+        (AnswerKind::Upgrade, false) => "Will upgrade",
+        (AnswerKind::Upgrade, true) => "Sera mise à jour",
+        (AnswerKind::Replace, false) => "Will replace",
+        (AnswerKind::Replace, true) => "Sera remplacée",
+        (AnswerKind::Decommission, false) => "Will decommission",
+        (AnswerKind::Decommission, true) => "Sera retirée du service",
+        (AnswerKind::Esu, false) => "Covered by paid extended updates",
+        (AnswerKind::Esu, true) => "Couverte par un support étendu payant",
+        (AnswerKind::Exception, false) => "Needs an exception",
+        (AnswerKind::Exception, true) => "Demande une exception",
+        (AnswerKind::NotMine, false) => "Not my machine",
+        (AnswerKind::NotMine, true) => "Pas ma machine",
+    }
+}
+
+/// The label of the date field an answer needs.
+pub fn date_label(kind: AnswerKind, language: &str) -> &'static str {
+    let fr = language == "fr";
+    match (kind, fr) {
+        (AnswerKind::Upgrade, false) => "Upgraded by",
+        (AnswerKind::Upgrade, true) => "Mise à jour avant le",
+        (AnswerKind::Esu, false) => "Covered until",
+        (AnswerKind::Esu, true) => "Couverte jusqu'au",
+        (_, false) => "Until",
+        (_, true) => "Jusqu'au",
+    }
+}
+
+/// The shipped language closest to a tag (`fr-CH` -> `fr`; unknown -> `en`).
+pub fn language(tag: &str) -> &'static str {
+    let base = tag.split(['-', '_']).next().unwrap_or("").to_lowercase();
+    LANGUAGES.into_iter().find(|l| *l == base).unwrap_or("en")
+}
+
+impl Templates {
+    /// The shipped templates, overridden by files in `site_dir` if given.
+    pub fn new(site_dir: Option<PathBuf>) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        env.set_loader(move |name| {
+            if let Some(dir) = &site_dir {
+                // Only plain file names: a template name never walks out of the directory.
+                if !name.contains(['/', '\\']) && !name.starts_with('.') {
+                    match std::fs::read_to_string(dir.join(name)) {
+                        Ok(text) => return Ok(Some(text)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(minijinja::Error::new(
+                                minijinja::ErrorKind::InvalidOperation,
+                                format!("cannot read {}: {e}", dir.join(name).display()),
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(SHIPPED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| (*t).to_string()))
+        });
+        Self { env }
+    }
+
+    fn render(&self, name: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        let err = |source| RenderError {
+            name: name.to_string(),
+            source,
+        };
+        self.env
+            .get_template(name)
+            .map_err(err)?
+            .render(ctx)
+            .map_err(err)
+    }
+
+    /// Render a message: `{base}.{lang}.subject.j2`, `.txt.j2` and `.html.j2`.
+    pub fn message(
+        &self,
+        base: &str,
+        lang: &str,
+        ctx: &minijinja::Value,
+    ) -> Result<Rendered, RenderError> {
+        let lang = language(lang);
+        let subject = self.render(&format!("{base}.{lang}.subject.j2"), ctx)?;
+        Ok(Rendered {
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: self.render(&format!("{base}.{lang}.txt.j2"), ctx)?,
+            html: self.render(&format!("{base}.{lang}.html.j2"), ctx)?,
+        })
+    }
+
+    /// Render an answer page (`answer.{lang}.html.j2`).
+    pub fn page(&self, lang: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        self.render(&format!("answer.{}.html.j2", language(lang)), ctx)
+    }
+
+    /// Check that every shipped message and page renders with sample data in
+    /// every language (used at start-up and by `campaign create`, so a broken
+    /// site override is found before anything is sent).
+    pub fn check(&self, base: &str) -> Result<(), RenderError> {
+        let link = AnswerLink {
+            answer: AnswerKind::Upgrade,
+            label: "Will upgrade".into(),
+            url: "https://example.org/a/x".into(),
+        };
+        let ctx = context! {
+            person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
+            campaigns => vec![context!{
+                name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
+                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", links => crate::engine::ser(&vec![link.clone()]) }],
+                all_links => crate::engine::ser(&vec![link]),
+            }],
+            machines => 1,
+            reminder => false,
+            expires => "2027-01-01",
+        };
+        for lang in LANGUAGES {
+            self.message(base, lang, &ctx)?;
+            for mode in ["confirm", "recorded", "error"] {
+                self.page(
+                    lang,
+                    &context! {
+                        mode, title => "t", message => "m", campaign => "c", machines => vec!["PC1"],
+                        answer => "exception", answer_label => "x", needs_date => true, date_label => "d",
+                        date => (), detail => (), comment => (),
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_template_renders_in_every_language() {
+        Templates::new(None).check("digest").expect("renders");
+    }
+
+    #[test]
+    fn a_site_file_of_the_same_name_replaces_the_shipped_template() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("digest.en.subject.j2"),
+            "Site: {{ campaign.title }}",
+        )
+        .expect("write");
+        let t = Templates::new(Some(dir.path().to_path_buf()));
+        let ctx = context! { campaign => context!{ title => "Retire 2012 R2" } };
+        assert_eq!(
+            t.render("digest.en.subject.j2", &ctx).expect("site"),
+            "Site: Retire 2012 R2"
+        );
+        // Other names still come from the shipped set.
+        assert!(t.render("digest.fr.subject.j2", &context! { campaigns => vec![context!{ title => "x" }], machines => 2, reminder => false }).is_ok());
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_naming_the_template() {
+        let t = Templates::new(None);
+        let e = t
+            .render("digest.en.subject.j2", &context! {})
+            .expect_err("strict");
+        assert!(
+            e.to_string().starts_with("template digest.en.subject.j2:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("x.html.j2"), "{{ v }}").expect("w");
+        std::fs::write(dir.path().join("x.txt.j2"), "{{ v }}").expect("w");
+        let t = Templates::new(Some(dir.path().to_path_buf()));
+        let ctx = context! { v => "<b>&" };
+        assert_eq!(t.render("x.html.j2", &ctx).expect("html"), "&lt;b&gt;&amp;");
+        assert_eq!(t.render("x.txt.j2", &ctx).expect("txt"), "<b>&");
+    }
+
+    #[test]
+    fn languages_fall_back_to_english() {
+        assert_eq!(language("fr-CH"), "fr");
+        assert_eq!(language("de"), "en");
+        assert_eq!(language(""), "en");
+    }
+}

@@ -1,0 +1,441 @@
+//! The campaign definition an admin writes (`winventory campaign create
+//! FILE`): what to target, what to ask, when to remind and whom to escalate
+//! to. Parsing checks every field and names the line and field of a mistake;
+//! nothing here touches the database or the network.
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::answer::AnswerKind;
+
+/// A campaign's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// Machines running an OS or software past (or near) its end of life.
+    Eol,
+    /// Any target and question the site defines.
+    Custom,
+}
+
+impl CampaignKind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignKind::Eol => "eol",
+            CampaignKind::Custom => "custom",
+        }
+    }
+}
+
+/// A product and some of its cycles (none listed: every cycle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductCycles {
+    /// Catalog product (`windows-server`).
+    pub product: String,
+    /// Cycles (`2012-r2`); empty means all.
+    #[serde(default)]
+    pub cycles: Vec<String>,
+}
+
+/// Which machines a campaign asks about. A machine is a target when it
+/// matches any of `os`, `software` or `eol_within_days`, and then every
+/// limit given (`groups`, `applications`, `hosts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Operating systems by catalog product and cycles.
+    #[serde(default)]
+    pub os: Vec<ProductCycles>,
+    /// Software by catalog product and cycles.
+    #[serde(default)]
+    pub software: Vec<ProductCycles>,
+    /// Anything (OS or software) whose end of life is within this many days
+    /// of the campaign's start (or already past).
+    #[serde(default)]
+    pub eol_within_days: Option<u32>,
+    /// Only machines whose responsible or main user is in one of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Only machines running one of these applications.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// Only these hosts (hostnames, any case).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
+/// What the poll offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollSpec {
+    /// The answers offered, in order.
+    #[serde(default = "PollSpec::default_answers")]
+    pub answers: Vec<AnswerKind>,
+}
+
+impl PollSpec {
+    fn default_answers() -> Vec<AnswerKind> {
+        AnswerKind::ALL.to_vec()
+    }
+}
+
+impl Default for PollSpec {
+    fn default() -> Self {
+        Self {
+            answers: Self::default_answers(),
+        }
+    }
+}
+
+/// A step up the escalation chain, taken after `escalate_after` unanswered
+/// reminders at the previous step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationStep {
+    /// The owner's groups (each member is told).
+    Group,
+    /// The owner's manager.
+    Manager,
+    /// The campaign's fallback group.
+    Fallback,
+}
+
+/// When messages go out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// Reminders, as a cron expression in the recipient's time zone
+    /// (5 fields `min hour day month weekday`, or 6 with seconds first).
+    #[serde(default = "ScheduleSpec::default_reminders")]
+    pub reminders: String,
+    /// Hours when nothing is sent, `HH:MM-HH:MM` in the recipient's time zone.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
+    /// Unanswered reminders before the next escalation step.
+    #[serde(default = "ScheduleSpec::default_escalate_after")]
+    pub escalate_after: u32,
+    /// The escalation chain, in order.
+    #[serde(default = "ScheduleSpec::default_escalation")]
+    pub escalation: Vec<EscalationStep>,
+}
+
+impl ScheduleSpec {
+    fn default_reminders() -> String {
+        "0 9 * * Mon".into()
+    }
+    fn default_escalate_after() -> u32 {
+        2
+    }
+    fn default_escalation() -> Vec<EscalationStep> {
+        vec![
+            EscalationStep::Group,
+            EscalationStep::Manager,
+            EscalationStep::Fallback,
+        ]
+    }
+
+    /// The reminder schedule, parsed.
+    pub fn reminder_schedule(&self) -> Result<cron::Schedule, String> {
+        parse_cron(&self.reminders)
+    }
+
+    /// The quiet hours as (start, end) minutes after midnight.
+    pub fn quiet(&self) -> Result<Option<(u32, u32)>, String> {
+        self.quiet_hours
+            .as_deref()
+            .map(parse_quiet_hours)
+            .transpose()
+    }
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        Self {
+            reminders: Self::default_reminders(),
+            quiet_hours: None,
+            escalate_after: Self::default_escalate_after(),
+            escalation: Self::default_escalation(),
+        }
+    }
+}
+
+/// Which templates render the campaign's messages (base names looked up in
+/// the site's template directory first, then the shipped ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSpec {
+    /// The digest.
+    #[serde(default = "TemplateSpec::default_digest")]
+    pub digest: String,
+}
+
+impl TemplateSpec {
+    fn default_digest() -> String {
+        "digest".into()
+    }
+}
+
+impl Default for TemplateSpec {
+    fn default() -> Self {
+        Self {
+            digest: Self::default_digest(),
+        }
+    }
+}
+
+/// A campaign definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    /// Unique short name (`retire-2012r2`): letters, digits, `-` and `_`.
+    pub name: String,
+    /// Kind.
+    pub kind: CampaignKind,
+    /// Title shown to owners.
+    pub title: String,
+    /// Why, in a sentence or two, shown to owners.
+    #[serde(default)]
+    pub description: String,
+    /// The date by which the machines must be dealt with.
+    pub deadline: NaiveDate,
+    /// Group that is asked about machines with no known owner.
+    pub fallback_group: String,
+    /// Time zone for recipients with none of their own (IANA name).
+    #[serde(default = "CampaignSpec::default_time_zone")]
+    pub time_zone: String,
+    /// The machines.
+    pub target: TargetSpec,
+    /// The question.
+    #[serde(default)]
+    pub poll: PollSpec,
+    /// Reminders and escalation.
+    #[serde(default)]
+    pub schedule: ScheduleSpec,
+    /// Templates.
+    #[serde(default)]
+    pub templates: TemplateSpec,
+}
+
+/// A mistake in a campaign file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{field}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct SpecError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The field (`schedule.reminders`).
+    pub field: String,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl CampaignSpec {
+    fn default_time_zone() -> String {
+        "UTC".into()
+    }
+
+    /// Parse and check a campaign file's text.
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let spec: CampaignSpec = toml::from_str(text).map_err(|e| SpecError {
+            line: e.span().map(|s| line_of(text, s.start)),
+            field: String::new(),
+            message: e.message().trim().to_string(),
+        })?;
+        spec.check().map_err(|(field, message)| SpecError {
+            line: find_line(text, &field),
+            field,
+            message,
+        })?;
+        Ok(spec)
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let err = |f: &str, m: String| Err((f.to_string(), m));
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return err(
+                "name",
+                format!(
+                    "{:?} is not a valid name: use letters, digits, '-' and '_'",
+                    self.name
+                ),
+            );
+        }
+        if self.title.trim().is_empty() {
+            return err("title", "must not be empty".into());
+        }
+        if self.fallback_group.trim().is_empty() {
+            return err(
+                "fallback_group",
+                "must name the group asked about machines with no owner".into(),
+            );
+        }
+        if chrono_tz::Tz::from_str(&self.time_zone).is_err() {
+            return err(
+                "time_zone",
+                format!(
+                    "{:?} is not an IANA time zone (such as Europe/Zurich)",
+                    self.time_zone
+                ),
+            );
+        }
+        let t = &self.target;
+        if t.os.is_empty() && t.software.is_empty() && t.eol_within_days.is_none() {
+            return err(
+                "target",
+                "name at least one of os, software or eol_within_days".into(),
+            );
+        }
+        if self.poll.answers.is_empty() {
+            return err("poll.answers", "offer at least one answer".into());
+        }
+        if let Err(e) = self.schedule.reminder_schedule() {
+            return err("schedule.reminders", e);
+        }
+        if let Err(e) = self.schedule.quiet() {
+            return err("schedule.quiet_hours", e);
+        }
+        if self.schedule.escalate_after == 0 {
+            return err(
+                "schedule.escalate_after",
+                "must be at least 1 reminder".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The campaign's default time zone.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        chrono_tz::Tz::from_str(&self.time_zone).unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line where the last part of a dotted field is assigned, if any.
+fn find_line(text: &str, field: &str) -> Option<usize> {
+    let key = field.rsplit('.').next()?;
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
+                || l.trim() == format!("[{field}]")
+        })
+        .map(|i| i + 1)
+}
+
+/// A cron expression of 5 fields (minutes first) or 6-7 (seconds first).
+pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
+    let fields = expr.split_whitespace().count();
+    let full = if fields == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_string()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| {
+        format!("{expr:?} is not a cron expression ({e}); write e.g. \"0 9 * * Mon\" for Mondays at 09:00")
+    })
+}
+
+fn parse_quiet_hours(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?} is not a range of hours; write e.g. \"19:00-08:00\"");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let hm = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    };
+    match (hm(a), hm(b)) {
+        (Some(x), Some(y)) if x != y => Ok((x, y)),
+        _ => Err(bad()),
+    }
+}
+
+/// Whether `minute` (after midnight) falls in the quiet range (which may
+/// wrap past midnight).
+pub fn is_quiet(quiet: Option<(u32, u32)>, minute: u32) -> bool {
+    match quiet {
+        None => false,
+        Some((start, end)) if start < end => (start..end).contains(&minute),
+        Some((start, end)) => minute >= start || minute < end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "retire-2012r2"
+kind = "eol"
+title = "Windows Server 2012 R2 retirement"
+deadline = "2027-03-31"
+fallback_group = "it-desk"
+time_zone = "Europe/Zurich"
+
+[target]
+os = [{ product = "windows-server", cycles = ["2012-r2"] }]
+
+[schedule]
+reminders = "0 9 * * Mon"
+quiet_hours = "19:00-08:00"
+"#;
+
+    #[test]
+    fn a_complete_file_parses_with_defaults_for_what_it_leaves_out() {
+        let s = CampaignSpec::parse(GOOD).expect("valid");
+        assert_eq!(s.name, "retire-2012r2");
+        assert_eq!(s.poll.answers, AnswerKind::ALL);
+        assert_eq!(s.schedule.escalate_after, 2);
+        assert_eq!(s.schedule.quiet().expect("q"), Some((19 * 60, 8 * 60)));
+        assert_eq!(s.tz(), chrono_tz::Europe::Zurich);
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_the_field() {
+        let e = CampaignSpec::parse(&GOOD.replace("0 9 * * Mon", "every monday"))
+            .expect_err("bad cron");
+        assert_eq!((e.line, e.field.as_str()), (Some(13), "schedule.reminders"));
+        assert!(
+            e.to_string().starts_with("line 13: schedule.reminders: "),
+            "{e}"
+        );
+
+        let e = CampaignSpec::parse(&GOOD.replace("Europe/Zurich", "Mars/Olympus"))
+            .expect_err("bad tz");
+        assert_eq!((e.line, e.field.as_str()), (Some(7), "time_zone"));
+
+        let e =
+            CampaignSpec::parse(&GOOD.replace("deadline = \"2027-03-31\"", "deadline = \"soon\""))
+                .expect_err("bad date");
+        assert_eq!(e.line, Some(5));
+
+        let e = CampaignSpec::parse(&GOOD.replace("fallback_group", "fallback"))
+            .expect_err("unknown field");
+        assert!(e.message.contains("unknown field"), "{e}");
+
+        let e =
+            CampaignSpec::parse(&GOOD.replace("19:00-08:00", "evenings")).expect_err("bad quiet");
+        assert_eq!(e.field, "schedule.quiet_hours");
+    }
+
+    #[test]
+    fn quiet_hours_may_wrap_past_midnight() {
+        let q = Some((19 * 60, 8 * 60));
+        assert!(is_quiet(q, 23 * 60));
+        assert!(is_quiet(q, 7 * 60 + 59));
+        assert!(!is_quiet(q, 8 * 60));
+        assert!(!is_quiet(q, 12 * 60));
+        assert!(is_quiet(Some((12 * 60, 13 * 60)), 12 * 60 + 30));
+        assert!(!is_quiet(None, 0));
+    }
+}
