@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every check and test of the workspace against a real, throwaway
-# PostgreSQL cluster.
+# Run every check and test of the workspace against real, throwaway peers:
+# a PostgreSQL cluster and a maildev SMTP server (with its HTTP API).
 #
 #   scripts/test.sh                          # everything
 #   SKIP_LINT=1 scripts/test.sh              # skip rustfmt + clippy
@@ -10,6 +10,9 @@
 # is created once and reused, listens on 127.0.0.1 only on a free port, and is
 # always stopped by PID when this script exits. Tests find it through
 # WINVENTORY_TEST_POSTGRES_URL and create their own databases inside it.
+# maildev is installed once with npm into .peers/maildev/ and started on free
+# ports; tests find it through WINVENTORY_TEST_SMTP_URL and
+# WINVENTORY_TEST_MAILDEV_API. Both are stopped by PID when this script exits.
 #
 # Environment:
 #   SKIP_LINT=1   skip `cargo fmt --check` and `cargo clippy`
@@ -23,6 +26,8 @@ cd "$REPO_ROOT"
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 # shellcheck source=lib/postgres.sh
 source "$REPO_ROOT/scripts/lib/postgres.sh"
+# shellcheck source=lib/maildev.sh
+source "$REPO_ROOT/scripts/lib/maildev.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -35,7 +40,7 @@ if ! flock -n 9; then
     flock 9
 fi
 
-trap 'rc=$?; stop_postgres; exit $rc' EXIT
+trap 'rc=$?; stop_maildev; stop_postgres; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -44,6 +49,11 @@ PG_PORT=
 start_postgres
 export WINVENTORY_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 echo "WINVENTORY_TEST_POSTGRES_URL=$WINVENTORY_TEST_POSTGRES_URL"
+
+banner "Starting maildev"
+start_maildev
+export WINVENTORY_TEST_SMTP_URL="smtp://127.0.0.1:$MAILDEV_SMTP_PORT"
+export WINVENTORY_TEST_MAILDEV_API="http://127.0.0.1:$MAILDEV_WEB_PORT"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

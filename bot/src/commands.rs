@@ -58,13 +58,13 @@ pub enum SoftwareBy {
     Application,
 }
 
-async fn open(settings: &Settings) -> Result<Arc<dyn Store>> {
+pub(crate) async fn open(settings: &Settings) -> Result<Arc<dyn Store>> {
     winventory_core::connect(&settings.database).await.context(
         "check --database / WINVENTORY_DATABASE_URL (sqlite://PATH or postgres://USER@HOST/DB) and that the server is running",
     )
 }
 
-async fn load_catalog(settings: &Settings, store: &dyn Store) -> Result<Catalog> {
+pub(crate) async fn load_catalog(settings: &Settings, store: &dyn Store) -> Result<Catalog> {
     let mut catalog = Catalog::builtin();
     catalog.upsert_rows(store.refreshed_catalog().await?);
     if let Some(path) = &settings.catalog {

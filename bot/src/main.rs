@@ -3,11 +3,16 @@
 //! The `winventory` binary: the command-line edge of Winventory. It parses
 //! arguments and configuration ([`settings`]), opens the store chosen by the
 //! database URL, and runs one command: ingest snapshots, import users, refresh
-//! the catalog, or print a report ([`render`]). The HTTP server and the chat
-//! and email channels join it in later work.
+//! the catalog, print a report ([`render`]), run campaigns ([`campaigns`]),
+//! deliver messages through the email channel ([`email`]) and serve answer
+//! pages, health and metrics over HTTP ([`server`]). Chat channels join it
+//! in later work.
 
+mod campaigns;
 mod commands;
+mod email;
 mod render;
+mod server;
 mod settings;
 
 use std::path::PathBuf;
@@ -128,6 +133,40 @@ enum Command {
         /// Programs per machine.
         #[arg(long, default_value_t = 25)]
         programs: usize,
+    },
+    /// Campaigns: ask the owners of target machines what they will do, remind
+    /// them, and follow their answers. See docs/campaigns.md.
+    #[command(subcommand)]
+    Campaign(campaigns::CampaignCommand),
+    /// Stop every delivery at once (all campaigns, all channels); survives restarts.
+    Pause {
+        /// Required: pause everything.
+        #[arg(long, required = true)]
+        all: bool,
+    },
+    /// Lift `pause --all`.
+    Resume {
+        /// Required: resume everything.
+        #[arg(long, required = true)]
+        all: bool,
+    },
+    /// Plan waves (first messages and reminders) and deliver the outbox,
+    /// until stopped (SIGINT/SIGTERM), or once with `--once`.
+    ///
+    /// Needs a channel (WINVENTORY_SMTP_URL) and the link keys
+    /// (WINVENTORY_LINK_KEYS). Safe to kill at any point: nothing queued is
+    /// lost, and a message cut off mid-send goes again with the same Message-ID.
+    Worker {
+        /// Plan one wave, send what is due, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run the HTTP server (answer pages, /healthz, /metrics), the scheduler
+    /// and the delivery worker in one process.
+    Serve {
+        /// Only the HTTP server (run `winventory worker` elsewhere).
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Write a synthetic fleet in the CMF format (for trials and benchmarks).
     Generate {
@@ -312,6 +351,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             commands::catalog_refresh(&settings, &products).await
         }
         Command::Demo { machines, programs } => commands::demo(&settings, machines, programs).await,
+        Command::Campaign(cmd) => campaigns::run(&settings, cmd).await,
+        Command::Pause { .. } => campaigns::pause_all(&settings, true).await,
+        Command::Resume { .. } => campaigns::pause_all(&settings, false).await,
+        Command::Worker { once } => campaigns::worker(&settings, once).await,
+        Command::Serve { no_worker } => campaigns::serve(&settings, no_worker).await,
         Command::Generate {
             machines,
             programs,

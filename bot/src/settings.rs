@@ -31,6 +31,27 @@ pub struct FileConfig {
     pub catalog: Option<PathBuf>,
     /// endoflife.date API base URL.
     pub eol_api: Option<String>,
+    /// SMTP server: `smtp://HOST:PORT` (plain), `smtp://HOST:587?tls=required`
+    /// (STARTTLS) or `smtps://HOST:465` (TLS), credentials in the URL or below.
+    pub smtp_url: Option<String>,
+    /// SMTP user name.
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<String>,
+    /// The From address of messages.
+    pub mail_from: Option<String>,
+    /// Answer-link signing keys, newest first: `id:secret,id:secret`.
+    pub link_keys: Option<String>,
+    /// Public base URL of the answer pages.
+    pub base_url: Option<String>,
+    /// Address the HTTP server listens on.
+    pub listen: Option<String>,
+    /// The site's template directory (files there replace shipped templates).
+    pub templates: Option<PathBuf>,
+    /// Messages per second per channel.
+    pub delivery_rate: Option<u32>,
+    /// Bearer token for `POST /api/v1/snapshots`.
+    pub api_token: Option<String>,
 }
 
 impl FileConfig {
@@ -68,6 +89,26 @@ pub struct Settings {
     pub catalog: Option<PathBuf>,
     /// endoflife.date API base URL.
     pub eol_api: String,
+    /// SMTP server URL (credentials masked in `Debug`).
+    pub smtp_url: Option<Secret>,
+    /// SMTP user.
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<Secret>,
+    /// From address.
+    pub mail_from: String,
+    /// Link signing keys.
+    pub link_keys: Option<Secret>,
+    /// Public base URL.
+    pub base_url: String,
+    /// Listen address.
+    pub listen: String,
+    /// Site templates.
+    pub templates: Option<PathBuf>,
+    /// Messages per second per channel.
+    pub delivery_rate: u32,
+    /// API bearer token.
+    pub api_token: Option<Secret>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -82,6 +123,11 @@ impl std::fmt::Debug for Settings {
             .field("freshness_days", &self.freshness_days)
             .field("catalog", &self.catalog)
             .field("eol_api", &self.eol_api)
+            .field("smtp_url", &self.smtp_url)
+            .field("smtp_password", &self.smtp_password)
+            .field("link_keys", &self.link_keys)
+            .field("api_token", &self.api_token)
+            .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +149,11 @@ pub struct Overrides {
     pub catalog: Option<PathBuf>,
     /// `--eol-api` / `WINVENTORY_EOL_API`.
     pub eol_api: Option<String>,
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Settings {
@@ -137,6 +188,35 @@ impl Settings {
                 .eol_api
                 .or(file.eol_api)
                 .unwrap_or_else(|| "https://endoflife.date/api/v1".into()),
+            smtp_url: env("WINVENTORY_SMTP_URL")
+                .or(file.smtp_url)
+                .map(Secret::new),
+            smtp_user: env("WINVENTORY_SMTP_USER").or(file.smtp_user),
+            smtp_password: env("WINVENTORY_SMTP_PASSWORD")
+                .or(file.smtp_password)
+                .map(Secret::new),
+            mail_from: env("WINVENTORY_MAIL_FROM")
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Winventory <winventory@localhost>".into()),
+            link_keys: env("WINVENTORY_LINK_KEYS")
+                .or(file.link_keys)
+                .map(Secret::new),
+            base_url: env("WINVENTORY_BASE_URL")
+                .or(file.base_url)
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            listen: env("WINVENTORY_LISTEN")
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            templates: env("WINVENTORY_TEMPLATES")
+                .map(PathBuf::from)
+                .or(file.templates),
+            delivery_rate: env("WINVENTORY_DELIVERY_RATE")
+                .and_then(|v| v.parse().ok())
+                .or(file.delivery_rate)
+                .unwrap_or(20),
+            api_token: env("WINVENTORY_API_TOKEN")
+                .or(file.api_token)
+                .map(Secret::new),
         })
     }
 }

@@ -63,6 +63,11 @@ pub enum EngineError {
         /// The error.
         source: std::io::Error,
     },
+    /// No link signing keys are configured.
+    #[error(
+        "no answer-link signing keys are configured: set WINVENTORY_LINK_KEYS (or link_keys in the configuration file) to id:secret with a secret of at least 32 characters"
+    )]
+    NoKeys,
     /// The person to test-send to has no email address.
     #[error("{0} has no email address in the directory; import it with `winventory users import`")]
     NoAddress(String),
@@ -91,8 +96,8 @@ pub struct Engine {
     pub catalog: Arc<Catalog>,
     /// Templates.
     pub templates: Arc<Templates>,
-    /// Link signing keys.
-    pub signer: Arc<Signer>,
+    /// Link signing keys (needed to render messages and check links).
+    pub signer: Option<Arc<Signer>>,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -330,12 +335,13 @@ impl Engine {
         m: Option<&DigestMachine>,
         answers: &[AnswerKind],
         lang: &str,
-    ) -> Vec<AnswerLink> {
+    ) -> Result<Vec<AnswerLink>, EngineError> {
+        let signer = self.signer.as_ref().ok_or(EngineError::NoKeys)?;
         let expires = self.expiry(&c.spec);
-        answers
+        Ok(answers
             .iter()
             .map(|&answer| {
-                let token = self.signer.sign(&Claims {
+                let token = signer.sign(&Claims {
                     campaign: c.row.id,
                     recipient: recipient.to_string(),
                     machine: m.map(|m| m.machine_id),
@@ -351,7 +357,7 @@ impl Engine {
                     ),
                 }
             })
-            .collect()
+            .collect())
     }
 
     /// Render one person's digest over sections of (campaign, recipient key,
@@ -370,16 +376,16 @@ impl Engine {
             count += machines.len();
             let e = self.expiry(&c.spec);
             expires = Some(expires.map_or(e, |x| x.min(e)));
-            let rows: Vec<_> = machines
+            let rows = machines
                 .iter()
                 .map(|m| {
-                    context! {
+                    Ok(context! {
                         hostname => &m.hostname, os => &m.os, cycle => &m.cycle,
                         eol => m.eol.map(|d| d.to_string()),
-                        links => ser(&self.links(c, recipient, Some(m), &m.answers, lang)),
-                    }
+                        links => ser(&self.links(c, recipient, Some(m), &m.answers, lang)?),
+                    })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, EngineError>>()?;
             // "Apply to all" offers the answers every machine offers.
             let common: Vec<AnswerKind> = c
                 .spec
@@ -394,7 +400,7 @@ impl Engine {
                 deadline => c.spec.deadline.to_string(),
                 group => recipient.strip_prefix("group:"),
                 machines => rows,
-                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, None, &common, lang) } else { Vec::new() }),
+                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, None, &common, lang)? } else { Vec::new() }),
             });
         }
         let ctx = context! {
@@ -442,8 +448,8 @@ impl Engine {
         }
     }
 
-    fn machine_view(&self, c: &Campaign, m: &MachineRow) -> DigestMachine {
-        crate::plan::digest_machine(&c.spec, &self.catalog, m)
+    fn machine_view(&self, c: &Campaign, m: &MachineRow, now: DateTime<Utc>) -> DigestMachine {
+        crate::plan::digest_machine(&c.spec, &self.catalog, m, now.date_naive())
     }
 
     /// Render every digest the campaign's first wave would send into `dir`
@@ -474,7 +480,7 @@ impl Engine {
             if r.starts_with("group:") {
                 summary.machines_without_owner += 1;
             }
-            by.entry(r).or_default().push(self.machine_view(&c, m));
+            by.entry(r).or_default().push(self.machine_view(&c, m, now));
         }
         let groups = self
             .group_members(
@@ -558,7 +564,7 @@ impl Engine {
         let list: Vec<DigestMachine> = machines
             .iter()
             .filter(|m| Some(recipient_key(m, &c.spec.fallback_group)) == first)
-            .map(|m| self.machine_view(&c, m))
+            .map(|m| self.machine_view(&c, m, now))
             .collect();
         // Links in a test message are signed for the admin, so following
         // them cannot answer for the real owner.
@@ -693,7 +699,7 @@ impl Engine {
                     let s = sections
                         .entry(*ci)
                         .or_insert_with(|| (recipient.clone(), Vec::new(), Vec::new()));
-                    s.1.push(self.machine_view(c, m));
+                    s.1.push(self.machine_view(c, m, now));
                     s.2.push((c.row.id, cm.machine_id));
                 }
             }
@@ -783,7 +789,11 @@ impl Engine {
 
     /// Check a link and say what it would record (for the confirmation page).
     pub async fn open_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
-        let claims = self.signer.verify(token, now)?;
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or(LinkError::Token(TokenError::UnknownKey))?;
+        let claims = signer.verify(token, now)?;
         let c = match self.campaign(&claims.campaign.to_string()).await {
             Ok(c) if c.row.state != CampaignState::Closed => c,
             Ok(_) | Err(EngineError::NoCampaign(_)) => return Err(LinkError::Closed),

@@ -193,6 +193,7 @@ impl Addressee {
 /// machines go to each of its members.
 pub fn digests(
     spec: &CampaignSpec,
+    today: NaiveDate,
     catalog: &Catalog,
     open: &[(&CampaignMachine, &MachineRow)],
     users: &HashMap<String, User>,
@@ -206,7 +207,7 @@ pub fn digests(
     for (recipient, items) in by {
         let machines: Vec<DigestMachine> = items
             .iter()
-            .map(|(_, m)| digest_machine(spec, catalog, m))
+            .map(|(_, m)| digest_machine(spec, catalog, m, today))
             .collect();
         let people: Vec<&str> = match recipient.strip_prefix("group:") {
             Some(g) => groups
@@ -234,22 +235,28 @@ fn date_of(l: Option<Lifecycle>) -> Option<NaiveDate> {
 }
 
 /// A machine as a campaign's digest lists it.
-pub fn digest_machine(spec: &CampaignSpec, catalog: &Catalog, m: &MachineRow) -> DigestMachine {
+pub fn digest_machine(
+    spec: &CampaignSpec,
+    catalog: &Catalog,
+    m: &MachineRow,
+    today: NaiveDate,
+) -> DigestMachine {
     let info = m
         .os_match
         .as_ref()
         .and_then(|c| catalog.get(&c.product, &c.cycle));
-    let esu = info.and_then(|i| date_of(i.extended_support_end));
+    // Extended support is offered while it can still be bought.
+    let esu = info
+        .and_then(|i| date_of(i.extended_support_end))
+        .filter(|d| *d >= today);
     DigestMachine {
         machine_id: m.id,
         hostname: m.hostname.clone(),
         os: m.os.caption.clone(),
         cycle: info.map(|i| {
-            format!(
-                "{} {}",
-                i.product_title,
-                i.label.as_deref().unwrap_or(&i.cycle)
-            )
+            i.label
+                .clone()
+                .unwrap_or_else(|| format!("{} {}", i.product_title, i.cycle))
         }),
         eol: info.and_then(|i| date_of(i.eol)),
         extended_support_end: esu,

@@ -28,9 +28,9 @@ CREATE TABLE campaign_machines (
     answered_at     BIGINT,
     resolution      TEXT,                      -- why it is resolved ('upgraded', 'decommissioned', 'fixed')
     resolved_at     BIGINT,
-    messages        INTEGER NOT NULL DEFAULT 0, -- digests that listed it
-    reminders       INTEGER NOT NULL DEFAULT 0, -- of which reminders since the last answer
-    escalation      INTEGER NOT NULL DEFAULT 0, -- steps taken up the escalation chain
+    messages        BIGINT NOT NULL DEFAULT 0,  -- digests that listed it
+    reminders       BIGINT NOT NULL DEFAULT 0,  -- of which reminders since the last answer
+    escalation      BIGINT NOT NULL DEFAULT 0,  -- steps taken up the escalation chain
     last_messaged   BIGINT,
     added_at        BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, machine_id)
@@ -67,7 +67,7 @@ CREATE TABLE outbox (
     body_text       TEXT NOT NULL,
     body_html       TEXT,
     state           TEXT NOT NULL,             -- 'pending' | 'sent' | 'failed' | 'cancelled'
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,           -- also the lease of a claimed message
     last_error      TEXT,
     created_at      BIGINT NOT NULL,

@@ -1,0 +1,411 @@
+//! The campaign commands (`campaign ...`, `pause`/`resume --all`), the
+//! delivery `worker` and `serve`: they build the engine once from the
+//! settings (store, catalog, templates, signing keys, channels) and call it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::Utc;
+use clap::Subcommand;
+use winventory_core::store::CampaignState;
+use winventory_workflows::delivery::{Channel, DeliveryConfig, PAUSE_ALL, Worker};
+use winventory_workflows::engine::{Engine, EngineConfig};
+use winventory_workflows::render::Templates;
+use winventory_workflows::token::Signer;
+
+use crate::email::EmailChannel;
+use crate::render::{Format, json as print_json, opt, rows};
+use crate::settings::Settings;
+
+/// `winventory campaign ...`.
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a draft campaign from a TOML file (see docs/campaigns.md).
+    /// Nothing is sent until `campaign start`.
+    Create {
+        /// The campaign file.
+        file: PathBuf,
+    },
+    /// List campaigns.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Render exactly what each person would receive into a folder (HTML,
+    /// text and subject per person), with counts. Stores and sends nothing.
+    Preview {
+        /// Campaign id or name.
+        campaign: String,
+        /// Folder to write (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Send one real digest of the campaign to an admin (the digest of its
+    /// first recipient, with links that answer nothing for the real owner).
+    TestSend {
+        /// Campaign id or name.
+        campaign: String,
+        /// The admin's login (needs an email address in the directory).
+        #[arg(long, value_name = "LOGIN")]
+        to: String,
+    },
+    /// Start a draft campaign: its first wave is queued at once and goes out
+    /// through the worker (`winventory worker` or `winventory serve`).
+    Start {
+        /// Campaign id or name.
+        campaign: String,
+    },
+    /// Stop sending for a campaign (queued messages wait) until resumed.
+    Pause {
+        /// Campaign id or name.
+        campaign: String,
+    },
+    /// Resume a paused campaign.
+    Resume {
+        /// Campaign id or name.
+        campaign: String,
+    },
+    /// Close a campaign: its links stop working and its queued messages are dropped.
+    Close {
+        /// Campaign id or name.
+        campaign: String,
+    },
+    /// Progress: targets, messaged, answered by kind, resolved, overdue,
+    /// escalated, and days left to the deadline.
+    Status {
+        /// Campaign id or name.
+        campaign: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Build the engine from the settings.
+pub async fn engine(settings: &Settings) -> Result<Engine> {
+    let store = crate::commands::open(settings).await?;
+    let catalog = crate::commands::load_catalog(settings, store.as_ref()).await?;
+    let signer = match &settings.link_keys {
+        Some(k) => Some(Arc::new(
+            Signer::from_spec(k.expose()).context("check WINVENTORY_LINK_KEYS / link_keys")?,
+        )),
+        None => None,
+    };
+    let templates = Templates::new(settings.templates.clone());
+    templates
+        .check("digest")
+        .context("a template in the site's template directory does not render")?;
+    Ok(Engine {
+        store,
+        catalog: Arc::new(catalog),
+        templates: Arc::new(templates),
+        signer,
+        config: EngineConfig {
+            base_url: settings.base_url.clone(),
+            message_domain: EmailChannel::from_domain(settings),
+            freshness_days: settings.freshness_days,
+            link_grace_days: 30,
+        },
+    })
+}
+
+/// Run a `campaign` subcommand.
+pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
+    let e = engine(settings).await?;
+    let now = Utc::now();
+    match cmd {
+        CampaignCommand::Create { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (c, warnings) = e
+                .create(&text, now)
+                .await
+                .map_err(|err| anyhow::anyhow!("{}: {err}", file.display()))?;
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "created campaign {} ({}), a draft: `winventory campaign preview {} --out DIR` shows what it would send",
+                c.row.id, c.row.name, c.row.name
+            );
+        }
+        CampaignCommand::List { format } => {
+            let list = e.store.campaigns().await?;
+            rows(
+                format,
+                &list,
+                &["id", "name", "kind", "state", "created", "started"],
+                |c: &winventory_core::store::CampaignRow| {
+                    vec![
+                        c.id.to_string(),
+                        c.name.clone(),
+                        c.kind.clone(),
+                        c.state.as_str().into(),
+                        c.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                        opt(&c.started_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string())),
+                    ]
+                },
+            )?;
+        }
+        CampaignCommand::Preview {
+            campaign,
+            out,
+            format,
+        } => {
+            let s = e.preview(&campaign, now, &out).await?;
+            match format {
+                Format::Json => print_json(&s)?,
+                _ => {
+                    println!(
+                        "{} machines ({} with no known owner), {} recipients, {} digests written to {}",
+                        s.machines,
+                        s.machines_without_owner,
+                        s.recipients,
+                        s.messages,
+                        out.display()
+                    );
+                    if !s.unreachable.is_empty() {
+                        println!(
+                            "no email address for {} recipients: {}",
+                            s.unreachable.len(),
+                            s.unreachable.join(", ")
+                        );
+                    }
+                }
+            }
+        }
+        CampaignCommand::TestSend { campaign, to } => {
+            let address = e.test_send(&campaign, &to, now).await?;
+            println!(
+                "queued a test digest to {address}; `winventory worker --once` (or a running `serve`) sends it"
+            );
+        }
+        CampaignCommand::Start { campaign } => {
+            let c = e.set_state(&campaign, CampaignState::Running, now).await?;
+            let s = e.status(&c.row.id.to_string(), now).await?;
+            println!(
+                "campaign {} is running: {} machines, {} listed in queued messages",
+                c.row.name, s.targets, s.messaged
+            );
+        }
+        CampaignCommand::Pause { campaign } => {
+            let c = e.set_state(&campaign, CampaignState::Paused, now).await?;
+            println!("campaign {} is paused", c.row.name);
+        }
+        CampaignCommand::Resume { campaign } => {
+            let c = e.set_state(&campaign, CampaignState::Running, now).await?;
+            println!("campaign {} is running again", c.row.name);
+        }
+        CampaignCommand::Close { campaign } => {
+            let c = e.set_state(&campaign, CampaignState::Closed, now).await?;
+            println!(
+                "campaign {} is closed; its links no longer record answers",
+                c.row.name
+            );
+        }
+        CampaignCommand::Status { campaign, format } => {
+            let s = e.status(&campaign, now).await?;
+            match format {
+                Format::Json => print_json(&s)?,
+                _ => {
+                    println!(
+                        "{} ({}), deadline {} ({} days left)",
+                        s.campaign, s.state, s.deadline, s.days_left
+                    );
+                    println!(
+                        "targets {}  messaged {}  open {}  answered {}  resolved {}  overdue {}  escalated {}  progress {}%",
+                        s.targets,
+                        s.messaged,
+                        s.open,
+                        s.answered.values().sum::<usize>(),
+                        s.resolved,
+                        s.overdue,
+                        s.escalated,
+                        s.progress_percent
+                    );
+                    for (kind, n) in &s.answered {
+                        println!("  {kind}: {n}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `pause --all` / `resume --all`.
+pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
+    let store = crate::commands::open(settings).await?;
+    let now = Utc::now().to_rfc3339();
+    store
+        .set_control(PAUSE_ALL, pause.then_some(now.as_str()))
+        .await?;
+    println!(
+        "{}",
+        if pause {
+            "every delivery is paused (this survives restarts); `winventory resume --all` lifts it"
+        } else {
+            "deliveries resume"
+        }
+    );
+    Ok(0)
+}
+
+fn channels(settings: &Settings) -> Result<Vec<Arc<dyn Channel>>> {
+    let mut out: Vec<Arc<dyn Channel>> = Vec::new();
+    if let Some(email) = EmailChannel::from_settings(settings)? {
+        out.push(Arc::new(email));
+    }
+    if out.is_empty() {
+        bail!(
+            "no channel is configured: set WINVENTORY_SMTP_URL (or smtp_url in the configuration file)"
+        );
+    }
+    Ok(out)
+}
+
+fn delivery_config(settings: &Settings) -> DeliveryConfig {
+    DeliveryConfig {
+        rate_per_second: std::num::NonZeroU32::new(settings.delivery_rate)
+            .unwrap_or(std::num::NonZeroU32::MIN),
+        ..DeliveryConfig::default()
+    }
+}
+
+/// `winventory worker`: plan waves and deliver.
+pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
+    let e = engine(settings).await?;
+    let mut w = Worker::new(
+        e.store.clone(),
+        channels(settings)?,
+        delivery_config(settings),
+    );
+    if once {
+        let wave = e.tick(Utc::now()).await?;
+        let mut total = winventory_workflows::delivery::DeliveryReport::default();
+        loop {
+            let r = w.run_once().await?;
+            total.claimed += r.claimed;
+            total.sent += r.sent;
+            total.retried += r.retried;
+            total.failed += r.failed;
+            total.held += r.held;
+            total.paused |= r.paused;
+            if r.claimed == 0 || r.paused || r.sent == 0 {
+                break;
+            }
+        }
+        println!(
+            "queued {} new messages; sent {}, retrying {}, failed {}, held {}{}",
+            wave.queued,
+            total.sent,
+            total.retried,
+            total.failed,
+            total.held,
+            if total.paused {
+                " (every delivery is paused: `winventory resume --all`)"
+            } else {
+                ""
+            }
+        );
+        return Ok(0);
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
+    let delivery = tokio::spawn(async move { w.run(rx, std::time::Duration::from_secs(2)).await });
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    let _ = scheduler.await;
+    delivery.await??;
+    Ok(0)
+}
+
+/// Plan a wave every minute until stopped.
+async fn schedule(e: Engine, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match e.tick(Utc::now()).await {
+            Ok(w) if w.queued > 0 => tracing::info!(queued = w.queued, "wave planned"),
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "planning a wave failed; retrying in a minute")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// `winventory serve`: HTTP server, scheduler and delivery worker in one process.
+pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
+    let e = engine(settings).await?;
+    if e.signer.is_none() {
+        bail!(winventory_workflows::engine::EngineError::NoKeys);
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; set WINVENTORY_LISTEN or listen",
+                settings.listen
+            )
+        })?;
+    eprintln!("listening on http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    if !no_worker {
+        let mut w = Worker::new(
+            e.store.clone(),
+            channels(settings)?,
+            delivery_config(settings),
+        );
+        let r = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = w.run(r, std::time::Duration::from_secs(2)).await {
+                tracing::error!(error = %err, "the delivery worker stopped");
+            }
+        }));
+        tasks.push(tokio::spawn(schedule(e.clone(), rx.clone())));
+    }
+    let state = Arc::new(crate::server::AppState { engine: e });
+    let mut stop_rx = rx.clone();
+    let server = tokio::spawn(crate::server::run(listener, state, async move {
+        let _ = stop_rx.changed().await;
+    }));
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    server.await??;
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(0)
+}

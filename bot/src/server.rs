@@ -1,0 +1,239 @@
+//! The HTTP edge (axum): answer pages for signed links, `/healthz` and
+//! `/metrics`. A GET of an answer link only shows what would be recorded,
+//! with a form for the fields the answer needs (mail scanners follow links;
+//! a GET never records); the POST records it and says how to change it.
+//! Forged, altered or expired links, and links of closed campaigns, get a
+//! page that says so and record nothing.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, serve};
+use chrono::{NaiveDate, Utc};
+use minijinja::context;
+use serde::Deserialize;
+use winventory_workflows::engine::{Engine, LinkError};
+use winventory_workflows::render::{answer_label, date_label};
+
+/// Shared state of the handlers.
+pub struct AppState {
+    /// The engine (store, catalog, templates, signer).
+    pub engine: Engine,
+}
+
+/// The router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/answer/{token}", get(answer_page).post(answer_post))
+        .with_state(state)
+}
+
+/// Serve until `stop` resolves.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+async fn healthz(State(s): State<Arc<AppState>>) -> Response {
+    match s.engine.store.outbox_counts().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition of gauges read from the database at scrape
+/// time (so every process of a site reports the same truth).
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    let store = &s.engine.store;
+    let (Ok(outbox), Ok(campaigns)) = (store.outbox_counts().await, store.campaigns().await) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+    };
+    let mut out = String::new();
+    out.push_str("# HELP winventory_outbox_messages Messages in the outbox by state.\n");
+    out.push_str("# TYPE winventory_outbox_messages gauge\n");
+    for (state, n) in [
+        ("pending", outbox.pending),
+        ("sent", outbox.sent),
+        ("failed", outbox.failed),
+        ("cancelled", outbox.cancelled),
+    ] {
+        out.push_str(&format!(
+            "winventory_outbox_messages{{state=\"{state}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP winventory_campaigns Campaigns by state.\n");
+    out.push_str("# TYPE winventory_campaigns gauge\n");
+    for state in ["draft", "running", "paused", "closed"] {
+        let n = campaigns
+            .iter()
+            .filter(|c| c.state.as_str() == state)
+            .count();
+        out.push_str(&format!("winventory_campaigns{{state=\"{state}\"}} {n}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+fn page(s: &AppState, lang: &str, status: StatusCode, ctx: minijinja::Value) -> Response {
+    match s.engine.templates.page(lang, &ctx) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "answer page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown; the IT team has been told\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn error_page(s: &AppState, e: &LinkError) -> Response {
+    let status = match e {
+        LinkError::Store(err) => {
+            tracing::error!(error = %err, "answer link: database error");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        LinkError::Closed | LinkError::Nothing => StatusCode::GONE,
+        LinkError::Token(winventory_workflows::token::TokenError::Expired(_)) => StatusCode::GONE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match e {
+        LinkError::Store(_) => {
+            "The service is unavailable for a moment; please try again later.".to_string()
+        }
+        other => other.to_string(),
+    };
+    page(
+        s,
+        "en",
+        status,
+        context! { mode => "error", title => "Winventory", message => message },
+    )
+}
+
+fn confirm_ctx(
+    view: &winventory_workflows::engine::LinkView,
+    message: Option<String>,
+    form: Option<&AnswerForm>,
+) -> minijinja::Value {
+    let lang = winventory_workflows::render::language(&view.language);
+    let kind = view.claims.answer;
+    context! {
+        mode => "confirm",
+        title => view.campaign.clone(),
+        campaign => view.campaign.clone(),
+        machines => view.machines.clone(),
+        answer => kind.as_str(),
+        answer_label => answer_label(kind, lang),
+        needs_date => kind.needs_date(),
+        date_label => date_label(kind, lang),
+        date => form.and_then(|f| f.date.clone()),
+        detail => form.and_then(|f| f.detail.clone()),
+        comment => form.and_then(|f| f.comment.clone()),
+        message => message,
+    }
+}
+
+async fn answer_page(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    match s.engine.open_link(&token, Utc::now()).await {
+        Ok(view) => {
+            let lang = view.language.clone();
+            page(&s, &lang, StatusCode::OK, confirm_ctx(&view, None, None))
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+/// The fields an answer page posts.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnswerForm {
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// Justification or the owner's login.
+    pub detail: Option<String>,
+    /// Comment.
+    pub comment: Option<String>,
+}
+
+async fn answer_post(
+    State(s): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Response {
+    let now = Utc::now();
+    let date = match form
+        .date
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                return match s.engine.open_link(&token, now).await {
+                    Ok(view) => {
+                        let lang = view.language.clone();
+                        page(
+                            &s,
+                            &lang,
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            confirm_ctx(
+                                &view,
+                                Some(format!("{d:?} is not a date (YYYY-MM-DD)")),
+                                Some(&form),
+                            ),
+                        )
+                    }
+                    Err(e) => error_page(&s, &e),
+                };
+            }
+        },
+    };
+    match s
+        .engine
+        .answer_link(&token, date, form.detail.clone(), form.comment.clone(), now)
+        .await
+    {
+        Ok((view, _)) => {
+            let lang = winventory_workflows::render::language(&view.language);
+            let kind = view.claims.answer;
+            page(
+                &s,
+                lang,
+                StatusCode::OK,
+                context! {
+                    mode => "recorded", title => view.campaign.clone(), campaign => view.campaign.clone(),
+                    machines => view.machines.clone(), answer => kind.as_str(),
+                    answer_label => answer_label(kind, lang), date => date.map(|d| d.to_string()),
+                },
+            )
+        }
+        Err(LinkError::Answer(e)) => match s.engine.open_link(&token, now).await {
+            Ok(view) => {
+                let lang = view.language.clone();
+                page(
+                    &s,
+                    &lang,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    confirm_ctx(&view, Some(e.to_string()), Some(&form)),
+                )
+            }
+            Err(e) => error_page(&s, &e),
+        },
+        Err(e) => error_page(&s, &e),
+    }
+}

@@ -1,0 +1,384 @@
+//! A campaign end to end against real peers: the real binary, a real SMTP
+//! server (maildev, read back through its HTTP API) and, for the PostgreSQL
+//! run, a real PostgreSQL. A fleet is ingested, a campaign created,
+//! previewed, started and delivered; each owner must get exactly one digest
+//! listing exactly their machines; the signed links are followed through
+//! the HTTP server (GET shows, POST records); tampered links and links of a
+//! closed campaign record nothing.
+//!
+//! `scripts/test.sh` starts maildev and PostgreSQL and sets
+//! WINVENTORY_TEST_SMTP_URL, WINVENTORY_TEST_MAILDEV_API and
+//! WINVENTORY_TEST_POSTGRES_URL.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Output, Stdio};
+
+use winventory_core::store::Backend;
+use winventory_core::testing::{TestDb, fresh_database};
+
+const KEYS: &str = "k1:0123456789abcdef0123456789abcdef-test";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test.sh, which starts maildev")
+    })
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+    db: TestDb,
+    /// A domain of its own, so parallel tests sharing maildev tell their mail apart.
+    domain: String,
+    base_url: String,
+    listen: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Site {
+    async fn new(backend: Backend, tag: &str) -> Self {
+        let port = free_port();
+        Self {
+            dir: tempfile::tempdir().expect("tmp"),
+            db: fresh_database(backend).await,
+            domain: format!("{tag}-{}.example", std::process::id()),
+            base_url: format!("http://127.0.0.1:{port}"),
+            listen: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_winventory"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env_remove("WINVENTORY_CONFIG")
+            .env_remove("WINVENTORY_NETWORK_DB_URL")
+            .env("WINVENTORY_DATABASE_URL", &self.db.url)
+            .env("WINVENTORY_SMTP_URL", env("WINVENTORY_TEST_SMTP_URL"))
+            .env("WINVENTORY_LINK_KEYS", KEYS)
+            .env("WINVENTORY_BASE_URL", &self.base_url)
+            .env("WINVENTORY_LISTEN", &self.listen)
+            .env("WINVENTORY_MAIL_FROM", format!("IT <it@{}>", self.domain))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run winventory");
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_slice(&self.run(args).stdout).expect("JSON")
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    }
+
+    fn email(&self, login: &str) -> String {
+        format!("{login}@{}", self.domain)
+    }
+
+    /// The mail maildev holds for this site's addresses: address -> messages.
+    async fn mailbox(&self) -> BTreeMap<String, Vec<serde_json::Value>> {
+        let all: Vec<serde_json::Value> =
+            reqwest::get(format!("{}/api/email", env("WINVENTORY_TEST_MAILDEV_API")))
+                .await
+                .expect("maildev API")
+                .json()
+                .await
+                .expect("maildev JSON");
+        let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        for m in all {
+            for to in m["to"].as_array().cloned().unwrap_or_default() {
+                let addr = to["address"].as_str().unwrap_or_default().to_string();
+                if addr.ends_with(&format!("@{}", self.domain)) {
+                    out.entry(addr).or_default().push(m.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fleet() -> String {
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let server = |host: &str, owner: &str| {
+        let owner = if owner.is_empty() {
+            String::new()
+        } else {
+            format!(r#", "responsible": "{owner}""#)
+        };
+        format!(
+            r#"{{"hostname": "{host}", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}{owner}}}"#
+        )
+    };
+    [
+        server("SRV-A1", "asmith"),
+        server("SRV-A2", "asmith"),
+        server("SRV-J1", "jdoe"),
+        server("SRV-ORPHAN", ""),
+        format!(
+            r#"{{"hostname": "PC-NEW", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}}, "responsible": "asmith"}}"#
+        ),
+    ]
+    .join("\n")
+}
+
+fn campaign_file() -> &'static str {
+    r#"
+name = "retire-2012r2"
+kind = "eol"
+title = "Windows Server 2012 R2 retirement"
+description = "Windows Server 2012 R2 no longer receives security updates."
+deadline = "2027-03-31"
+fallback_group = "it-desk"
+
+[target]
+os = [{ product = "windows-server", cycles = ["2012-r2"] }]
+"#
+}
+
+fn links(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| w.contains("/answer/"))
+        .map(|w| w.trim_end_matches(['.', ',', ')']).to_string())
+        .collect()
+}
+
+async fn end_to_end(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,Alice Smith,{},,,en,Europe/Zurich,boss,\n\
+         jdoe,Jean Doe,{},,,fr,Europe/Paris,boss,\n\
+         desk1,Desk One,{},,,en,,,it-desk\n\
+         admin,Admin,{},,,en,,,\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+        site.email("desk1"),
+        site.email("admin"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+
+    // A draft sends nothing; preview renders what would go out.
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    let out = site.dir.path().join("preview");
+    let p = site.json(&[
+        "campaign",
+        "preview",
+        "retire-2012r2",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        (
+            p["machines"].as_u64(),
+            p["machines_without_owner"].as_u64(),
+            p["messages"].as_u64()
+        ),
+        (Some(4), Some(1), Some(3))
+    );
+    let asmith_preview = std::fs::read_to_string(out.join("asmith.txt")).expect("asmith's preview");
+    assert!(
+        asmith_preview.contains("SRV-A1")
+            && asmith_preview.contains("SRV-A2")
+            && !asmith_preview.contains("SRV-J1")
+    );
+    site.run(&["worker", "--once"]);
+    assert!(site.mailbox().await.is_empty(), "a draft sends nothing");
+
+    // Start: one digest per person, listing exactly their machines.
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    site.run(&["worker", "--once"]);
+    let mail = site.mailbox().await;
+    let got: Vec<&str> = mail.keys().map(String::as_str).collect();
+    let want = [
+        site.email("asmith"),
+        site.email("desk1"),
+        site.email("jdoe"),
+    ];
+    assert_eq!(
+        got,
+        want.iter().map(String::as_str).collect::<Vec<_>>(),
+        "exactly the owners and the fallback group"
+    );
+    for (addr, msgs) in &mail {
+        assert_eq!(msgs.len(), 1, "{addr} got one digest");
+    }
+    let text = |login: &str| {
+        mail[&site.email(login)][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let hosts = |t: &str| {
+        ["SRV-A1", "SRV-A2", "SRV-J1", "SRV-ORPHAN", "PC-NEW"]
+            .into_iter()
+            .filter(|h| t.contains(&format!("* {h} ")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(hosts(&text("asmith")), ["SRV-A1", "SRV-A2"]);
+    assert_eq!(hosts(&text("jdoe")), ["SRV-J1"]);
+    assert_eq!(hosts(&text("desk1")), ["SRV-ORPHAN"]);
+    assert!(
+        text("jdoe").starts_with("Bonjour Jean Doe"),
+        "jdoe reads French: {}",
+        text("jdoe")
+    );
+    let asmith = &mail[&site.email("asmith")][0];
+    assert!(
+        asmith["html"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<table"),
+        "multipart with HTML"
+    );
+    let message_id = asmith["headers"]["message-id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message_id.contains(&site.domain),
+        "Message-ID derived from the key, in the site's domain: {message_id}"
+    );
+
+    // Running the worker again the same day sends nothing new.
+    site.run(&["worker", "--once"]);
+    assert_eq!(
+        site.mailbox().await.values().map(Vec::len).sum::<usize>(),
+        3
+    );
+
+    // Follow asmith's "Will upgrade" link for SRV-A1 through the server.
+    let server = Server(
+        site.command(&["serve", "--no-worker"])
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("{}/healthz", site.base_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server answers /healthz");
+    let all = links(&text("asmith"));
+    // Five answers per machine (extended support for 2012 R2 ended on
+    // 2026-10-13, so it is not offered), and five for both at once.
+    assert_eq!(all.len(), 2 * 5 + 5, "{all:?}");
+    let upgrade = all
+        .iter()
+        .find(|l| l.contains("/answer/"))
+        .expect("a link")
+        .clone();
+    let page = http.get(&upgrade).send().await.expect("GET");
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.expect("body");
+    assert!(body.contains("SRV-A1") || body.contains("srv-a1"), "{body}");
+    assert!(body.contains("<form method=\"post\">"));
+    let status = site.json(&["campaign", "status", "retire-2012r2", "--format", "json"]);
+    assert_eq!(status["open"].as_u64(), Some(4), "a GET records nothing");
+    assert_eq!(
+        (status["targets"].as_u64(), status["messaged"].as_u64()),
+        (Some(4), Some(4))
+    );
+
+    // A POST without the date the answer needs is refused with the reason.
+    let r = http
+        .post(&upgrade)
+        .form(&[("comment", "soon")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.expect("body").contains("needs a date"));
+    let r = http
+        .post(&upgrade)
+        .form(&[("date", "2027-01-15"), ("comment", "new VM ready")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("body").contains("Recorded"));
+    let status = site.json(&["campaign", "status", "retire-2012r2", "--format", "json"]);
+    assert_eq!(
+        (
+            status["open"].as_u64(),
+            status["answered"]["upgrade"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+
+    // A tampered token records nothing.
+    let (head, tag) = upgrade.rsplit_once('.').expect("token");
+    let forged = format!("{head}.{}", tag.chars().rev().collect::<String>());
+    let r = http
+        .post(&forged)
+        .form(&[("date", "2027-01-15")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 400);
+    // Closing the campaign ends every link.
+    site.run(&["campaign", "close", "retire-2012r2"]);
+    let other = all.iter().find(|l| **l != upgrade).expect("another link");
+    let r = http.get(other).send().await.expect("GET");
+    assert_eq!(r.status(), 410);
+    let status = site.json(&["campaign", "status", "retire-2012r2", "--format", "json"]);
+    assert_eq!(
+        (
+            status["state"].as_str(),
+            status["answered"]["upgrade"].as_u64()
+        ),
+        (Some("closed"), Some(1))
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_reaches_each_owner_once_and_records_answers_from_signed_links_on_sqlite() {
+    end_to_end(Backend::Sqlite, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_reaches_each_owner_once_and_records_answers_from_signed_links_on_postgres() {
+    end_to_end(Backend::Postgres, "postgres").await;
+}
