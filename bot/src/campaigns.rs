@@ -238,6 +238,43 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
     Ok(0)
 }
 
+/// `winventory outbox`: messages by state, and the ones that failed.
+pub async fn outbox(settings: &Settings, format: Format) -> Result<u8> {
+    let store = crate::commands::open(settings).await?;
+    let counts = store.outbox_counts().await?;
+    let paused = store.control(PAUSE_ALL).await?.is_some();
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "pending": counts.pending, "sent": counts.sent, "failed": counts.failed,
+            "cancelled": counts.cancelled, "paused_all": paused,
+        }))?,
+        _ => {
+            println!(
+                "pending {}  sent {}  failed {}  cancelled {}{}",
+                counts.pending,
+                counts.sent,
+                counts.failed,
+                counts.cancelled,
+                if paused {
+                    "  (every delivery is paused)"
+                } else {
+                    ""
+                }
+            );
+            for m in store.outbox().await?.iter().filter(|m| m.state == "failed") {
+                println!(
+                    "failed: #{} to {} ({}): {}",
+                    m.id,
+                    m.recipient,
+                    m.channel,
+                    opt(&m.last_error)
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// `pause --all` / `resume --all`.
 pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
     let store = crate::commands::open(settings).await?;
@@ -273,6 +310,8 @@ fn delivery_config(settings: &Settings) -> DeliveryConfig {
     DeliveryConfig {
         rate_per_second: std::num::NonZeroU32::new(settings.delivery_rate)
             .unwrap_or(std::num::NonZeroU32::MIN),
+        lease: chrono::Duration::seconds(settings.delivery_lease_secs as i64),
+        backoff_base: chrono::Duration::seconds(settings.retry_base_secs as i64),
         ..DeliveryConfig::default()
     }
 }
@@ -317,7 +356,7 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
-    let delivery = tokio::spawn(async move { w.run(rx, std::time::Duration::from_secs(2)).await });
+    let delivery = tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = scheduler.await;
@@ -390,7 +429,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         );
         let r = rx.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(err) = w.run(r, std::time::Duration::from_secs(2)).await {
+            if let Err(err) = w.run(r, std::time::Duration::from_millis(500)).await {
                 tracing::error!(error = %err, "the delivery worker stopped");
             }
         }));

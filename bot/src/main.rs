@@ -138,6 +138,12 @@ enum Command {
     /// them, and follow their answers. See docs/campaigns.md.
     #[command(subcommand)]
     Campaign(campaigns::CampaignCommand),
+    /// The outbox: messages pending, sent, failed and cancelled.
+    Outbox {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Stop every delivery at once (all campaigns, all channels); survives restarts.
     Pause {
         /// Required: pause everything.
@@ -352,6 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Demo { machines, programs } => commands::demo(&settings, machines, programs).await,
         Command::Campaign(cmd) => campaigns::run(&settings, cmd).await,
+        Command::Outbox { format } => campaigns::outbox(&settings, format).await,
         Command::Pause { .. } => campaigns::pause_all(&settings, true).await,
         Command::Resume { .. } => campaigns::pause_all(&settings, false).await,
         Command::Worker { once } => campaigns::worker(&settings, once).await,

@@ -52,6 +52,11 @@ pub struct FileConfig {
     pub delivery_rate: Option<u32>,
     /// Bearer token for `POST /api/v1/snapshots`.
     pub api_token: Option<String>,
+    /// Seconds a claimed message is held before another attempt may send it
+    /// (after a crash mid-send).
+    pub delivery_lease_secs: Option<u64>,
+    /// First retry delay in seconds (doubling, with jitter, up to an hour).
+    pub retry_base_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -109,6 +114,10 @@ pub struct Settings {
     pub delivery_rate: u32,
     /// API bearer token.
     pub api_token: Option<Secret>,
+    /// Lease of a claimed message, seconds.
+    pub delivery_lease_secs: u64,
+    /// First retry delay, seconds.
+    pub retry_base_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -217,6 +226,16 @@ impl Settings {
             api_token: env("WINVENTORY_API_TOKEN")
                 .or(file.api_token)
                 .map(Secret::new),
+            delivery_lease_secs: env("WINVENTORY_DELIVERY_LEASE_SECS")
+                .and_then(|v| v.parse().ok())
+                .or(file.delivery_lease_secs)
+                .unwrap_or(300)
+                .max(1),
+            retry_base_secs: env("WINVENTORY_RETRY_BASE_SECS")
+                .and_then(|v| v.parse().ok())
+                .or(file.retry_base_secs)
+                .unwrap_or(30)
+                .max(1),
         })
     }
 }

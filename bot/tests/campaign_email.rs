@@ -382,3 +382,115 @@ async fn a_campaign_reaches_each_owner_once_and_records_answers_from_signed_link
 async fn a_campaign_reaches_each_owner_once_and_records_answers_from_signed_links_on_postgres() {
     end_to_end(Backend::Postgres, "postgres").await;
 }
+
+/// Kill the delivery worker (a real child process, SIGKILL) at random points
+/// while it sends, start it again, and repeat until the outbox is empty.
+/// What maildev received must be exactly what should have been sent:
+/// nothing missing, and every duplicate a second copy with the same
+/// Message-ID (the window between the server's acceptance and the outbox
+/// recording it).
+async fn kill_the_worker_at_random_points(backend: Backend, tag: &str) {
+    use rand::{Rng as _, SeedableRng as _};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    const OWNERS: usize = 60;
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let fleet: Vec<String> = (0..OWNERS)
+        .map(|i| format!(
+            r#"{{"hostname": "SRV{i:03}", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "user{i:03}"}}"#
+        ))
+        .collect();
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet.join("\n"))]);
+    let mut users = String::from(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n",
+    );
+    for i in 0..OWNERS {
+        users.push_str(&format!(
+            "user{i:03},User {i},{},,,en,,,\n",
+            site.email(&format!("user{i:03}"))
+        ));
+    }
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    assert_eq!(
+        site.json(&["outbox", "--format", "json"])["pending"].as_u64(),
+        Some(OWNERS as u64)
+    );
+
+    let seed: u64 = rand::random();
+    eprintln!("kill test seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    for round in 0..200 {
+        let mut child = site
+            .command(&["worker"])
+            .env("WINVENTORY_DELIVERY_LEASE_SECS", "1")
+            .env("WINVENTORY_DELIVERY_RATE", "400")
+            .spawn()
+            .expect("worker");
+        tokio::time::sleep(std::time::Duration::from_millis(rng.random_range(30..600))).await;
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        kills += 1;
+        let pending = site.json(&["outbox", "--format", "json"])["pending"].as_u64();
+        if pending == Some(0) {
+            break;
+        }
+        assert!(round < 199, "the outbox never drained");
+        // Let leases of messages cut off mid-send run out now and then.
+        if round % 3 == 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+    }
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["sent"].as_u64(), outbox["failed"].as_u64()),
+        (Some(OWNERS as u64), Some(0))
+    );
+
+    let mail = site.mailbox().await;
+    let mut duplicates = 0;
+    for i in 0..OWNERS {
+        let addr = site.email(&format!("user{i:03}"));
+        let msgs = mail
+            .get(&addr)
+            .unwrap_or_else(|| panic!("{addr} got nothing (seed {seed})"));
+        let ids: std::collections::BTreeSet<&str> = msgs
+            .iter()
+            .map(|m| m["headers"]["message-id"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "{addr}: every copy carries the same Message-ID (seed {seed}): {ids:?}"
+        );
+        assert!(
+            msgs[0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&format!("SRV{i:03}"))
+        );
+        duplicates += msgs.len() - 1;
+    }
+    assert_eq!(mail.len(), OWNERS, "nobody else got mail");
+    // One message is in flight at a time: a kill can duplicate at most one.
+    assert!(
+        duplicates <= kills,
+        "{duplicates} duplicates from {kills} kills (seed {seed})"
+    );
+    eprintln!("{kills} kills, {duplicates} duplicates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_worker_at_random_points_loses_no_message_and_duplicates_share_their_message_id_on_sqlite()
+ {
+    kill_the_worker_at_random_points(Backend::Sqlite, "kill-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_worker_at_random_points_loses_no_message_and_duplicates_share_their_message_id_on_postgres()
+ {
+    kill_the_worker_at_random_points(Backend::Postgres, "kill-postgres").await;
+}

@@ -59,7 +59,7 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
-            batch: 50,
+            batch: 10,
             lease: Duration::minutes(5),
             max_attempts: 12,
             backoff_base: Duration::seconds(30),
