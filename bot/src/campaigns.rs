@@ -86,6 +86,23 @@ pub enum CampaignCommand {
     },
 }
 
+/// The time commands act at: `WINVENTORY_NOW` (RFC 3339) for rehearsals
+/// and tests, the system clock otherwise.
+pub fn now() -> chrono::DateTime<Utc> {
+    std::env::var("WINVENTORY_NOW")
+        .ok()
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+}
+
+/// The fixed clock, if one is set.
+fn fixed_clock() -> Option<chrono::DateTime<Utc>> {
+    std::env::var("WINVENTORY_NOW")
+        .ok()
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// Build the engine from the settings.
 pub async fn engine(settings: &Settings) -> Result<Engine> {
     let store = crate::commands::open(settings).await?;
@@ -117,7 +134,7 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
 /// Run a `campaign` subcommand.
 pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
     let e = engine(settings).await?;
-    let now = Utc::now();
+    let now = now();
     match cmd {
         CampaignCommand::Create { file } => {
             let text = std::fs::read_to_string(&file)
@@ -278,7 +295,7 @@ pub async fn outbox(settings: &Settings, format: Format) -> Result<u8> {
 /// `pause --all` / `resume --all`.
 pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
     let store = crate::commands::open(settings).await?;
-    let now = Utc::now().to_rfc3339();
+    let now = now().to_rfc3339();
     store
         .set_control(PAUSE_ALL, pause.then_some(now.as_str()))
         .await?;
@@ -323,9 +340,10 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
         e.store.clone(),
         channels(settings)?,
         delivery_config(settings),
-    );
+    )
+    .at(fixed_clock());
     if once {
-        let wave = e.tick(Utc::now()).await?;
+        let wave = e.tick(now()).await?;
         let mut total = winventory_workflows::delivery::DeliveryReport::default();
         loop {
             let r = w.run_once().await?;
@@ -356,7 +374,8 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
-    let delivery = tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
+    let delivery =
+        tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = scheduler.await;
@@ -367,7 +386,7 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
 /// Plan a wave every minute until stopped.
 async fn schedule(e: Engine, mut stop: tokio::sync::watch::Receiver<bool>) {
     while !*stop.borrow() {
-        match e.tick(Utc::now()).await {
+        match e.tick(now()).await {
             Ok(w) if w.queued > 0 => tracing::info!(queued = w.queued, "wave planned"),
             Ok(_) => {}
             Err(err) => {
@@ -426,7 +445,8 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
             e.store.clone(),
             channels(settings)?,
             delivery_config(settings),
-        );
+        )
+        .at(fixed_clock());
         let r = rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(err) = w.run(r, std::time::Duration::from_millis(500)).await {

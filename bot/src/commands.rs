@@ -191,12 +191,13 @@ fn print_summary(s: &Summary, format: Format) -> Result<()> {
 pub async fn ingest(settings: &Settings, args: IngestArgs) -> Result<u8> {
     let store = open(settings).await?;
     let catalog = Arc::new(load_catalog(settings, store.as_ref()).await?);
-    let mut opts = IngestOptions::new(args.now.unwrap_or_else(Utc::now));
+    let now = args.now.unwrap_or_else(Utc::now);
+    let mut opts = IngestOptions::new(now);
     opts.freshness_days = settings.freshness_days;
     opts.batch_machines = args.batch.max(1);
     let s = run_ingest(
         settings,
-        store,
+        store.clone(),
         catalog,
         &args.files,
         opts,
@@ -204,7 +205,38 @@ pub async fn ingest(settings: &Settings, args: IngestArgs) -> Result<u8> {
     )
     .await?;
     print_summary(&s, args.format)?;
+    // Close the loop: running campaigns re-check their machines against
+    // what was just stored (resolve, reopen, escalate; messages follow from
+    // the worker's next wave).
+    if s.machines_new + s.machines_updated > 0 {
+        verify_campaigns(settings, now).await?;
+    }
     Ok(s.exit_code() as u8)
+}
+
+async fn verify_campaigns(settings: &Settings, now: chrono::DateTime<Utc>) -> Result<()> {
+    let e = crate::campaigns::engine(settings).await?;
+    let users = e
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.login.clone(), u))
+        .collect();
+    for row in e.store.campaigns().await? {
+        if row.state != winventory_core::store::CampaignState::Running {
+            continue;
+        }
+        let c = e.campaign(&row.id.to_string()).await?;
+        let v = e.verify(&c, &users, now).await?;
+        if v.resolved + v.reopened + v.escalated > 0 {
+            eprintln!(
+                "campaign {}: {} machines resolved, {} reopened, {} escalated",
+                row.name, v.resolved, v.reopened, v.escalated
+            );
+        }
+    }
+    Ok(())
 }
 
 fn cycle_cells(r: &CycleRow, with_kind: bool) -> Vec<String> {

@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, serve};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use minijinja::context;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
@@ -148,7 +148,7 @@ fn confirm_ctx(
 }
 
 async fn answer_page(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match s.engine.open_link(&token, Utc::now()).await {
+    match s.engine.open_link(&token, crate::campaigns::now()).await {
         Ok(view) => {
             let lang = view.language.clone();
             page(&s, &lang, StatusCode::OK, confirm_ctx(&view, None, None))
@@ -173,7 +173,7 @@ async fn answer_post(
     Path(token): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Response {
-    let now = Utc::now();
+    let now = crate::campaigns::now();
     let date = match form
         .date
         .as_deref()

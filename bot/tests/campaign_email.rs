@@ -494,3 +494,211 @@ async fn killing_the_worker_at_random_points_loses_no_message_and_duplicates_sha
  {
     kill_the_worker_at_random_points(Backend::Postgres, "kill-postgres").await;
 }
+
+/// Reminders, quiet hours, escalation and closing the loop, on a simulated
+/// clock (`WINVENTORY_NOW`): the silent are reminded on the schedule and then
+/// escalated to their manager; an upgrade the next snapshot shows is
+/// resolved; a promise the data contradicts after its date is asked again.
+async fn reminders_escalation_and_verification(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let t0 = "2026-12-01T10:00:00Z"; // a Tuesday
+    let snapshot = |at: &str, host: &str, owner: &str, server: &str, version: &str| {
+        format!(
+            r#"{{"hostname": "{host}", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server {server} Standard", "version": "{version}", "edition": "ServerStandard", "product_type": 3}}, "responsible": "{owner}"}}"#
+        )
+    };
+    let old = |host: &str, owner: &str| {
+        snapshot("2026-12-01T08:00:00Z", host, owner, "2012 R2", "6.3.9600")
+    };
+    site.run(&[
+        "ingest",
+        &site.write(
+            "f0.jsonl",
+            &[
+                old("SRV-A", "asmith"),
+                old("SRV-B", "bsilent"),
+                old("SRV-C", "csmith"),
+            ]
+            .join("\n"),
+        ),
+        "--now",
+        t0,
+    ]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,UTC,,\nbsilent,B,{},,,en,UTC,boss,\ncsmith,C,{},,,en,UTC,,\nboss,Boss,{},,,en,UTC,,\n",
+        site.email("asmith"),
+        site.email("bsilent"),
+        site.email("csmith"),
+        site.email("boss"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    let spec = campaign_file().replace(
+        "[target]",
+        "[schedule]\nreminders = \"0 9 * * Mon\"\nquiet_hours = \"20:00-07:00\"\nescalate_after = 1\nescalation = [\"manager\", \"fallback\"]\n\n[target]",
+    );
+    site.run(&["campaign", "create", &site.write("c.toml", &spec)]);
+    let at = |now: &str, args: &[&str]| {
+        let out = site
+            .command(args)
+            .env("WINVENTORY_NOW", now)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?} at {now}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    at(t0, &["campaign", "start", "retire-2012r2"]);
+    at(t0, &["worker", "--once"]);
+    let count = |mail: &BTreeMap<String, Vec<serde_json::Value>>, login: &str| {
+        mail.get(&site.email(login)).map_or(0, Vec::len)
+    };
+    let mail = site.mailbox().await;
+    assert_eq!(
+        [
+            count(&mail, "asmith"),
+            count(&mail, "bsilent"),
+            count(&mail, "csmith"),
+            count(&mail, "boss")
+        ],
+        [1, 1, 1, 0]
+    );
+
+    // asmith and csmith answer "will upgrade", through the server at t0.
+    let server = Server(
+        site.command(&["serve", "--no-worker"])
+            .env("WINVENTORY_NOW", t0)
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{}/healthz", site.base_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for (login, date) in [("asmith", "2026-12-20"), ("csmith", "2026-12-10")] {
+        let text = mail[&site.email(login)][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let link = links(&text)
+            .into_iter()
+            .next()
+            .expect("the first link: will upgrade");
+        let r = http
+            .post(&link)
+            .form(&[("date", date)])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+    drop(server);
+
+    // Monday 09:30: the schedule fired, only the silent one is reminded.
+    // Monday 21:00 falls in quiet hours: nothing, even the next week.
+    at("2026-12-07T21:00:00Z", &["worker", "--once"]);
+    assert_eq!(
+        site.mailbox().await.values().map(Vec::len).sum::<usize>(),
+        3,
+        "quiet hours"
+    );
+    at("2026-12-08T09:30:00Z", &["worker", "--once"]);
+    let mail = site.mailbox().await;
+    assert_eq!(
+        [
+            count(&mail, "asmith"),
+            count(&mail, "bsilent"),
+            count(&mail, "csmith")
+        ],
+        [1, 2, 1]
+    );
+    let reminder = &mail[&site.email("bsilent")][1];
+    assert!(
+        reminder["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("(reminder)"),
+        "{reminder}"
+    );
+    assert!(
+        reminder["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("This is a reminder")
+    );
+
+    // SRV-A now runs Windows Server 2022; SRV-C is still on 2012 R2 after
+    // its promised date: SRV-A is resolved, SRV-C asked again.
+    let new = |at: &str| {
+        [
+            snapshot(at, "SRV-A", "asmith", "2022", "10.0.20348"),
+            snapshot(at, "SRV-B", "bsilent", "2012 R2", "6.3.9600"),
+            snapshot(at, "SRV-C", "csmith", "2012 R2", "6.3.9600"),
+        ]
+        .join("\n")
+    };
+    site.run(&[
+        "ingest",
+        &site.write("f1.jsonl", &new("2026-12-14T08:00:00Z")),
+        "--now",
+        "2026-12-14T09:00:00Z",
+    ]);
+    // The next Monday: bsilent was reminded once without answering, so the
+    // machine goes to the manager (a first message for the boss); csmith is
+    // asked again.
+    at("2026-12-15T09:30:00Z", &["worker", "--once"]);
+    let mail = site.mailbox().await;
+    assert_eq!(
+        [
+            count(&mail, "asmith"),
+            count(&mail, "bsilent"),
+            count(&mail, "csmith"),
+            count(&mail, "boss")
+        ],
+        [1, 2, 2, 1]
+    );
+    assert!(
+        mail[&site.email("boss")][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("* SRV-B ")
+    );
+    let status = at(
+        "2026-12-15T09:31:00Z",
+        &["campaign", "status", "retire-2012r2", "--format", "json"],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(
+        (
+            status["resolved"].as_u64(),
+            status["open"].as_u64(),
+            status["escalated"].as_u64(),
+            status["answered"].as_object().map(|o| o.len())
+        ),
+        (Some(1), Some(2), Some(1), Some(0)),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silent_are_reminded_then_escalated_and_later_snapshots_resolve_or_reopen_on_sqlite() {
+    reminders_escalation_and_verification(Backend::Sqlite, "loop-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silent_are_reminded_then_escalated_and_later_snapshots_resolve_or_reopen_on_postgres()
+{
+    reminders_escalation_and_verification(Backend::Postgres, "loop-postgres").await;
+}

@@ -104,6 +104,7 @@ pub struct Worker {
     cfg: DeliveryConfig,
     breakers: HashMap<String, Breaker>,
     limiters: HashMap<String, Limiter>,
+    clock: Option<DateTime<Utc>>,
 }
 
 /// The name of the global pause switch in the `control` table.
@@ -122,7 +123,18 @@ impl Worker {
             cfg,
             breakers: HashMap::new(),
             limiters: HashMap::new(),
+            clock: None,
         }
+    }
+
+    /// Run at a fixed time instead of the system clock (rehearsals, tests).
+    pub fn at(mut self, now: Option<DateTime<Utc>>) -> Self {
+        self.clock = now;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.unwrap_or_else(Utc::now)
     }
 
     fn backoff(&self, attempts: i64) -> Duration {
@@ -145,7 +157,7 @@ impl Worker {
             report.paused = true;
             return Ok(report);
         }
-        let now = Utc::now();
+        let now = self.now();
         let due = self
             .store
             .claim_due(now, self.cfg.lease, self.cfg.batch)
@@ -162,7 +174,7 @@ impl Worker {
         m: &OutboxRow,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
-        let now = Utc::now();
+        let now = self.now();
         let Some(channel) = self.channels.get(m.channel.as_str()).cloned() else {
             // A channel not configured in this process: leave it to one that has it.
             self.store
@@ -198,11 +210,12 @@ impl Worker {
             .until_ready()
             .await;
         let result = channel.send(m).await;
+        let after = self.now();
         let breaker = self.breakers.entry(m.channel.clone()).or_default();
         match result {
             Ok(()) => {
                 breaker.failures = 0;
-                self.store.mark_sent(m.id, Utc::now()).await?;
+                self.store.mark_sent(m.id, self.now()).await?;
                 report.sent += 1;
                 tracing::info!(id = m.id, channel = %m.channel, recipient = %m.recipient, "message sent");
             }
@@ -214,7 +227,7 @@ impl Worker {
             Err(SendError::Transient(e)) => {
                 breaker.failures += 1;
                 if breaker.failures >= self.cfg.breaker_threshold {
-                    breaker.open_until = Some(Utc::now() + self.cfg.breaker_cooldown);
+                    breaker.open_until = Some(after + self.cfg.breaker_cooldown);
                     breaker.failures = 0;
                     tracing::warn!(channel = %m.channel, "circuit open after repeated failures; probing again later");
                 }
@@ -224,7 +237,7 @@ impl Worker {
                         .await?;
                     report.failed += 1;
                 } else {
-                    let at = Utc::now() + self.backoff(m.attempts);
+                    let at = self.now() + self.backoff(m.attempts);
                     self.store.mark_retry(m.id, at, &e).await?;
                     report.retried += 1;
                 }

@@ -137,6 +137,12 @@ pub struct WaveSummary {
     pub deferred: usize,
     /// People who could not be reached (no address on any channel).
     pub unreachable: Vec<String>,
+    /// Machines resolved by what they now report.
+    pub resolved: u64,
+    /// Answers the data contradicts after their date, asked again.
+    pub reopened: u64,
+    /// Machines escalated one step.
+    pub escalated: u64,
 }
 
 /// Campaign progress for `campaign status`.
@@ -619,6 +625,12 @@ impl Engine {
             return Ok(summary);
         }
         let users = self.directory().await?;
+        for c in &running {
+            let v = self.verify(c, &users, now).await?;
+            summary.resolved += v.resolved;
+            summary.reopened += v.reopened;
+            summary.escalated += v.escalated;
+        }
         // (person) -> [(campaign index, recipient key, machine, reminder?)]
         let mut wanted: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> = BTreeMap::new();
         let mut group_names = Vec::new();
@@ -740,6 +752,135 @@ impl Engine {
         summary.unreachable.sort();
         summary.unreachable.dedup();
         Ok(summary)
+    }
+
+    /// Close the loop for one campaign against the latest snapshots:
+    /// resolve machines the data shows dealt with (a supported OS or
+    /// software now; stopped reporting after "decommission"), reopen answers
+    /// the data contradicts after their date, and escalate machines left
+    /// unanswered after `escalate_after` reminders one step up the chain.
+    pub async fn verify(
+        &self,
+        c: &Campaign,
+        users: &HashMap<String, User>,
+        now: DateTime<Utc>,
+    ) -> Result<WaveSummary, EngineError> {
+        use winventory_core::store::MachineChange;
+        let mut out = WaveSummary::default();
+        let as_of = self.as_of(now);
+        let machines: Vec<CampaignMachine> = self
+            .store
+            .campaign_machines(c.row.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.state != "resolved")
+            .collect();
+        if machines.is_empty() {
+            return Ok(out);
+        }
+        // Still a target now (fresh, and matching) or not.
+        let still: std::collections::HashSet<i64> =
+            load_targets(self.store.as_ref(), &self.catalog, &c.spec, &as_of)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect();
+        let ids: Vec<i64> = machines.iter().map(|m| m.machine_id).collect();
+        let rows: HashMap<i64, MachineRow> = self
+            .store
+            .machines_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let today = now.date_naive();
+        let steps = &c.spec.schedule.escalation;
+        let mut changes = Vec::new();
+        for cm in &machines {
+            let Some(row) = rows.get(&cm.machine_id) else {
+                continue;
+            };
+            let fresh = as_of.is_fresh(row.last_report);
+            let answer = cm.answer.as_deref().and_then(AnswerKind::parse);
+            if !still.contains(&cm.machine_id) {
+                // No longer a target: it stopped reporting, or it runs
+                // something else now.
+                let why = match (fresh, answer) {
+                    (false, Some(AnswerKind::Decommission)) => Some("decommissioned"),
+                    (false, _) => None, // silent, not proven gone: keep asking
+                    (true, Some(AnswerKind::Upgrade)) => Some("upgraded"),
+                    (true, Some(AnswerKind::Replace)) => Some("replaced"),
+                    (true, _) => Some("fixed"),
+                };
+                if let Some(why) = why {
+                    changes.push((cm.machine_id, MachineChange::Resolve(why.into())));
+                    out.resolved += 1;
+                }
+                continue;
+            }
+            if cm.state == "answered" {
+                // A dated promise the data contradicts after its date.
+                let overdue = match answer {
+                    Some(AnswerKind::Upgrade) => cm.answer_date.is_some_and(|d| d < today),
+                    Some(AnswerKind::Esu | AnswerKind::Exception) => {
+                        cm.answer_date.is_some_and(|d| d < today)
+                    }
+                    Some(AnswerKind::Decommission | AnswerKind::Replace) => c.spec.deadline < today,
+                    _ => false,
+                };
+                if overdue {
+                    changes.push((cm.machine_id, MachineChange::Reopen));
+                    out.reopened += 1;
+                }
+                continue;
+            }
+            // Open: escalate after enough unanswered reminders.
+            let step = usize::try_from(cm.escalation).unwrap_or(usize::MAX);
+            if cm.reminders >= i64::from(c.spec.schedule.escalate_after) && step < steps.len() {
+                let owner = row
+                    .responsible
+                    .as_ref()
+                    .or(row.main_user.as_ref())
+                    .map(|f| f.login.clone());
+                // The first step of the chain that names someone new.
+                let mut next = None;
+                for (i, s) in steps.iter().enumerate().skip(step) {
+                    let to = match s {
+                        crate::spec::EscalationStep::Group => match &owner {
+                            Some(o) => self
+                                .store
+                                .groups_of(o)
+                                .await?
+                                .into_iter()
+                                .next()
+                                .map(|g| format!("group:{g}")),
+                            None => None,
+                        },
+                        crate::spec::EscalationStep::Manager => owner
+                            .as_ref()
+                            .and_then(|o| users.get(o))
+                            .and_then(|u| u.manager.clone()),
+                        crate::spec::EscalationStep::Fallback => {
+                            Some(format!("group:{}", c.spec.fallback_group))
+                        }
+                    };
+                    if let Some(to) = to.filter(|t| *t != cm.recipient) {
+                        next = Some((to, i as i64 + 1));
+                        break;
+                    }
+                }
+                if let Some((recipient, step)) = next {
+                    changes.push((cm.machine_id, MachineChange::Escalate { recipient, step }));
+                    out.escalated += 1;
+                }
+            }
+        }
+        if !changes.is_empty() {
+            self.store
+                .change_campaign_machines(c.row.id, &changes, now)
+                .await?;
+        }
+        Ok(out)
     }
 
     /// Progress of a campaign.

@@ -132,7 +132,8 @@ pub struct NewMessage {
     pub body_html: Option<String>,
     /// The campaign machines the message lists: (campaign id, machine id).
     pub machines: Vec<(i64, i64)>,
-    /// Whether listing them counts as a reminder.
+    /// Whether it is a reminder (for display; each machine listed again
+    /// counts as reminded, one listed for the first time does not).
     pub reminder: bool,
 }
 
@@ -188,6 +189,22 @@ pub struct AnswerRecord {
     pub by: String,
     /// Through which channel (`email`, `cli`, ...).
     pub via: String,
+}
+
+/// A change to one campaign machine decided by the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MachineChange {
+    /// The data shows it dealt with (`upgraded`, `decommissioned`, `fixed`).
+    Resolve(String),
+    /// An answer the data contradicts after its date: ask again.
+    Reopen,
+    /// Ask someone further up the chain (`recipient`), as step `step`.
+    Escalate {
+        /// New recipient key.
+        recipient: String,
+        /// Escalation steps taken so far, this one included.
+        step: i64,
+    },
 }
 
 /// Counts of a campaign's messages by state.
@@ -274,6 +291,14 @@ pub trait CampaignStore: Send + Sync {
     async fn outbox(&self) -> Result<Vec<OutboxRow>>;
     /// Messages by state.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
+
+    /// Apply engine decisions to campaign machines, in one transaction.
+    async fn change_campaign_machines(
+        &self,
+        campaign_id: i64,
+        changes: &[(i64, MachineChange)],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// Record an answer for machines of a campaign: the machines' latest
     /// answer and the history, in one transaction. Returns the machines updated.

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, NewMessage,
-    NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, MachineChange,
+    NewMessage, NewTarget, OutboxCounts, OutboxRow,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
@@ -351,10 +351,9 @@ macro_rules! campaign_store {
                     for (campaign, machine) in &m.machines {
                         sqlx::query(
                             "UPDATE campaign_machines SET messages = messages + 1, \
-                             reminders = reminders + $1, last_messaged = $2 \
-                             WHERE campaign_id = $3 AND machine_id = $4",
+                             reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
+                             last_messaged = $1 WHERE campaign_id = $2 AND machine_id = $3",
                         )
-                        .bind(i64::from(m.reminder))
                         .bind(now)
                         .bind(*campaign)
                         .bind(*machine)
@@ -446,6 +445,39 @@ macro_rules! campaign_store {
                     }
                 }
                 Ok(c)
+            }
+
+            async fn change_campaign_machines(
+                &self,
+                campaign_id: i64,
+                changes: &[(i64, MachineChange)],
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let now = to_micros(now);
+                let mut tx = self.pool.begin().await?;
+                for (machine, change) in changes {
+                    let q = match change {
+                        MachineChange::Resolve(why) => sqlx::query(
+                            "UPDATE campaign_machines SET state = 'resolved', resolution = $1, resolved_at = $2 \
+                             WHERE campaign_id = $3 AND machine_id = $4",
+                        )
+                        .bind(why.clone())
+                        .bind(now),
+                        MachineChange::Reopen => sqlx::query(
+                            "UPDATE campaign_machines SET state = 'open', reminders = 0, last_messaged = NULL, \
+                             resolution = 'reopened' WHERE campaign_id = $1 AND machine_id = $2",
+                        ),
+                        MachineChange::Escalate { recipient, step } => sqlx::query(
+                            "UPDATE campaign_machines SET recipient = $1, escalation = $2, reminders = 0, \
+                             last_messaged = NULL WHERE campaign_id = $3 AND machine_id = $4",
+                        )
+                        .bind(recipient.clone())
+                        .bind(*step),
+                    };
+                    q.bind(campaign_id).bind(*machine).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64> {
