@@ -8,6 +8,7 @@
 //! pages, health and metrics over HTTP ([`server`]). Chat channels join it
 //! in later work.
 
+mod bench;
 mod campaigns;
 mod commands;
 mod email;
@@ -138,6 +139,9 @@ enum Command {
     /// them, and follow their answers. See docs/campaigns.md.
     #[command(subcommand)]
     Campaign(campaigns::CampaignCommand),
+    /// Benchmarks run by hand (never by CI), each beside its baseline.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// The outbox: messages pending, sent, failed and cancelled.
     Outbox {
         /// Output format.
@@ -358,6 +362,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Demo { machines, programs } => commands::demo(&settings, machines, programs).await,
         Command::Campaign(cmd) => campaigns::run(&settings, cmd).await,
+        Command::Bench(cmd) => bench::run(&settings, cmd).await,
         Command::Outbox { format } => campaigns::outbox(&settings, format).await,
         Command::Pause { .. } => campaigns::pause_all(&settings, true).await,
         Command::Resume { .. } => campaigns::pause_all(&settings, false).await,

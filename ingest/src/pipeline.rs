@@ -565,6 +565,11 @@ impl Pipeline {
                 s
             }
         };
+        if summary.machines_new + summary.machines_updated > 0
+            && let Err(e) = self.store.tidy_after_ingest().await
+        {
+            tracing::warn!(error = %e, "refreshing statistics after the ingest failed (reports may be slower until autovacuum)");
+        }
         if let Some(id) = run_id {
             let json = serde_json::to_string(&summary).unwrap_or_default();
             let _ = self.store.finish_run(id, &json, Utc::now()).await;

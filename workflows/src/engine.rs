@@ -214,6 +214,9 @@ pub enum LinkError {
 /// (campaign id, machine id) pairs.
 type Section = (String, Vec<DigestMachine>, Vec<(i64, i64)>);
 
+/// A campaign's quiet hours, reminder schedule and time zone, parsed once a wave.
+type ScheduleFacts = (Option<(u32, u32)>, Option<cron::Schedule>, chrono_tz::Tz);
+
 /// A serializable value as a template value.
 pub fn ser<T: Serialize>(x: &T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(x))
@@ -307,7 +310,7 @@ impl Engine {
         &self,
         c: &Campaign,
         now: DateTime<Utc>,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<(u64, Vec<MachineRow>), EngineError> {
         let machines = load_targets(
             self.store.as_ref(),
             &self.catalog,
@@ -323,10 +326,11 @@ impl Engine {
                 recipient: recipient_key(m, &c.spec.fallback_group),
             })
             .collect();
-        Ok(self
+        let added = self
             .store
             .add_campaign_machines(c.row.id, &targets, now)
-            .await?)
+            .await?;
+        Ok((added, machines))
     }
 
     fn expiry(&self, spec: &CampaignSpec) -> DateTime<Utc> {
@@ -592,23 +596,6 @@ impl Engine {
         Ok(email)
     }
 
-    /// Whether a reminder is due for a machine last messaged at `last`: the
-    /// campaign's schedule fired since then (in the person's time zone).
-    fn reminder_due(
-        c: &Campaign,
-        tz: chrono_tz::Tz,
-        last: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let Ok(schedule) = c.spec.schedule.reminder_schedule() else {
-            return false;
-        };
-        schedule
-            .after(&last.with_timezone(&tz))
-            .next()
-            .is_some_and(|t| t.with_timezone(&Utc) <= now)
-    }
-
     /// Plan a wave for every running campaign: add new targets, then queue
     /// one digest per person with every open machine that needs a first
     /// message or a reminder, merged across campaigns, at most one a day per
@@ -624,19 +611,27 @@ impl Engine {
         if running.is_empty() {
             return Ok(summary);
         }
+        let clock = std::time::Instant::now();
         let users = self.directory().await?;
+        let mut machine_rows: HashMap<i64, MachineRow> = HashMap::new();
         for c in &running {
-            let v = self.verify(c, &users, now).await?;
+            let (added, targets) = self.refresh_targets(c, now).await?;
+            summary.machines_added += added;
+            let v = self.verify_against(c, &users, now, &targets).await?;
             summary.resolved += v.resolved;
             summary.reopened += v.reopened;
             summary.escalated += v.escalated;
+            machine_rows.extend(targets.into_iter().map(|m| (m.id, m)));
         }
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "wave: targets refreshed and verified"
+        );
         // (person) -> [(campaign index, recipient key, machine, reminder?)]
         let mut wanted: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> = BTreeMap::new();
         let mut group_names = Vec::new();
         let mut ids = Vec::new();
         for (ci, c) in running.iter().enumerate() {
-            summary.machines_added += self.refresh_targets(c, now).await?;
             for cm in self.store.campaign_machines(c.row.id).await? {
                 if cm.state != "open" {
                     continue;
@@ -644,7 +639,9 @@ impl Engine {
                 if let Some(g) = cm.recipient.strip_prefix("group:") {
                     group_names.push(g.to_string());
                 }
-                ids.push(cm.machine_id);
+                if !machine_rows.contains_key(&cm.machine_id) {
+                    ids.push(cm.machine_id);
+                }
                 wanted.entry(cm.recipient.clone()).or_default().push((
                     ci,
                     cm.recipient.clone(),
@@ -652,13 +649,14 @@ impl Engine {
                 ));
             }
         }
-        let machine_rows: HashMap<i64, MachineRow> = self
-            .store
-            .machines_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
+        // Open machines that are no longer fresh targets (kept until proven gone).
+        machine_rows.extend(
+            self.store
+                .machines_by_id(&ids)
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m)),
+        );
         let groups = self.group_members(group_names).await?;
         // Expand groups to people.
         let mut per_person: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> =
@@ -675,25 +673,37 @@ impl Engine {
                     .extend(items.iter().cloned());
             }
         }
-        let mut messages = Vec::new();
+        // Per campaign, parsed once: quiet hours, reminder schedule, time zone.
+        let facts: Vec<ScheduleFacts> = running
+            .iter()
+            .map(|c| {
+                (
+                    c.spec.schedule.quiet().ok().flatten(),
+                    c.spec.schedule.reminder_schedule().ok(),
+                    c.spec.tz(),
+                )
+            })
+            .collect();
+        let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::new();
+        let mut jobs = Vec::new();
         for (login, items) in per_person {
             let person = Addressee::of(&login, users.get(&login));
-            let tz = person
-                .time_zone
-                .as_deref()
-                .and_then(|t| t.parse::<chrono_tz::Tz>().ok());
+            let tz = match person.time_zone.as_deref() {
+                None => None,
+                Some(t) => *zones
+                    .entry(t.to_string())
+                    .or_insert_with(|| t.parse::<chrono_tz::Tz>().ok()),
+            };
             // Select what is due: a first message, or a reminder.
             let mut sections: BTreeMap<usize, Section> = BTreeMap::new();
             let mut any_first = false;
             let mut quiet = false;
             for (ci, recipient, cm) in &items {
                 let c = &running[*ci];
-                let tz = tz.unwrap_or_else(|| c.spec.tz());
+                let (quiet_hours, schedule, campaign_tz) = &facts[*ci];
+                let tz = tz.unwrap_or(*campaign_tz);
                 let local = now.with_timezone(&tz);
-                if is_quiet(
-                    c.spec.schedule.quiet().ok().flatten(),
-                    local.hour() * 60 + local.minute(),
-                ) {
+                if is_quiet(*quiet_hours, local.hour() * 60 + local.minute()) {
                     quiet = true;
                     continue;
                 }
@@ -702,7 +712,11 @@ impl Engine {
                         any_first = true;
                         true
                     }
-                    Some(last) => Self::reminder_due(c, tz, last, now),
+                    Some(last) => schedule.as_ref().is_some_and(|sch| {
+                        sch.after(&last.with_timezone(&tz))
+                            .next()
+                            .is_some_and(|t| t.with_timezone(&Utc) <= now)
+                    }),
                 };
                 let Some(m) = machine_rows.get(&cm.machine_id) else {
                     continue;
@@ -727,28 +741,55 @@ impl Engine {
             };
             let tz = tz.unwrap_or_else(|| running[*sections.keys().next().unwrap_or(&0)].spec.tz());
             let day: NaiveDate = now.with_timezone(&tz).date_naive();
-            let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
-                .iter()
-                .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
-                .collect();
-            let rendered = self.render_digest(&person, &list, !any_first)?;
-            let key = format!("digest:{login}:{day}:email");
-            messages.push(NewMessage {
-                message_id: self.message_id(&key),
-                idem_key: key,
-                channel: "email".into(),
-                recipient: login.clone(),
-                address: email,
-                subject: rendered.subject,
-                body_text: rendered.text,
-                body_html: Some(rendered.html),
-                machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
-                reminder: !any_first,
-            });
+            jobs.push((login, person, email, day, sections, any_first));
         }
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            people = jobs.len(),
+            "wave: digests selected"
+        );
+        // Rendering (templates, signed links) is the costly part: on every core.
+        let messages: Vec<NewMessage> = {
+            use rayon::prelude::*;
+            jobs.into_par_iter()
+                .map(|(login, person, email, day, sections, any_first)| {
+                    let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
+                        .iter()
+                        .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
+                        .collect();
+                    let rendered = self.render_digest(&person, &list, !any_first)?;
+                    let key = format!("digest:{login}:{day}:email");
+                    Ok(NewMessage {
+                        message_id: self.message_id(&key),
+                        idem_key: key,
+                        channel: "email".into(),
+                        recipient: login,
+                        address: email,
+                        subject: rendered.subject,
+                        body_text: rendered.text,
+                        body_html: Some(rendered.html),
+                        machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
+                        reminder: !any_first,
+                    })
+                })
+                .collect::<Result<_, EngineError>>()?
+        };
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "wave: digests rendered"
+        );
         let planned = messages.len();
-        summary.queued = self.store.enqueue(&messages, now).await?;
+        // Each message with its machines' counters is one unit; chunks keep
+        // transactions short on a large wave.
+        for chunk in messages.chunks(2000) {
+            summary.queued += self.store.enqueue(chunk, now).await?;
+        }
         summary.deferred += planned - summary.queued as usize;
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            queued = summary.queued,
+            "wave: outbox written"
+        );
         summary.unreachable.sort();
         summary.unreachable.dedup();
         Ok(summary)
@@ -765,6 +806,24 @@ impl Engine {
         users: &HashMap<String, User>,
         now: DateTime<Utc>,
     ) -> Result<WaveSummary, EngineError> {
+        let targets = load_targets(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        self.verify_against(c, users, now, &targets).await
+    }
+
+    /// [`Engine::verify`] with the campaign's current targets already loaded.
+    async fn verify_against(
+        &self,
+        c: &Campaign,
+        users: &HashMap<String, User>,
+        now: DateTime<Utc>,
+        targets: &[MachineRow],
+    ) -> Result<WaveSummary, EngineError> {
         use winventory_core::store::MachineChange;
         let mut out = WaveSummary::default();
         let as_of = self.as_of(now);
@@ -779,14 +838,14 @@ impl Engine {
             return Ok(out);
         }
         // Still a target now (fresh, and matching) or not.
-        let still: std::collections::HashSet<i64> =
-            load_targets(self.store.as_ref(), &self.catalog, &c.spec, &as_of)
-                .await?
-                .into_iter()
-                .map(|m| m.id)
-                .collect();
-        let ids: Vec<i64> = machines.iter().map(|m| m.machine_id).collect();
-        let rows: HashMap<i64, MachineRow> = self
+        let still: HashMap<i64, &MachineRow> = targets.iter().map(|m| (m.id, m)).collect();
+        // Only machines that are no longer targets need their row read.
+        let ids: Vec<i64> = machines
+            .iter()
+            .map(|m| m.machine_id)
+            .filter(|id| !still.contains_key(id))
+            .collect();
+        let gone: HashMap<i64, MachineRow> = self
             .store
             .machines_by_id(&ids)
             .await?
@@ -797,12 +856,16 @@ impl Engine {
         let steps = &c.spec.schedule.escalation;
         let mut changes = Vec::new();
         for cm in &machines {
-            let Some(row) = rows.get(&cm.machine_id) else {
+            let Some(row) = still
+                .get(&cm.machine_id)
+                .copied()
+                .or_else(|| gone.get(&cm.machine_id))
+            else {
                 continue;
             };
             let fresh = as_of.is_fresh(row.last_report);
             let answer = cm.answer.as_deref().and_then(AnswerKind::parse);
-            if !still.contains(&cm.machine_id) {
+            if !still.contains_key(&cm.machine_id) {
                 // No longer a target: it stopped reporting, or it runs
                 // something else now.
                 let why = match (fresh, answer) {

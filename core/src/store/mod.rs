@@ -293,6 +293,11 @@ pub trait Store: CampaignStore + Send + Sync {
     async fn start_run(&self, source: &str, now: DateTime<Utc>) -> Result<i64>;
     /// Record the end of an ingest run with its summary (JSON).
     async fn finish_run(&self, id: i64, summary: &str, now: DateTime<Utc>) -> Result<()>;
+    /// After an ingest that changed machines: refresh the planner's
+    /// statistics (and on PostgreSQL the visibility map the reports'
+    /// index-only scans need), so reports are fast at once rather than after
+    /// the next autovacuum.
+    async fn tidy_after_ingest(&self) -> Result<()>;
 
     // --- directory ---
 

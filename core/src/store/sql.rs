@@ -431,6 +431,23 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn tidy_after_ingest(&self) -> Result<()> {
+                let sql = match $backend {
+                    // VACUUM runs outside any transaction; one statement per call.
+                    Backend::Postgres => &[
+                        "VACUUM (ANALYZE) machines",
+                        "VACUUM (ANALYZE) machine_software",
+                        "VACUUM (ANALYZE) machine_applications",
+                        "VACUUM (ANALYZE) machine_owners",
+                    ][..],
+                    Backend::Sqlite => &["PRAGMA optimize"][..],
+                };
+                for q in sql {
+                    sqlx::query(sqlx::AssertSqlSafe(*q)).execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
             async fn import_users(&self, users: &[UserImport], now: DateTime<Utc>) -> Result<()> {
                 let now_us = to_micros(now);
                 let mut tx = self.pool.begin().await?;

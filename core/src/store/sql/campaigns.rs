@@ -179,7 +179,7 @@ macro_rules! campaign_store {
                         }
                     }
                 }
-                out.sort_by(|a, b| a.hostname.to_lowercase().cmp(&b.hostname.to_lowercase()));
+                out.sort_by_cached_key(|m| m.hostname.to_lowercase());
                 Ok(out)
             }
 
@@ -315,50 +315,73 @@ macro_rules! campaign_store {
             }
 
             async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
+                // Set-wise: one multi-row INSERT per chunk of messages (those
+                // whose key is queued already are skipped by ON CONFLICT and
+                // not returned), then their campaign links, then one UPDATE
+                // per campaign for the machines the new messages list.
                 let now = to_micros(now);
                 let mut tx = self.pool.begin().await?;
                 let mut queued = 0;
-                for m in messages {
-                    let id: Option<(i64,)> = sqlx::query_as(
+                for chunk in messages.chunks(CHUNK_PARAMS / 11) {
+                    let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) \
-                         ON CONFLICT (idem_key) DO NOTHING RETURNING id",
-                    )
-                    .bind(&m.idem_key)
-                    .bind(&m.message_id)
-                    .bind(&m.channel)
-                    .bind(&m.recipient)
-                    .bind(&m.address)
-                    .bind(&m.subject)
-                    .bind(&m.body_text)
-                    .bind(&m.body_html)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some((id,)) = id else { continue };
-                    queued += 1;
-                    let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
-                    campaigns.sort_unstable();
-                    campaigns.dedup();
-                    for c in campaigns {
-                        sqlx::query("INSERT INTO outbox_campaigns (outbox_id, campaign_id) VALUES ($1, $2)")
-                            .bind(id)
-                            .bind(c)
-                            .execute(&mut *tx)
-                            .await?;
+                         body_html, state, next_attempt_at, created_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, m| {
+                        b.push_bind(m.idem_key.clone())
+                            .push_bind(m.message_id.clone())
+                            .push_bind(m.channel.clone())
+                            .push_bind(m.recipient.clone())
+                            .push_bind(m.address.clone())
+                            .push_bind(m.subject.clone())
+                            .push_bind(m.body_text.clone())
+                            .push_bind(m.body_html.clone())
+                            .push_bind("pending")
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
+                    let inserted: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    queued += inserted.len() as u64;
+                    let new: std::collections::HashMap<&str, i64> =
+                        inserted.iter().map(|(id, k)| (k.as_str(), *id)).collect();
+                    let mut links: Vec<(i64, i64)> = Vec::new();
+                    let mut touched: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+                    for m in chunk {
+                        let Some(&id) = new.get(m.idem_key.as_str()) else { continue };
+                        let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
+                        campaigns.sort_unstable();
+                        campaigns.dedup();
+                        links.extend(campaigns.into_iter().map(|c| (id, c)));
+                        for (campaign, machine) in &m.machines {
+                            touched.entry(*campaign).or_default().push(*machine);
+                        }
                     }
-                    for (campaign, machine) in &m.machines {
-                        sqlx::query(
-                            "UPDATE campaign_machines SET messages = messages + 1, \
-                             reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
-                             last_messaged = $1 WHERE campaign_id = $2 AND machine_id = $3",
-                        )
-                        .bind(now)
-                        .bind(*campaign)
-                        .bind(*machine)
-                        .execute(&mut *tx)
-                        .await?;
+                    for part in links.chunks(CHUNK_PARAMS / 2) {
+                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO outbox_campaigns (outbox_id, campaign_id) ");
+                        qb.push_values(part, |mut b, (id, c)| {
+                            b.push_bind(*id).push_bind(*c);
+                        });
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                    for (campaign, machines) in touched {
+                        for part in machines.chunks(CHUNK_PARAMS) {
+                            let mut qb = QueryBuilder::<$db>::new(
+                                "UPDATE campaign_machines SET messages = messages + 1, \
+                                 reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
+                                 last_messaged = ",
+                            );
+                            qb.push_bind(now);
+                            qb.push(" WHERE campaign_id = ");
+                            qb.push_bind(campaign);
+                            qb.push(" AND machine_id IN (");
+                            let mut sep = qb.separated(", ");
+                            for id in part {
+                                sep.push_bind(*id);
+                            }
+                            qb.push(")");
+                            qb.build().execute(&mut *tx).await?;
+                        }
                     }
                 }
                 tx.commit().await?;

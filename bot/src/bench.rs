@@ -1,0 +1,128 @@
+//! `winventory bench ...`: measurements run by hand (never by CI), each
+//! beside its baseline in the same run. See docs/benchmarks.md.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use winventory_core::store::NewMessage;
+use winventory_workflows::delivery::{DeliveryConfig, Worker};
+
+use crate::email::EmailChannel;
+use crate::settings::Settings;
+
+/// `winventory bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Delivery throughput to the configured SMTP server: the outbox and
+    /// worker (claim, send, record) against a plain lettre send loop of the
+    /// same messages to the same server (the baseline), in one run.
+    Delivery {
+        /// Messages in each of the two runs.
+        #[arg(long, default_value_t = 500)]
+        messages: usize,
+        /// Recipient domain (addresses are benchN@DOMAIN).
+        #[arg(long, default_value = "bench.invalid")]
+        domain: String,
+    },
+}
+
+fn body(i: usize) -> (String, String, String) {
+    let text = format!(
+        "Hello bench{i},\n\nPlease tell us what will happen to these machines:\n{}\n",
+        (0..5)
+            .map(|m| format!("* PC{i}-{m} - Windows 10 22H2 (end of life 2025-10-14)\n    Will upgrade: https://winventory.example.org/answer/k1.{}\n", "x".repeat(120)))
+            .collect::<String>()
+    );
+    let html = format!("<html><body><pre>{text}</pre></body></html>");
+    (format!("bench digest {i}"), text, html)
+}
+
+/// Run a benchmark.
+pub async fn run(settings: &Settings, cmd: BenchCommand) -> Result<u8> {
+    match cmd {
+        BenchCommand::Delivery { messages, domain } => delivery(settings, messages, &domain).await,
+    }
+}
+
+async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
+    let Some(url) = &settings.smtp_url else {
+        bail!("set WINVENTORY_SMTP_URL to the SMTP server to measure");
+    };
+    // Baseline: lettre alone, one pooled transport, messages sent one after another.
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+        .context("the SMTP URL")?
+        .build();
+    let from: Mailbox = settings.mail_from.parse().context("mail_from")?;
+    let started = Instant::now();
+    for i in 0..n {
+        let (subject, text, html) = body(i);
+        let m = Message::builder()
+            .from(from.clone())
+            .to(format!("bench{i}@{domain}").parse()?)
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        transport.send(m).await?;
+    }
+    let baseline = started.elapsed().as_secs_f64();
+
+    // Ours: queue the same messages in the outbox, then drain it.
+    let store = crate::commands::open(settings).await?;
+    let run = chrono::Utc::now().timestamp_micros();
+    let queued: Vec<NewMessage> = (0..n)
+        .map(|i| {
+            let (subject, text, html) = body(i);
+            let key = format!("bench:{run}:{i}");
+            NewMessage {
+                message_id: format!("<{run}.{i}@{domain}>"),
+                idem_key: key,
+                channel: "email".into(),
+                recipient: format!("bench{i}"),
+                address: format!("bench{i}@{domain}"),
+                subject,
+                body_text: text,
+                body_html: Some(html),
+                machines: Vec::new(),
+                reminder: false,
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    store.enqueue(&queued, chrono::Utc::now()).await?;
+    let enqueue = started.elapsed().as_secs_f64();
+    let channel = EmailChannel::from_settings(settings)?.context("an SMTP channel")?;
+    let mut worker = Worker::new(
+        store.clone(),
+        vec![Arc::new(channel)],
+        DeliveryConfig {
+            rate_per_second: std::num::NonZeroU32::new(100_000)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+            ..DeliveryConfig::default()
+        },
+    );
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        let r = worker.run_once().await?;
+        sent += r.sent;
+        if r.claimed == 0 {
+            break;
+        }
+    }
+    let ours = started.elapsed().as_secs_f64();
+    println!("messages: {n} (sent through the outbox: {sent})");
+    println!(
+        "baseline (plain lettre loop): {baseline:.2} s, {:.1} msg/s",
+        n as f64 / baseline
+    );
+    println!(
+        "outbox + worker:              {ours:.2} s, {:.1} msg/s ({:.2}x the baseline's time)",
+        n as f64 / ours,
+        ours / baseline
+    );
+    println!("queueing {n} messages in the outbox: {:.3} s", enqueue);
+    Ok(0)
+}
