@@ -75,6 +75,45 @@ pub enum CampaignCommand {
         /// Campaign id or name.
         campaign: String,
     },
+    /// Exception requests awaiting a decision (with `--all`: the whole register).
+    Exceptions {
+        /// Only this campaign (id or name).
+        campaign: Option<String>,
+        /// Every exception, decided ones included.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Approve a machine's exception request; its owner is told, and asked
+    /// again two weeks before it ends.
+    Approve {
+        /// Campaign id or name.
+        campaign: String,
+        /// The machine (hostname).
+        host: String,
+        /// A note for the owner.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: $USER).
+        #[arg(long, env = "USER", value_name = "LOGIN", hide_env_values = true)]
+        by: Option<String>,
+    },
+    /// Decline a machine's exception request; its owner is told why and asked
+    /// for another answer.
+    Decline {
+        /// Campaign id or name.
+        campaign: String,
+        /// The machine (hostname).
+        host: String,
+        /// Why (shown to the owner).
+        #[arg(long, required = true)]
+        note: String,
+        /// Who decides (default: $USER).
+        #[arg(long, env = "USER", value_name = "LOGIN", hide_env_values = true)]
+        by: Option<String>,
+    },
     /// Progress: targets, messaged, answered by kind, resolved, overdue,
     /// escalated, and days left to the deadline.
     Status {
@@ -225,6 +264,33 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
                 c.row.name
             );
         }
+        CampaignCommand::Exceptions {
+            campaign,
+            all,
+            format,
+        } => print_exceptions(&e, campaign.as_deref(), !all, format).await?,
+        CampaignCommand::Approve {
+            campaign,
+            host,
+            note,
+            by,
+        } => {
+            let by = by.unwrap_or_else(|| "admin".into());
+            e.decide_exception(&campaign, &host, true, &by, note.as_deref(), now)
+                .await?;
+            println!("approved the exception for {host}; the owner is told by the next delivery");
+        }
+        CampaignCommand::Decline {
+            campaign,
+            host,
+            note,
+            by,
+        } => {
+            let by = by.unwrap_or_else(|| "admin".into());
+            e.decide_exception(&campaign, &host, false, &by, Some(&note), now)
+                .await?;
+            println!("declined the exception for {host}; the owner is told and asked again");
+        }
         CampaignCommand::Status { campaign, format } => {
             let s = e.status(&campaign, now).await?;
             match format {
@@ -252,6 +318,47 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
             }
         }
     }
+    Ok(0)
+}
+
+/// Print the exception register (or the pending requests).
+pub async fn print_exceptions(
+    e: &Engine,
+    campaign: Option<&str>,
+    pending_only: bool,
+    format: Format,
+) -> Result<()> {
+    let list = e.exceptions(campaign, pending_only).await?;
+    rows(
+        format,
+        &list,
+        &[
+            "campaign",
+            "host",
+            "owner",
+            "until",
+            "state",
+            "decided by",
+            "justification",
+        ],
+        |x: &winventory_workflows::engine::ExceptionRow| {
+            vec![
+                x.campaign.clone(),
+                x.host.clone(),
+                x.owner.clone(),
+                opt(&x.until.map(|d| d.to_string())),
+                x.state.clone(),
+                opt(&x.decided_by),
+                x.justification.clone(),
+            ]
+        },
+    )
+}
+
+/// `winventory report exceptions`: the register.
+pub async fn report_exceptions(settings: &Settings, format: Format) -> Result<u8> {
+    let e = engine(settings).await?;
+    print_exceptions(&e, None, false, format).await?;
     Ok(0)
 }
 

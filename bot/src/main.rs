@@ -91,7 +91,8 @@ enum Command {
     /// URL is set. Exit status: 0 every line accepted, 1 some rejected, 2 the
     /// run failed (unreadable or truncated input, database unreachable).
     Ingest(commands::IngestArgs),
-    /// Reports over fresh machines: `os`, `eol`, `software`.
+    /// Reports: `os`, `eol`, `software` (over fresh machines) and the
+    /// `exceptions` register of campaigns.
     #[command(subcommand)]
     Report(ReportCommand),
     /// Everything known about one machine (stale ones included).
@@ -230,6 +231,13 @@ enum ReportCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// The exception register: every exception requested in any campaign,
+    /// with its decision.
+    Exceptions {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Fresh machines per matched software cycle, or per application.
     Software {
         #[command(flatten)]
@@ -339,6 +347,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             within,
             format,
         }) => commands::report_eol(&settings, &as_of(when), within, format).await,
+        Command::Report(ReportCommand::Exceptions { format }) => {
+            campaigns::report_exceptions(&settings, format).await
+        }
         Command::Report(ReportCommand::Software { when, by, format }) => {
             commands::report_software(&settings, &as_of(when), by, format).await
         }

@@ -702,3 +702,307 @@ async fn the_silent_are_reminded_then_escalated_and_later_snapshots_resolve_or_r
 {
     reminders_escalation_and_verification(Backend::Postgres, "loop-postgres").await;
 }
+
+/// The SMTP server is down: messages wait (retried with backoff, nothing
+/// lost, nothing failed) and go out once it is back.
+async fn messages_wait_for_the_smtp_server(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,,,\njdoe,J,{},,,en,,,\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    // Nothing listens on this port.
+    let down = format!("smtp://127.0.0.1:{}", free_port());
+    let out = site
+        .command(&["worker", "--once"])
+        .env("WINVENTORY_SMTP_URL", &down)
+        .env("WINVENTORY_RETRY_BASE_SECS", "1")
+        .output()
+        .expect("worker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("retrying 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (
+            outbox["pending"].as_u64(),
+            outbox["sent"].as_u64(),
+            outbox["failed"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0))
+    );
+    assert!(site.mailbox().await.is_empty());
+    // Before the retry is due nothing is attempted; after it, both go out.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    site.run(&["worker", "--once"]);
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["pending"].as_u64(), outbox["sent"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let mail = site.mailbox().await;
+    assert_eq!(mail.values().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_wait_while_the_smtp_server_is_down_and_go_out_when_it_returns_on_sqlite() {
+    messages_wait_for_the_smtp_server(Backend::Sqlite, "down-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_wait_while_the_smtp_server_is_down_and_go_out_when_it_returns_on_postgres() {
+    messages_wait_for_the_smtp_server(Backend::Postgres, "down-postgres").await;
+}
+
+/// Exceptions are requests: the owner asks through the link page, admins
+/// decide from the CLI, the owner is told, a declined one is asked again at
+/// once and an approved one two weeks before it ends; the register lists all.
+async fn exceptions_are_decided_by_admins(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let t0 = "2026-12-01T10:00:00Z";
+    let server2012 = |host: &str, owner: &str| {
+        format!(
+            r#"{{"hostname": "{host}", "collected_at": "2026-12-01T08:00:00Z", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "{owner}"}}"#
+        )
+    };
+    site.run(&[
+        "ingest",
+        &site.write(
+            "f.jsonl",
+            &[server2012("LAB-1", "asmith"), server2012("LAB-2", "jdoe")].join("\n"),
+        ),
+        "--now",
+        t0,
+    ]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\nasmith,A,{},,,en,UTC,,\njdoe,J,{},,,fr,UTC,,\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    let at = |now: &str, args: &[&str]| {
+        let out = site
+            .command(args)
+            .env("WINVENTORY_NOW", now)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?} at {now}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    at(t0, &["campaign", "start", "retire-2012r2"]);
+    at(t0, &["worker", "--once"]);
+    let server = Server(
+        site.command(&["serve", "--no-worker"])
+            .env("WINVENTORY_NOW", t0)
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{}/healthz", site.base_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mail = site.mailbox().await;
+    for (login, until) in [("asmith", "2027-06-30"), ("jdoe", "2027-06-30")] {
+        let text = mail[&site.email(login)][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let link = links(&text)
+            .into_iter()
+            .find(|l| {
+                // The exception link is the fourth of the machine's five (no ESU).
+                links(&text).iter().position(|x| x == l) == Some(3)
+            })
+            .expect("exception link");
+        let page = http
+            .get(&link)
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("page");
+        assert!(
+            page.contains("name=\"detail\""),
+            "the page asks for a justification"
+        );
+        let r = http
+            .post(&link)
+            .form(&[("date", until)])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 422, "a justification is required");
+        let r = http
+            .post(&link)
+            .form(&[("date", until), ("detail", "drives a lab instrument")])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 200);
+    }
+    drop(server);
+    let pending: serde_json::Value =
+        serde_json::from_slice(&at(t0, &["campaign", "exceptions", "--format", "json"]))
+            .expect("json");
+    assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
+    assert_eq!(pending[0]["justification"], "drives a lab instrument");
+
+    at(
+        "2026-12-02T10:00:00Z",
+        &[
+            "campaign",
+            "approve",
+            "retire-2012r2",
+            "LAB-1",
+            "--note",
+            "until the new instrument PC arrives",
+            "--by",
+            "itadmin",
+        ],
+    );
+    at(
+        "2026-12-02T10:00:00Z",
+        &[
+            "campaign",
+            "decline",
+            "retire-2012r2",
+            "lab-2",
+            "--note",
+            "isolate it instead",
+            "--by",
+            "itadmin",
+        ],
+    );
+    let again = site
+        .command(&["campaign", "approve", "retire-2012r2", "LAB-1"])
+        .env("WINVENTORY_NOW", t0)
+        .output()
+        .expect("run");
+    assert!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("no exception request awaiting")
+    );
+    at("2026-12-02T10:05:00Z", &["worker", "--once"]);
+    let mail = site.mailbox().await;
+    let notice = |login: &str| {
+        mail[&site.email(login)]
+            .iter()
+            .find(|m| {
+                m["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("xception")
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{login} was told the decision"))
+    };
+    assert!(
+        notice("asmith")["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("approved until 2027-06-30"),
+        "{}",
+        notice("asmith")
+    );
+    let declined = notice("jdoe");
+    assert!(
+        declined["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refusée"),
+        "jdoe reads French: {declined}"
+    );
+    assert!(
+        declined["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("isolate it instead")
+    );
+    // The declined machine is asked again in the same wave (the notice
+    // answers the owner's own request and is not a digest); the approved one
+    // is not. The next day brings nothing new to either.
+    assert_eq!(
+        (
+            mail[&site.email("asmith")].len(),
+            mail[&site.email("jdoe")].len()
+        ),
+        (2, 3)
+    );
+    at("2026-12-03T10:00:00Z", &["worker", "--once"]);
+    let mail = site.mailbox().await;
+    assert_eq!(
+        (
+            mail[&site.email("asmith")].len(),
+            mail[&site.email("jdoe")].len()
+        ),
+        (2, 3)
+    );
+    // Two weeks before the approved exception ends (the machines still
+    // reporting 2012 R2), asmith is asked again.
+    let fresh = [server2012("LAB-1", "asmith"), server2012("LAB-2", "jdoe")]
+        .join("\n")
+        .replace("2026-12-01T08:00:00Z", "2027-06-15T08:00:00Z");
+    site.run(&[
+        "ingest",
+        &site.write("f2.jsonl", &fresh),
+        "--now",
+        "2027-06-15T09:00:00Z",
+    ]);
+    at("2027-06-15T10:00:00Z", &["worker", "--once"]);
+    assert_eq!(
+        site.mailbox().await[&site.email("asmith")].len(),
+        2,
+        "not yet"
+    );
+    at("2027-06-16T10:00:00Z", &["worker", "--once"]);
+    assert_eq!(site.mailbox().await[&site.email("asmith")].len(), 3);
+    let register: serde_json::Value = serde_json::from_slice(&at(
+        "2027-06-16T10:01:00Z",
+        &["report", "exceptions", "--format", "json"],
+    ))
+    .expect("json");
+    let states: Vec<&str> = register
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["state"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(states, ["approved", "declined"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceptions_are_requested_by_owners_decided_by_admins_and_asked_again_on_sqlite() {
+    exceptions_are_decided_by_admins(Backend::Sqlite, "exc-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceptions_are_requested_by_owners_decided_by_admins_and_asked_again_on_postgres() {
+    exceptions_are_decided_by_admins(Backend::Postgres, "exc-postgres").await;
+}

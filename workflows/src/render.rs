@@ -44,6 +44,30 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../templates/answer.en.html.j2"),
     ),
     (
+        "exception.en.subject.j2",
+        include_str!("../../templates/exception.en.subject.j2"),
+    ),
+    (
+        "exception.en.txt.j2",
+        include_str!("../../templates/exception.en.txt.j2"),
+    ),
+    (
+        "exception.en.html.j2",
+        include_str!("../../templates/exception.en.html.j2"),
+    ),
+    (
+        "exception.fr.subject.j2",
+        include_str!("../../templates/exception.fr.subject.j2"),
+    ),
+    (
+        "exception.fr.txt.j2",
+        include_str!("../../templates/exception.fr.txt.j2"),
+    ),
+    (
+        "exception.fr.html.j2",
+        include_str!("../../templates/exception.fr.html.j2"),
+    ),
+    (
         "answer.fr.html.j2",
         include_str!("../../templates/answer.fr.html.j2"),
     ),
@@ -223,8 +247,13 @@ impl Templates {
             reminder => false,
             expires => "2027-01-01",
         };
+        let notice = context! {
+            person => context!{ name => "J. Doe" }, host => "pc1", campaign => "c", approved => false,
+            until => "2027-01-01", note => "n", decided_by => "admin",
+        };
         for lang in LANGUAGES {
             self.message(base, lang, &ctx)?;
+            self.message("exception", lang, &notice)?;
             for mode in ["confirm", "recorded", "error"] {
                 self.page(
                     lang,

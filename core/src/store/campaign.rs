@@ -109,6 +109,12 @@ pub struct CampaignMachine {
     pub escalation: i64,
     /// When last listed in a digest.
     pub last_messaged: Option<DateTime<Utc>>,
+    /// Exception request: `requested`, `approved` or `declined`.
+    pub exception_state: Option<String>,
+    /// The admin who decided it.
+    pub exception_decided_by: Option<String>,
+    /// The admin's note (the reason for a decline).
+    pub exception_note: Option<String>,
 }
 
 /// A message to queue.
@@ -299,6 +305,20 @@ pub trait CampaignStore: Send + Sync {
         changes: &[(i64, MachineChange)],
         now: DateTime<Utc>,
     ) -> Result<()>;
+
+    /// Decide a requested exception (`approved` or `declined`) and queue the
+    /// owner's notice, in one transaction. `Ok(false)` when the machine has no
+    /// pending request.
+    async fn decide_exception(
+        &self,
+        campaign_id: i64,
+        machine_id: i64,
+        decision: &str,
+        by: &str,
+        note: Option<&str>,
+        notice: Option<&NewMessage>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     /// Record an answer for machines of a campaign: the machines' latest
     /// answer and the history, in one transaction. Returns the machines updated.

@@ -285,7 +285,8 @@ macro_rules! campaign_store {
             async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>> {
                 let rows = sqlx::query(
                     "SELECT campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
-                     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged \
+                     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
+                     exception_state, exception_decided_by, exception_note \
                      FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key",
                 )
                 .bind(campaign_id)
@@ -309,6 +310,9 @@ macro_rules! campaign_store {
                             reminders: r.try_get::<i64, _>("reminders")?,
                             escalation: r.try_get::<i64, _>("escalation")?,
                             last_messaged: r.try_get::<Option<i64>, _>("last_messaged")?.map(from_micros),
+                            exception_state: r.try_get("exception_state")?,
+                            exception_decided_by: r.try_get("exception_decided_by")?,
+                            exception_note: r.try_get("exception_note")?,
                         })
                     })
                     .collect()
@@ -503,6 +507,57 @@ macro_rules! campaign_store {
                 Ok(())
             }
 
+            async fn decide_exception(
+                &self,
+                campaign_id: i64,
+                machine_id: i64,
+                decision: &str,
+                by: &str,
+                note: Option<&str>,
+                notice: Option<&NewMessage>,
+                now: DateTime<Utc>,
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE campaign_machines SET exception_state = $1, exception_decided_by = $2, \
+                     exception_decided_at = $3, exception_note = $4 \
+                     WHERE campaign_id = $5 AND machine_id = $6 AND exception_state = 'requested' \
+                     AND answer = 'exception' AND state = 'answered'",
+                )
+                .bind(decision)
+                .bind(by)
+                .bind(to_micros(now))
+                .bind(note)
+                .bind(campaign_id)
+                .bind(machine_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Ok(false);
+                }
+                if let Some(m) = notice {
+                    sqlx::query(
+                        "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
+                         body_html, state, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) ON CONFLICT (idem_key) DO NOTHING",
+                    )
+                    .bind(&m.idem_key)
+                    .bind(&m.message_id)
+                    .bind(&m.channel)
+                    .bind(&m.recipient)
+                    .bind(&m.address)
+                    .bind(&m.subject)
+                    .bind(&m.body_text)
+                    .bind(&m.body_html)
+                    .bind(to_micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64> {
                 let now = to_micros(now);
                 let mut tx = self.pool.begin().await?;
@@ -510,7 +565,9 @@ macro_rules! campaign_store {
                 for id in &a.machine_ids {
                     let n = sqlx::query(
                         "UPDATE campaign_machines SET state = 'answered', answer = $1, answer_date = $2, \
-                         answer_detail = $3, answered_by = $4, answered_at = $5, reminders = 0 \
+                         answer_detail = $3, answered_by = $4, answered_at = $5, reminders = 0, \
+                         exception_state = CASE WHEN $1 = 'exception' THEN 'requested' ELSE NULL END, \
+                         exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL \
                          WHERE campaign_id = $6 AND machine_id = $7 AND state <> 'resolved'",
                     )
                     .bind(&a.answer)
