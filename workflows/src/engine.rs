@@ -1079,11 +1079,13 @@ impl Engine {
         let done = self
             .store
             .decide_exception(
-                c.row.id,
-                m.machine_id,
-                decision,
-                by,
-                note,
+                &winventory_core::store::ExceptionDecision {
+                    campaign_id: c.row.id,
+                    machine_id: m.machine_id,
+                    decision: decision.into(),
+                    by: by.into(),
+                    note: note.map(str::to_string),
+                },
                 notice.as_ref(),
                 now,
             )

@@ -213,6 +213,21 @@ pub enum MachineChange {
     },
 }
 
+/// An admin's decision on an exception request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionDecision {
+    /// Campaign id.
+    pub campaign_id: i64,
+    /// Machine id.
+    pub machine_id: i64,
+    /// `approved` or `declined`.
+    pub decision: String,
+    /// The admin.
+    pub by: String,
+    /// The admin's note.
+    pub note: Option<String>,
+}
+
 /// Counts of a campaign's messages by state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -311,11 +326,7 @@ pub trait CampaignStore: Send + Sync {
     /// pending request.
     async fn decide_exception(
         &self,
-        campaign_id: i64,
-        machine_id: i64,
-        decision: &str,
-        by: &str,
-        note: Option<&str>,
+        d: &ExceptionDecision,
         notice: Option<&NewMessage>,
         now: DateTime<Utc>,
     ) -> Result<bool>;

@@ -22,8 +22,8 @@ use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 
 pub use campaign::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, MachineChange,
-    NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, ExceptionDecision,
+    MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
 };
 pub use sql::{PostgresStore, SqliteStore};
 

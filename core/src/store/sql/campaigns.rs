@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, MachineChange,
-    NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, ExceptionDecision,
+    MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
@@ -509,11 +509,7 @@ macro_rules! campaign_store {
 
             async fn decide_exception(
                 &self,
-                campaign_id: i64,
-                machine_id: i64,
-                decision: &str,
-                by: &str,
-                note: Option<&str>,
+                d: &ExceptionDecision,
                 notice: Option<&NewMessage>,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
@@ -524,12 +520,12 @@ macro_rules! campaign_store {
                      WHERE campaign_id = $5 AND machine_id = $6 AND exception_state = 'requested' \
                      AND answer = 'exception' AND state = 'answered'",
                 )
-                .bind(decision)
-                .bind(by)
+                .bind(&d.decision)
+                .bind(&d.by)
                 .bind(to_micros(now))
-                .bind(note)
-                .bind(campaign_id)
-                .bind(machine_id)
+                .bind(&d.note)
+                .bind(d.campaign_id)
+                .bind(d.machine_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
