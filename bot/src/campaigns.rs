@@ -56,9 +56,13 @@ pub enum CampaignCommand {
     },
     /// Start a draft campaign: its first wave is queued at once and goes out
     /// through the worker (`winventory worker` or `winventory serve`).
+    ///
+    /// Several campaigns started together have their first digests merged:
+    /// a person in more than one gets one message listing all of them.
     Start {
-        /// Campaign id or name.
-        campaign: String,
+        /// Campaign ids or names.
+        #[arg(required = true)]
+        campaigns: Vec<String>,
     },
     /// Stop sending for a campaign (queued messages wait) until resumed.
     Pause {
@@ -241,13 +245,19 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
                 "queued a test digest to {address}; `winventory worker --once` (or a running `serve`) sends it"
             );
         }
-        CampaignCommand::Start { campaign } => {
-            let c = e.set_state(&campaign, CampaignState::Running, now).await?;
-            let s = e.status(&c.row.id.to_string(), now).await?;
-            println!(
-                "campaign {} is running: {} machines, {} listed in queued messages",
-                c.row.name, s.targets, s.messaged
-            );
+        CampaignCommand::Start { campaigns } => {
+            let mut started = Vec::new();
+            for campaign in &campaigns {
+                started.push(e.set_state(campaign, CampaignState::Running, now).await?);
+            }
+            e.tick(now).await?;
+            for c in started {
+                let s = e.status(&c.row.id.to_string(), now).await?;
+                println!(
+                    "campaign {} is running: {} machines, {} listed in queued messages",
+                    c.row.name, s.targets, s.messaged
+                );
+            }
         }
         CampaignCommand::Pause { campaign } => {
             let c = e.set_state(&campaign, CampaignState::Paused, now).await?;
@@ -255,6 +265,7 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
         }
         CampaignCommand::Resume { campaign } => {
             let c = e.set_state(&campaign, CampaignState::Running, now).await?;
+            e.tick(now).await?;
             println!("campaign {} is running again", c.row.name);
         }
         CampaignCommand::Close { campaign } => {

@@ -1006,3 +1006,56 @@ async fn exceptions_are_requested_by_owners_decided_by_admins_and_asked_again_on
 async fn exceptions_are_requested_by_owners_decided_by_admins_and_asked_again_on_postgres() {
     exceptions_are_decided_by_admins(Backend::Postgres, "exc-postgres").await;
 }
+
+/// Two running campaigns ask one person about different machines: they get
+/// one message that day with both campaigns' sections, never two.
+async fn digests_of_running_campaigns_merge(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\nasmith,A,{},,,en,,,\n",
+        site.email("asmith")
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("a.toml", campaign_file())]);
+    let win11 = campaign_file()
+        .replace("retire-2012r2", "win11-check")
+        .replace("Windows Server 2012 R2 retirement", "Windows 11 check")
+        .replace(
+            r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#,
+            r#"os = [{ product = "windows" }]"#,
+        );
+    site.run(&["campaign", "create", &site.write("b.toml", &win11)]);
+    // Started together: their first digests merge.
+    site.run(&["campaign", "start", "retire-2012r2", "win11-check"]);
+    site.run(&["worker", "--once"]);
+    let mail = site.mailbox().await;
+    let msgs = &mail[&site.email("asmith")];
+    assert_eq!(msgs.len(), 1, "one message a day across campaigns");
+    let text = msgs[0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("== Windows Server 2012 R2 retirement ==")
+            && text.contains("== Windows 11 check =="),
+        "{text}"
+    );
+    assert!(
+        text.contains("* SRV-A1 ") && text.contains("* PC-NEW "),
+        "{text}"
+    );
+    // Both campaigns count the machines as messaged.
+    for c in ["retire-2012r2", "win11-check"] {
+        let s = site.json(&["campaign", "status", c, "--format", "json"]);
+        assert!(s["messaged"].as_u64().unwrap_or(0) >= 1, "{c}: {s}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_two_running_campaigns_gets_one_merged_digest_on_sqlite() {
+    digests_of_running_campaigns_merge(Backend::Sqlite, "merge-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_in_two_running_campaigns_gets_one_merged_digest_on_postgres() {
+    digests_of_running_campaigns_merge(Backend::Postgres, "merge-postgres").await;
+}

@@ -293,7 +293,8 @@ impl Engine {
     }
 
     /// Change a campaign's state: `start` (from draft or paused), `pause`,
-    /// `resume`, `close`. Starting plans the first wave at once.
+    /// `resume`, `close`. The next [`Engine::tick`] plans what a start or
+    /// resume sends.
     pub async fn set_state(
         &self,
         id_or_name: &str,
@@ -319,9 +320,6 @@ impl Engine {
             return Err(Self::state_error(&c, what));
         }
         self.store.set_campaign_state(c.row.id, to, now).await?;
-        if to == Running {
-            self.tick(now).await?;
-        }
         self.campaign(&c.row.id.to_string()).await
     }
 
