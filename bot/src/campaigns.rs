@@ -573,7 +573,11 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         }));
         tasks.push(tokio::spawn(schedule(e.clone(), rx.clone())));
     }
-    let state = Arc::new(crate::server::AppState { engine: e });
+    let state = Arc::new(crate::server::AppState {
+        engine: e,
+        settings: settings.clone(),
+        ingest_lock: tokio::sync::Mutex::new(()),
+    });
     let mut stop_rx = rx.clone();
     let server = tokio::spawn(crate::server::run(listener, state, async move {
         let _ = stop_rx.changed().await;

@@ -99,6 +99,35 @@ fn progress(
     Some((bar, task))
 }
 
+/// Ingest one uploaded snapshot file (the HTTP API): the CLI's semantics,
+/// with `name` in place of the file name in messages.
+pub(crate) async fn ingest_upload(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    path: &std::path::Path,
+    name: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<Summary> {
+    let catalog = Arc::new(load_catalog(settings, store.as_ref()).await?);
+    let mut opts = IngestOptions::new(now);
+    opts.freshness_days = settings.freshness_days;
+    let netdb = match &settings.network_db {
+        Some(url) => {
+            let mut cfg = NetDbConfig::new(url, settings.network_db_token.clone());
+            cfg.timeout = Duration::from_secs(settings.network_db_timeout_secs);
+            cfg.concurrency = settings.network_db_concurrency;
+            Some(NetDbClient::new(cfg)?)
+        }
+        None => None,
+    };
+    let input = std::fs::File::open(path)
+        .and_then(|f| Input::from_reader(name, Box::new(f), None))
+        .map_err(|e| (name.to_string(), e));
+    Ok(Pipeline::new(store, catalog, netdb, opts)
+        .run(vec![input])
+        .await)
+}
+
 /// Run an ingest and return its summary (shared by `ingest` and `demo`).
 async fn run_ingest(
     settings: &Settings,

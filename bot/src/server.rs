@@ -22,7 +22,14 @@ use winventory_workflows::render::{answer_label, date_label};
 pub struct AppState {
     /// The engine (store, catalog, templates, signer).
     pub engine: Engine,
+    /// The settings (snapshot API token, network database).
+    pub settings: crate::settings::Settings,
+    /// One ingest at a time (the pipeline assumes a single writer).
+    pub ingest_lock: tokio::sync::Mutex<()>,
 }
+
+/// Largest snapshot accepted by `POST /api/v1/snapshots` (compressed or not).
+pub const MAX_SNAPSHOT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// The router.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -30,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/answer/{token}", get(answer_page).post(answer_post))
+        .route("/api/v1/snapshots", axum::routing::post(post_snapshot))
         .with_state(state)
 }
 
@@ -236,4 +244,138 @@ async fn answer_post(
         },
         Err(e) => error_page(&s, &e),
     }
+}
+
+fn problem(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// Whether the request carries the configured bearer token (compared in
+/// constant time).
+fn authorized(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+    use subtle::ConstantTimeEq as _;
+    let Some(token) = &s.settings.api_token else {
+        return Err(problem(
+            StatusCode::NOT_FOUND,
+            "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer TOKEN)",
+        ))
+    }
+}
+
+/// `POST /api/v1/snapshots`: a CMF snapshot (JSON Lines, gzip recognised by
+/// content) in the body, ingested with the CLI's semantics; the answer is
+/// the same JSON summary as `winventory ingest --format json`, with status
+/// 200 when the run completed (rejected lines are listed in it) and 422 when
+/// it failed (truncated input); the exit code the CLI would give is in the
+/// `X-Winventory-Exit-Code` header. The body is spooled to a temporary file,
+/// so memory does not grow with it.
+async fn post_snapshot(
+    State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    use futures::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    if let Err(r) = authorized(&s, &headers) {
+        return r;
+    }
+    let spool = match tempfile::NamedTempFile::new() {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a temporary file for an upload");
+            return problem(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "no room to receive the snapshot",
+            );
+        }
+    };
+    let mut file = match spool.reopen() {
+        Ok(f) => tokio::fs::File::from_std(f),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the upload spool");
+            return problem(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "no room to receive the snapshot",
+            );
+        }
+    };
+    let mut stream = body.into_data_stream();
+    let mut size: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the upload was cut off: {e}"),
+                );
+            }
+        };
+        size += chunk.len() as u64;
+        if size > MAX_SNAPSHOT_BYTES {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the snapshot is larger than 8 GiB; split it",
+            );
+        }
+        if let Err(e) = file.write_all(&chunk).await {
+            tracing::error!(error = %e, "writing the upload spool failed");
+            return problem(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "no room to receive the snapshot",
+            );
+        }
+    }
+    if let Err(e) = file.flush().await {
+        tracing::error!(error = %e, "flushing the upload spool failed");
+        return problem(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "no room to receive the snapshot",
+        );
+    }
+    drop(file);
+    let _guard = s.ingest_lock.lock().await;
+    let summary = match crate::commands::ingest_upload(
+        &s.settings,
+        s.engine.store.clone(),
+        spool.path(),
+        "POST /api/v1/snapshots",
+        crate::campaigns::now(),
+    )
+    .await
+    {
+        Ok(summary) => summary,
+        Err(e) => {
+            tracing::error!(error = %e, "snapshot ingest could not start");
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ingest could not start; see the server log",
+            );
+        }
+    };
+    let code = summary.exit_code();
+    let status = if code == 2 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        [("x-winventory-exit-code", code.to_string())],
+        axum::Json(summary),
+    )
+        .into_response()
 }

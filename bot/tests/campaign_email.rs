@@ -1059,3 +1059,111 @@ async fn a_person_in_two_running_campaigns_gets_one_merged_digest_on_sqlite() {
 async fn a_person_in_two_running_campaigns_gets_one_merged_digest_on_postgres() {
     digests_of_running_campaigns_merge(Backend::Postgres, "merge-postgres").await;
 }
+
+/// Collectors push snapshots over HTTP: bearer token, gzip accepted, the
+/// CLI's semantics and the same JSON summary as `ingest --format json`.
+async fn snapshots_can_be_pushed(backend: Backend, tag: &str) {
+    use std::io::Write as _;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let server = Server(
+        site.command(&["serve", "--no-worker"])
+            .env("WINVENTORY_API_TOKEN", "collector-token-0123456789")
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{}/healthz", site.base_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let url = format!("{}/api/v1/snapshots", site.base_url);
+    let body = format!("{}\nnot json\n", fleet());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(body.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+
+    let r = http.post(&url).body(gz.clone()).send().await.expect("POST");
+    assert_eq!(r.status(), 401, "no token");
+    let r = http
+        .post(&url)
+        .bearer_auth("wrong")
+        .body(gz.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 401, "wrong token");
+
+    let r = http
+        .post(&url)
+        .bearer_auth("collector-token-0123456789")
+        .body(gz.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["x-winventory-exit-code"],
+        "1",
+        "one line rejected, like the CLI's exit code 1"
+    );
+    let api: serde_json::Value = r.json().await.expect("JSON summary");
+    // The same summary the CLI gives for the same input, key for key.
+    let other = Site::new(backend, &format!("{tag}-cli")).await;
+    let cli = other
+        .command(&["ingest", &other.write("f.jsonl", &body), "--format", "json"])
+        .output()
+        .expect("cli");
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("cli JSON");
+    let keys = |v: &serde_json::Value| {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(&api), keys(&cli));
+    for k in ["lines_read", "accepted", "rejected", "machines_new"] {
+        assert_eq!(api[k], cli[k], "{k}");
+    }
+    assert_eq!(api["errors"][0]["line"], 6);
+    assert_eq!(api["errors"][0]["file"], "POST /api/v1/snapshots");
+    // Stored: the CLI sees the machines.
+    let m = site.json(&["machine", "srv-a1", "--format", "json"]);
+    assert_eq!(m["hostname"], "SRV-A1");
+
+    // A cut-off gzip stream: the lines before the cut are kept, status 422.
+    let r = http
+        .post(&url)
+        .bearer_auth("collector-token-0123456789")
+        .body(gz[..gz.len() / 2].to_vec())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.headers()["x-winventory-exit-code"], "2");
+    let s: serde_json::Value = r.json().await.expect("JSON");
+    assert!(
+        s["failures"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("read error"),
+        "{s}"
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collectors_push_snapshots_with_a_bearer_token_and_get_the_ingest_summary_on_sqlite() {
+    snapshots_can_be_pushed(Backend::Sqlite, "api-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collectors_push_snapshots_with_a_bearer_token_and_get_the_ingest_summary_on_postgres() {
+    snapshots_can_be_pushed(Backend::Postgres, "api-postgres").await;
+}
