@@ -252,10 +252,13 @@ fn problem(status: StatusCode, message: &str) -> Response {
 
 /// Whether the request carries the configured bearer token (compared in
 /// constant time).
-fn authorized(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+fn authorized(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), (StatusCode, &'static str)> {
     use subtle::ConstantTimeEq as _;
     let Some(token) = &s.settings.api_token else {
-        return Err(problem(
+        return Err((
             StatusCode::NOT_FOUND,
             "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
         ));
@@ -268,7 +271,7 @@ fn authorized(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), Respo
     if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
         Ok(())
     } else {
-        Err(problem(
+        Err((
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (Authorization: Bearer TOKEN)",
         ))
@@ -289,8 +292,8 @@ async fn post_snapshot(
 ) -> Response {
     use futures::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
-    if let Err(r) = authorized(&s, &headers) {
-        return r;
+    if let Err((status, message)) = authorized(&s, &headers) {
+        return problem(status, message);
     }
     let spool = match tempfile::NamedTempFile::new() {
         Ok(f) => f,
