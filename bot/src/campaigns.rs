@@ -541,6 +541,91 @@ async fn shutdown_signal() {
     }
 }
 
+/// The snapshots waiting in a drop folder, oldest name first.
+fn dropped_files(folder: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            !n.starts_with('.')
+                && (n.ends_with(".jsonl") || n.ends_with(".jsonl.gz") || n.ends_with(".json.gz"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Ingest the drop folder on its schedule: every waiting snapshot in one run
+/// (the latest report wins across them), then move them to `done/`. A run
+/// that failed (exit 2: unreadable or cut-off input) leaves them in place for
+/// the next run, which completes the rest (the CLI's semantics).
+async fn drop_folder_loop(
+    state: Arc<crate::server::AppState>,
+    folder: PathBuf,
+    schedule: cron::Schedule,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let Some(next) = schedule.upcoming(Utc).next() else {
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let files = match dropped_files(&folder) {
+            Ok(f) if f.is_empty() => continue,
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(folder = %folder.display(), error = %e, "cannot read the drop folder");
+                continue;
+            }
+        };
+        let _guard = state.ingest_lock.lock().await;
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        let summary = match crate::commands::ingest_files(
+            &state.settings,
+            state.engine.store.clone(),
+            &names,
+            now(),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "the scheduled ingest could not start");
+                continue;
+            }
+        };
+        tracing::info!(
+            files = files.len(),
+            accepted = summary.accepted,
+            rejected = summary.rejected,
+            new = summary.machines_new,
+            updated = summary.machines_updated,
+            "scheduled ingest done"
+        );
+        if summary.exit_code() == 2 {
+            tracing::error!(failures = ?summary.failures, "the scheduled ingest failed; the files stay for the next run");
+            continue;
+        }
+        let done = folder.join("done");
+        if let Err(e) = std::fs::create_dir_all(&done) {
+            tracing::error!(error = %e, "cannot create {}", done.display());
+            continue;
+        }
+        let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+        for f in files {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot");
+            if let Err(e) = std::fs::rename(&f, done.join(format!("{stamp}-{name}"))) {
+                tracing::error!(file = %f.display(), error = %e, "cannot move an ingested snapshot to done/");
+            }
+        }
+    }
+}
+
 /// `winventory serve`: HTTP server, scheduler and delivery worker in one process.
 pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     let e = engine(settings).await?;
@@ -578,6 +663,21 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         settings: settings.clone(),
         ingest_lock: tokio::sync::Mutex::new(()),
     });
+    if let Some(folder) = settings.drop_folder.clone() {
+        let schedule = winventory_workflows::spec::parse_cron(&settings.ingest_schedule)
+            .map_err(|m| anyhow::anyhow!("ingest_schedule: {m}"))?;
+        eprintln!(
+            "ingesting {} on \"{}\" (UTC)",
+            folder.display(),
+            settings.ingest_schedule
+        );
+        tasks.push(tokio::spawn(drop_folder_loop(
+            state.clone(),
+            folder,
+            schedule,
+            rx.clone(),
+        )));
+    }
     let mut stop_rx = rx.clone();
     let server = tokio::spawn(crate::server::run(listener, state, async move {
         let _ = stop_rx.changed().await;

@@ -128,6 +128,20 @@ pub(crate) async fn ingest_upload(
         .await)
 }
 
+/// Ingest files as `winventory ingest FILES` does, without a progress bar
+/// (the scheduled drop-folder ingest of `serve`).
+pub(crate) async fn ingest_files(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    files: &[String],
+    now: chrono::DateTime<Utc>,
+) -> Result<Summary> {
+    let catalog = Arc::new(load_catalog(settings, store.as_ref()).await?);
+    let mut opts = IngestOptions::new(now);
+    opts.freshness_days = settings.freshness_days;
+    run_ingest(settings, store, catalog, files, opts, 120).await
+}
+
 /// Run an ingest and return its summary (shared by `ingest` and `demo`).
 async fn run_ingest(
     settings: &Settings,

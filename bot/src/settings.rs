@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub delivery_lease_secs: Option<u64>,
     /// First retry delay in seconds (doubling, with jitter, up to an hour).
     pub retry_base_secs: Option<u64>,
+    /// Folder `serve` ingests snapshots from on `ingest_schedule`.
+    pub drop_folder: Option<PathBuf>,
+    /// When `serve` ingests the drop folder (cron, UTC; default 02:30 daily).
+    pub ingest_schedule: Option<String>,
 }
 
 impl FileConfig {
@@ -118,6 +122,10 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// First retry delay, seconds.
     pub retry_base_secs: u64,
+    /// Drop folder.
+    pub drop_folder: Option<PathBuf>,
+    /// Its schedule.
+    pub ingest_schedule: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -236,6 +244,12 @@ impl Settings {
                 .or(file.retry_base_secs)
                 .unwrap_or(30)
                 .max(1),
+            drop_folder: env("WINVENTORY_DROP_FOLDER")
+                .map(PathBuf::from)
+                .or(file.drop_folder),
+            ingest_schedule: env("WINVENTORY_INGEST_SCHEDULE")
+                .or(file.ingest_schedule)
+                .unwrap_or_else(|| "30 2 * * *".into()),
         })
     }
 }

@@ -1167,3 +1167,50 @@ async fn collectors_push_snapshots_with_a_bearer_token_and_get_the_ingest_summar
 async fn collectors_push_snapshots_with_a_bearer_token_and_get_the_ingest_summary_on_postgres() {
     snapshots_can_be_pushed(Backend::Postgres, "api-postgres").await;
 }
+
+/// `serve` ingests a drop folder on its schedule and moves what it ingested
+/// to `done/`, so the daily export needs nobody to run a command.
+async fn the_drop_folder_is_ingested_on_schedule(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let drop = site.dir.path().join("drop");
+    std::fs::create_dir_all(&drop).expect("mkdir");
+    let _server = Server(
+        site.command(&["serve", "--no-worker"])
+            .env("WINVENTORY_DROP_FOLDER", &drop)
+            .env("WINVENTORY_INGEST_SCHEDULE", "* * * * * *") // every second
+            .spawn()
+            .expect("serve"),
+    );
+    std::fs::write(drop.join("cmf-1.jsonl.part"), fleet()).expect("write");
+    // Renamed into place when complete, as a collector should.
+    std::fs::rename(drop.join("cmf-1.jsonl.part"), drop.join("cmf-1.jsonl")).expect("rename");
+    let mut moved = false;
+    for _ in 0..100 {
+        let done: Vec<_> = std::fs::read_dir(drop.join("done"))
+            .map(|d| d.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        if done
+            .iter()
+            .any(|e| e.file_name().to_string_lossy().ends_with("-cmf-1.jsonl"))
+        {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(moved, "the snapshot was ingested and moved to done/");
+    assert!(!drop.join("cmf-1.jsonl").exists());
+    let m = site.json(&["machine", "srv-j1", "--format", "json"]);
+    assert_eq!(m["hostname"], "SRV-J1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ingests_the_drop_folder_on_its_schedule_on_sqlite() {
+    the_drop_folder_is_ingested_on_schedule(Backend::Sqlite, "drop-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ingests_the_drop_folder_on_its_schedule_on_postgres() {
+    the_drop_folder_is_ingested_on_schedule(Backend::Postgres, "drop-postgres").await;
+}
