@@ -250,12 +250,19 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
             for campaign in &campaigns {
                 started.push(e.set_state(campaign, CampaignState::Running, now).await?);
             }
-            e.tick(now).await?;
-            for c in started {
-                let s = e.status(&c.row.id.to_string(), now).await?;
+            let wave = e.tick(now).await?;
+            let names: Vec<&str> = started.iter().map(|c| c.row.name.as_str()).collect();
+            println!(
+                "running: {}; {} machines added, {} messages queued (the worker sends them)",
+                names.join(", "),
+                wave.machines_added,
+                wave.queued
+            );
+            if !wave.unreachable.is_empty() {
                 println!(
-                    "campaign {} is running: {} machines, {} listed in queued messages",
-                    c.row.name, s.targets, s.messaged
+                    "no email address for {} recipients: {}",
+                    wave.unreachable.len(),
+                    wave.unreachable.join(", ")
                 );
             }
         }

@@ -636,14 +636,16 @@ impl Engine {
         let clock = std::time::Instant::now();
         let users = self.directory().await?;
         let mut machine_rows: HashMap<i64, MachineRow> = HashMap::new();
+        let mut open_lists: Vec<Vec<CampaignMachine>> = Vec::new();
         for c in &running {
             let (added, targets) = self.refresh_targets(c, now).await?;
             summary.machines_added += added;
-            let v = self.verify_against(c, &users, now, &targets).await?;
+            let (v, current) = self.verify_against(c, &users, now, &targets).await?;
             summary.resolved += v.resolved;
             summary.reopened += v.reopened;
             summary.escalated += v.escalated;
             machine_rows.extend(targets.into_iter().map(|m| (m.id, m)));
+            open_lists.push(current);
         }
         tracing::debug!(
             elapsed_ms = clock.elapsed().as_millis() as u64,
@@ -653,8 +655,8 @@ impl Engine {
         let mut wanted: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> = BTreeMap::new();
         let mut group_names = Vec::new();
         let mut ids = Vec::new();
-        for (ci, c) in running.iter().enumerate() {
-            for cm in self.store.campaign_machines(c.row.id).await? {
+        for (ci, list) in open_lists.into_iter().enumerate() {
+            for cm in list {
                 if cm.state != "open" {
                     continue;
                 }
@@ -835,7 +837,7 @@ impl Engine {
             &self.as_of(now),
         )
         .await?;
-        self.verify_against(c, users, now, &targets).await
+        Ok(self.verify_against(c, users, now, &targets).await?.0)
     }
 
     /// [`Engine::verify`] with the campaign's current targets already loaded.
@@ -845,11 +847,11 @@ impl Engine {
         users: &HashMap<String, User>,
         now: DateTime<Utc>,
         targets: &[MachineRow],
-    ) -> Result<WaveSummary, EngineError> {
+    ) -> Result<(WaveSummary, Vec<CampaignMachine>), EngineError> {
         use winventory_core::store::MachineChange;
         let mut out = WaveSummary::default();
         let as_of = self.as_of(now);
-        let machines: Vec<CampaignMachine> = self
+        let mut machines: Vec<CampaignMachine> = self
             .store
             .campaign_machines(c.row.id)
             .await?
@@ -857,7 +859,7 @@ impl Engine {
             .filter(|m| m.state != "resolved")
             .collect();
         if machines.is_empty() {
-            return Ok(out);
+            return Ok((out, machines));
         }
         // Still a target now (fresh, and matching) or not.
         let still: HashMap<i64, &MachineRow> = targets.iter().map(|m| (m.id, m)).collect();
@@ -972,7 +974,27 @@ impl Engine {
                 .change_campaign_machines(c.row.id, &changes, now)
                 .await?;
         }
-        Ok(out)
+        // The same changes in memory, so the wave need not read them back.
+        let changed: HashMap<i64, &MachineChange> =
+            changes.iter().map(|(id, ch)| (*id, ch)).collect();
+        machines.retain_mut(|m| match changed.get(&m.machine_id) {
+            None => true,
+            Some(MachineChange::Resolve(_)) => false,
+            Some(MachineChange::Reopen) => {
+                m.state = "open".into();
+                m.reminders = 0;
+                m.last_messaged = None;
+                true
+            }
+            Some(MachineChange::Escalate { recipient, step }) => {
+                m.recipient = recipient.clone();
+                m.escalation = *step;
+                m.reminders = 0;
+                m.last_messaged = None;
+                true
+            }
+        });
+        Ok((out, machines))
     }
 
     /// The exception register: every exception answer of every campaign (or
