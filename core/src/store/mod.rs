@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::ConnectOptions as _;
 
 use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
@@ -368,6 +369,12 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Bulk statements of large ingests and campaign waves legitimately take
+/// seconds: sqlx's slow-statement log (a warning with the whole SQL by
+/// default) is kept for `--log info`.
+const SLOW_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+const SLOW_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Open the store the URL names, creating and migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     let connect_err = |source| StoreError::Connect {
@@ -383,7 +390,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(30))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
@@ -392,10 +400,13 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Arc::new(SqliteStore::new(pool)))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+            .map_err(connect_err)?
+            .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(15))
-            .connect(url)
+            .connect_with(opts)
             .await
             .map_err(connect_err)?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
