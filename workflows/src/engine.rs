@@ -327,19 +327,22 @@ impl Engine {
         AsOf::at(now, self.config.freshness_days)
     }
 
+    /// A campaign's target machines as of `now`.
+    async fn targets(
+        &self,
+        spec: &CampaignSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<MachineRow>, StoreError> {
+        load_targets(self.store.as_ref(), &self.catalog, spec, &self.as_of(now)).await
+    }
+
     /// Add the campaign's current targets (new machines that match) to it.
     pub async fn refresh_targets(
         &self,
         c: &Campaign,
         now: DateTime<Utc>,
     ) -> Result<(u64, Vec<MachineRow>), EngineError> {
-        let machines = load_targets(
-            self.store.as_ref(),
-            &self.catalog,
-            &c.spec,
-            &self.as_of(now),
-        )
-        .await?;
+        let machines = self.targets(&c.spec, now).await?;
         let targets: Vec<NewTarget> = machines
             .iter()
             .map(|m| NewTarget {
@@ -448,7 +451,8 @@ impl Engine {
         Ok(self.templates.message(base, lang, &ctx)?)
     }
 
-    async fn directory(&self) -> Result<HashMap<String, User>, EngineError> {
+    /// Every person in the directory, by login.
+    pub async fn directory(&self) -> Result<HashMap<String, User>, EngineError> {
         Ok(self
             .store
             .users()
@@ -494,13 +498,7 @@ impl Engine {
         dir: &Path,
     ) -> Result<PreviewSummary, EngineError> {
         let c = self.campaign(id_or_name).await?;
-        let machines = load_targets(
-            self.store.as_ref(),
-            &self.catalog,
-            &c.spec,
-            &self.as_of(now),
-        )
-        .await?;
+        let machines = self.targets(&c.spec, now).await?;
         let users = self.directory().await?;
         let mut by: BTreeMap<String, Vec<DigestMachine>> = BTreeMap::new();
         let mut summary = PreviewSummary {
@@ -583,13 +581,7 @@ impl Engine {
             .email
             .clone()
             .ok_or_else(|| EngineError::NoAddress(login.to_string()))?;
-        let machines = load_targets(
-            self.store.as_ref(),
-            &self.catalog,
-            &c.spec,
-            &self.as_of(now),
-        )
-        .await?;
+        let machines = self.targets(&c.spec, now).await?;
         let first = machines
             .first()
             .map(|m| recipient_key(m, &c.spec.fallback_group));
@@ -830,13 +822,7 @@ impl Engine {
         users: &HashMap<String, User>,
         now: DateTime<Utc>,
     ) -> Result<WaveSummary, EngineError> {
-        let targets = load_targets(
-            self.store.as_ref(),
-            &self.catalog,
-            &c.spec,
-            &self.as_of(now),
-        )
-        .await?;
+        let targets = self.targets(&c.spec, now).await?;
         Ok(self.verify_against(c, users, now, &targets).await?.0)
     }
 

@@ -3,11 +3,11 @@
 //! target machines). Pure functions over data the caller loaded; the only
 //! store access is [`load_targets`], through the store trait.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use winventory_core::store::{CampaignMachine, MachineRow, Store};
+use winventory_core::store::{MachineRow, Store};
 use winventory_core::{AsOf, Catalog, CycleRef, HostKey, Lifecycle, User};
 
 use crate::answer::AnswerKind;
@@ -145,17 +145,6 @@ pub struct DigestMachine {
     pub answers: Vec<AnswerKind>,
 }
 
-/// One person's (or one group member's) digest for one campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Digest {
-    /// Who is asked: login or `group:NAME`.
-    pub recipient: String,
-    /// The person it goes to (for a group: one member).
-    pub person: Addressee,
-    /// The machines, by hostname.
-    pub machines: Vec<DigestMachine>,
-}
-
 /// Someone a message goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Addressee {
@@ -187,44 +176,6 @@ impl Addressee {
             time_zone: user.and_then(|u| u.time_zone.clone()),
         }
     }
-}
-
-/// Digests for the open machines of a campaign: one per person; a group's
-/// machines go to each of its members.
-pub fn digests(
-    spec: &CampaignSpec,
-    today: NaiveDate,
-    catalog: &Catalog,
-    open: &[(&CampaignMachine, &MachineRow)],
-    users: &HashMap<String, User>,
-    groups: &HashMap<String, Vec<String>>,
-) -> Vec<Digest> {
-    let mut by: BTreeMap<&str, Vec<&(&CampaignMachine, &MachineRow)>> = BTreeMap::new();
-    for item in open {
-        by.entry(item.0.recipient.as_str()).or_default().push(item);
-    }
-    let mut out = Vec::new();
-    for (recipient, items) in by {
-        let machines: Vec<DigestMachine> = items
-            .iter()
-            .map(|(_, m)| digest_machine(spec, catalog, m, today))
-            .collect();
-        let people: Vec<&str> = match recipient.strip_prefix("group:") {
-            Some(g) => groups
-                .get(g)
-                .map(|v| v.iter().map(String::as_str).collect())
-                .unwrap_or_default(),
-            None => vec![recipient],
-        };
-        for login in people {
-            out.push(Digest {
-                recipient: recipient.to_string(),
-                person: Addressee::of(login, users.get(login)),
-                machines: machines.clone(),
-            });
-        }
-    }
-    out
 }
 
 fn date_of(l: Option<Lifecycle>) -> Option<NaiveDate> {
