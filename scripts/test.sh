@@ -12,7 +12,11 @@
 # WINVENTORY_TEST_POSTGRES_URL and create their own databases inside it.
 # maildev is installed once with npm into .peers/maildev/ and started on free
 # ports; tests find it through WINVENTORY_TEST_SMTP_URL and
-# WINVENTORY_TEST_MAILDEV_API. Both are stopped by PID when this script exits.
+# WINVENTORY_TEST_MAILDEV_API. aiosmtpd (pip, into .peers/aiosmtpd/) runs
+# scripts/lib/picky_smtp.py: a real SMTP server that refuses and is slow on
+# demand; tests find it through WINVENTORY_TEST_PICKY_SMTP_URL and read what
+# it accepted from WINVENTORY_TEST_PICKY_MAILDIR. All are stopped by PID when
+# this script exits.
 #
 # Environment:
 #   SKIP_LINT=1   skip `cargo fmt --check` and `cargo clippy`
@@ -28,6 +32,8 @@ PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 source "$REPO_ROOT/scripts/lib/postgres.sh"
 # shellcheck source=lib/maildev.sh
 source "$REPO_ROOT/scripts/lib/maildev.sh"
+# shellcheck source=lib/aiosmtpd.sh
+source "$REPO_ROOT/scripts/lib/aiosmtpd.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -40,7 +46,7 @@ if ! flock -n 9; then
     flock 9
 fi
 
-trap 'rc=$?; stop_maildev; stop_postgres; exit $rc' EXIT
+trap 'rc=$?; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -54,6 +60,11 @@ banner "Starting maildev"
 start_maildev
 export WINVENTORY_TEST_SMTP_URL="smtp://127.0.0.1:$MAILDEV_SMTP_PORT"
 export WINVENTORY_TEST_MAILDEV_API="http://127.0.0.1:$MAILDEV_WEB_PORT"
+
+banner "Starting aiosmtpd (refuses nobody*@, slow once for slow*@)"
+start_aiosmtpd
+export WINVENTORY_TEST_PICKY_SMTP_URL="smtp://127.0.0.1:$AIOSMTPD_PORT"
+export WINVENTORY_TEST_PICKY_MAILDIR="$AIOSMTPD_MAILDIR"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

@@ -118,6 +118,16 @@ pub enum CampaignCommand {
         #[arg(long, env = "USER", value_name = "LOGIN", hide_env_values = true)]
         by: Option<String>,
     },
+    /// Every machine of a campaign: who is asked now, its state, the latest
+    /// answer (with its date and who gave it), how it was resolved, and who
+    /// passed it on with "not mine".
+    Show {
+        /// Campaign id or name.
+        campaign: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Progress: targets, messaged, answered by kind, resolved, overdue,
     /// escalated, and days left to the deadline.
     Status {
@@ -308,6 +318,47 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
             e.decide_exception(&campaign, &host, false, &by, Some(&note), now)
                 .await?;
             println!("declined the exception for {host}; the owner is told and asked again");
+        }
+        CampaignCommand::Show { campaign, format } => {
+            let c = e.campaign(&campaign).await?;
+            let machines = e.store.campaign_machines(c.row.id).await?;
+            if format == Format::Table {
+                println!(
+                    "{} ({}, {}): {}, deadline {}, fallback group {}",
+                    c.row.name,
+                    c.row.kind,
+                    c.row.state.as_str(),
+                    c.spec.title,
+                    c.spec.deadline,
+                    c.spec.fallback_group
+                );
+            }
+            rows(
+                format,
+                &machines,
+                &[
+                    "host",
+                    "asked",
+                    "state",
+                    "answer",
+                    "date",
+                    "by",
+                    "resolution",
+                    "passed on by",
+                ],
+                |m: &winventory_core::store::CampaignMachine| {
+                    vec![
+                        m.host_key.clone(),
+                        m.recipient.clone(),
+                        m.state.clone(),
+                        opt(&m.answer),
+                        opt(&m.answer_date.map(|d| d.to_string())),
+                        opt(&m.answered_by),
+                        opt(&m.resolution),
+                        opt(&m.transfer_from),
+                    ]
+                },
+            )?;
         }
         CampaignCommand::Status { campaign, format } => {
             let s = e.status(&campaign, now).await?;

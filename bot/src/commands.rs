@@ -259,23 +259,17 @@ pub async fn ingest(settings: &Settings, args: IngestArgs) -> Result<u8> {
 
 async fn verify_campaigns(settings: &Settings, now: chrono::DateTime<Utc>) -> Result<()> {
     let e = crate::campaigns::engine(settings).await?;
-    let users = e
-        .store
-        .users()
-        .await?
-        .into_iter()
-        .map(|u| (u.login.clone(), u))
-        .collect();
+    let users = e.directory().await?;
     for row in e.store.campaigns().await? {
         if row.state != winventory_core::store::CampaignState::Running {
             continue;
         }
         let c = e.campaign(&row.id.to_string()).await?;
         let v = e.verify(&c, &users, now).await?;
-        if v.resolved + v.reopened + v.escalated > 0 {
+        if v.resolved + v.reopened + v.escalated + v.rerouted > 0 {
             eprintln!(
-                "campaign {}: {} machines resolved, {} reopened, {} escalated",
-                row.name, v.resolved, v.reopened, v.escalated
+                "campaign {}: {} machines resolved, {} reopened, {} escalated, {} handed to the owner named",
+                row.name, v.resolved, v.reopened, v.escalated, v.rerouted
             );
         }
     }

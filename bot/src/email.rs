@@ -4,6 +4,11 @@
 //! idempotency key, so a message sent twice after a crash is recognisable.
 //! SMTP 5xx replies are permanent failures (the worker falls back or gives
 //! up); everything else (4xx, connection refused, time-outs) is retried.
+//!
+//! lettre's asynchronous transport bounds only the connect with its
+//! time-out, so each whole exchange is bounded here; a send cut off by the
+//! time-out leaves its pooled connection mid-dialogue, so the pool is
+//! replaced (its connections closed) rather than reused.
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
@@ -17,7 +22,9 @@ use crate::settings::Settings;
 
 /// The SMTP channel.
 pub struct EmailChannel {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: std::sync::RwLock<AsyncSmtpTransport<Tokio1Executor>>,
+    build: Box<dyn Fn() -> AsyncSmtpTransport<Tokio1Executor> + Send + Sync>,
+    timeout: std::time::Duration,
     from: Mailbox,
 }
 
@@ -45,16 +52,22 @@ impl EmailChannel {
                 password.expose().to_string(),
             ));
         }
-        let transport = builder
-            .timeout(Some(std::time::Duration::from_secs(30)))
-            .build();
+        let timeout = std::time::Duration::from_secs(s.smtp_timeout_secs);
+        let builder = builder.timeout(Some(timeout));
+        let build = Box::new(move || builder.clone().build());
+        let transport = std::sync::RwLock::new(build());
         let from: Mailbox = s.mail_from.parse().with_context(|| {
             format!(
                 "mail_from {:?} is not an email address; write e.g. \"IT <it@example.org>\"",
                 s.mail_from
             )
         })?;
-        Ok(Some(Self { transport, from }))
+        Ok(Some(Self {
+            transport,
+            build,
+            timeout,
+            from,
+        }))
     }
 
     /// The domain of the From address (for Message-IDs).
@@ -92,10 +105,26 @@ impl Channel for EmailChannel {
                 .body(m.body_text.clone()),
         }
         .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Err(e) => Err(SendError::Transient(e.to_string())),
+        let transport = match self.transport.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        match tokio::time::timeout(self.timeout, transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+            Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+            Err(_) => {
+                // The cut-off connection must not be reused: a new pool.
+                let fresh = (self.build)();
+                match self.transport.write() {
+                    Ok(mut t) => *t = fresh,
+                    Err(poisoned) => *poisoned.into_inner() = fresh,
+                }
+                Err(SendError::Transient(format!(
+                    "the SMTP server did not finish within {} s (smtp_timeout_secs)",
+                    self.timeout.as_secs()
+                )))
+            }
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct FileConfig {
     pub delivery_lease_secs: Option<u64>,
     /// First retry delay in seconds (doubling, with jitter, up to an hour).
     pub retry_base_secs: Option<u64>,
+    /// Seconds an SMTP exchange may take before it counts as failed (and is
+    /// retried).
+    pub smtp_timeout_secs: Option<u64>,
     /// Folder `serve` ingests snapshots from on `ingest_schedule`.
     pub drop_folder: Option<PathBuf>,
     /// When `serve` ingests the drop folder (cron, UTC; default 02:30 daily).
@@ -122,6 +125,8 @@ pub struct Settings {
     pub delivery_lease_secs: u64,
     /// First retry delay, seconds.
     pub retry_base_secs: u64,
+    /// SMTP time-out, seconds.
+    pub smtp_timeout_secs: u64,
     /// Drop folder.
     pub drop_folder: Option<PathBuf>,
     /// Its schedule.
@@ -242,6 +247,11 @@ impl Settings {
             retry_base_secs: env("WINVENTORY_RETRY_BASE_SECS")
                 .and_then(|v| v.parse().ok())
                 .or(file.retry_base_secs)
+                .unwrap_or(30)
+                .max(1),
+            smtp_timeout_secs: env("WINVENTORY_SMTP_TIMEOUT_SECS")
+                .and_then(|v| v.parse().ok())
+                .or(file.smtp_timeout_secs)
                 .unwrap_or(30)
                 .max(1),
             drop_folder: env("WINVENTORY_DROP_FOLDER")

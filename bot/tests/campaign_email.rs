@@ -118,6 +118,48 @@ impl Site {
 
 struct Server(Child);
 
+impl Site {
+    /// `winventory serve --no-worker` (at `now`, if given), once it answers.
+    async fn serve(&self, now: Option<&str>) -> Server {
+        let mut cmd = self.command(&["serve", "--no-worker"]);
+        if let Some(now) = now {
+            cmd.env("WINVENTORY_NOW", now);
+        }
+        let server = Server(cmd.spawn().expect("serve"));
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if http
+                .get(format!("{}/healthz", self.base_url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "winventory serve did not answer /healthz at {}",
+            self.base_url
+        );
+    }
+}
+
+/// The link a text digest offers for one machine and answer label.
+fn link_for(text: &str, host: &str, label: &str) -> String {
+    let mut in_host = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("* ") {
+            in_host = rest.starts_with(&format!("{host} "));
+        } else if let Some(url) = line.trim().strip_prefix(&format!("{label}: "))
+            && in_host
+        {
+            return url.to_string();
+        }
+    }
+    panic!("no {label:?} link for {host} in:\n{text}")
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -1213,4 +1255,336 @@ async fn serve_ingests_the_drop_folder_on_its_schedule_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_ingests_the_drop_folder_on_its_schedule_on_postgres() {
     the_drop_folder_is_ingested_on_schedule(Backend::Postgres, "drop-postgres").await;
+}
+
+/// "Not my machine" hands a machine over: a name nobody knows is refused on
+/// the page; a known one is asked next (told who passed it on), and once
+/// they answer they own it (source `answer`, kept over later snapshots).
+/// Members of a fallback group answer as themselves.
+async fn hand_overs(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,,,\njdoe,J,{},,,en,,,\ndesk1,D1,{},,,en,,,it-desk\ndesk2,D2,{},,,en,,,it-desk\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+        site.email("desk1"),
+        site.email("desk2"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    site.run(&["worker", "--once"]);
+    let mail = site.mailbox().await;
+    let text = |mail: &BTreeMap<String, Vec<serde_json::Value>>, login: &str, i: usize| {
+        mail[&site.email(login)][i]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let _server = site.serve(None).await;
+    let http = reqwest::Client::new();
+    let post = |url: String, form: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        async move {
+            let r = http.post(url).form(&form).send().await.expect("POST");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+
+    // asmith: SRV-A1 is not mine. An unknown login is refused, a known one taken.
+    let not_mine = link_for(&text(&mail, "asmith", 0), "SRV-A1", "Not my machine");
+    let (status, page) = post(not_mine.clone(), vec![("detail", "nobody".into())]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("nobody"), "{page}");
+    let (status, page) = post(not_mine, vec![("detail", " JDoe ".into())]).await;
+    assert_eq!(status, 200, "{page}");
+    // desk2, of the fallback group, answers for the orphan as themselves.
+    let decommission = link_for(&text(&mail, "desk2", 0), "SRV-ORPHAN", "Will decommission");
+    assert_eq!(post(decommission, vec![]).await.0, 200);
+
+    // The next day's wave asks jdoe about SRV-A1, saying who passed it on.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let out = site
+        .command(&["worker", "--once"])
+        .env("WINVENTORY_NOW", &tomorrow)
+        .output()
+        .expect("worker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mail = site.mailbox().await;
+    assert_eq!(mail[&site.email("jdoe")].len(), 2);
+    assert_eq!(
+        mail[&site.email("asmith")].len(),
+        1,
+        "asmith is not asked again"
+    );
+    let handed = text(&mail, "jdoe", 1);
+    assert!(
+        handed.contains("* SRV-A1 ") && handed.contains("asmith says this machine is yours"),
+        "{handed}"
+    );
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let row = |host: &str| {
+        shown
+            .as_array()
+            .and_then(|a| a.iter().find(|m| m["host_key"] == host.to_lowercase()))
+            .cloned()
+            .unwrap_or_else(|| panic!("{host} in {shown}"))
+    };
+    assert_eq!(
+        (
+            row("SRV-A1")["recipient"].clone(),
+            row("SRV-A1")["state"].clone(),
+            row("SRV-A1")["transfer_from"].clone()
+        ),
+        ("jdoe".into(), "open".into(), "asmith".into())
+    );
+    assert_eq!(
+        (
+            row("SRV-ORPHAN")["answer"].clone(),
+            row("SRV-ORPHAN")["answered_by"].clone()
+        ),
+        ("decommission".into(), "desk2".into())
+    );
+
+    // jdoe answers: the machine is theirs now.
+    let date = (chrono::Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    let upgrade = link_for(&handed, "SRV-A1", "Will upgrade");
+    let (status, page) = post(upgrade, vec![("date", date)]).await;
+    assert_eq!(status, 200, "{page}");
+    let owner = |site: &Site| {
+        let m = site.json(&["machine", "SRV-A1", "--format", "json"]);
+        (
+            m["responsible"]["login"].clone(),
+            m["responsible"]["source"].clone(),
+        )
+    };
+    assert_eq!(owner(&site), ("jdoe".into(), "answer".into()));
+    // A later snapshot still naming asmith does not undo the answer.
+    site.run(&["ingest", &site.write("again.jsonl", &fleet())]);
+    assert_eq!(owner(&site), ("jdoe".into(), "answer".into()));
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let a1 = shown
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["host_key"] == "srv-a1"))
+        .cloned()
+        .expect("srv-a1");
+    assert_eq!(
+        (
+            a1["answer"].clone(),
+            a1["answered_by"].clone(),
+            a1["transfer_from"].clone()
+        ),
+        ("upgrade".into(), "jdoe".into(), serde_json::Value::Null)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_my_machine_hands_it_to_the_person_named_who_owns_it_once_they_answer_on_sqlite() {
+    hand_overs(Backend::Sqlite, "handover-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_my_machine_hands_it_to_the_person_named_who_owns_it_once_they_answer_on_postgres() {
+    hand_overs(Backend::Postgres, "handover-postgres").await;
+}
+
+/// What the picky SMTP server (aiosmtpd, see scripts/lib/picky_smtp.py)
+/// accepted for this site: (recipient, Message-ID) per stored message.
+fn picky_mailbox(site: &Site) -> Vec<(String, String)> {
+    let dir = std::path::PathBuf::from(env("WINVENTORY_TEST_PICKY_MAILDIR")).join("new");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the Maildir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("a message");
+        let header = |name: &str| {
+            text.lines()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let to = header("X-RcptTo");
+        if to.ends_with(&format!("@{}", site.domain)) {
+            out.push((to, header("Message-ID")));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A permanent refusal (550 for an unknown mailbox) is recorded with the
+/// server's words, never retried, and the person's machines go to the
+/// campaign's fallback group in the next wave.
+async fn refusals(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,,,\njdoe,J,{},,,en,,,\ndesk1,D1,{},,,en,,,it-desk\n",
+        site.email("nobody-asmith"),
+        site.email("jdoe"),
+        site.email("desk1"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    let picky = env("WINVENTORY_TEST_PICKY_SMTP_URL");
+    let worker = |now: Option<String>| {
+        let mut cmd = site.command(&["worker", "--once"]);
+        cmd.env("WINVENTORY_SMTP_URL", &picky);
+        if let Some(now) = now {
+            cmd.env("WINVENTORY_NOW", now);
+        }
+        let out = cmd.output().expect("worker");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    let report = worker(None);
+    assert!(
+        report.contains("sent 2") && report.contains("failed 1"),
+        "{report}"
+    );
+    let outbox = String::from_utf8_lossy(&site.run(&["outbox"]).stdout).to_string();
+    assert!(
+        outbox.contains("nobody-asmith") && outbox.contains("550"),
+        "the refusal is recorded with the server's reply: {outbox}"
+    );
+    // Again at once: the refused message is not retried.
+    let report = worker(None);
+    assert!(
+        report.contains("sent 0") && report.contains("failed 0"),
+        "{report}"
+    );
+    // The next day's wave hands asmith's machines to the fallback group.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    worker(Some(tomorrow));
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let asked: BTreeMap<String, String> = shown
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|m| {
+            (
+                m["host_key"].as_str().unwrap_or_default().to_string(),
+                m["recipient"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(asked["srv-a1"], "group:it-desk", "{shown}");
+    assert_eq!(asked["srv-a2"], "group:it-desk", "{shown}");
+    assert_eq!(asked["srv-j1"], "jdoe", "{shown}");
+    let got = picky_mailbox(&site);
+    let to_desk: Vec<&(String, String)> = got
+        .iter()
+        .filter(|(to, _)| *to == site.email("desk1"))
+        .collect();
+    assert_eq!(
+        to_desk.len(),
+        2,
+        "the orphan's digest, then asmith's machines: {got:?}"
+    );
+    assert!(got.iter().all(|(to, _)| !to.starts_with("nobody")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recipient_is_recorded_and_their_machines_go_to_the_fallback_group_on_sqlite() {
+    refusals(Backend::Sqlite, "refused-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recipient_is_recorded_and_their_machines_go_to_the_fallback_group_on_postgres() {
+    refusals(Backend::Postgres, "refused-postgres").await;
+}
+
+/// A server slower than the time-out: the attempt fails as temporary, the
+/// message waits and goes out on the retry; if the slow server accepted the
+/// first attempt after all, both copies carry the same Message-ID.
+async fn slow_server(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,,,\njdoe,J,{},,,en,,,\n",
+        site.email("slow-asmith"),
+        site.email("jdoe"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    site.run(&["campaign", "start", "retire-2012r2"]);
+    let worker = || {
+        let out = site
+            .command(&["worker", "--once"])
+            .env("WINVENTORY_SMTP_URL", env("WINVENTORY_TEST_PICKY_SMTP_URL"))
+            .env("WINVENTORY_SMTP_TIMEOUT_SECS", "1")
+            .env("WINVENTORY_RETRY_BASE_SECS", "1")
+            .output()
+            .expect("worker");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let report = worker();
+    assert!(
+        report.contains("sent 1") && report.contains("retrying 1"),
+        "{report}"
+    );
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["pending"].as_u64(), outbox["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // The server's delay (3 s) and the retry's (1 s) pass; the retry goes out.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let report = worker();
+    assert!(report.contains("sent 1"), "{report}");
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["pending"].as_u64(), outbox["sent"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let got = picky_mailbox(&site);
+    let slow: Vec<&String> = got
+        .iter()
+        .filter(|(to, _)| *to == site.email("slow-asmith"))
+        .map(|(_, id)| id)
+        .collect();
+    assert!(!slow.is_empty(), "{got:?}");
+    assert!(
+        slow.iter().all(|id| *id == slow[0]),
+        "copies share a Message-ID: {got:?}"
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|(to, _)| *to == site.email("jdoe"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_smtp_server_times_out_and_the_message_goes_out_on_the_retry_on_sqlite() {
+    slow_server(Backend::Sqlite, "slow-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_smtp_server_times_out_and_the_message_goes_out_on_the_retry_on_postgres() {
+    slow_server(Backend::Postgres, "slow-postgres").await;
 }

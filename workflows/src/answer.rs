@@ -93,6 +93,9 @@ pub enum AnswerError {
     /// "Not mine" without a login.
     #[error("say whose machine it is (their login)")]
     OwnerMissing,
+    /// "Not mine" naming someone the directory does not know.
+    #[error("nobody with the login {0:?} is known here; check the spelling")]
+    UnknownOwner(String),
     /// "Not mine" naming the person answering.
     #[error("you named yourself; choose another answer if the machine is yours")]
     OwnerIsSelf,

@@ -141,8 +141,11 @@ pub struct WaveSummary {
     pub resolved: u64,
     /// Answers the data contradicts after their date, asked again.
     pub reopened: u64,
-    /// Machines escalated one step.
+    /// Machines escalated one step (or straight to the fallback group when
+    /// their person's email failed for good).
     pub escalated: u64,
+    /// Machines handed to the person an owner named with "not mine".
+    pub rerouted: u64,
 }
 
 /// Campaign progress for `campaign status`.
@@ -367,6 +370,7 @@ impl Engine {
         &self,
         c: &Campaign,
         recipient: &str,
+        person: &str,
         m: Option<&DigestMachine>,
         answers: &[AnswerKind],
         lang: &str,
@@ -379,6 +383,7 @@ impl Engine {
                 let token = signer.sign(&Claims {
                     campaign: c.row.id,
                     recipient: recipient.to_string(),
+                    person: person.to_string(),
                     machine: m.map(|m| m.machine_id),
                     answer,
                     expires,
@@ -417,7 +422,8 @@ impl Engine {
                     Ok(context! {
                         hostname => &m.hostname, os => &m.os, cycle => &m.cycle,
                         eol => m.eol.map(|d| d.to_string()),
-                        links => ser(&self.links(c, recipient, Some(m), &m.answers, lang)?),
+                        passed_on_by => &m.passed_on_by,
+                        links => ser(&self.links(c, recipient, &person.login, Some(m), &m.answers, lang)?),
                     })
                 })
                 .collect::<Result<Vec<_>, EngineError>>()?;
@@ -435,7 +441,7 @@ impl Engine {
                 deadline => c.spec.deadline.to_string(),
                 group => recipient.strip_prefix("group:"),
                 machines => rows,
-                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, None, &common, lang)? } else { Vec::new() }),
+                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, &common, lang)? } else { Vec::new() }),
             });
         }
         let ctx = context! {
@@ -636,6 +642,7 @@ impl Engine {
             summary.resolved += v.resolved;
             summary.reopened += v.reopened;
             summary.escalated += v.escalated;
+            summary.rerouted += v.rerouted;
             machine_rows.extend(targets.into_iter().map(|m| (m.id, m)));
             open_lists.push(current);
         }
@@ -741,7 +748,9 @@ impl Engine {
                     let s = sections
                         .entry(*ci)
                         .or_insert_with(|| (recipient.clone(), Vec::new(), Vec::new()));
-                    s.1.push(self.machine_view(c, m, now));
+                    let mut view = self.machine_view(c, m, now);
+                    view.passed_on_by.clone_from(&cm.transfer_from);
+                    s.1.push(view);
                     s.2.push((c.row.id, cm.machine_id));
                 }
             }
@@ -864,6 +873,15 @@ impl Engine {
             .collect();
         let today = now.date_naive();
         let steps = &c.spec.schedule.escalation;
+        let fallback = format!("group:{}", c.spec.fallback_group);
+        // People whose email failed for good: their machines go to the
+        // fallback group rather than waiting on a message nobody receives.
+        let unreachable: std::collections::HashSet<String> = self
+            .store
+            .unreachable(c.row.id)
+            .await?
+            .into_iter()
+            .collect();
         let mut changes = Vec::new();
         for cm in &machines {
             let Some(row) = still
@@ -891,6 +909,32 @@ impl Engine {
                 }
                 continue;
             }
+            if cm.state == "answered" && answer == Some(AnswerKind::NotMine) {
+                // Ask the person named instead (they confirm by answering);
+                // a name nobody knows, or a hand-over going in circles, goes
+                // to the fallback group.
+                let named = cm
+                    .answer_detail
+                    .as_deref()
+                    .filter(|n| users.contains_key(*n))
+                    .filter(|n| cm.transfer_from.as_deref() != Some(*n));
+                let to = named.map_or_else(|| fallback.clone(), str::to_string);
+                if to != cm.recipient {
+                    let from = cm
+                        .answered_by
+                        .clone()
+                        .unwrap_or_else(|| cm.recipient.clone());
+                    changes.push((
+                        cm.machine_id,
+                        MachineChange::Reroute {
+                            recipient: to,
+                            from,
+                        },
+                    ));
+                    out.rerouted += 1;
+                }
+                continue;
+            }
             if cm.state == "answered" {
                 // A dated promise the data contradicts after its date.
                 let overdue = match answer {
@@ -912,6 +956,18 @@ impl Engine {
                     changes.push((cm.machine_id, MachineChange::Reopen));
                     out.reopened += 1;
                 }
+                continue;
+            }
+            // Open, and its person cannot be reached: straight to the fallback group.
+            if unreachable.contains(&cm.recipient) && cm.recipient != fallback {
+                changes.push((
+                    cm.machine_id,
+                    MachineChange::Escalate {
+                        recipient: fallback.clone(),
+                        step: steps.len() as i64,
+                    },
+                ));
+                out.escalated += 1;
                 continue;
             }
             // Open: escalate after enough unanswered reminders.
@@ -975,6 +1031,15 @@ impl Engine {
             Some(MachineChange::Escalate { recipient, step }) => {
                 m.recipient = recipient.clone();
                 m.escalation = *step;
+                m.reminders = 0;
+                m.last_messaged = None;
+                true
+            }
+            Some(MachineChange::Reroute { recipient, from }) => {
+                m.recipient = recipient.clone();
+                m.transfer_from = Some(from.clone());
+                m.state = "open".into();
+                m.escalation = 0;
                 m.reminders = 0;
                 m.last_messaged = None;
                 true
@@ -1245,10 +1310,17 @@ impl Engine {
                 }
             }
         }
-        let by = c.recipient.clone();
+        let by = c.person.clone();
         answer.check(&by, now.date_naive(), esu)?;
         let detail = match (c.answer, &answer.detail) {
-            (AnswerKind::NotMine, Some(d)) => winventory_core::normalize_login(d),
+            (AnswerKind::NotMine, Some(d)) => {
+                let login = winventory_core::normalize_login(d);
+                // Only someone the directory knows can be asked instead.
+                match &login {
+                    Some(l) if self.store.user(l).await?.is_some() => login,
+                    _ => return Err(AnswerError::UnknownOwner(d.trim().to_string()).into()),
+                }
+            }
             (_, d) => d.clone(),
         };
         let n = self

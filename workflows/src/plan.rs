@@ -143,6 +143,8 @@ pub struct DigestMachine {
     pub extended_support_end: Option<NaiveDate>,
     /// The answers offered for this machine.
     pub answers: Vec<AnswerKind>,
+    /// Who passed it on to this person with "not mine", if anyone.
+    pub passed_on_by: Option<String>,
 }
 
 /// Someone a message goes to.
@@ -218,5 +220,6 @@ pub fn digest_machine(
             .copied()
             .filter(|a| *a != AnswerKind::Esu || esu.is_some())
             .collect(),
+        passed_on_by: None,
     }
 }

@@ -240,7 +240,7 @@ impl Templates {
             person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
             campaigns => vec![context!{
                 name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
-                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", links => crate::engine::ser(&vec![link.clone()]) }],
+                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", links => crate::engine::ser(&vec![link.clone()]) }],
                 all_links => crate::engine::ser(&vec![link]),
             }],
             machines => 1,

@@ -1,5 +1,6 @@
-//! Signed answer links. A token binds a campaign, a person, a machine (or
-//! all of the person's machines in the campaign), an answer and an expiry,
+//! Signed answer links. A token binds a campaign, the recipient asked (a
+//! person or a group), the person the link was sent to, a machine (or all of
+//! the recipient's machines in the campaign), an answer and an expiry,
 //! and is signed with HMAC-SHA256 under a named key. Keys rotate: the first
 //! key signs, every listed key verifies, so links already sent keep working
 //! until their own expiry as long as their key stays listed.
@@ -37,8 +38,11 @@ impl std::fmt::Debug for SigningKey {
 pub struct Claims {
     /// Campaign id.
     pub campaign: i64,
-    /// The person the link was sent to (login, or `group:NAME`).
+    /// Who is asked about the machines (login, or `group:NAME`).
     pub recipient: String,
+    /// The person the link was sent to, who answers with it (the recipient
+    /// itself, or a member of the recipient group).
+    pub person: String,
     /// One machine, or `None` for all of the person's open machines.
     pub machine: Option<i64>,
     /// The answer the link proposes.
@@ -128,12 +132,13 @@ impl Signer {
     pub fn sign(&self, c: &Claims) -> String {
         let key = &self.keys[0];
         let payload = B64.encode(format!(
-            "1|{}|{}|{}|{}|{}",
+            "2|{}|{}|{}|{}|{}|{}",
             c.campaign,
             c.recipient,
             c.machine.map(|m| m.to_string()).unwrap_or_default(),
             c.answer.as_str(),
-            c.expires.timestamp()
+            c.expires.timestamp(),
+            c.person,
         ));
         let tag = B64.encode(Self::mac(key, &payload).finalize().into_bytes());
         format!("{}.{payload}.{tag}", key.id)
@@ -162,15 +167,17 @@ impl Signer {
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(TokenError::Invalid)?;
         let f: Vec<&str> = text.split('|').collect();
-        let [version, campaign, recipient, machine, answer, expires] = f[..] else {
-            return Err(TokenError::Invalid);
+        // Version 1 (links sent before groups' members answered as
+        // themselves) names no person: the recipient answers.
+        let (campaign, recipient, machine, answer, expires, person) = match f[..] {
+            ["1", c, r, m, a, e] => (c, r, m, a, e, r),
+            ["2", c, r, m, a, e, p] if !p.is_empty() => (c, r, m, a, e, p),
+            _ => return Err(TokenError::Invalid),
         };
-        if version != "1" {
-            return Err(TokenError::Invalid);
-        }
         let claims = Claims {
             campaign: campaign.parse().map_err(|_| TokenError::Invalid)?,
             recipient: recipient.to_string(),
+            person: person.to_string(),
             machine: match machine {
                 "" => None,
                 m => Some(m.parse().map_err(|_| TokenError::Invalid)?),
@@ -204,6 +211,7 @@ mod tests {
         Claims {
             campaign: 7,
             recipient: "jdoe".into(),
+            person: "jdoe".into(),
             machine: Some(42),
             answer: AnswerKind::Upgrade,
             expires: DateTime::from_timestamp(2_000_000_000, 0).expect("t"),
@@ -224,6 +232,30 @@ mod tests {
             ..claims()
         };
         assert_eq!(s.verify(&s.sign(&all), now()), Ok(all));
+    }
+
+    #[test]
+    fn a_group_link_names_the_member_it_was_sent_to() {
+        let s = Signer::new(vec![key("k1", 1)]).expect("keys");
+        let group = Claims {
+            recipient: "group:it-team".into(),
+            person: "asmith".into(),
+            ..claims()
+        };
+        assert_eq!(s.verify(&s.sign(&group), now()), Ok(group));
+    }
+
+    #[test]
+    fn links_signed_before_tokens_named_the_person_still_work() {
+        // A version-1 token, as sent by earlier releases: no person field.
+        let k = key("k1", 1);
+        let payload = B64.encode("1|7|jdoe|42|upgrade|2000000000");
+        let tag = B64.encode(Signer::mac(&k, &payload).finalize().into_bytes());
+        let s = Signer::new(vec![k]).expect("keys");
+        assert_eq!(
+            s.verify(&format!("k1.{payload}.{tag}"), now()),
+            Ok(claims())
+        );
     }
 
     #[test]

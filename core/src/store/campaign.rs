@@ -115,6 +115,9 @@ pub struct CampaignMachine {
     pub exception_decided_by: Option<String>,
     /// The admin's note (the reason for a decline).
     pub exception_note: Option<String>,
+    /// Who passed the machine on with "not mine" to the current recipient
+    /// (cleared when the recipient confirms by answering).
+    pub transfer_from: Option<String>,
 }
 
 /// A message to queue.
@@ -204,6 +207,14 @@ pub enum MachineChange {
     Resolve(String),
     /// An answer the data contradicts after its date: ask again.
     Reopen,
+    /// "Not mine": ask `recipient` instead, remembering who passed it on
+    /// (`from`); the machine is open again with a fresh reminder count.
+    Reroute {
+        /// The named person (a login) or the fallback group.
+        recipient: String,
+        /// Who said "not mine".
+        from: String,
+    },
     /// Ask someone further up the chain (`recipient`), as step `step`.
     Escalate {
         /// New recipient key.
@@ -332,8 +343,15 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Record an answer for machines of a campaign: the machines' latest
-    /// answer and the history, in one transaction. Returns the machines updated.
+    /// answer and the history, in one transaction. A machine handed over
+    /// with "not mine" whose new recipient answers anything but "not mine"
+    /// gets that person as its responsible owner (source `answer`) in the
+    /// same transaction. Returns the machines updated.
     async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64>;
+
+    /// People a message of this campaign could not reach: recipients
+    /// (logins) of its email messages that failed for good.
+    async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>>;
 
     /// A process-wide switch (`pause_all`).
     async fn control(&self, name: &str) -> Result<Option<String>>;

@@ -286,7 +286,7 @@ macro_rules! campaign_store {
                 let rows = sqlx::query(
                     "SELECT campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
                      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
-                     exception_state, exception_decided_by, exception_note \
+                     exception_state, exception_decided_by, exception_note, transfer_from \
                      FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key",
                 )
                 .bind(campaign_id)
@@ -314,6 +314,7 @@ macro_rules! campaign_store {
                             exception_state: r.try_get(15)?,
                             exception_decided_by: r.try_get(16)?,
                             exception_note: r.try_get(17)?,
+                            transfer_from: r.try_get(18)?,
                         })
                     })
                     .collect()
@@ -495,6 +496,13 @@ macro_rules! campaign_store {
                             "UPDATE campaign_machines SET state = 'open', reminders = 0, last_messaged = NULL, \
                              resolution = 'reopened' WHERE campaign_id = $1 AND machine_id = $2",
                         ),
+                        MachineChange::Reroute { recipient, from } => sqlx::query(
+                            "UPDATE campaign_machines SET recipient = $1, transfer_from = $2, state = 'open', \
+                             reminders = 0, escalation = 0, last_messaged = NULL \
+                             WHERE campaign_id = $3 AND machine_id = $4",
+                        )
+                        .bind(recipient.clone())
+                        .bind(from.clone()),
                         MachineChange::Escalate { recipient, step } => sqlx::query(
                             "UPDATE campaign_machines SET recipient = $1, escalation = $2, reminders = 0, \
                              last_messaged = NULL WHERE campaign_id = $3 AND machine_id = $4",
@@ -596,9 +604,49 @@ macro_rules! campaign_store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                    if a.answer != "not_mine" {
+                        // A hand-over confirmed: the person answering owns it now.
+                        let confirmed = sqlx::query(
+                            "UPDATE campaign_machines SET transfer_from = NULL \
+                             WHERE campaign_id = $1 AND machine_id = $2 AND transfer_from IS NOT NULL \
+                             AND recipient = $3",
+                        )
+                        .bind(a.campaign_id)
+                        .bind(*id)
+                        .bind(&a.by)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if confirmed > 0 {
+                            sqlx::query(
+                                "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
+                                 VALUES ($1, 'responsible', $2, 'answer', $3) \
+                                 ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+                                 source = excluded.source, updated_at = excluded.updated_at",
+                            )
+                            .bind(*id)
+                            .bind(&a.by)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
                 }
                 tx.commit().await?;
                 Ok(updated)
+            }
+
+            async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT DISTINCT o.recipient FROM outbox o \
+                     JOIN outbox_campaigns oc ON oc.outbox_id = o.id \
+                     WHERE oc.campaign_id = $1 AND o.state = 'failed' AND o.channel = 'email' \
+                     ORDER BY o.recipient",
+                )
+                .bind(campaign_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(r,)| r).collect())
             }
 
             async fn control(&self, name: &str) -> Result<Option<String>> {
