@@ -19,7 +19,9 @@ use winventory_core::store::{
 use winventory_core::{AsOf, Catalog, User};
 
 use crate::answer::{Answer, AnswerError, AnswerKind};
-use crate::plan::{Addressee, DigestMachine, load_targets, recipient_key, unknown_targets};
+use crate::plan::{
+    Addressee, DigestMachine, Scope, load_matching, load_targets, recipient_key, unknown_targets,
+};
 use crate::render::{AnswerLink, RenderError, Templates, answer_label};
 use crate::spec::{CampaignSpec, SpecError, is_quiet};
 use crate::token::{Claims, Signer, TokenError};
@@ -339,15 +341,25 @@ impl Engine {
         load_targets(self.store.as_ref(), &self.catalog, spec, &self.as_of(now)).await
     }
 
-    /// Add the campaign's current targets (new machines that match) to it.
+    /// Add the campaign's current targets (new machines that match, within
+    /// its limits) to it. Returns how many were added and every machine that
+    /// matches (limits aside: what verification judges machines against).
     pub async fn refresh_targets(
         &self,
         c: &Campaign,
         now: DateTime<Utc>,
     ) -> Result<(u64, Vec<MachineRow>), EngineError> {
-        let machines = self.targets(&c.spec, now).await?;
+        let machines = load_matching(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        let scope = Scope::load(self.store.as_ref(), &c.spec).await?;
         let targets: Vec<NewTarget> = machines
             .iter()
+            .filter(|m| scope.contains(m))
             .map(|m| NewTarget {
                 machine_id: m.id,
                 host_key: m.hostname.to_lowercase(),
@@ -831,11 +843,20 @@ impl Engine {
         users: &HashMap<String, User>,
         now: DateTime<Utc>,
     ) -> Result<WaveSummary, EngineError> {
-        let targets = self.targets(&c.spec, now).await?;
-        Ok(self.verify_against(c, users, now, &targets).await?.0)
+        let matching = load_matching(
+            self.store.as_ref(),
+            &self.catalog,
+            &c.spec,
+            &self.as_of(now),
+        )
+        .await?;
+        Ok(self.verify_against(c, users, now, &matching).await?.0)
     }
 
-    /// [`Engine::verify`] with the campaign's current targets already loaded.
+    /// [`Engine::verify`] with the machines matching the campaign (its
+    /// limits aside) already loaded: one that no longer matches is dealt
+    /// with; one that merely left the limits (handed to someone outside the
+    /// campaign's groups) is not.
     async fn verify_against(
         &self,
         c: &Campaign,

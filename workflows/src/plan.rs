@@ -68,6 +68,23 @@ pub async fn load_targets(
     spec: &CampaignSpec,
     as_of: &AsOf,
 ) -> winventory_core::store::Result<Vec<MachineRow>> {
+    let mut machines = load_matching(store, catalog, spec, as_of).await?;
+    let scope = Scope::load(store, spec).await?;
+    machines.retain(|m| scope.contains(m));
+    Ok(machines)
+}
+
+/// Fresh machines that run what the campaign is about (its OS, software or
+/// end-of-life rule), before the limits to groups, applications or hosts.
+/// A campaign machine that leaves this set is dealt with; one that only
+/// leaves the limits (its owner changed group, it was handed to someone
+/// else) is not.
+pub async fn load_matching(
+    store: &dyn Store,
+    catalog: &Catalog,
+    spec: &CampaignSpec,
+    as_of: &AsOf,
+) -> winventory_core::store::Result<Vec<MachineRow>> {
     let t = &spec.target;
     let mut os = expand(catalog, &t.os);
     let mut software = expand(catalog, &t.software);
@@ -82,40 +99,70 @@ pub async fn load_targets(
         os.extend(due.iter().cloned());
         software.extend(due);
     }
-    let mut machines = store
+    store
         .machines_with_cycles(&os, &software, as_of.fresh_cutoff())
-        .await?;
-    if !t.hosts.is_empty() {
-        let hosts: HashSet<String> = t
-            .hosts
-            .iter()
-            .map(|h| HostKey::new(h).as_str().to_string())
-            .collect();
-        machines.retain(|m| hosts.contains(HostKey::new(&m.hostname).as_str()));
+        .await
+}
+
+/// A campaign's limits (hosts, applications, owners' groups), loaded once.
+#[derive(Debug, Default)]
+pub struct Scope {
+    hosts: Option<HashSet<String>>,
+    applications: Option<HashSet<i64>>,
+    members: Option<HashSet<String>>,
+}
+
+impl Scope {
+    /// The limits of `spec`, with what they need from the store.
+    pub async fn load(
+        store: &dyn Store,
+        spec: &CampaignSpec,
+    ) -> winventory_core::store::Result<Self> {
+        let t = &spec.target;
+        let mut scope = Scope::default();
+        if !t.hosts.is_empty() {
+            scope.hosts = Some(
+                t.hosts
+                    .iter()
+                    .map(|h| HostKey::new(h).as_str().to_string())
+                    .collect(),
+            );
+        }
+        if !t.applications.is_empty() {
+            scope.applications = Some(
+                store
+                    .machines_with_applications(&t.applications)
+                    .await?
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        if !t.groups.is_empty() {
+            scope.members = Some(
+                store
+                    .group_members(&t.groups)
+                    .await?
+                    .into_iter()
+                    .map(|(_, login)| login)
+                    .collect(),
+            );
+        }
+        Ok(scope)
     }
-    if !t.applications.is_empty() {
-        let ids: HashSet<i64> = store
-            .machines_with_applications(&t.applications)
-            .await?
-            .into_iter()
-            .collect();
-        machines.retain(|m| ids.contains(&m.id));
+
+    /// Whether a matching machine is within every limit.
+    pub fn contains(&self, m: &MachineRow) -> bool {
+        self.hosts
+            .as_ref()
+            .is_none_or(|h| h.contains(HostKey::new(&m.hostname).as_str()))
+            && self.applications.as_ref().is_none_or(|a| a.contains(&m.id))
+            && self.members.as_ref().is_none_or(|g| {
+                [&m.responsible, &m.main_user]
+                    .into_iter()
+                    .flatten()
+                    .any(|f| g.contains(&f.login))
+            })
     }
-    if !t.groups.is_empty() {
-        let members: HashSet<String> = store
-            .group_members(&t.groups)
-            .await?
-            .into_iter()
-            .map(|(_, login)| login)
-            .collect();
-        machines.retain(|m| {
-            [&m.responsible, &m.main_user]
-                .into_iter()
-                .flatten()
-                .any(|f| members.contains(&f.login))
-        });
-    }
-    Ok(machines)
 }
 
 /// Who is asked about a machine, as stored in `campaign_machines.recipient`.
