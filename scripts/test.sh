@@ -15,8 +15,10 @@
 # WINVENTORY_TEST_MAILDEV_API. aiosmtpd (pip, into .peers/aiosmtpd/) runs
 # scripts/lib/picky_smtp.py: a real SMTP server that refuses and is slow on
 # demand; tests find it through WINVENTORY_TEST_PICKY_SMTP_URL and read what
-# it accepted from WINVENTORY_TEST_PICKY_MAILDIR. All are stopped by PID when
-# this script exits.
+# it accepted from WINVENTORY_TEST_PICKY_MAILDIR. Synapse (pip, into a venv
+# under .peers/synapse/) runs with a fresh SQLite database per run; tests
+# register their users with WINVENTORY_TEST_SYNAPSE_SECRET on
+# WINVENTORY_TEST_SYNAPSE_URL. All are stopped by PID when this script exits.
 #
 # Environment:
 #   SKIP_LINT=1   skip `cargo fmt --check` and `cargo clippy`
@@ -34,6 +36,8 @@ source "$REPO_ROOT/scripts/lib/postgres.sh"
 source "$REPO_ROOT/scripts/lib/maildev.sh"
 # shellcheck source=lib/aiosmtpd.sh
 source "$REPO_ROOT/scripts/lib/aiosmtpd.sh"
+# shellcheck source=lib/synapse.sh
+source "$REPO_ROOT/scripts/lib/synapse.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -46,7 +50,7 @@ if ! flock -n 9; then
     flock 9
 fi
 
-trap 'rc=$?; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
+trap 'rc=$?; stop_synapse; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -65,6 +69,11 @@ banner "Starting aiosmtpd (refuses nobody*@, slow once for slow*@)"
 start_aiosmtpd
 export WINVENTORY_TEST_PICKY_SMTP_URL="smtp://127.0.0.1:$AIOSMTPD_PORT"
 export WINVENTORY_TEST_PICKY_MAILDIR="$AIOSMTPD_MAILDIR"
+
+banner "Starting Synapse (Matrix homeserver)"
+start_synapse
+export WINVENTORY_TEST_SYNAPSE_URL="$SYNAPSE_URL"
+export WINVENTORY_TEST_SYNAPSE_SECRET="$SYNAPSE_SECRET"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

@@ -82,6 +82,7 @@ async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
                 channel: "email".into(),
                 recipient: format!("bench{i}"),
                 address: format!("bench{i}@{domain}"),
+                fallback: None,
                 subject,
                 body_text: text,
                 body_html: Some(html),

@@ -180,6 +180,11 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
             message_domain: EmailChannel::from_domain(settings),
             freshness_days: settings.freshness_days,
             link_grace_days: 30,
+            chat_channels: if settings.matrix_homeserver.is_some() {
+                vec!["matrix".into()]
+            } else {
+                Vec::new()
+            },
         },
     })
 }
@@ -486,10 +491,14 @@ pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn channels(settings: &Settings) -> Result<Vec<Arc<dyn Channel>>> {
+/// The channels configured at this site, chosen once at start-up.
+async fn channels(settings: &Settings) -> Result<Vec<Arc<dyn Channel>>> {
     let mut out: Vec<Arc<dyn Channel>> = Vec::new();
     if let Some(email) = EmailChannel::from_settings(settings)? {
         out.push(Arc::new(email));
+    }
+    if let Some(matrix) = crate::matrix::MatrixChannel::connect(settings).await? {
+        out.push(Arc::new(matrix));
     }
     if out.is_empty() {
         bail!(
@@ -514,7 +523,7 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let e = engine(settings).await?;
     let mut w = Worker::new(
         e.store.clone(),
-        channels(settings)?,
+        channels(settings).await?,
         delivery_config(settings),
     )
     .at(fixed_clock());
@@ -527,18 +536,20 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
             total.sent += r.sent;
             total.retried += r.retried;
             total.failed += r.failed;
+            total.fell_back += r.fell_back;
             total.held += r.held;
             total.paused |= r.paused;
-            if r.claimed == 0 || r.paused || r.sent == 0 {
+            if r.claimed == 0 || r.paused || r.sent + r.fell_back == 0 {
                 break;
             }
         }
         println!(
-            "queued {} new messages; sent {}, retrying {}, failed {}, held {}{}",
+            "queued {} new messages; sent {}, retrying {}, failed {}, fell back to email {}, held {}{}",
             wave.queued,
             total.sent,
             total.retried,
             total.failed,
+            total.fell_back,
             total.held,
             if total.paused {
                 " (every delivery is paused: `winventory resume --all`)"
@@ -704,7 +715,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     if !no_worker {
         let mut w = Worker::new(
             e.store.clone(),
-            channels(settings)?,
+            channels(settings).await?,
             delivery_config(settings),
         )
         .at(fixed_clock());

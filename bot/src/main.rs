@@ -12,6 +12,7 @@ mod bench;
 mod campaigns;
 mod commands;
 mod email;
+mod matrix;
 mod render;
 mod server;
 mod settings;

@@ -60,6 +60,14 @@ pub struct FileConfig {
     /// Seconds an SMTP exchange may take before it counts as failed (and is
     /// retried).
     pub smtp_timeout_secs: Option<u64>,
+    /// Matrix homeserver URL; set, digests go to people with a Matrix ID there.
+    pub matrix_homeserver: Option<String>,
+    /// The bot's Matrix user (localpart or full ID).
+    pub matrix_user: Option<String>,
+    /// The bot's Matrix password (first log-in; the session is kept after).
+    pub matrix_password: Option<String>,
+    /// Folder of the bot's Matrix session and encryption store.
+    pub matrix_store: Option<PathBuf>,
     /// Folder `serve` ingests snapshots from on `ingest_schedule`.
     pub drop_folder: Option<PathBuf>,
     /// When `serve` ingests the drop folder (cron, UTC; default 02:30 daily).
@@ -127,6 +135,14 @@ pub struct Settings {
     pub retry_base_secs: u64,
     /// SMTP time-out, seconds.
     pub smtp_timeout_secs: u64,
+    /// Matrix homeserver URL.
+    pub matrix_homeserver: Option<String>,
+    /// Bot user.
+    pub matrix_user: Option<String>,
+    /// Bot password.
+    pub matrix_password: Option<Secret>,
+    /// Session and crypto store folder.
+    pub matrix_store: PathBuf,
     /// Drop folder.
     pub drop_folder: Option<PathBuf>,
     /// Its schedule.
@@ -254,6 +270,17 @@ impl Settings {
                 .or(file.smtp_timeout_secs)
                 .unwrap_or(30)
                 .max(1),
+            matrix_homeserver: env("WINVENTORY_MATRIX_HOMESERVER")
+                .or(file.matrix_homeserver)
+                .filter(|s| !s.trim().is_empty()),
+            matrix_user: env("WINVENTORY_MATRIX_USER").or(file.matrix_user),
+            matrix_password: env("WINVENTORY_MATRIX_PASSWORD")
+                .or(file.matrix_password)
+                .map(Secret::new),
+            matrix_store: env("WINVENTORY_MATRIX_STORE")
+                .map(PathBuf::from)
+                .or(file.matrix_store)
+                .unwrap_or_else(|| PathBuf::from("matrix-store")),
             drop_folder: env("WINVENTORY_DROP_FOLDER")
                 .map(PathBuf::from)
                 .or(file.drop_folder),

@@ -10,140 +10,12 @@
 //! WINVENTORY_TEST_SMTP_URL, WINVENTORY_TEST_MAILDEV_API and
 //! WINVENTORY_TEST_POSTGRES_URL.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Output, Stdio};
 
+use common::{Server, Site, campaign_file, env, fleet, free_port};
 use winventory_core::store::Backend;
-use winventory_core::testing::{TestDb, fresh_database};
-
-const KEYS: &str = "k1:0123456789abcdef0123456789abcdef-test";
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test.sh, which starts maildev")
-    })
-}
-
-struct Site {
-    dir: tempfile::TempDir,
-    db: TestDb,
-    /// A domain of its own, so parallel tests sharing maildev tell their mail apart.
-    domain: String,
-    base_url: String,
-    listen: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl Site {
-    async fn new(backend: Backend, tag: &str) -> Self {
-        let port = free_port();
-        Self {
-            dir: tempfile::tempdir().expect("tmp"),
-            db: fresh_database(backend).await,
-            domain: format!("{tag}-{}.example", std::process::id()),
-            base_url: format!("http://127.0.0.1:{port}"),
-            listen: format!("127.0.0.1:{port}"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_winventory"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env_remove("WINVENTORY_CONFIG")
-            .env_remove("WINVENTORY_NETWORK_DB_URL")
-            .env("WINVENTORY_DATABASE_URL", &self.db.url)
-            .env("WINVENTORY_SMTP_URL", env("WINVENTORY_TEST_SMTP_URL"))
-            .env("WINVENTORY_LINK_KEYS", KEYS)
-            .env("WINVENTORY_BASE_URL", &self.base_url)
-            .env("WINVENTORY_LISTEN", &self.listen)
-            .env("WINVENTORY_MAIL_FROM", format!("IT <it@{}>", self.domain))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().expect("run winventory");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_slice(&self.run(args).stdout).expect("JSON")
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).expect("write");
-        p.display().to_string()
-    }
-
-    fn email(&self, login: &str) -> String {
-        format!("{login}@{}", self.domain)
-    }
-
-    /// The mail maildev holds for this site's addresses: address -> messages.
-    async fn mailbox(&self) -> BTreeMap<String, Vec<serde_json::Value>> {
-        let all: Vec<serde_json::Value> =
-            reqwest::get(format!("{}/api/email", env("WINVENTORY_TEST_MAILDEV_API")))
-                .await
-                .expect("maildev API")
-                .json()
-                .await
-                .expect("maildev JSON");
-        let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-        for m in all {
-            for to in m["to"].as_array().cloned().unwrap_or_default() {
-                let addr = to["address"].as_str().unwrap_or_default().to_string();
-                if addr.ends_with(&format!("@{}", self.domain)) {
-                    out.entry(addr).or_default().push(m.clone());
-                }
-            }
-        }
-        out
-    }
-}
-
-struct Server(Child);
-
-impl Site {
-    /// `winventory serve --no-worker` (at `now`, if given), once it answers.
-    async fn serve(&self, now: Option<&str>) -> Server {
-        let mut cmd = self.command(&["serve", "--no-worker"]);
-        if let Some(now) = now {
-            cmd.env("WINVENTORY_NOW", now);
-        }
-        let server = Server(cmd.spawn().expect("serve"));
-        let http = reqwest::Client::new();
-        for _ in 0..200 {
-            if http
-                .get(format!("{}/healthz", self.base_url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return server;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!(
-            "winventory serve did not answer /healthz at {}",
-            self.base_url
-        );
-    }
-}
 
 /// The link a text digest offers for one machine and answer label.
 fn link_for(text: &str, host: &str, label: &str) -> String {
@@ -158,52 +30,6 @@ fn link_for(text: &str, host: &str, label: &str) -> String {
         }
     }
     panic!("no {label:?} link for {host} in:\n{text}")
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fleet() -> String {
-    let at = (chrono::Utc::now() - chrono::Duration::hours(2))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let server = |host: &str, owner: &str| {
-        let owner = if owner.is_empty() {
-            String::new()
-        } else {
-            format!(r#", "responsible": "{owner}""#)
-        };
-        format!(
-            r#"{{"hostname": "{host}", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}{owner}}}"#
-        )
-    };
-    [
-        server("SRV-A1", "asmith"),
-        server("SRV-A2", "asmith"),
-        server("SRV-J1", "jdoe"),
-        server("SRV-ORPHAN", ""),
-        format!(
-            r#"{{"hostname": "PC-NEW", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}}, "responsible": "asmith"}}"#
-        ),
-    ]
-    .join("\n")
-}
-
-fn campaign_file() -> &'static str {
-    r#"
-name = "retire-2012r2"
-kind = "eol"
-title = "Windows Server 2012 R2 retirement"
-description = "Windows Server 2012 R2 no longer receives security updates."
-deadline = "2027-03-31"
-fallback_group = "it-desk"
-
-[target]
-os = [{ product = "windows-server", cycles = ["2012-r2"] }]
-"#
 }
 
 fn links(text: &str) -> Vec<String> {

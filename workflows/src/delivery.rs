@@ -82,6 +82,9 @@ pub struct DeliveryReport {
     pub retried: u64,
     /// Given up.
     pub failed: u64,
+    /// Refused for good by their channel and queued again on their fallback
+    /// channel (a chat message going out by email).
+    pub fell_back: u64,
     /// Held back by an open breaker (rescheduled, no attempt counted... but
     /// the claim's attempt is: a breaker delay is short).
     pub held: u64,
@@ -219,11 +222,16 @@ impl Worker {
                 report.sent += 1;
                 tracing::info!(id = m.id, channel = %m.channel, recipient = %m.recipient, "message sent");
             }
-            Err(SendError::Permanent(e)) => {
-                self.store.mark_failed(m.id, &e).await?;
-                report.failed += 1;
-                tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, "message refused for good");
-            }
+            Err(SendError::Permanent(e)) => match self.store.mark_failed(m.id, &e, after).await? {
+                Some(fallback) => {
+                    report.fell_back += 1;
+                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, %fallback, "message refused for good; sending it by the fallback channel");
+                }
+                None => {
+                    report.failed += 1;
+                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, "message refused for good");
+                }
+            },
             Err(SendError::Transient(e)) => {
                 breaker.failures += 1;
                 if breaker.failures >= self.cfg.breaker_threshold {
@@ -232,10 +240,11 @@ impl Worker {
                     tracing::warn!(channel = %m.channel, "circuit open after repeated failures; probing again later");
                 }
                 if m.attempts >= self.cfg.max_attempts {
-                    self.store
-                        .mark_failed(m.id, &format!("gave up after {} attempts: {e}", m.attempts))
-                        .await?;
-                    report.failed += 1;
+                    let why = format!("gave up after {} attempts: {e}", m.attempts);
+                    match self.store.mark_failed(m.id, &why, after).await? {
+                        Some(_) => report.fell_back += 1,
+                        None => report.failed += 1,
+                    }
                 } else {
                     let at = self.now() + self.backoff(m.attempts);
                     self.store.mark_retry(m.id, at, &e).await?;

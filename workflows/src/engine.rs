@@ -87,6 +87,21 @@ pub struct EngineConfig {
     /// Days after the deadline that links keep working (the campaign's
     /// closing ends them earlier).
     pub link_grace_days: i64,
+    /// Chat channels this site delivers through (`matrix`, `mattermost`), in
+    /// order of preference: a person with an address on one of them is
+    /// written to there, with email as the fallback; everyone else by email.
+    pub chat_channels: Vec<String>,
+}
+
+/// Where a message to a person goes: channel, address, fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `email`, `matrix` or `mattermost`.
+    pub channel: String,
+    /// The person's address there.
+    pub address: String,
+    /// Email, when the channel is a chat and the person has an address.
+    pub fallback: Option<(String, String)>,
 }
 
 /// The campaign engine.
@@ -469,6 +484,32 @@ impl Engine {
         Ok(self.templates.message(base, lang, &ctx)?)
     }
 
+    /// Where messages to `person` go at this site: the first configured chat
+    /// channel they have an address on (email as the fallback), else email;
+    /// `None` when they cannot be reached at all.
+    pub fn route(&self, person: &Addressee) -> Option<Route> {
+        let email = person.email.clone();
+        for channel in &self.config.chat_channels {
+            let address = match channel.as_str() {
+                "matrix" => person.matrix_id.clone(),
+                "mattermost" => person.mattermost_username.clone(),
+                _ => None,
+            };
+            if let Some(address) = address.filter(|a| !a.trim().is_empty()) {
+                return Some(Route {
+                    channel: channel.clone(),
+                    address,
+                    fallback: email.map(|e| ("email".to_string(), e)),
+                });
+            }
+        }
+        email.map(|address| Route {
+            channel: "email".into(),
+            address,
+            fallback: None,
+        })
+    }
+
     /// Every person in the directory, by login.
     pub async fn directory(&self) -> Result<HashMap<String, User>, EngineError> {
         Ok(self
@@ -618,6 +659,7 @@ impl Engine {
             channel: "email".into(),
             recipient: login.to_string(),
             address: email.clone(),
+            fallback: None,
             subject: format!("[TEST] {}", r.subject),
             body_text: r.text,
             body_html: Some(r.html),
@@ -772,13 +814,13 @@ impl Engine {
                 }
                 continue;
             }
-            let Some(email) = person.email.clone() else {
+            let Some(route) = self.route(&person) else {
                 summary.unreachable.push(login.clone());
                 continue;
             };
             let tz = tz.unwrap_or_else(|| running[*sections.keys().next().unwrap_or(&0)].spec.tz());
             let day: NaiveDate = now.with_timezone(&tz).date_naive();
-            jobs.push((login, person, email, day, sections, any_first));
+            jobs.push((login, person, route, day, sections, any_first));
         }
         tracing::debug!(
             elapsed_ms = clock.elapsed().as_millis() as u64,
@@ -789,19 +831,20 @@ impl Engine {
         let messages: Vec<NewMessage> = {
             use rayon::prelude::*;
             jobs.into_par_iter()
-                .map(|(login, person, email, day, sections, any_first)| {
+                .map(|(login, person, route, day, sections, any_first)| {
                     let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
                         .iter()
                         .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
                         .collect();
                     let rendered = self.render_digest(&person, &list, !any_first)?;
-                    let key = format!("digest:{login}:{day}:email");
+                    let key = format!("digest:{login}:{day}:{}", route.channel);
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
                         idem_key: key,
-                        channel: "email".into(),
+                        channel: route.channel,
                         recipient: login,
-                        address: email,
+                        address: route.address,
+                        fallback: route.fallback,
                         subject: rendered.subject,
                         body_text: rendered.text,
                         body_html: Some(rendered.html),
@@ -1136,8 +1179,8 @@ impl Engine {
         let users = self.directory().await?;
         let person = Addressee::of(&owner, users.get(&owner));
         let decision = if approve { "approved" } else { "declined" };
-        let notice = match &person.email {
-            Some(email) => {
+        let notice = match self.route(&person) {
+            Some(route) => {
                 let ctx = context! {
                     person => ser(&person), host => &m.host_key, campaign => &c.spec.title,
                     approved => approve, until => m.answer_date.map(|d| d.to_string()),
@@ -1156,9 +1199,10 @@ impl Engine {
                 Some(NewMessage {
                     message_id: self.message_id(&key),
                     idem_key: key,
-                    channel: "email".into(),
+                    channel: route.channel,
                     recipient: owner.clone(),
-                    address: email.clone(),
+                    address: route.address,
+                    fallback: route.fallback,
                     subject: r.subject,
                     body_text: r.text,
                     body_html: Some(r.html),

@@ -203,6 +203,10 @@ pub struct Addressee {
     pub name: String,
     /// Email address, if known.
     pub email: Option<String>,
+    /// Matrix ID, if known.
+    pub matrix_id: Option<String>,
+    /// Mattermost username, if known.
+    pub mattermost_username: Option<String>,
     /// Language tag (`en`, `fr`).
     pub language: String,
     /// IANA time zone, if known.
@@ -218,6 +222,8 @@ impl Addressee {
                 .and_then(|u| u.name.clone())
                 .unwrap_or_else(|| login.to_string()),
             email: user.and_then(|u| u.email.clone()),
+            matrix_id: user.and_then(|u| u.matrix_id.clone()),
+            mattermost_username: user.and_then(|u| u.mattermost_username.clone()),
             language: user
                 .and_then(|u| u.language.clone())
                 .map(|l| l.split(['-', '_']).next().unwrap_or("en").to_lowercase())

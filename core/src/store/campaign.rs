@@ -133,6 +133,9 @@ pub struct NewMessage {
     pub recipient: String,
     /// Address on the channel.
     pub address: String,
+    /// Where it goes instead if the channel refuses it for good: (channel,
+    /// address), e.g. `("email", "jdoe@example.org")` for a chat message.
+    pub fallback: Option<(String, String)>,
     /// Subject.
     pub subject: String,
     /// Plain text body.
@@ -161,6 +164,8 @@ pub struct OutboxRow {
     pub recipient: String,
     /// Address.
     pub address: String,
+    /// The fallback (channel, address), if the message has one left.
+    pub fallback: Option<(String, String)>,
     /// Subject.
     pub subject: String,
     /// Text body.
@@ -317,8 +322,11 @@ pub trait CampaignStore: Send + Sync {
     async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
     /// Try again at `at`.
     async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
-    /// Give up on the message.
-    async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
+    /// The channel refused the message for good: it becomes its fallback
+    /// (channel and address swapped in, attempts reset, due at `now`) when it
+    /// has one, and is given up otherwise. Returns the fallback channel used.
+    async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>)
+    -> Result<Option<String>>;
     /// Every message, oldest first.
     async fn outbox(&self) -> Result<Vec<OutboxRow>>;
     /// Messages by state.

@@ -17,7 +17,8 @@ const CAMPAIGN_COLUMNS: &str =
     "SELECT id, name, kind, state, spec, created_at, started_at, closed_at FROM campaigns ";
 
 const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
-     body_text, body_html, state, attempts, last_error, created_at, sent_at";
+     body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
+     fallback_address";
 
 fn date_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
@@ -49,6 +50,13 @@ macro_rules! campaign_store {
                     channel: r.try_get("channel")?,
                     recipient: r.try_get("recipient")?,
                     address: r.try_get("address")?,
+                    fallback: match (
+                        r.try_get::<Option<String>, _>("fallback_channel")?,
+                        r.try_get::<Option<String>, _>("fallback_address")?,
+                    ) {
+                        (Some(c), Some(a)) => Some((c, a)),
+                        _ => None,
+                    },
                     subject: r.try_get("subject")?,
                     body_text: r.try_get("body_text")?,
                     body_html: r.try_get("body_html")?,
@@ -328,10 +336,10 @@ macro_rules! campaign_store {
                 let now = to_micros(now);
                 let mut tx = self.pool.begin().await?;
                 let mut queued = 0;
-                for chunk in messages.chunks(CHUNK_PARAMS / 11) {
+                for chunk in messages.chunks(CHUNK_PARAMS / 13) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at) ",
+                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address) ",
                     );
                     qb.push_values(chunk, |mut b, m| {
                         b.push_bind(m.idem_key.clone())
@@ -344,7 +352,9 @@ macro_rules! campaign_store {
                             .push_bind(m.body_html.clone())
                             .push_bind("pending")
                             .push_bind(now)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(m.fallback.as_ref().map(|f| f.0.clone()))
+                            .push_bind(m.fallback.as_ref().map(|f| f.1.clone()));
                     });
                     qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
                     let inserted: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
@@ -444,13 +454,26 @@ macro_rules! campaign_store {
                 Ok(())
             }
 
-            async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
-                sqlx::query("UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2")
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+            async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+                // One statement: turned into its fallback, or failed.
+                let row: Option<(Option<String>,)> = sqlx::query_as(
+                    "UPDATE outbox SET \
+                     state = CASE WHEN fallback_channel IS NULL THEN 'failed' ELSE 'pending' END, \
+                     last_error = CASE WHEN fallback_channel IS NULL THEN $1 \
+                                  ELSE channel || ' refused it (' || $1 || '); sent by ' || fallback_channel || ' instead' END, \
+                     channel = COALESCE(fallback_channel, channel), \
+                     address = COALESCE(fallback_address, address), \
+                     attempts = CASE WHEN fallback_channel IS NULL THEN attempts ELSE 0 END, \
+                     next_attempt_at = CASE WHEN fallback_channel IS NULL THEN next_attempt_at ELSE $2 END, \
+                     fallback_channel = NULL, fallback_address = NULL \
+                     WHERE id = $3 RETURNING CASE WHEN state = 'pending' THEN channel END",
+                )
+                .bind(error)
+                .bind(to_micros(now))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.and_then(|(c,)| c))
             }
 
             async fn outbox(&self) -> Result<Vec<OutboxRow>> {

@@ -1,0 +1,241 @@
+//! The Matrix channel: the bot's matrix-sdk client and the delivery of
+//! outbox messages into one direct room per person.
+//!
+//! The client keeps its session (`session.json`, access token inside, mode
+//! 0600) and its SQLite state and crypto stores in one folder, so a restart
+//! is the same device with the same keys and the same sync position. The
+//! first log-in uses the configured password and cross-signs the device (so
+//! clients that insist on cross-signed devices decrypt its messages).
+//!
+//! Direct rooms are end-to-end encrypted (what Element creates) and reused:
+//! found again through the `m.direct` account data after a restart, created
+//! when the person has none. Each message is sent with a transaction ID
+//! derived from the outbox key, so a prompt resend after a crash is a no-op
+//! on the homeserver. Rate limits are honoured by matrix-sdk's own retries
+//! (`Retry-After` or `retry_after_ms`); what is still limited, a homeserver
+//! that is down, or a 5xx is a temporary failure for the outbox to retry; any
+//! other refusal (an unknown user, a forbidden invite) is permanent and the
+//! message falls back to email.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings};
+use matrix_sdk::ruma::api::client::uiaa;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, UserId};
+use matrix_sdk::{Client, Room};
+use winventory_core::store::OutboxRow;
+use winventory_workflows::delivery::{Channel, SendError};
+
+use crate::settings::Settings;
+
+/// The Matrix channel.
+pub struct MatrixChannel {
+    client: Client,
+    /// Direct rooms created by this process (the client learns of them
+    /// through `m.direct` only at its next sync).
+    rooms: tokio::sync::Mutex<HashMap<OwnedUserId, OwnedRoomId>>,
+}
+
+fn session_path(store: &Path) -> PathBuf {
+    store.join("session.json")
+}
+
+/// A user ID from a configured user name (`bot` or `@bot:example.org`).
+fn localpart(user: &str) -> &str {
+    user.trim_start_matches('@')
+        .split(':')
+        .next()
+        .unwrap_or(user)
+}
+
+impl MatrixChannel {
+    /// Log in (or restore the kept session) and sync once; `Ok(None)` when
+    /// no homeserver is configured.
+    pub async fn connect(s: &Settings) -> Result<Option<Self>> {
+        let Some(homeserver) = &s.matrix_homeserver else {
+            return Ok(None);
+        };
+        let store = &s.matrix_store;
+        std::fs::create_dir_all(store).with_context(|| {
+            format!(
+                "cannot create the Matrix store folder {}; set matrix_store (WINVENTORY_MATRIX_STORE) to a writable folder",
+                store.display()
+            )
+        })?;
+        let client = Client::builder()
+            .homeserver_url(homeserver)
+            .sqlite_store(store, None)
+            .request_config(
+                RequestConfig::new()
+                    .retry_limit(3)
+                    .timeout(Duration::from_secs(30)),
+            )
+            .build()
+            .await
+            .with_context(|| format!("cannot set up the Matrix client for {homeserver}"))?;
+        let session_file = session_path(store);
+        if session_file.exists() {
+            let text = std::fs::read_to_string(&session_file)
+                .with_context(|| format!("cannot read {}", session_file.display()))?;
+            let session: MatrixSession = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a Matrix session; delete it to log in again with the password",
+                    session_file.display()
+                )
+            })?;
+            client
+                .restore_session(session)
+                .await
+                .context("cannot restore the kept Matrix session")?;
+        } else {
+            let user = s.matrix_user.as_deref().context(
+                "matrix_homeserver is set but matrix_user is not; set WINVENTORY_MATRIX_USER",
+            )?;
+            let password = s.matrix_password.as_ref().context(
+                "no Matrix session is kept yet and matrix_password is not set; set WINVENTORY_MATRIX_PASSWORD for the first log-in",
+            )?;
+            client
+                .matrix_auth()
+                .login_username(user, password.expose())
+                .initial_device_display_name("Winventory")
+                .send()
+                .await
+                .with_context(|| {
+                    format!("the Matrix log-in of {user} at {homeserver} failed; check the user and password")
+                })?;
+            let session = client
+                .matrix_auth()
+                .session()
+                .context("the homeserver accepted the log-in but returned no session")?;
+            write_private(&session_file, &serde_json::to_string(&session)?)?;
+            cross_sign(&client, user, password.expose()).await?;
+        }
+        client
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(0)))
+            .await
+            .with_context(|| format!("cannot sync with the Matrix homeserver {homeserver}"))?;
+        Ok(Some(Self {
+            client,
+            rooms: tokio::sync::Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The person's direct room: the kept one while they are in it (joined
+    /// or invited), else a new encrypted one.
+    async fn direct_room(&self, user: &UserId) -> Result<Room, matrix_sdk::Error> {
+        let mut rooms = self.rooms.lock().await;
+        let known = rooms
+            .get(user)
+            .and_then(|id| self.client.get_room(id))
+            .or_else(|| self.client.get_dm_room(user));
+        if let Some(room) = known {
+            let present = room.get_member_no_sync(user).await?.is_some_and(|m| {
+                matches!(
+                    m.membership(),
+                    MembershipState::Join | MembershipState::Invite
+                )
+            });
+            if present {
+                return Ok(room);
+            }
+        }
+        // Homeservers accept invitations to IDs nobody has: ask for the
+        // profile first, so a wrong ID is refused (404) instead of waiting
+        // for ever in a room nobody joins.
+        self.client.account().fetch_user_profile_of(user).await?;
+        let room = self.client.create_dm(user).await?;
+        rooms.insert(user.to_owned(), room.room_id().to_owned());
+        Ok(room)
+    }
+}
+
+/// Cross-sign the bot's new device, answering the password challenge.
+async fn cross_sign(client: &Client, user: &str, password: &str) -> Result<()> {
+    let encryption = client.encryption();
+    if let Err(e) = encryption.bootstrap_cross_signing_if_needed(None).await {
+        let Some(response) = e.as_uiaa_response() else {
+            return Err(anyhow::anyhow!("cannot cross-sign the bot's device: {e}"));
+        };
+        let mut auth = uiaa::Password::new(
+            uiaa::UserIdentifier::Matrix(uiaa::MatrixUserIdentifier::new(
+                localpart(user).to_string(),
+            )),
+            password.to_string(),
+        );
+        auth.session = response.session.clone();
+        encryption
+            .bootstrap_cross_signing(Some(uiaa::AuthData::Password(auth)))
+            .await
+            .context("cannot cross-sign the bot's device")?;
+    }
+    Ok(())
+}
+
+/// Write a file only its owner can read (it holds an access token).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Temporary (retry later) or permanent (fall back), from a matrix-sdk error.
+fn classify(e: &matrix_sdk::Error, what: &str) -> SendError {
+    match e.as_client_api_error() {
+        Some(api) if api.status_code.as_u16() == 429 || api.status_code.is_server_error() => {
+            SendError::Transient(format!("{what}: {e}"))
+        }
+        Some(_) => SendError::Permanent(format!("{what}: {e}")),
+        None => SendError::Transient(format!("{what}: {e}")),
+    }
+}
+
+#[async_trait]
+impl Channel for MatrixChannel {
+    fn name(&self) -> &'static str {
+        "matrix"
+    }
+
+    async fn send(&self, m: &OutboxRow) -> Result<(), SendError> {
+        let user = UserId::parse(m.address.as_str()).map_err(|e| {
+            SendError::Permanent(format!("{:?} is not a Matrix ID: {e}", m.address))
+        })?;
+        let room = self
+            .direct_room(&user)
+            .await
+            .map_err(|e| classify(&e, &format!("cannot open a direct room with {user}")))?;
+        let content = match &m.body_html {
+            Some(html) => RoomMessageEventContent::text_html(m.body_text.clone(), html.clone()),
+            None => RoomMessageEventContent::text_plain(m.body_text.clone()),
+        };
+        // The transaction ID is the outbox key's Message-ID: a resend of
+        // the same message from the same device is a no-op on the server.
+        let txn = OwnedTransactionId::from(
+            m.message_id
+                .trim_matches(['<', '>'])
+                .replace(['@', '/'], "."),
+        );
+        room.send(content)
+            .with_transaction_id(txn)
+            .await
+            .map_err(|e| classify(&e, &format!("cannot send to {user}")))?;
+        Ok(())
+    }
+}

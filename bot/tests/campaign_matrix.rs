@@ -1,0 +1,249 @@
+//! Campaign digests over Matrix against a real Synapse (started by
+//! `scripts/test.sh`, which sets WINVENTORY_TEST_SYNAPSE_URL and
+//! WINVENTORY_TEST_SYNAPSE_SECRET). The bot and the owners are registered
+//! with the shared secret; each owner is a real matrix-sdk client with its
+//! own encryption keys, which accepts the bot's invitation and reads the
+//! digest from the encrypted direct room. Owners without a Matrix ID, and
+//! those whose Matrix delivery is refused for good, get email (maildev).
+// matrix-sdk's sync future is deep; proving it `Send` needs more steps.
+#![recursion_limit = "256"]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Site, campaign_file, env, fleet};
+use hmac::{Hmac, Mac};
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
+use matrix_sdk::ruma::events::room::message::OriginalSyncRoomMessageEvent;
+use matrix_sdk::{Client, Room};
+use winventory_core::store::Backend;
+
+const PASSWORD: &str = "correct-horse-battery-staple";
+
+/// Register a user on the test homeserver with its shared secret (the
+/// admin register API); returns the user ID.
+async fn register(name: &str) -> String {
+    let url = env("WINVENTORY_TEST_SYNAPSE_URL");
+    let secret = env("WINVENTORY_TEST_SYNAPSE_SECRET");
+    let http = reqwest::Client::new();
+    let endpoint = format!("{url}/_synapse/admin/v1/register");
+    let nonce: serde_json::Value = http
+        .get(&endpoint)
+        .send()
+        .await
+        .expect("Synapse")
+        .json()
+        .await
+        .expect("a nonce");
+    let nonce = nonce["nonce"].as_str().expect("nonce").to_string();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("key");
+    for (i, part) in [nonce.as_str(), name, PASSWORD, "notadmin"]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            mac.update(b"\0");
+        }
+        mac.update(part.as_bytes());
+    }
+    let mac: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let r = http
+        .post(&endpoint)
+        .json(&serde_json::json!({
+            "nonce": nonce, "username": name, "password": PASSWORD, "admin": false, "mac": mac,
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    format!("@{name}:localhost")
+}
+
+/// An owner's chat client: joins what it is invited to, keeps every
+/// message it can read (decrypted), syncing in the background.
+struct Owner {
+    client: Client,
+    inbox: Arc<Mutex<Vec<String>>>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.sync.abort();
+    }
+}
+
+impl Owner {
+    async fn login(name: &str, dir: &std::path::Path) -> Self {
+        let client = Client::builder()
+            .homeserver_url(env("WINVENTORY_TEST_SYNAPSE_URL"))
+            .sqlite_store(dir.join(format!("owner-{name}")), None)
+            .build()
+            .await
+            .expect("client");
+        client
+            .matrix_auth()
+            .login_username(name, PASSWORD)
+            .initial_device_display_name("Element (test)")
+            .send()
+            .await
+            .expect("owner log-in");
+        client.add_event_handler(
+            |ev: StrippedRoomMemberEvent, room: Room, client: Client| async move {
+                if Some(ev.state_key.as_ref()) == client.user_id() {
+                    for _ in 0..20 {
+                        if room.join().await.is_ok() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            },
+        );
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let kept = inbox.clone();
+        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .expect("inbox")
+                    .push(ev.content.body().to_string());
+            }
+        });
+        // The first sync uploads the device's keys, so the bot encrypts for it.
+        client
+            .sync_once(SyncSettings::default())
+            .await
+            .expect("first sync");
+        let background = client.clone();
+        let sync = tokio::spawn(async move {
+            let _ = background
+                .sync(SyncSettings::default().timeout(Duration::from_millis(300)))
+                .await;
+        });
+        Self {
+            client,
+            inbox,
+            sync,
+        }
+    }
+
+    /// The messages read so far, once at least `n` have arrived (30 s at most).
+    async fn messages(&self, n: usize) -> Vec<String> {
+        for _ in 0..150 {
+            let got = self.inbox.lock().expect("inbox").clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.inbox.lock().expect("inbox").clone()
+    }
+}
+
+async fn digests_over_matrix(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let run = format!("{tag}-{}", std::process::id());
+    let bot = format!("winv-{run}");
+    register(&bot).await;
+    let asmith = register(&format!("asmith-{run}")).await;
+    // jdoe's Matrix ID names nobody: delivery is refused, email takes over.
+    let ghost = format!("@ghost-{run}:localhost");
+    let owner = Owner::login(&format!("asmith-{run}"), site.dir.path()).await;
+
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,Alice Smith,{},{asmith},,en,,,\njdoe,Jean Doe,{},{ghost},,en,,,\ndesk1,Desk,{},,,en,,,it-desk\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+        site.email("desk1"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    // The site's configuration names the homeserver for every command.
+    let store = site.dir.path().join("matrix-store");
+    let with_matrix = |args: &[&str]| {
+        let out = site
+            .command(args)
+            .env(
+                "WINVENTORY_MATRIX_HOMESERVER",
+                env("WINVENTORY_TEST_SYNAPSE_URL"),
+            )
+            .env("WINVENTORY_MATRIX_USER", &bot)
+            .env("WINVENTORY_MATRIX_PASSWORD", PASSWORD)
+            .env("WINVENTORY_MATRIX_STORE", &store)
+            .output()
+            .expect("winventory");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains(PASSWORD), "the password is never printed");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    with_matrix(&["campaign", "start", "retire-2012r2"]);
+    let worker = || with_matrix(&["worker", "--once"]);
+    let report = worker();
+    assert!(
+        report.contains("sent 3") && report.contains("fell back to email 1"),
+        "{report}"
+    );
+
+    // asmith reads the digest in an encrypted direct room with the bot.
+    let got = owner.messages(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("SRV-A1") && got[0].contains("SRV-A2") && !got[0].contains("SRV-J1"),
+        "{}",
+        got[0]
+    );
+    let rooms = owner.client.joined_rooms();
+    assert_eq!(rooms.len(), 1);
+    assert!(
+        rooms[0]
+            .latest_encryption_state()
+            .await
+            .expect("state")
+            .is_encrypted()
+    );
+
+    // Email: jdoe by fallback, desk1 (no Matrix ID) directly; asmith none.
+    let mail = site.mailbox().await;
+    assert_eq!(
+        mail.keys().cloned().collect::<Vec<_>>(),
+        [site.email("desk1"), site.email("jdoe")]
+    );
+    let outbox = String::from_utf8_lossy(&site.run(&["outbox"]).stdout).to_string();
+    assert!(outbox.contains("sent 3"), "{outbox}");
+
+    // A restart keeps the session (same device) and sends nothing again.
+    assert!(store.join("session.json").exists());
+    let report = worker();
+    assert!(report.contains("sent 0"), "{report}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(owner.inbox.lock().expect("inbox").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_with_a_matrix_id_get_their_digest_in_an_encrypted_direct_room_and_the_rest_by_email_on_sqlite()
+ {
+    digests_over_matrix(Backend::Sqlite, "mx-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_with_a_matrix_id_get_their_digest_in_an_encrypted_direct_room_and_the_rest_by_email_on_postgres()
+ {
+    digests_over_matrix(Backend::Postgres, "mx-postgres").await;
+}
