@@ -491,21 +491,30 @@ pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// The channels configured at this site, chosen once at start-up.
-async fn channels(settings: &Settings) -> Result<Vec<Arc<dyn Channel>>> {
+/// The channels configured at this site, chosen once at start-up (and the
+/// Matrix one again, for its listener: one client per process).
+async fn channels(
+    settings: &Settings,
+) -> Result<(
+    Vec<Arc<dyn Channel>>,
+    Option<Arc<crate::matrix::MatrixChannel>>,
+)> {
     let mut out: Vec<Arc<dyn Channel>> = Vec::new();
     if let Some(email) = EmailChannel::from_settings(settings)? {
         out.push(Arc::new(email));
     }
-    if let Some(matrix) = crate::matrix::MatrixChannel::connect(settings).await? {
-        out.push(Arc::new(matrix));
+    let matrix = crate::matrix::MatrixChannel::connect(settings)
+        .await?
+        .map(Arc::new);
+    if let Some(m) = &matrix {
+        out.push(m.clone());
     }
     if out.is_empty() {
         bail!(
             "no channel is configured: set WINVENTORY_SMTP_URL (or smtp_url in the configuration file)"
         );
     }
-    Ok(out)
+    Ok((out, matrix))
 }
 
 fn delivery_config(settings: &Settings) -> DeliveryConfig {
@@ -521,12 +530,8 @@ fn delivery_config(settings: &Settings) -> DeliveryConfig {
 /// `winventory worker`: plan waves and deliver.
 pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let e = engine(settings).await?;
-    let mut w = Worker::new(
-        e.store.clone(),
-        channels(settings).await?,
-        delivery_config(settings),
-    )
-    .at(fixed_clock());
+    let (list, matrix) = channels(settings).await?;
+    let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
     if once {
         let wave = e.tick(now()).await?;
         let mut total = winventory_workflows::delivery::DeliveryReport::default();
@@ -561,11 +566,16 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     }
     let (tx, rx) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
+    // The process that delivers by Matrix also listens there (one device).
+    let listener = matrix.map(|m| tokio::spawn(m.listen(e.clone(), rx.clone())));
     let delivery =
         tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = scheduler.await;
+    if let Some(l) = listener {
+        let _ = l.await;
+    }
     delivery.await??;
     Ok(0)
 }
@@ -713,12 +723,11 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     if !no_worker {
-        let mut w = Worker::new(
-            e.store.clone(),
-            channels(settings).await?,
-            delivery_config(settings),
-        )
-        .at(fixed_clock());
+        let (list, matrix) = channels(settings).await?;
+        let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
+        if let Some(m) = matrix {
+            tasks.push(tokio::spawn(m.listen(e.clone(), rx.clone())));
+        }
         let r = rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(err) = w.run(r, std::time::Duration::from_millis(500)).await {

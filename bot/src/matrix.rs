@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -26,12 +27,19 @@ use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
 use matrix_sdk::ruma::api::client::uiaa;
-use matrix_sdk::ruma::events::room::member::MembershipState;
-use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent,
+};
 use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, UserId};
 use matrix_sdk::{Client, Room};
+use winventory_core::User;
 use winventory_core::store::OutboxRow;
+use winventory_workflows::answer::Answer;
 use winventory_workflows::delivery::{Channel, SendError};
+use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
+use winventory_workflows::render::answer_label;
+use winventory_workflows::reply;
 
 use crate::settings::Settings;
 
@@ -154,6 +162,184 @@ impl MatrixChannel {
         rooms.insert(user.to_owned(), room.room_id().to_owned());
         Ok(room)
     }
+}
+
+impl MatrixChannel {
+    /// Listen until `stop`: accept invitations from people in the user
+    /// directory (and leave the rest), and answer what people write in their
+    /// direct room with the bot: answers in the reply grammar, `help`. Only
+    /// events after the start-up sync are handled, so a restart replays
+    /// nothing; what arrived while it was down is handled once.
+    pub async fn listen(
+        self: Arc<Self>,
+        engine: Engine,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let client = self.client.clone();
+        let e = engine.clone();
+        client.add_event_handler(
+            move |ev: StrippedRoomMemberEvent, room: Room, client: Client| {
+                let e = e.clone();
+                async move {
+                    if Some(ev.state_key.as_ref()) != client.user_id() {
+                        return;
+                    }
+                    let known = match login_of(&e, ev.sender.as_str()).await {
+                        Ok(l) => l.is_some(),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read the user directory");
+                            false
+                        }
+                    };
+                    let result = if known {
+                        room.join().await
+                    } else {
+                        room.leave().await
+                    };
+                    if let Err(err) = result {
+                        tracing::warn!(room = %room.room_id(), error = %err, "cannot answer an invitation");
+                    }
+                }
+            },
+        );
+        let e = engine.clone();
+        client.add_event_handler(
+            move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
+                let e = e.clone();
+                async move {
+                    if Some(ev.sender.as_ref()) == client.user_id() {
+                        return;
+                    }
+                    let MessageType::Text(text) = &ev.content.msgtype else {
+                        return;
+                    };
+                    let body = text.body.trim();
+                    // In a shared room only what is addressed to the bot.
+                    let direct = room.is_direct().await.unwrap_or(false);
+                    let body = match body.strip_prefix("!winv") {
+                        Some(rest) => rest.trim(),
+                        None if direct => body,
+                        None => return,
+                    };
+                    let reply = conversation(&e, ev.sender.as_str(), body).await;
+                    if let Err(err) = room.send(RoomMessageEventContent::text_plain(reply)).await {
+                        tracing::warn!(room = %room.room_id(), error = %err, "cannot answer in Matrix");
+                    }
+                }
+            },
+        );
+        let settings = SyncSettings::default().timeout(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                r = client.sync_once(settings.clone()) => {
+                    if let Err(err) = r {
+                        tracing::warn!(error = %err, "Matrix sync failed; trying again in 5 s");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+}
+
+/// The login of a Matrix ID in the user directory.
+async fn login_of(e: &Engine, matrix_id: &str) -> Result<Option<User>, EngineError> {
+    Ok(e.directory()
+        .await?
+        .into_values()
+        .find(|u| u.matrix_id.as_deref() == Some(matrix_id)))
+}
+
+/// What the bot says to `sender` about `body` (answers recorded on the way).
+async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
+    let user = match login_of(e, sender).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return "Sorry, I only talk with people in our user directory. If you think you should be in it, ask the IT team.".into();
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the user directory");
+            return "Something went wrong on my side; please try again in a few minutes.".into();
+        }
+    };
+    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
+    let mut out = Vec::new();
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match reply::parse(line) {
+            Ok(reply::Reply::Help) => {
+                let open = e.open_machines_of(&user.login).await.unwrap_or_default();
+                let example = open
+                    .first()
+                    .and_then(|(_, ms)| ms.first())
+                    .map_or_else(|| "PC042".to_string(), |m| m.host_key.clone());
+                out.push(reply::help(&example));
+            }
+            Ok(reply::Reply::Answer {
+                target,
+                kind,
+                date,
+                detail,
+            }) => {
+                let answer = Answer {
+                    kind,
+                    date,
+                    detail,
+                    comment: None,
+                };
+                match e
+                    .answer_chat(
+                        &user.login,
+                        "matrix",
+                        &target,
+                        answer,
+                        crate::campaigns::now(),
+                    )
+                    .await
+                {
+                    Ok(done) => {
+                        let mut said = format!(
+                            "Recorded for {}: {}{}.",
+                            done.recorded.join(", "),
+                            answer_label(kind, lang).to_lowercase(),
+                            date.map(|d| format!(" ({d})")).unwrap_or_default()
+                        );
+                        if done.still_open.is_empty() {
+                            said.push_str(" Nothing else is waiting for your answer. Thank you!");
+                        } else {
+                            said.push_str(&format!(
+                                " Still waiting for your answer: {}.",
+                                done.still_open.join(", ")
+                            ));
+                        }
+                        out.push(said);
+                    }
+                    Err(err) => {
+                        if matches!(
+                            err,
+                            ChatError::Engine(_) | ChatError::Answer(LinkError::Store(_))
+                        ) {
+                            tracing::error!(error = %err, "recording a chat answer failed");
+                            out.push(format!("{line}: something went wrong on my side; please try again in a few minutes."));
+                        } else {
+                            out.push(format!("{line}: {err}."));
+                        }
+                    }
+                }
+            }
+            Err(err) => out.push(format!("{line}: {err}.")),
+        }
+    }
+    if out.is_empty() {
+        out.push(reply::help("PC042"));
+    }
+    out.join("\n")
 }
 
 /// Cross-sign the bot's new device, answering the password challenge.

@@ -17,7 +17,9 @@ use common::{Site, campaign_file, env, fleet};
 use hmac::{Hmac, Mac};
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
-use matrix_sdk::ruma::events::room::message::OriginalSyncRoomMessageEvent;
+use matrix_sdk::ruma::events::room::message::{
+    OriginalSyncRoomMessageEvent, RoomMessageEventContent,
+};
 use matrix_sdk::{Client, Room};
 use winventory_core::store::Backend;
 
@@ -114,12 +116,14 @@ impl Owner {
         );
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let kept = inbox.clone();
-        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent| {
+        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, client: Client| {
             let kept = kept.clone();
             async move {
-                kept.lock()
-                    .expect("inbox")
-                    .push(ev.content.body().to_string());
+                if Some(ev.sender.as_ref()) != client.user_id() {
+                    kept.lock()
+                        .expect("inbox")
+                        .push(ev.content.body().to_string());
+                }
             }
         });
         // The first sync uploads the device's keys, so the bot encrypts for it.
@@ -234,6 +238,72 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     assert!(report.contains("sent 0"), "{report}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(owner.inbox.lock().expect("inbox").len(), 1);
+
+    // asmith answers in the room; `serve` listens, records, confirms.
+    let mut serve = site.command(&["serve"]);
+    serve
+        .env(
+            "WINVENTORY_MATRIX_HOMESERVER",
+            env("WINVENTORY_TEST_SYNAPSE_URL"),
+        )
+        .env("WINVENTORY_MATRIX_USER", &bot)
+        .env("WINVENTORY_MATRIX_STORE", &store);
+    let _server = common::Server(serve.spawn().expect("serve"));
+    let room = &rooms[0];
+    let say = |text: String| {
+        let room = room.clone();
+        async move {
+            room.send(RoomMessageEventContent::text_plain(text))
+                .await
+                .expect("send");
+        }
+    };
+    let by = (chrono::Utc::now() + chrono::Duration::days(40)).date_naive();
+    say(format!("SRV-A1 upgrade by {by}")).await;
+    let got = owner.messages(2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[1].contains("Recorded for srv-a1") && got[1].contains("srv-a2"),
+        "the bot confirms and says what is still open: {}",
+        got[1]
+    );
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let a1 = shown
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["host_key"] == "srv-a1"))
+        .cloned()
+        .expect("srv-a1");
+    assert_eq!(
+        (
+            a1["answer"].clone(),
+            a1["answered_by"].clone(),
+            a1["answer_date"].clone()
+        ),
+        ("upgrade".into(), "asmith".into(), by.to_string().into())
+    );
+    // Help, a line it cannot read, and a machine that is not theirs.
+    say("help".into()).await;
+    say("SRV-A2 maybe later".into()).await;
+    say("SRV-J1 decommission".into()).await;
+    let got = owner.messages(5).await;
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(got[2].contains("Answer one line per machine"), "{}", got[2]);
+    assert!(got[3].contains("did not find an answer"), "{}", got[3]);
+    assert!(
+        got[4].contains("srv-j1 is not among the machines I asked you about")
+            || got[4].contains("SRV-J1 is not among"),
+        "{}",
+        got[4]
+    );
+    // Nothing else was recorded.
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let answered = shown
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|m| !m["answer"].is_null())
+        .count();
+    assert_eq!(answered, 1, "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

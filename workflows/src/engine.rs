@@ -251,6 +251,34 @@ pub enum LinkError {
     Store(#[from] StoreError),
 }
 
+/// What a chat answer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChatAnswer {
+    /// Machines the answer was recorded for.
+    pub recorded: Vec<String>,
+    /// The person's machines still waiting for an answer.
+    pub still_open: Vec<String>,
+}
+
+/// Why a chat answer was not recorded, in words for the person.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The machine is not among the person's open ones.
+    #[error("{host} is not among the machines I asked you about{}", if open.is_empty() { String::from(" (you have none open)") } else { format!(": {}", open.join(", ")) })]
+    NotYours {
+        /// What was typed.
+        host: String,
+        /// The person's open machines.
+        open: Vec<String>,
+    },
+    /// The answer is incomplete or invalid, or storage failed.
+    #[error(transparent)]
+    Answer(#[from] LinkError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
 /// One campaign's part of a digest: recipient key, machines, and their
 /// (campaign id, machine id) pairs.
 type Section = (String, Vec<DigestMachine>, Vec<(i64, i64)>);
@@ -434,6 +462,7 @@ impl Engine {
         person: &Addressee,
         sections: &[(&Campaign, &str, Vec<DigestMachine>)],
         reminder: bool,
+        channel: &str,
     ) -> Result<crate::render::Rendered, EngineError> {
         let lang = crate::render::language(&person.language);
         let mut campaigns = Vec::new();
@@ -471,16 +500,21 @@ impl Engine {
                 all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, &common, lang)? } else { Vec::new() }),
             });
         }
+        let first = sections.first();
         let ctx = context! {
             person => ser(person),
             campaigns => campaigns,
             machines => count,
             reminder => reminder,
             expires => expires.map(|e| e.date_naive().to_string()).unwrap_or_default(),
+            example => first.and_then(|(_, _, ms)| ms.first()).map(|m| m.hostname.clone()).unwrap_or_default(),
+            example_date => first.map(|(c, _, _)| c.spec.deadline.to_string()).unwrap_or_default(),
         };
-        let base = sections
-            .first()
-            .map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str());
+        let base = if channel == "email" {
+            first.map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str())
+        } else {
+            crate::render::CHAT_DIGEST
+        };
         Ok(self.templates.message(base, lang, &ctx)?)
     }
 
@@ -593,8 +627,12 @@ impl Engine {
                 if person.email.is_none() {
                     summary.unreachable.push(login.to_string());
                 }
-                let r =
-                    self.render_digest(&person, &[(&c, recipient.as_str(), list.clone())], false)?;
+                let r = self.render_digest(
+                    &person,
+                    &[(&c, recipient.as_str(), list.clone())],
+                    false,
+                    "email",
+                )?;
                 let safe: String = login
                     .chars()
                     .map(|ch| {
@@ -651,7 +689,7 @@ impl Engine {
             .collect();
         // Links in a test message are signed for the admin, so following
         // them cannot answer for the real owner.
-        let r = self.render_digest(&admin, &[(&c, login, list)], false)?;
+        let r = self.render_digest(&admin, &[(&c, login, list)], false, "email")?;
         let key = format!("test:{}:{}:{}", c.row.id, login, now.timestamp_micros());
         let msg = NewMessage {
             message_id: self.message_id(&key),
@@ -836,7 +874,8 @@ impl Engine {
                         .iter()
                         .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
                         .collect();
-                    let rendered = self.render_digest(&person, &list, !any_first)?;
+                    let rendered =
+                        self.render_digest(&person, &list, !any_first, &route.channel)?;
                     let key = format!("digest:{login}:{day}:{}", route.channel);
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
@@ -1335,12 +1374,8 @@ impl Engine {
         let answer = Answer {
             kind: c.answer,
             date,
-            detail: detail
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty()),
-            comment: comment
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty()),
+            detail,
+            comment,
         };
         let machines: Vec<CampaignMachine> = self
             .store
@@ -1350,10 +1385,39 @@ impl Engine {
             .filter(|m| m.recipient == c.recipient && m.state != "resolved")
             .filter(|m| c.machine.is_none_or(|id| id == m.machine_id))
             .collect();
+        let n = self
+            .record(c.campaign, &machines, answer, &c.person, "email", now)
+            .await?;
+        Ok((view, n))
+    }
+
+    /// Check an answer for machines of one campaign and record it: the
+    /// fields it needs, extended support where it is sold, and for "not
+    /// mine" a person the directory knows. Shared by every channel.
+    async fn record(
+        &self,
+        campaign: i64,
+        machines: &[CampaignMachine],
+        answer: Answer,
+        by: &str,
+        via: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, LinkError> {
+        let answer = Answer {
+            detail: answer
+                .detail
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+            comment: answer
+                .comment
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty()),
+            ..answer
+        };
         // Extended support: the earliest end among the machines' OS cycles.
         let mut esu: Option<NaiveDate> = None;
-        if c.answer == AnswerKind::Esu {
-            for m in &machines {
+        if answer.kind == AnswerKind::Esu {
+            for m in machines {
                 let end = self
                     .store
                     .machine(&m.host_key)
@@ -1375,9 +1439,8 @@ impl Engine {
                 }
             }
         }
-        let by = c.person.clone();
-        answer.check(&by, now.date_naive(), esu)?;
-        let detail = match (c.answer, &answer.detail) {
+        answer.check(by, now.date_naive(), esu)?;
+        let detail = match (answer.kind, &answer.detail) {
             (AnswerKind::NotMine, Some(d)) => {
                 let login = winventory_core::normalize_login(d);
                 // Only someone the directory knows can be asked instead.
@@ -1388,22 +1451,118 @@ impl Engine {
             }
             (_, d) => d.clone(),
         };
-        let n = self
+        Ok(self
             .store
             .record_answer(
                 &AnswerRecord {
-                    campaign_id: c.campaign,
+                    campaign_id: campaign,
                     machine_ids: machines.iter().map(|m| m.machine_id).collect(),
-                    answer: c.answer.as_str().into(),
+                    answer: answer.kind.as_str().into(),
                     date: answer.date,
                     detail,
                     comment: answer.comment.clone(),
-                    by,
-                    via: "email".into(),
+                    by: by.to_string(),
+                    via: via.into(),
                 },
                 now,
             )
-            .await?;
-        Ok((view, n))
+            .await?)
+    }
+
+    /// The machines of running campaigns a person is asked about now (as
+    /// themselves or as a member of the group asked), not yet resolved.
+    pub async fn open_machines_of(
+        &self,
+        login: &str,
+    ) -> Result<Vec<(Campaign, Vec<CampaignMachine>)>, EngineError> {
+        let groups: Vec<String> = self
+            .store
+            .groups_of(login)
+            .await?
+            .into_iter()
+            .map(|g| format!("group:{g}"))
+            .collect();
+        let mut out = Vec::new();
+        for row in self.store.campaigns().await? {
+            if row.state != CampaignState::Running {
+                continue;
+            }
+            let c = self.campaign(&row.id.to_string()).await?;
+            let mine: Vec<CampaignMachine> = self
+                .store
+                .campaign_machines(row.id)
+                .await?
+                .into_iter()
+                .filter(|m| m.state != "resolved")
+                .filter(|m| m.recipient == login || groups.contains(&m.recipient))
+                .collect();
+            if !mine.is_empty() {
+                out.push((c, mine));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record an answer a person typed in chat (see [`crate::reply`]) for
+    /// one of their machines or all of them, across their running
+    /// campaigns. Returns what was recorded and what is still open.
+    pub async fn answer_chat(
+        &self,
+        login: &str,
+        via: &str,
+        target: &crate::reply::Target,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<ChatAnswer, ChatError> {
+        let campaigns = self.open_machines_of(login).await?;
+        let wanted = match target {
+            crate::reply::Target::All => None,
+            crate::reply::Target::Host(h) => {
+                Some(winventory_core::HostKey::new(h).as_str().to_string())
+            }
+        };
+        let mut out = ChatAnswer::default();
+        let mut any = false;
+        for (c, machines) in &campaigns {
+            let chosen: Vec<CampaignMachine> = machines
+                .iter()
+                .filter(|m| wanted.as_ref().is_none_or(|w| *w == m.host_key))
+                .cloned()
+                .collect();
+            if chosen.is_empty() {
+                continue;
+            }
+            any = true;
+            self.record(c.row.id, &chosen, answer.clone(), login, via, now)
+                .await?;
+            out.recorded
+                .extend(chosen.iter().map(|m| m.host_key.clone()));
+        }
+        if !any {
+            let mut open: Vec<String> = campaigns
+                .iter()
+                .flat_map(|(_, ms)| ms.iter().map(|m| m.host_key.clone()))
+                .collect();
+            open.sort();
+            open.dedup();
+            return Err(ChatError::NotYours {
+                host: match target {
+                    crate::reply::Target::All => "all".into(),
+                    crate::reply::Target::Host(h) => h.clone(),
+                },
+                open,
+            });
+        }
+        // Open before this answer, and not answered by it.
+        out.still_open = campaigns
+            .iter()
+            .flat_map(|(_, ms)| ms.iter())
+            .filter(|m| m.state == "open" && !out.recorded.contains(&m.host_key))
+            .map(|m| m.host_key.clone())
+            .collect();
+        out.recorded.sort();
+        out.still_open.sort();
+        out.still_open.dedup();
+        Ok(out)
     }
 }

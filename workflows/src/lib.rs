@@ -14,6 +14,7 @@ pub mod engine;
 pub mod plan;
 pub mod recipients;
 pub mod render;
+pub mod reply;
 pub mod spec;
 pub mod token;
 

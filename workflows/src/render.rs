@@ -16,6 +16,30 @@ use crate::answer::AnswerKind;
 /// The shipped templates, by file name.
 const SHIPPED: &[(&str, &str)] = &[
     (
+        "chat-digest.en.subject.j2",
+        include_str!("../../templates/chat-digest.en.subject.j2"),
+    ),
+    (
+        "chat-digest.en.txt.j2",
+        include_str!("../../templates/chat-digest.en.txt.j2"),
+    ),
+    (
+        "chat-digest.en.html.j2",
+        include_str!("../../templates/chat-digest.en.html.j2"),
+    ),
+    (
+        "chat-digest.fr.subject.j2",
+        include_str!("../../templates/chat-digest.fr.subject.j2"),
+    ),
+    (
+        "chat-digest.fr.txt.j2",
+        include_str!("../../templates/chat-digest.fr.txt.j2"),
+    ),
+    (
+        "chat-digest.fr.html.j2",
+        include_str!("../../templates/chat-digest.fr.html.j2"),
+    ),
+    (
         "digest.en.subject.j2",
         include_str!("../../templates/digest.en.subject.j2"),
     ),
@@ -75,6 +99,10 @@ const SHIPPED: &[(&str, &str)] = &[
 
 /// Languages with shipped templates.
 pub const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+/// The digest templates of chat channels (short, chat-safe HTML, with the
+/// reply grammar instead of links).
+pub const CHAT_DIGEST: &str = "chat-digest";
 
 /// A rendering failure (a template error, with the template's name).
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +274,8 @@ impl Templates {
             machines => 1,
             reminder => false,
             expires => "2027-01-01",
+            example => "PC1",
+            example_date => "2027-01-01",
         };
         let notice = context! {
             person => context!{ name => "J. Doe" }, host => "pc1", campaign => "c", approved => false,
@@ -253,6 +283,7 @@ impl Templates {
         };
         for lang in LANGUAGES {
             self.message(base, lang, &ctx)?;
+            self.message(CHAT_DIGEST, lang, &ctx)?;
             self.message("exception", lang, &notice)?;
             for mode in ["confirm", "recorded", "error"] {
                 self.page(
