@@ -495,6 +495,7 @@ pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
 /// Matrix one again, for its listener: one client per process).
 async fn channels(
     settings: &Settings,
+    store: Arc<dyn winventory_core::store::Store>,
 ) -> Result<(
     Vec<Arc<dyn Channel>>,
     Option<Arc<crate::matrix::MatrixChannel>>,
@@ -503,7 +504,7 @@ async fn channels(
     if let Some(email) = EmailChannel::from_settings(settings)? {
         out.push(Arc::new(email));
     }
-    let matrix = crate::matrix::MatrixChannel::connect(settings)
+    let matrix = crate::matrix::MatrixChannel::connect(settings, store)
         .await?
         .map(Arc::new);
     if let Some(m) = &matrix {
@@ -530,7 +531,7 @@ fn delivery_config(settings: &Settings) -> DeliveryConfig {
 /// `winventory worker`: plan waves and deliver.
 pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let e = engine(settings).await?;
-    let (list, matrix) = channels(settings).await?;
+    let (list, matrix) = channels(settings, e.store.clone()).await?;
     let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
     if once {
         let wave = e.tick(now()).await?;
@@ -723,7 +724,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     if !no_worker {
-        let (list, matrix) = channels(settings).await?;
+        let (list, matrix) = channels(settings, e.store.clone()).await?;
         let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
         if let Some(m) = matrix {
             tasks.push(tokio::spawn(m.listen(e.clone(), rx.clone())));

@@ -27,6 +27,12 @@ use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings};
 use matrix_sdk::ruma::api::client::uiaa;
+use matrix_sdk::ruma::events::poll::response::OriginalSyncPollResponseEvent;
+use matrix_sdk::ruma::events::poll::unstable_response::OriginalSyncUnstablePollResponseEvent;
+use matrix_sdk::ruma::events::poll::unstable_start::{
+    NewUnstablePollStartEventContent, UnstablePollAnswer, UnstablePollAnswers,
+    UnstablePollStartContentBlock,
+};
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent,
@@ -34,8 +40,8 @@ use matrix_sdk::ruma::events::room::message::{
 use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, UserId};
 use matrix_sdk::{Client, Room};
 use winventory_core::User;
-use winventory_core::store::OutboxRow;
-use winventory_workflows::answer::Answer;
+use winventory_core::store::{OutboxRow, Store};
+use winventory_workflows::answer::{Answer, AnswerKind};
 use winventory_workflows::delivery::{Channel, SendError};
 use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
 use winventory_workflows::render::answer_label;
@@ -46,9 +52,17 @@ use crate::settings::Settings;
 /// The Matrix channel.
 pub struct MatrixChannel {
     client: Client,
-    /// Direct rooms created by this process (the client learns of them
-    /// through `m.direct` only at its next sync).
+    /// Each person's direct room, kept in `rooms.json` (the client learns
+    /// of a new one through `m.direct` only at its next sync, and a process
+    /// that only delivers does not sync).
     rooms: tokio::sync::Mutex<HashMap<OwnedUserId, OwnedRoomId>>,
+    /// The store folder.
+    folder: PathBuf,
+    /// The inventory (each person's language, for polls).
+    db: Arc<dyn Store>,
+    /// Milliseconds since the epoch of the first log-in: older events are
+    /// never acted on.
+    since: i64,
 }
 
 fn session_path(store: &Path) -> PathBuf {
@@ -66,7 +80,7 @@ fn localpart(user: &str) -> &str {
 impl MatrixChannel {
     /// Log in (or restore the kept session) and sync once; `Ok(None)` when
     /// no homeserver is configured.
-    pub async fn connect(s: &Settings) -> Result<Option<Self>> {
+    pub async fn connect(s: &Settings, db: Arc<dyn Store>) -> Result<Option<Self>> {
         let Some(homeserver) = &s.matrix_homeserver else {
             return Ok(None);
         };
@@ -123,15 +137,31 @@ impl MatrixChannel {
                 .session()
                 .context("the homeserver accepted the log-in but returned no session")?;
             write_private(&session_file, &serde_json::to_string(&session)?)?;
+            // Events from before the first log-in are history, not requests.
+            std::fs::write(
+                store.join("since"),
+                chrono::Utc::now().timestamp_millis().to_string(),
+            )
+            .with_context(|| format!("cannot write {}", store.join("since").display()))?;
             cross_sign(&client, user, password.expose()).await?;
         }
-        client
-            .sync_once(SyncSettings::default().timeout(Duration::from_secs(0)))
-            .await
-            .with_context(|| format!("cannot sync with the Matrix homeserver {homeserver}"))?;
+        // No sync here: only the listener syncs, so a process that only
+        // delivers never consumes events the listener has to answer.
+        let rooms: HashMap<OwnedUserId, OwnedRoomId> =
+            std::fs::read_to_string(store.join("rooms.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+        let since = std::fs::read_to_string(store.join("since"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
         Ok(Some(Self {
             client,
-            rooms: tokio::sync::Mutex::new(HashMap::new()),
+            rooms: tokio::sync::Mutex::new(rooms),
+            folder: store.clone(),
+            db,
+            since,
         }))
     }
 
@@ -144,13 +174,15 @@ impl MatrixChannel {
             .and_then(|id| self.client.get_room(id))
             .or_else(|| self.client.get_dm_room(user));
         if let Some(room) = known {
-            let present = room.get_member_no_sync(user).await?.is_some_and(|m| {
-                matches!(
+            // Unknown membership (not synced yet) counts as present; a
+            // person who left or was banned gets a new room.
+            let gone = room.get_member_no_sync(user).await?.is_some_and(|m| {
+                !matches!(
                     m.membership(),
                     MembershipState::Join | MembershipState::Invite
                 )
             });
-            if present {
+            if !gone {
                 return Ok(room);
             }
         }
@@ -160,6 +192,12 @@ impl MatrixChannel {
         self.client.account().fetch_user_profile_of(user).await?;
         let room = self.client.create_dm(user).await?;
         rooms.insert(user.to_owned(), room.room_id().to_owned());
+        if let Err(err) = serde_json::to_string(&*rooms)
+            .map_err(std::io::Error::other)
+            .and_then(|t| std::fs::write(self.folder.join("rooms.json"), t))
+        {
+            tracing::warn!(error = %err, "cannot keep the direct rooms in rooms.json");
+        }
         Ok(room)
     }
 }
@@ -167,9 +205,10 @@ impl MatrixChannel {
 impl MatrixChannel {
     /// Listen until `stop`: accept invitations from people in the user
     /// directory (and leave the rest), and answer what people write in their
-    /// direct room with the bot: answers in the reply grammar, `help`. Only
-    /// events after the start-up sync are handled, so a restart replays
-    /// nothing; what arrived while it was down is handled once.
+    /// direct room with the bot: answers in the reply grammar, `help`. The
+    /// sync position is kept in the store, so a restart replays nothing and
+    /// what arrived while it was down is handled once; events older than the
+    /// first log-in are never acted on.
     pub async fn listen(
         self: Arc<Self>,
         engine: Engine,
@@ -203,11 +242,14 @@ impl MatrixChannel {
             },
         );
         let e = engine.clone();
+        let since = self.since;
         client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
                 let e = e.clone();
                 async move {
-                    if Some(ev.sender.as_ref()) == client.user_id() {
+                    if Some(ev.sender.as_ref()) == client.user_id()
+                        || i64::from(ev.origin_server_ts.get()) < since
+                    {
                         return;
                     }
                     let MessageType::Text(text) = &ev.content.msgtype else {
@@ -228,6 +270,35 @@ impl MatrixChannel {
                 }
             },
         );
+        // Votes, in the unstable form Element sends today and the stable one.
+        let e = engine.clone();
+        client.add_event_handler(
+            move |ev: OriginalSyncUnstablePollResponseEvent, room: Room| {
+                let e = e.clone();
+                async move {
+                    if i64::from(ev.origin_server_ts.get()) < since {
+                        return;
+                    }
+                    let choice = ev.content.poll_response.answers.first().cloned();
+                    if let Some(said) = vote(&e, ev.sender.as_str(), choice.as_deref()).await {
+                        let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
+                    }
+                }
+            },
+        );
+        let e = engine.clone();
+        client.add_event_handler(move |ev: OriginalSyncPollResponseEvent, room: Room| {
+            let e = e.clone();
+            async move {
+                if i64::from(ev.origin_server_ts.get()) < since {
+                    return;
+                }
+                let choice = ev.content.selections.first().cloned();
+                if let Some(said) = vote(&e, ev.sender.as_str(), choice.as_deref()).await {
+                    let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
+                }
+            }
+        });
         let settings = SyncSettings::default().timeout(Duration::from_secs(10));
         loop {
             tokio::select! {
@@ -269,7 +340,6 @@ async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
             return "Something went wrong on my side; please try again in a few minutes.".into();
         }
     };
-    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
     let mut out = Vec::new();
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match reply::parse(line) {
@@ -293,45 +363,7 @@ async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
                     detail,
                     comment: None,
                 };
-                match e
-                    .answer_chat(
-                        &user.login,
-                        "matrix",
-                        &target,
-                        answer,
-                        crate::campaigns::now(),
-                    )
-                    .await
-                {
-                    Ok(done) => {
-                        let mut said = format!(
-                            "Recorded for {}: {}{}.",
-                            done.recorded.join(", "),
-                            answer_label(kind, lang).to_lowercase(),
-                            date.map(|d| format!(" ({d})")).unwrap_or_default()
-                        );
-                        if done.still_open.is_empty() {
-                            said.push_str(" Nothing else is waiting for your answer. Thank you!");
-                        } else {
-                            said.push_str(&format!(
-                                " Still waiting for your answer: {}.",
-                                done.still_open.join(", ")
-                            ));
-                        }
-                        out.push(said);
-                    }
-                    Err(err) => {
-                        if matches!(
-                            err,
-                            ChatError::Engine(_) | ChatError::Answer(LinkError::Store(_))
-                        ) {
-                            tracing::error!(error = %err, "recording a chat answer failed");
-                            out.push(format!("{line}: something went wrong on my side; please try again in a few minutes."));
-                        } else {
-                            out.push(format!("{line}: {err}."));
-                        }
-                    }
-                }
+                out.push(answer_reply(e, &user, &target, answer, line).await);
             }
             Err(err) => out.push(format!("{line}: {err}.")),
         }
@@ -340,6 +372,78 @@ async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
         out.push(reply::help("PC042"));
     }
     out.join("\n")
+}
+
+/// Record an answer from chat and say what happened (and what is still open).
+async fn answer_reply(
+    e: &Engine,
+    user: &User,
+    target: &reply::Target,
+    answer: Answer,
+    line: &str,
+) -> String {
+    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
+    let (kind, date) = (answer.kind, answer.date);
+    match e
+        .answer_chat(
+            &user.login,
+            "matrix",
+            target,
+            answer,
+            crate::campaigns::now(),
+        )
+        .await
+    {
+        Ok(done) => {
+            let mut said = format!(
+                "Recorded for {}: {}{}.",
+                done.recorded.join(", "),
+                answer_label(kind, lang).to_lowercase(),
+                date.map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+            if done.still_open.is_empty() {
+                said.push_str(" Nothing else is waiting for your answer. Thank you!");
+            } else {
+                said.push_str(&format!(
+                    " Still waiting for your answer: {}.",
+                    done.still_open.join(", ")
+                ));
+            }
+            said
+        }
+        Err(err @ (ChatError::Engine(_) | ChatError::Answer(LinkError::Store(_)))) => {
+            tracing::error!(error = %err, "recording a chat answer failed");
+            format!("{line}: something went wrong on my side; please try again in a few minutes.")
+        }
+        Err(err) => format!("{line}: {err}."),
+    }
+}
+
+/// What the bot says to a vote in a digest's poll.
+async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> {
+    let kind = choice.and_then(AnswerKind::parse)?;
+    let user = match login_of(e, sender).await {
+        Ok(Some(u)) => u,
+        _ => return None,
+    };
+    let ask = match kind {
+        AnswerKind::Upgrade => Some("By when? Reply for example: all upgrade by 2027-03-01"),
+        AnswerKind::NotMine => Some("Whose are they? Reply for example: all not mine asmith"),
+        AnswerKind::Esu | AnswerKind::Exception => {
+            Some("This answer needs a date; reply in a message (type help for examples).")
+        }
+        _ => None,
+    };
+    if let Some(ask) = ask {
+        return Some(ask.to_string());
+    }
+    let answer = Answer {
+        kind,
+        date: None,
+        detail: None,
+        comment: None,
+    };
+    Some(answer_reply(e, &user, &reply::Target::All, answer, kind.as_str()).await)
 }
 
 /// Cross-sign the bot's new device, answering the password challenge.
@@ -382,6 +486,55 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The answers a digest's poll offers, for all of the person's machines.
+const POLL_ANSWERS: [AnswerKind; 4] = [
+    AnswerKind::Replace,
+    AnswerKind::Decommission,
+    AnswerKind::Upgrade,
+    AnswerKind::NotMine,
+];
+
+/// The poll that follows a digest (`org.matrix.msc3381.poll.start`, with a
+/// text fallback for clients without polls).
+fn digest_poll(lang: &str) -> Result<NewUnstablePollStartEventContent, String> {
+    let fr = lang == "fr";
+    let question = if fr {
+        "Pour toutes les machines ci-dessus :"
+    } else {
+        "For all of the machines above:"
+    };
+    let label = |k: AnswerKind| {
+        let l = answer_label(k, lang);
+        match (k, fr) {
+            (AnswerKind::Upgrade, false) => format!("{l} (I will give the date)"),
+            (AnswerKind::Upgrade, true) => format!("{l} (je donnerai la date)"),
+            (AnswerKind::NotMine, false) => format!("{l} (I will say whose)"),
+            (AnswerKind::NotMine, true) => format!("{l} (je dirai à qui)"),
+            _ => l.to_string(),
+        }
+    };
+    let answers: Vec<UnstablePollAnswer> = POLL_ANSWERS
+        .iter()
+        .map(|k| UnstablePollAnswer::new(k.as_str(), label(*k)))
+        .collect();
+    let fallback = std::iter::once(question.to_string())
+        .chain(
+            POLL_ANSWERS
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{}. {}", i + 1, label(*k))),
+        )
+        .collect::<Vec<_>>()
+        .join("\n");
+    let answers: UnstablePollAnswers = answers
+        .try_into()
+        .map_err(|e| format!("the poll's answers are refused: {e}"))?;
+    Ok(NewUnstablePollStartEventContent::plain_text(
+        fallback,
+        UnstablePollStartContentBlock::new(question, answers),
+    ))
+}
+
 /// Temporary (retry later) or permanent (fall back), from a matrix-sdk error.
 fn classify(e: &matrix_sdk::Error, what: &str) -> SendError {
     match e.as_client_api_error() {
@@ -419,9 +572,25 @@ impl Channel for MatrixChannel {
                 .replace(['@', '/'], "."),
         );
         room.send(content)
-            .with_transaction_id(txn)
+            .with_transaction_id(txn.clone())
             .await
             .map_err(|e| classify(&e, &format!("cannot send to {user}")))?;
+        // A digest is followed by a poll answering for all its machines at
+        // once (the answers that need no field, and two that ask for it).
+        // If it fails, the retry resends the digest with the same
+        // transaction ID (a no-op) and then the poll.
+        if m.idem_key.starts_with("digest:") {
+            let lang = match self.db.user(&m.recipient).await {
+                Ok(u) => u.and_then(|u| u.language).unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let poll = digest_poll(winventory_workflows::render::language(&lang))
+                .map_err(SendError::Permanent)?;
+            room.send(poll)
+                .with_transaction_id(OwnedTransactionId::from(format!("{txn}.poll")))
+                .await
+                .map_err(|e| classify(&e, &format!("cannot send the poll to {user}")))?;
+        }
         Ok(())
     }
 }

@@ -16,6 +16,9 @@ use std::time::Duration;
 use common::{Site, campaign_file, env, fleet};
 use hmac::{Hmac, Mac};
 use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::OwnedEventId;
+use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
+use matrix_sdk::ruma::events::poll::unstable_start::OriginalSyncUnstablePollStartEvent;
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
 use matrix_sdk::ruma::events::room::message::{
     OriginalSyncRoomMessageEvent, RoomMessageEventContent,
@@ -78,6 +81,7 @@ async fn register(name: &str) -> String {
 struct Owner {
     client: Client,
     inbox: Arc<Mutex<Vec<String>>>,
+    polls: Arc<Mutex<Vec<OwnedEventId>>>,
     sync: tokio::task::JoinHandle<()>,
 }
 
@@ -126,6 +130,14 @@ impl Owner {
                 }
             }
         });
+        let polls = Arc::new(Mutex::new(Vec::new()));
+        let seen = polls.clone();
+        client.add_event_handler(move |ev: OriginalSyncUnstablePollStartEvent| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().expect("polls").push(ev.event_id.clone());
+            }
+        });
         // The first sync uploads the device's keys, so the bot encrypts for it.
         client
             .sync_once(SyncSettings::default())
@@ -140,6 +152,7 @@ impl Owner {
         Self {
             client,
             inbox,
+            polls,
             sync,
         }
     }
@@ -304,16 +317,47 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         .filter(|m| !m["answer"].is_null())
         .count();
     assert_eq!(answered, 1, "{shown}");
+
+    // The digest came with a poll; a vote answers for all of asmith's machines.
+    let poll = owner
+        .polls
+        .lock()
+        .expect("polls")
+        .first()
+        .cloned()
+        .expect("the digest's poll");
+    room.send(UnstablePollResponseEventContent::new(
+        vec!["replace".into()],
+        poll,
+    ))
+    .await
+    .expect("vote");
+    let got = owner.messages(6).await;
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(
+        got[5].contains("Recorded for srv-a1, srv-a2: will replace"),
+        "{}",
+        got[5]
+    );
+    let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
+    let replace: Vec<&str> = shown
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|m| m["answer"] == "replace" && m["answered_by"] == "asmith")
+        .filter_map(|m| m["host_key"].as_str())
+        .collect();
+    assert_eq!(replace, ["srv-a1", "srv-a2"], "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owners_with_a_matrix_id_get_their_digest_in_an_encrypted_direct_room_and_the_rest_by_email_on_sqlite()
+async fn matrix_owners_get_an_encrypted_digest_answer_by_reply_or_poll_and_the_rest_get_email_on_sqlite()
  {
     digests_over_matrix(Backend::Sqlite, "mx-sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owners_with_a_matrix_id_get_their_digest_in_an_encrypted_direct_room_and_the_rest_by_email_on_postgres()
+async fn matrix_owners_get_an_encrypted_digest_answer_by_reply_or_poll_and_the_rest_get_email_on_postgres()
  {
     digests_over_matrix(Backend::Postgres, "mx-postgres").await;
 }
