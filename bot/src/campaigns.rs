@@ -436,6 +436,27 @@ pub async fn report_exceptions(settings: &Settings, format: Format) -> Result<u8
     Ok(0)
 }
 
+/// `winventory audit`: the audit log of chat commands.
+pub async fn audit(settings: &Settings, limit: i64, format: Format) -> Result<u8> {
+    let store = crate::commands::open(settings).await?;
+    let lines = store.audit_log(limit.max(1)).await?;
+    rows(
+        format,
+        &lines,
+        &["at", "channel", "who", "command", "outcome"],
+        |a: &winventory_core::store::AuditEntry| {
+            vec![
+                a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                a.channel.clone(),
+                a.actor.clone(),
+                a.command.clone(),
+                a.outcome.clone(),
+            ]
+        },
+    )?;
+    Ok(0)
+}
+
 /// `winventory outbox`: messages by state, and the ones that failed.
 pub async fn outbox(settings: &Settings, format: Format) -> Result<u8> {
     let store = crate::commands::open(settings).await?;

@@ -144,6 +144,16 @@ enum Command {
     /// Benchmarks run by hand (never by CI), each beside its baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The audit log of chat commands: who asked what, through which
+    /// channel, and whether it was done or refused (newest first).
+    Audit {
+        /// Lines shown at most.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// The outbox: messages pending, sent, failed and cancelled.
     Outbox {
         /// Output format.
@@ -376,6 +386,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Campaign(cmd) => campaigns::run(&settings, cmd).await,
         Command::Bench(cmd) => bench::run(&settings, cmd).await,
         Command::Outbox { format } => campaigns::outbox(&settings, format).await,
+        Command::Audit { limit, format } => campaigns::audit(&settings, limit, format).await,
         Command::Pause { .. } => campaigns::pause_all(&settings, true).await,
         Command::Resume { .. } => campaigns::pause_all(&settings, false).await,
         Command::Worker { once } => campaigns::worker(&settings, once).await,

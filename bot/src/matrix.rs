@@ -45,7 +45,7 @@ use winventory_workflows::answer::{Answer, AnswerKind};
 use winventory_workflows::delivery::{Channel, SendError};
 use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
 use winventory_workflows::render::answer_label;
-use winventory_workflows::reply;
+use winventory_workflows::{commands, reply};
 
 use crate::settings::Settings;
 
@@ -60,6 +60,8 @@ pub struct MatrixChannel {
     folder: PathBuf,
     /// The inventory (each person's language, for polls).
     db: Arc<dyn Store>,
+    /// Members of these groups are admins in chat.
+    admin_groups: Vec<String>,
     /// Milliseconds since the epoch of the first log-in: older events are
     /// never acted on.
     since: i64,
@@ -161,6 +163,7 @@ impl MatrixChannel {
             rooms: tokio::sync::Mutex::new(rooms),
             folder: store.clone(),
             db,
+            admin_groups: s.admin_groups.clone(),
             since,
         }))
     }
@@ -243,9 +246,11 @@ impl MatrixChannel {
         );
         let e = engine.clone();
         let since = self.since;
+        let admin_groups = self.admin_groups.clone();
         client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
                 let e = e.clone();
+                let admins = admin_groups.clone();
                 async move {
                     if Some(ev.sender.as_ref()) == client.user_id()
                         || i64::from(ev.origin_server_ts.get()) < since
@@ -263,8 +268,8 @@ impl MatrixChannel {
                         None if direct => body,
                         None => return,
                     };
-                    let reply = conversation(&e, ev.sender.as_str(), body).await;
-                    if let Err(err) = room.send(RoomMessageEventContent::text_plain(reply)).await {
+                    let (plain, html) = conversation(&e, &admins, ev.sender.as_str(), body).await;
+                    if let Err(err) = room.send(RoomMessageEventContent::text_html(plain, html)).await {
                         tracing::warn!(room = %room.room_id(), error = %err, "cannot answer in Matrix");
                     }
                 }
@@ -328,29 +333,58 @@ async fn login_of(e: &Engine, matrix_id: &str) -> Result<Option<User>, EngineErr
         .find(|u| u.matrix_id.as_deref() == Some(matrix_id)))
 }
 
-/// What the bot says to `sender` about `body` (answers recorded on the way).
-async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
+/// What the bot says to `sender` about `body` (answers recorded and
+/// commands run on the way): plain text and HTML.
+async fn conversation(
+    e: &Engine,
+    admin_groups: &[String],
+    sender: &str,
+    body: &str,
+) -> (String, String) {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\n', "<br>")
+    };
     let user = match login_of(e, sender).await {
         Ok(Some(u)) => u,
         Ok(None) => {
-            return "Sorry, I only talk with people in our user directory. If you think you should be in it, ask the IT team.".into();
+            let entry = winventory_core::store::AuditEntry {
+                at: crate::campaigns::now(),
+                channel: "matrix".into(),
+                actor: sender.to_string(),
+                command: body.chars().take(500).collect(),
+                outcome: "refused: not in the user directory".into(),
+            };
+            if let Err(err) = e.store.audit(&entry).await {
+                tracing::error!(error = %err, "cannot write the audit log");
+            }
+            let t = "Sorry, I only talk with people in our user directory. If you think you should be in it, ask the IT team.";
+            return (t.into(), esc(t));
         }
         Err(err) => {
             tracing::error!(error = %err, "cannot read the user directory");
-            return "Something went wrong on my side; please try again in a few minutes.".into();
+            let t = "Something went wrong on my side; please try again in a few minutes.";
+            return (t.into(), esc(t));
         }
     };
-    let mut out = Vec::new();
+    let admin = match e.store.groups_of(&user.login).await {
+        Ok(groups) => groups.iter().any(|g| admin_groups.contains(g)),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the groups");
+            false
+        }
+    };
+    let caller = commands::Caller {
+        login: user.login.clone(),
+        admin,
+    };
+    let mut plain = Vec::new();
+    let mut html = Vec::new();
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match reply::parse(line) {
-            Ok(reply::Reply::Help) => {
-                let open = e.open_machines_of(&user.login).await.unwrap_or_default();
-                let example = open
-                    .first()
-                    .and_then(|(_, ms)| ms.first())
-                    .map_or_else(|| "PC042".to_string(), |m| m.host_key.clone());
-                out.push(reply::help(&example));
-            }
+        let parsed = reply::parse(line);
+        let said = match parsed.clone() {
             Ok(reply::Reply::Answer {
                 target,
                 kind,
@@ -363,15 +397,39 @@ async fn conversation(e: &Engine, sender: &str, body: &str) -> String {
                     detail,
                     comment: None,
                 };
-                out.push(answer_reply(e, &user, &target, answer, line).await);
+                answer_reply(e, &user, &target, answer, line).await
             }
-            Err(err) => out.push(format!("{line}: {err}.")),
-        }
+            // Not an answer: a command, then.
+            Ok(reply::Reply::Help)
+            | Err(reply::ReplyError::NoAnswer(_) | reply::ReplyError::Empty) => {
+                match commands::parse(line) {
+                    Ok(cmd) => {
+                        let out = e
+                            .run_command(&caller, "matrix", line, &cmd, crate::campaigns::now())
+                            .await;
+                        plain.push(out.plain());
+                        html.push(out.html());
+                        continue;
+                    }
+                    // Neither an answer nor a command: the answer's words help more.
+                    Err(commands::CommandError::Unknown(_)) => match parsed {
+                        Err(err) => format!("{line}: {err}."),
+                        Ok(_) => commands::help(admin),
+                    },
+                    Err(err) => format!("{line}: {err}."),
+                }
+            }
+            Err(err) => format!("{line}: {err}."),
+        };
+        html.push(format!("<p>{}</p>", esc(&said)));
+        plain.push(said);
     }
-    if out.is_empty() {
-        out.push(reply::help("PC042"));
+    if plain.is_empty() {
+        let h = commands::help(admin);
+        html.push(format!("<p>{}</p>", esc(&h)));
+        plain.push(h);
     }
-    out.join("\n")
+    (plain.join("\n\n"), html.join(""))
 }
 
 /// Record an answer from chat and say what happened (and what is still open).

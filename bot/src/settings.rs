@@ -68,6 +68,9 @@ pub struct FileConfig {
     pub matrix_password: Option<String>,
     /// Folder of the bot's Matrix session and encryption store.
     pub matrix_store: Option<PathBuf>,
+    /// Groups whose members are admins in chat (comma-separated in the
+    /// environment).
+    pub admin_groups: Option<Vec<String>>,
     /// Folder `serve` ingests snapshots from on `ingest_schedule`.
     pub drop_folder: Option<PathBuf>,
     /// When `serve` ingests the drop folder (cron, UTC; default 02:30 daily).
@@ -143,6 +146,8 @@ pub struct Settings {
     pub matrix_password: Option<Secret>,
     /// Session and crypto store folder.
     pub matrix_store: PathBuf,
+    /// Chat admin groups.
+    pub admin_groups: Vec<String>,
     /// Drop folder.
     pub drop_folder: Option<PathBuf>,
     /// Its schedule.
@@ -281,6 +286,15 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.matrix_store)
                 .unwrap_or_else(|| PathBuf::from("matrix-store")),
+            admin_groups: env("WINVENTORY_ADMIN_GROUPS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|g| g.trim().to_string())
+                        .filter(|g| !g.is_empty())
+                        .collect()
+                })
+                .or(file.admin_groups)
+                .unwrap_or_default(),
             drop_folder: env("WINVENTORY_DROP_FOLDER")
                 .map(PathBuf::from)
                 .or(file.drop_folder),

@@ -19,7 +19,7 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::OwnedEventId;
 use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
 use matrix_sdk::ruma::events::poll::unstable_start::OriginalSyncUnstablePollStartEvent;
-use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{
     OriginalSyncRoomMessageEvent, RoomMessageEventContent,
 };
@@ -180,14 +180,18 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     // jdoe's Matrix ID names nobody: delivery is refused, email takes over.
     let ghost = format!("@ghost-{run}:localhost");
     let owner = Owner::login(&format!("asmith-{run}"), site.dir.path()).await;
+    let boss = register(&format!("boss-{run}")).await;
+    let stranger = register(&format!("stranger-{run}")).await;
 
     site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
     let users = format!(
         "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
-         asmith,Alice Smith,{},{asmith},,en,,,\njdoe,Jean Doe,{},{ghost},,en,,,\ndesk1,Desk,{},,,en,,,it-desk\n",
+         asmith,Alice Smith,{},{asmith},,en,,,\njdoe,Jean Doe,{},{ghost},,en,,,\ndesk1,Desk,{},,,en,,,it-desk\n\
+         boss,Boss,{},{boss},,en,,,it-admins\n",
         site.email("asmith"),
         site.email("jdoe"),
         site.email("desk1"),
+        site.email("boss"),
     );
     site.run(&["users", "import", &site.write("users.csv", &users)]);
     site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
@@ -255,6 +259,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     // asmith answers in the room; `serve` listens, records, confirms.
     let mut serve = site.command(&["serve"]);
     serve
+        .env("WINVENTORY_ADMIN_GROUPS", "it-admins")
         .env(
             "WINVENTORY_MATRIX_HOMESERVER",
             env("WINVENTORY_TEST_SYNAPSE_URL"),
@@ -308,6 +313,121 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         "{}",
         got[4]
     );
+    // An owner may look at their own machines, not at others', and may not
+    // run admin commands.
+    say("mine".into()).await;
+    say("machine SRV-J1".into()).await;
+    say("campaign pause retire-2012r2".into()).await;
+    let got = owner.messages(8).await;
+    assert_eq!(got.len(), 8, "{got:?}");
+    assert!(
+        got[5].contains("3 machines of asmith; 1 waiting"),
+        "{}",
+        got[5]
+    );
+    assert!(
+        got[5].contains("srv-a2") || got[5].contains("SRV-A2"),
+        "{}",
+        got[5]
+    );
+    assert!(got[6].contains("only the IT team's admins"), "{}", got[6]);
+    assert!(got[7].contains("only the IT team's admins"), "{}", got[7]);
+    let listed = site.json(&["campaign", "list", "--format", "json"]);
+    assert_eq!(listed[0]["state"], "running", "{listed}");
+
+    // An admin (group it-admins) opens a room with the bot and runs them.
+    let admin = Owner::login(&format!("boss-{run}"), site.dir.path()).await;
+    let bot_id = matrix_sdk::ruma::UserId::parse(format!("@{bot}:localhost")).expect("bot id");
+    let admin_room = admin
+        .client
+        .create_dm(&bot_id)
+        .await
+        .expect("a room with the bot");
+    for _ in 0..100 {
+        let joined = admin_room
+            .get_member(&bot_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.membership() == MembershipState::Join);
+        if joined {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    admin_room
+        .send(RoomMessageEventContent::text_plain(
+            "machine SRV-J1\ncampaign pause retire-2012r2",
+        ))
+        .await
+        .expect("send");
+    let got = admin.messages(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("srv-j1: Microsoft Windows Server 2012 R2"),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].contains("is paused now"), "{}", got[0]);
+    let listed = site.json(&["campaign", "list", "--format", "json"]);
+    assert_eq!(listed[0]["state"], "paused", "{listed}");
+    site.run(&["campaign", "resume", "retire-2012r2"]);
+
+    // A stranger's invitation is declined, and nothing they try is done.
+    let outsider = Owner::login(&format!("stranger-{run}"), site.dir.path()).await;
+    let outsider_room = outsider.client.create_dm(&bot_id).await.expect("room");
+    let mut declined = false;
+    for _ in 0..100 {
+        declined = outsider_room
+            .get_member(&bot_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|m| *m.membership() == MembershipState::Leave);
+        if declined {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        declined,
+        "the bot declines a stranger's invitation ({stranger})"
+    );
+    let audit = site.json(&["audit", "--format", "json"]);
+    let lines: Vec<(String, String, String)> = audit
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|a| {
+            (
+                a["actor"].as_str().unwrap_or_default().to_string(),
+                a["command"].as_str().unwrap_or_default().to_string(),
+                a["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let outcome = |who: &str, what: &str| {
+        lines
+            .iter()
+            .find(|(a, c, _)| a == who && c == what)
+            .map(|(_, _, o)| o.split(':').next().unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        outcome("asmith", "campaign pause retire-2012r2").as_deref(),
+        Some("refused"),
+        "{audit}"
+    );
+    assert_eq!(
+        outcome("asmith", "mine").as_deref(),
+        Some("done"),
+        "{audit}"
+    );
+    assert_eq!(
+        outcome("boss", "campaign pause retire-2012r2").as_deref(),
+        Some("done"),
+        "{audit}"
+    );
+
     // Nothing else was recorded.
     let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
     let answered = shown
@@ -332,12 +452,12 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     ))
     .await
     .expect("vote");
-    let got = owner.messages(6).await;
-    assert_eq!(got.len(), 6, "{got:?}");
+    let got = owner.messages(9).await;
+    assert_eq!(got.len(), 9, "{got:?}");
     assert!(
-        got[5].contains("Recorded for srv-a1, srv-a2: will replace"),
+        got[8].contains("Recorded for srv-a1, srv-a2: will replace"),
         "{}",
-        got[5]
+        got[8]
     );
     let shown = site.json(&["campaign", "show", "retire-2012r2", "--format", "json"]);
     let replace: Vec<&str> = shown

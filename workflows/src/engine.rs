@@ -1274,6 +1274,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Remind a running campaign's silent owners in the next wave (still at
+    /// most one message a day per person, never in quiet hours).
+    pub async fn remind(&self, id_or_name: &str) -> Result<u64, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        if c.row.state != CampaignState::Running {
+            return Err(Self::state_error(
+                &c,
+                "only a running campaign reminds; resume it first",
+            ));
+        }
+        if c.spec.schedule.reminder_schedule().is_err() {
+            return Err(Self::state_error(&c, "it has no valid reminder schedule"));
+        }
+        Ok(self.store.remind_open(c.row.id).await?)
+    }
+
     /// Progress of a campaign.
     pub async fn status(
         &self,

@@ -9,6 +9,7 @@
 //! store trait and [`delivery::Channel`].
 
 pub mod answer;
+pub mod commands;
 pub mod delivery;
 pub mod engine;
 pub mod plan;

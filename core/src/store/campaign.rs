@@ -244,6 +244,21 @@ pub struct ExceptionDecision {
     pub note: Option<String>,
 }
 
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Through which channel.
+    pub channel: String,
+    /// Who (a login, or the chat ID of a stranger).
+    pub actor: String,
+    /// The command as typed.
+    pub command: String,
+    /// `done: ...`, `refused: ...` or `error: ...`.
+    pub outcome: String,
+}
+
 /// Counts of a campaign's messages by state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -360,6 +375,16 @@ pub trait CampaignStore: Send + Sync {
     /// People a message of this campaign could not reach: recipients
     /// (logins) of its email messages that failed for good.
     async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>>;
+
+    /// Make every open, already messaged machine of a campaign due for a
+    /// reminder in the next wave (its schedule then counts from the epoch).
+    /// Returns how many.
+    async fn remind_open(&self, campaign_id: i64) -> Result<u64>;
+
+    /// Write one line of the audit log of chat commands.
+    async fn audit(&self, e: &AuditEntry) -> Result<()>;
+    /// The audit log, newest first, at most `limit` lines.
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
 
     /// A process-wide switch (`pause_all`).
     async fn control(&self, name: &str) -> Result<Option<String>>;

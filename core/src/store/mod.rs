@@ -23,8 +23,8 @@ use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 
 pub use campaign::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, ExceptionDecision,
-    MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, AuditEntry, CampaignMachine, CampaignRow, CampaignState, CampaignStore,
+    ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
 };
 pub use sql::{PostgresStore, SqliteStore};
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, CampaignStore, ExceptionDecision,
-    MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, AuditEntry, CampaignMachine, CampaignRow, CampaignState, CampaignStore,
+    ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
@@ -670,6 +670,50 @@ macro_rules! campaign_store {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(|(r,)| r).collect())
+            }
+
+            async fn remind_open(&self, campaign_id: i64) -> Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE campaign_machines SET last_messaged = 0 \
+                     WHERE campaign_id = $1 AND state = 'open' AND last_messaged IS NOT NULL",
+                )
+                .bind(campaign_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn audit(&self, e: &AuditEntry) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, channel, actor, command, outcome) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(to_micros(e.at))
+                .bind(&e.channel)
+                .bind(&e.actor)
+                .bind(&e.command)
+                .bind(&e.outcome)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+                let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT at, channel, actor, command, outcome FROM audit_log ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, channel, actor, command, outcome)| AuditEntry {
+                        at: from_micros(at),
+                        channel,
+                        actor,
+                        command,
+                        outcome,
+                    })
+                    .collect())
             }
 
             async fn control(&self, name: &str) -> Result<Option<String>> {

@@ -1,0 +1,556 @@
+//! The chat command set, parsed and executed once for every chat channel:
+//! `help`, `mine`, `machine HOST`, `owner LOGIN`, `eol [within DAYS]
+//! [PRODUCT]`, `campaign list | status ID | remind ID | pause ID | resume
+//! ID`, `stats`. Each channel renders the [`Output`] its own way (an HTML
+//! table with a plain-text body in Matrix, Markdown in Mattermost).
+//!
+//! Authorisation: admins (members of the configured admin groups) may run
+//! everything; an owner may ask about their own machines only (`mine`,
+//! `machine` for a machine they are responsible for or the main user of,
+//! `owner` for themselves); anyone else gets a polite refusal. Every command
+//! and its outcome goes to the audit log.
+
+use chrono::{DateTime, Utc};
+use winventory_core::store::{AuditEntry, CampaignState};
+use winventory_core::{AsOf, HostKey, report};
+
+use crate::engine::Engine;
+
+/// A command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// What the bot understands.
+    Help,
+    /// The caller's machines and open questions.
+    Mine,
+    /// One machine.
+    Machine(String),
+    /// One person's machines.
+    Owner(String),
+    /// Cycles past (or reaching) their end of life.
+    Eol {
+        /// Days ahead.
+        within: u32,
+        /// Only this product.
+        product: Option<String>,
+    },
+    /// Campaigns.
+    CampaignList,
+    /// One campaign's progress.
+    CampaignStatus(String),
+    /// Pause a campaign.
+    CampaignPause(String),
+    /// Resume a campaign.
+    CampaignResume(String),
+    /// Remind the silent of a campaign in the next wave.
+    CampaignRemind(String),
+    /// Inventory counts.
+    Stats,
+}
+
+/// Why a line is not a command, in words for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    /// Not a command word.
+    #[error("I do not know {0:?}; type \"help\" for what I understand")]
+    Unknown(String),
+    /// A command missing its argument.
+    #[error("{0}")]
+    Usage(&'static str),
+}
+
+/// Parse a command line (without any `!winv` prefix).
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let arg = |i: usize, usage: &'static str| {
+        words
+            .get(i)
+            .map(|w| w.to_string())
+            .ok_or(CommandError::Usage(usage))
+    };
+    match lower.first().map(String::as_str) {
+        Some("help" | "aide" | "?") => Ok(Command::Help),
+        Some("mine" | "my") => Ok(Command::Mine),
+        Some("machine" | "host") => Ok(Command::Machine(arg(1, "machine HOST")?)),
+        Some("owner" | "user") => Ok(Command::Owner(arg(1, "owner LOGIN")?)),
+        Some("stats") => Ok(Command::Stats),
+        Some("eol") => {
+            let mut within = 0;
+            let mut product = None;
+            let mut i = 1;
+            while i < words.len() {
+                if lower[i] == "within" {
+                    within = words
+                        .get(i + 1)
+                        .and_then(|d| d.parse().ok())
+                        .ok_or(CommandError::Usage("eol [within DAYS] [PRODUCT]"))?;
+                    i += 2;
+                } else {
+                    product = Some(lower[i].clone());
+                    i += 1;
+                }
+            }
+            Ok(Command::Eol { within, product })
+        }
+        Some("campaign" | "campaigns") => {
+            let usage = "campaign list | status ID | remind ID | pause ID | resume ID";
+            match lower.get(1).map(String::as_str) {
+                None | Some("list") => Ok(Command::CampaignList),
+                Some("status") => Ok(Command::CampaignStatus(arg(2, usage)?)),
+                Some("pause") => Ok(Command::CampaignPause(arg(2, usage)?)),
+                Some("resume") => Ok(Command::CampaignResume(arg(2, usage)?)),
+                Some("remind") => Ok(Command::CampaignRemind(arg(2, usage)?)),
+                Some(_) => Err(CommandError::Usage(usage)),
+            }
+        }
+        Some(_) => Err(CommandError::Unknown(words[0].to_string())),
+        None => Ok(Command::Help),
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Their login in the directory.
+    pub login: String,
+    /// Whether they are in an admin group.
+    pub admin: bool,
+}
+
+/// What a command produced, for a channel to render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// A line above the table (or the whole answer).
+    pub title: String,
+    /// Table header (empty: no table).
+    pub header: Vec<String>,
+    /// Table rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Output {
+    fn text(t: impl Into<String>) -> Self {
+        Self {
+            title: t.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Plain text: the title, then the table in aligned columns.
+    pub fn plain(&self) -> String {
+        let mut out = self.title.clone();
+        if self.header.is_empty() {
+            return out;
+        }
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+        }
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            out.push('\n');
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
+                .collect();
+            out.push_str(cells.join("  ").trim_end());
+        }
+        out
+    }
+
+    /// HTML: the title as a paragraph, the table as a table.
+    pub fn html(&self) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut out = format!("<p>{}</p>", esc(&self.title).replace('\n', "<br>"));
+        if !self.header.is_empty() {
+            out.push_str("<table><tr>");
+            for h in &self.header {
+                out.push_str(&format!("<th>{}</th>", esc(h)));
+            }
+            out.push_str("</tr>");
+            for r in &self.rows {
+                out.push_str("<tr>");
+                for c in r {
+                    out.push_str(&format!("<td>{}</td>", esc(c)));
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</table>");
+        }
+        out
+    }
+}
+
+/// Rows shown at most; longer answers say how many were left out.
+pub const MAX_ROWS: usize = 50;
+
+const REFUSED: &str = "Sorry, only the IT team's admins may do that.";
+
+/// The help text.
+pub fn help(admin: bool) -> String {
+    let mut s = String::from(
+        "I understand:\n\
+         - mine: your machines and what I am waiting for from you\n\
+         - machine HOST: one of your machines\n\
+         - owner LOGIN: your own machines (LOGIN is you)\n\
+         - answers to my questions, e.g. \"PC042 upgrade by 2027-03-01\" or \"all decommission\"",
+    );
+    if admin {
+        s.push_str(
+            "\nAs an admin also:\n\
+             - machine HOST, owner LOGIN: any machine or person\n\
+             - eol [within DAYS] [PRODUCT]: what has reached (or will reach) its end of life\n\
+             - campaign list | status ID | remind ID | pause ID | resume ID\n\
+             - stats: inventory counts",
+        );
+    }
+    s
+}
+
+fn page(mut out: Output) -> Output {
+    if out.rows.len() > MAX_ROWS {
+        let left = out.rows.len() - MAX_ROWS;
+        out.rows.truncate(MAX_ROWS);
+        out.title.push_str(&format!(
+            " (first {MAX_ROWS} shown, {left} more: use the CLI or the API)"
+        ));
+    }
+    out
+}
+
+impl Engine {
+    /// Run a command for `caller`, within what they may do, and write it
+    /// with its outcome to the audit log.
+    pub async fn run_command(
+        &self,
+        caller: &Caller,
+        channel: &str,
+        typed: &str,
+        cmd: &Command,
+        now: DateTime<Utc>,
+    ) -> Output {
+        let (out, outcome) = match self.execute(caller, cmd, now).await {
+            Ok(Some(out)) => {
+                let o = format!("done: {} rows", out.rows.len());
+                (page(out), o)
+            }
+            Ok(None) => (Output::text(REFUSED), "refused".to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, command = typed, "a chat command failed");
+                (
+                    Output::text(
+                        "Something went wrong on my side; please try again in a few minutes.",
+                    ),
+                    format!("error: {e}"),
+                )
+            }
+        };
+        let entry = AuditEntry {
+            at: now,
+            channel: channel.into(),
+            actor: caller.login.clone(),
+            command: typed.chars().take(500).collect(),
+            outcome,
+        };
+        if let Err(e) = self.store.audit(&entry).await {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+        out
+    }
+
+    /// `Ok(None)`: not allowed.
+    async fn execute(
+        &self,
+        caller: &Caller,
+        cmd: &Command,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Output>, crate::engine::EngineError> {
+        let as_of = AsOf::at(now, self.config.freshness_days);
+        let lc =
+            |l: Option<winventory_core::Lifecycle>| l.map(|l| l.to_string()).unwrap_or_default();
+        Ok(Some(match cmd {
+            Command::Help => {
+                let example = self
+                    .open_machines_of(&caller.login)
+                    .await?
+                    .first()
+                    .and_then(|(_, ms)| ms.first())
+                    .map_or_else(|| "PC042".to_string(), |m| m.host_key.clone());
+                Output::text(format!(
+                    "{}\n\n{}",
+                    help(caller.admin),
+                    crate::reply::help(&example)
+                ))
+            }
+            Command::Mine | Command::Owner(_) => {
+                let login = match cmd {
+                    Command::Owner(l) => winventory_core::normalize_login(l).unwrap_or_default(),
+                    _ => caller.login.clone(),
+                };
+                if login != caller.login && !caller.admin {
+                    return Ok(None);
+                }
+                let r =
+                    report::owner_report(self.store.as_ref(), &self.catalog, &login, &as_of, 180)
+                        .await?;
+                let open: usize = self
+                    .open_machines_of(&login)
+                    .await?
+                    .iter()
+                    .map(|(_, ms)| ms.iter().filter(|m| m.state == "open").count())
+                    .sum();
+                Output {
+                    title: format!(
+                        "{} machines of {}; {} waiting for an answer",
+                        r.machines.len(),
+                        login,
+                        open
+                    ),
+                    header: ["machine", "role", "runs", "end of life"]
+                        .map(String::from)
+                        .to_vec(),
+                    rows: r
+                        .machines
+                        .iter()
+                        .map(|m| {
+                            vec![
+                                m.hostname.clone(),
+                                m.roles.join(", "),
+                                m.cycle.clone().unwrap_or_default(),
+                                lc(m.eol),
+                            ]
+                        })
+                        .collect(),
+                }
+            }
+            Command::Machine(host) => {
+                let Some(m) =
+                    report::machine_report(self.store.as_ref(), &self.catalog, host, &as_of)
+                        .await?
+                else {
+                    // Owners are not told whether a machine they cannot see exists.
+                    return Ok(if caller.admin {
+                        Some(Output::text(format!("No machine {host} is known.")))
+                    } else {
+                        None
+                    });
+                };
+                let mine = [&m.responsible, &m.main_user]
+                    .into_iter()
+                    .flatten()
+                    .any(|o| o.login == caller.login);
+                if !mine && !caller.admin {
+                    return Ok(None);
+                }
+                let who = |o: &Option<report::OwnerView>| {
+                    o.as_ref()
+                        .map(|o| format!("{} ({})", o.login, o.source))
+                        .unwrap_or_else(|| "-".into())
+                };
+                Output {
+                    title: format!(
+                        "{}: {} ({}), end of life {}; last report {}{}",
+                        HostKey::new(&m.hostname).as_str(),
+                        m.os.caption,
+                        m.label
+                            .clone()
+                            .or(m.cycle.clone())
+                            .unwrap_or_else(|| "not matched".into()),
+                        lc(m.eol),
+                        m.last_report.format("%Y-%m-%d"),
+                        if m.stale { " (stale)" } else { "" }
+                    ),
+                    header: ["responsible", "main user", "programs"]
+                        .map(String::from)
+                        .to_vec(),
+                    rows: vec![vec![
+                        who(&m.responsible),
+                        who(&m.main_user),
+                        m.software.len().to_string(),
+                    ]],
+                }
+            }
+            _ if !caller.admin => return Ok(None),
+            Command::Eol { within, product } => {
+                let rows =
+                    report::eol_report(self.store.as_ref(), &self.catalog, &as_of, *within).await?;
+                Output {
+                    title: format!(
+                        "Past their end of life{}:",
+                        if *within > 0 {
+                            format!(" within {within} days")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    header: ["kind", "product", "cycle", "end of life", "machines"]
+                        .map(String::from)
+                        .to_vec(),
+                    rows: rows
+                        .iter()
+                        .filter(|r| product.as_ref().is_none_or(|p| r.product == *p))
+                        .map(|r| {
+                            vec![
+                                r.kind.to_string(),
+                                r.product.clone(),
+                                r.label.clone().unwrap_or_else(|| r.cycle.clone()),
+                                lc(r.eol),
+                                r.machines.to_string(),
+                            ]
+                        })
+                        .collect(),
+                }
+            }
+            Command::CampaignList => {
+                let rows = self.store.campaigns().await?;
+                Output {
+                    title: format!("{} campaigns:", rows.len()),
+                    header: ["id", "name", "state", "kind"].map(String::from).to_vec(),
+                    rows: rows
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.id.to_string(),
+                                c.name.clone(),
+                                c.state.as_str().into(),
+                                c.kind.clone(),
+                            ]
+                        })
+                        .collect(),
+                }
+            }
+            Command::CampaignStatus(id) => match self.status(id, now).await {
+                Ok(s) => Output {
+                    title: format!(
+                        "{} ({}), deadline {} ({} days left): {} targets, {} messaged, {} open, {} resolved, {} overdue, {} escalated, {}% done",
+                        s.campaign,
+                        s.state,
+                        s.deadline,
+                        s.days_left,
+                        s.targets,
+                        s.messaged,
+                        s.open,
+                        s.resolved,
+                        s.overdue,
+                        s.escalated,
+                        s.progress_percent
+                    ),
+                    header: ["answer", "machines"].map(String::from).to_vec(),
+                    rows: s
+                        .answered
+                        .iter()
+                        .map(|(k, n)| vec![k.clone(), n.to_string()])
+                        .collect(),
+                },
+                Err(e) => Output::text(e.to_string()),
+            },
+            Command::CampaignPause(id) | Command::CampaignResume(id) => {
+                let to = if matches!(cmd, Command::CampaignPause(_)) {
+                    CampaignState::Paused
+                } else {
+                    CampaignState::Running
+                };
+                match self.set_state(id, to, now).await {
+                    Ok(c) => Output::text(format!(
+                        "Campaign {} is {} now.",
+                        c.row.name,
+                        c.row.state.as_str()
+                    )),
+                    Err(e) => Output::text(e.to_string()),
+                }
+            }
+            Command::CampaignRemind(id) => match self.remind(id).await {
+                Ok(n) => Output::text(format!(
+                    "{n} unanswered machines will be in the next wave's reminders (at most one message a day per person)."
+                )),
+                Err(e) => Output::text(e.to_string()),
+            },
+            Command::Stats => {
+                let c = self.store.counts().await?;
+                Output {
+                    title: "Inventory:".into(),
+                    header: ["what", "count"].map(String::from).to_vec(),
+                    rows: [
+                        ("machines", c.machines),
+                        ("installations", c.installations),
+                        ("distinct programs", c.titles),
+                        ("people", c.users),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| vec![k.to_string(), v.to_string()])
+                    .collect(),
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(parse("help"), Ok(Command::Help));
+        assert_eq!(parse("Mine"), Ok(Command::Mine));
+        assert_eq!(parse("machine PC042"), Ok(Command::Machine("PC042".into())));
+        assert_eq!(parse("owner asmith"), Ok(Command::Owner("asmith".into())));
+        assert_eq!(
+            parse("eol within 90 windows-server"),
+            Ok(Command::Eol {
+                within: 90,
+                product: Some("windows-server".into())
+            })
+        );
+        assert_eq!(parse("campaign"), Ok(Command::CampaignList));
+        assert_eq!(
+            parse("campaign status retire-2012r2"),
+            Ok(Command::CampaignStatus("retire-2012r2".into()))
+        );
+        assert_eq!(
+            parse("campaign pause 3"),
+            Ok(Command::CampaignPause("3".into()))
+        );
+        assert_eq!(parse("stats"), Ok(Command::Stats));
+    }
+
+    #[test]
+    fn missing_arguments_and_unknown_words_say_what_to_type() {
+        assert_eq!(parse("machine"), Err(CommandError::Usage("machine HOST")));
+        assert!(matches!(
+            parse("eol within soon"),
+            Err(CommandError::Usage(_))
+        ));
+        assert!(matches!(
+            parse("campaign explode 3"),
+            Err(CommandError::Usage(_))
+        ));
+        assert_eq!(
+            parse("reboot all"),
+            Err(CommandError::Unknown("reboot".into()))
+        );
+    }
+
+    #[test]
+    fn output_renders_as_aligned_text_and_as_escaped_html() {
+        let o = Output {
+            title: "2 rows".into(),
+            header: vec!["a".into(), "bb".into()],
+            rows: vec![
+                vec!["<x>".into(), "1".into()],
+                vec!["yyyy".into(), "22".into()],
+            ],
+        };
+        assert_eq!(o.plain(), "2 rows\na     bb\n<x>   1\nyyyy  22");
+        assert!(o.html().contains("<td>&lt;x&gt;</td>"));
+    }
+}
