@@ -266,7 +266,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         )
         .env("WINVENTORY_MATRIX_USER", &bot)
         .env("WINVENTORY_MATRIX_STORE", &store);
-    let _server = common::Server(serve.spawn().expect("serve"));
+    let server = common::Server(serve.spawn().expect("serve"));
     let room = &rooms[0];
     let say = |text: String| {
         let room = room.clone();
@@ -468,6 +468,34 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         .filter_map(|m| m["host_key"].as_str())
         .collect();
     assert_eq!(replace, ["srv-a1", "srv-a2"], "{shown}");
+
+    // Restart: an answer typed while the bot is down is handled once, after
+    // it is back; nothing said before is handled again.
+    drop(server);
+    say("SRV-A2 decommission".into()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _again = common::Server(serve.spawn().expect("serve again"));
+    let got = owner.messages(10).await;
+    assert_eq!(got.len(), 10, "{got:?}");
+    assert!(
+        got[9].contains("Recorded for srv-a2: will decommission"),
+        "{}",
+        got[9]
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        owner.inbox.lock().expect("inbox").len(),
+        10,
+        "nothing replayed"
+    );
+    let audit = site.json(&["audit", "--format", "json"]);
+    let mine = audit
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|a| a["actor"] == "asmith" && a["command"] == "mine")
+        .count();
+    assert_eq!(mine, 1, "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,4 +508,140 @@ async fn matrix_owners_get_an_encrypted_digest_answer_by_reply_or_poll_and_the_r
 async fn matrix_owners_get_an_encrypted_digest_answer_by_reply_or_poll_and_the_rest_get_email_on_postgres()
  {
     digests_over_matrix(Backend::Postgres, "mx-postgres").await;
+}
+
+/// A TCP proxy in front of Synapse that a test can cut (every connection
+/// dropped, new ones refused) and restore: a homeserver outage without
+/// stopping the homeserver other tests share.
+struct Proxy {
+    url: String,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Self {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (u, l) = (up.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !u.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                l.lock().expect("links").push(link);
+            }
+        });
+        Self {
+            url,
+            up,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().expect("links").drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn homeserver_outage(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let run = format!("{tag}-{}", std::process::id());
+    let bot = format!("winv-{run}");
+    register(&bot).await;
+    let asmith = register(&format!("asmith-{run}")).await;
+    let owner = Owner::login(&format!("asmith-{run}"), site.dir.path()).await;
+    let proxy = Proxy::start(&env("WINVENTORY_TEST_SYNAPSE_URL")).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,Alice Smith,{},{asmith},,en,,,\njdoe,Jean Doe,{},,,en,,,\ndesk1,Desk,{},,,en,,,it-desk\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+        site.email("desk1"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    let store = site.dir.path().join("matrix-store");
+    let with_matrix = |args: &[&str]| {
+        let out = site
+            .command(args)
+            .env("WINVENTORY_MATRIX_HOMESERVER", &proxy.url)
+            .env("WINVENTORY_MATRIX_USER", &bot)
+            .env("WINVENTORY_MATRIX_PASSWORD", PASSWORD)
+            .env("WINVENTORY_MATRIX_STORE", &store)
+            .env("WINVENTORY_RETRY_BASE_SECS", "1")
+            .output()
+            .expect("winventory");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // The bot's first log-in, with nothing to send yet.
+    assert!(with_matrix(&["worker", "--once"]).contains("sent 0"));
+    with_matrix(&["campaign", "start", "retire-2012r2"]);
+    // The homeserver goes away: email goes out, the Matrix digest waits.
+    proxy.cut();
+    let report = with_matrix(&["worker", "--once"]);
+    assert!(
+        report.contains("sent 2")
+            && report.contains("retrying 1")
+            && report.contains("fell back to email 0"),
+        "{report}"
+    );
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["pending"].as_u64(), outbox["failed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // It is back: the digest goes out, once.
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let report = with_matrix(&["worker", "--once"]);
+    assert!(report.contains("sent 1"), "{report}");
+    let got = owner.messages(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("SRV-A1"), "{}", got[0]);
+    assert!(!site.mailbox().await.contains_key(&site.email("asmith")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_outage_holds_matrix_digests_until_it_returns_and_email_goes_on_on_sqlite() {
+    homeserver_outage(Backend::Sqlite, "mxdown-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_outage_holds_matrix_digests_until_it_returns_and_email_goes_on_on_postgres() {
+    homeserver_outage(Backend::Postgres, "mxdown-postgres").await;
 }
