@@ -8,8 +8,9 @@
 //! clients that insist on cross-signed devices decrypt its messages).
 //!
 //! Direct rooms are end-to-end encrypted (what Element creates) and reused:
-//! found again through the `m.direct` account data after a restart, created
-//! when the person has none. Each message is sent with a transaction ID
+//! kept in `rooms.json` beside the session (and found through the `m.direct`
+//! account data otherwise), created when the person has none or has left,
+//! after a profile look-up so an ID nobody has is refused. Each message is sent with a transaction ID
 //! derived from the outbox key, so a prompt resend after a crash is a no-op
 //! on the homeserver. Rate limits are honoured by matrix-sdk's own retries
 //! (`Retry-After` or `retry_after_ms`); what is still limited, a homeserver
