@@ -555,6 +555,13 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let (list, matrix) = channels(settings, e.store.clone()).await?;
     let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
     if once {
+        // What people wrote since the last run is answered first (and the
+        // sync readies the bot's encryption for sending).
+        if let Some(m) = &matrix
+            && let Err(err) = m.listen_once(e.clone()).await
+        {
+            tracing::warn!(error = %err, "cannot read Matrix; delivering anyway");
+        }
         let wave = e.tick(now()).await?;
         let mut total = winventory_workflows::delivery::DeliveryReport::default();
         loop {

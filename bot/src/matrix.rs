@@ -218,6 +218,46 @@ impl MatrixChannel {
         engine: Engine,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
+        self.handle_events(engine);
+        let client = self.client.clone();
+        let settings = SyncSettings::default().timeout(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                r = client.sync_once(settings.clone()) => {
+                    if let Err(err) = r {
+                        tracing::warn!(error = %err, "Matrix sync failed; trying again in 5 s");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+    }
+
+    /// One sync, handling what arrived since the last one (as `listen`
+    /// does): `worker --once` answers what people wrote before it delivers.
+    /// The sync also brings the bot's own device list up to date, without
+    /// which matrix-sdk waits 5 s before each encrypted message for a key
+    /// query about the bot itself.
+    pub async fn listen_once(&self, engine: Engine) -> Result<()> {
+        self.handle_events(engine);
+        self.client
+            .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+            .await
+            .context("the Matrix sync failed; is the homeserver reachable?")?;
+        // Event handlers run as tasks: let them finish.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
+    }
+
+    /// Install the handlers of invitations, messages and votes.
+    fn handle_events(&self, engine: Engine) {
         let client = self.client.clone();
         let e = engine.clone();
         client.add_event_handler(
@@ -305,24 +345,6 @@ impl MatrixChannel {
                 }
             }
         });
-        let settings = SyncSettings::default().timeout(Duration::from_secs(10));
-        loop {
-            tokio::select! {
-                r = client.sync_once(settings.clone()) => {
-                    if let Err(err) = r {
-                        tracing::warn!(error = %err, "Matrix sync failed; trying again in 5 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                }
-                _ = stop.changed() => {}
-            }
-            if *stop.borrow() {
-                break;
-            }
-        }
     }
 }
 
@@ -594,8 +616,67 @@ fn digest_poll(lang: &str) -> Result<NewUnstablePollStartEventContent, String> {
     ))
 }
 
+/// The content with the outbox key beside it (inside the encryption), so
+/// a later resend can recognise what was already sent.
+fn with_key(content: &impl serde::Serialize, key: &str) -> serde_json::Value {
+    let mut v = serde_json::to_value(content).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(map) = v.as_object_mut() {
+        map.insert(OUTBOX_KEY.into(), key.into());
+    }
+    v
+}
+
+/// The content field that carries the outbox key.
+const OUTBOX_KEY: &str = "org.winventory.outbox_key";
+
+/// How far back a resend looks for what it may have sent already: the bot
+/// writes little in a direct room, and a resend comes within days.
+const HISTORY_LOOKBACK: u32 = 100;
+
+/// The outbox keys (of `key` and its poll) among the bot's recent events in
+/// the room, read back (and decrypted) from the homeserver.
+async fn sent_in_room(room: &Room, key: &str) -> Result<Vec<String>, matrix_sdk::Error> {
+    let mut options = matrix_sdk::room::MessagesOptions::backward();
+    options.limit = HISTORY_LOOKBACK.into();
+    let page = room.messages(options).await?;
+    let me = room.own_user_id().as_str();
+    let mut found = Vec::new();
+    for ev in page.chunk {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(ev.raw().json().get()) else {
+            continue;
+        };
+        if v["sender"].as_str() != Some(me) {
+            continue;
+        }
+        if let Some(k) = v["content"][OUTBOX_KEY].as_str()
+            && k.starts_with(key)
+        {
+            found.push(k.to_string());
+        }
+    }
+    Ok(found)
+}
+
 /// Temporary (retry later) or permanent (fall back), from a matrix-sdk error.
 fn classify(e: &matrix_sdk::Error, what: &str) -> SendError {
+    use matrix_sdk::ruma::api::error::{ErrorKind, LimitExceededErrorData, RetryAfter};
+    // Still limited after matrix-sdk's own retries: wait as the server says
+    // (`Retry-After`, or the older `retry_after_ms` in the body).
+    if let Some(ErrorKind::LimitExceeded(LimitExceededErrorData { retry_after, .. })) =
+        e.client_api_error_kind()
+    {
+        let wait = match retry_after {
+            Some(RetryAfter::Delay(d)) => *d,
+            Some(RetryAfter::DateTime(t)) => t
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default(),
+            None => Duration::from_secs(5),
+        };
+        return SendError::RateLimited {
+            retry_after: wait,
+            detail: format!("{what}: {e}"),
+        };
+    }
     match e.as_client_api_error() {
         Some(api) if api.status_code.as_u16() == 429 || api.status_code.is_server_error() => {
             SendError::Transient(format!("{what}: {e}"))
@@ -630,23 +711,35 @@ impl Channel for MatrixChannel {
                 .trim_matches(['<', '>'])
                 .replace(['@', '/'], "."),
         );
-        room.send(content)
-            .with_transaction_id(txn.clone())
-            .await
-            .map_err(|e| classify(&e, &format!("cannot send to {user}")))?;
+        // The homeserver remembers transaction IDs only for a while (Synapse:
+        // about 30 minutes), so a later attempt first looks for what an
+        // earlier one may have sent.
+        let sent_before = if m.attempts > 1 {
+            sent_in_room(&room, &m.idem_key)
+                .await
+                .map_err(|e| classify(&e, &format!("cannot read the room with {user}")))?
+        } else {
+            Vec::new()
+        };
+        if !sent_before.contains(&m.idem_key) {
+            room.send_raw("m.room.message", with_key(&content, &m.idem_key))
+                .with_transaction_id(&txn)
+                .await
+                .map_err(|e| classify(&e, &format!("cannot send to {user}")))?;
+        }
         // A digest is followed by a poll answering for all its machines at
         // once (the answers that need no field, and two that ask for it).
-        // If it fails, the retry resends the digest with the same
-        // transaction ID (a no-op) and then the poll.
-        if m.idem_key.starts_with("digest:") {
+        // If it fails, the retry skips the digest and sends the poll.
+        let poll_key = format!("{}#poll", m.idem_key);
+        if m.idem_key.starts_with("digest:") && !sent_before.contains(&poll_key) {
             let lang = match self.db.user(&m.recipient).await {
                 Ok(u) => u.and_then(|u| u.language).unwrap_or_default(),
                 Err(_) => String::new(),
             };
             let poll = digest_poll(winventory_workflows::render::language(&lang))
                 .map_err(SendError::Permanent)?;
-            room.send(poll)
-                .with_transaction_id(OwnedTransactionId::from(format!("{txn}.poll")))
+            room.send_raw("org.matrix.msc3381.poll.start", with_key(&poll, &poll_key))
+                .with_transaction_id(&OwnedTransactionId::from(format!("{txn}.poll")))
                 .await
                 .map_err(|e| classify(&e, &format!("cannot send the poll to {user}")))?;
         }

@@ -9,166 +9,17 @@
 #![recursion_limit = "256"]
 
 mod common;
+mod matrix_peer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Site, campaign_file, env, fleet};
-use hmac::{Hmac, Mac};
-use matrix_sdk::config::SyncSettings;
-use matrix_sdk::ruma::OwnedEventId;
+use matrix_peer::{Owner, PASSWORD, register, register_as};
 use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
-use matrix_sdk::ruma::events::poll::unstable_start::OriginalSyncUnstablePollStartEvent;
-use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
-use matrix_sdk::ruma::events::room::message::{
-    OriginalSyncRoomMessageEvent, RoomMessageEventContent,
-};
-use matrix_sdk::{Client, Room};
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use winventory_core::store::Backend;
-
-const PASSWORD: &str = "correct-horse-battery-staple";
-
-/// Register a user on the test homeserver with its shared secret (the
-/// admin register API); returns the user ID.
-async fn register(name: &str) -> String {
-    let url = env("WINVENTORY_TEST_SYNAPSE_URL");
-    let secret = env("WINVENTORY_TEST_SYNAPSE_SECRET");
-    let http = reqwest::Client::new();
-    let endpoint = format!("{url}/_synapse/admin/v1/register");
-    let nonce: serde_json::Value = http
-        .get(&endpoint)
-        .send()
-        .await
-        .expect("Synapse")
-        .json()
-        .await
-        .expect("a nonce");
-    let nonce = nonce["nonce"].as_str().expect("nonce").to_string();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("key");
-    for (i, part) in [nonce.as_str(), name, PASSWORD, "notadmin"]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            mac.update(b"\0");
-        }
-        mac.update(part.as_bytes());
-    }
-    let mac: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let r = http
-        .post(&endpoint)
-        .json(&serde_json::json!({
-            "nonce": nonce, "username": name, "password": PASSWORD, "admin": false, "mac": mac,
-        }))
-        .send()
-        .await
-        .expect("register");
-    assert!(
-        r.status().is_success(),
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    format!("@{name}:localhost")
-}
-
-/// An owner's chat client: joins what it is invited to, keeps every
-/// message it can read (decrypted), syncing in the background.
-struct Owner {
-    client: Client,
-    inbox: Arc<Mutex<Vec<String>>>,
-    polls: Arc<Mutex<Vec<OwnedEventId>>>,
-    sync: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.sync.abort();
-    }
-}
-
-impl Owner {
-    async fn login(name: &str, dir: &std::path::Path) -> Self {
-        let client = Client::builder()
-            .homeserver_url(env("WINVENTORY_TEST_SYNAPSE_URL"))
-            .sqlite_store(dir.join(format!("owner-{name}")), None)
-            .build()
-            .await
-            .expect("client");
-        client
-            .matrix_auth()
-            .login_username(name, PASSWORD)
-            .initial_device_display_name("Element (test)")
-            .send()
-            .await
-            .expect("owner log-in");
-        client.add_event_handler(
-            |ev: StrippedRoomMemberEvent, room: Room, client: Client| async move {
-                if Some(ev.state_key.as_ref()) == client.user_id() {
-                    for _ in 0..20 {
-                        if room.join().await.is_ok() {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                }
-            },
-        );
-        let inbox = Arc::new(Mutex::new(Vec::new()));
-        let kept = inbox.clone();
-        client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, client: Client| {
-            let kept = kept.clone();
-            async move {
-                if Some(ev.sender.as_ref()) != client.user_id() {
-                    kept.lock()
-                        .expect("inbox")
-                        .push(ev.content.body().to_string());
-                }
-            }
-        });
-        let polls = Arc::new(Mutex::new(Vec::new()));
-        let seen = polls.clone();
-        client.add_event_handler(move |ev: OriginalSyncUnstablePollStartEvent| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().expect("polls").push(ev.event_id.clone());
-            }
-        });
-        // The first sync uploads the device's keys, so the bot encrypts for it.
-        client
-            .sync_once(SyncSettings::default())
-            .await
-            .expect("first sync");
-        let background = client.clone();
-        let sync = tokio::spawn(async move {
-            let _ = background
-                .sync(SyncSettings::default().timeout(Duration::from_millis(300)))
-                .await;
-        });
-        Self {
-            client,
-            inbox,
-            polls,
-            sync,
-        }
-    }
-
-    /// The messages read so far, once at least `n` have arrived (30 s at most).
-    async fn messages(&self, n: usize) -> Vec<String> {
-        for _ in 0..150 {
-            let got = self.inbox.lock().expect("inbox").clone();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        self.inbox.lock().expect("inbox").clone()
-    }
-}
 
 async fn digests_over_matrix(backend: Backend, tag: &str) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -256,6 +107,39 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(owner.inbox.lock().expect("inbox").len(), 1);
 
+    // A resend long after the first attempt, when the homeserver has
+    // forgotten the transaction ID (here: a new one), finds the digest and
+    // its poll in the room and sends neither again.
+    winventory_core::testing::execute(
+        &site.db.url,
+        "UPDATE outbox SET state = 'pending', attempts = 1, sent_at = NULL, \
+         next_attempt_at = 0, message_id = message_id || '.late' \
+         WHERE channel = 'matrix' AND recipient = 'asmith'",
+    )
+    .await;
+    let report = worker();
+    assert!(report.contains("sent 1"), "{report}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(owner.inbox.lock().expect("inbox").len(), 1);
+    assert_eq!(owner.polls.lock().expect("polls").len(), 1);
+
+    // The bot's device is cross-signed by the bot, as the owner's client sees it.
+    let bot_id = matrix_sdk::ruma::UserId::parse(format!("@{bot}:localhost")).expect("bot id");
+    let devices = owner
+        .client
+        .encryption()
+        .get_user_devices(&bot_id)
+        .await
+        .expect("the bot's devices");
+    let signed: Vec<bool> = devices
+        .devices()
+        .map(|d| d.is_cross_signed_by_owner())
+        .collect();
+    assert!(
+        !signed.is_empty() && signed.iter().all(|s| *s),
+        "every device of the bot is cross-signed: {signed:?}"
+    );
+
     // asmith answers in the room; `serve` listens, records, confirms.
     let mut serve = site.command(&["serve"]);
     serve
@@ -337,7 +221,6 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
 
     // An admin (group it-admins) opens a room with the bot and runs them.
     let admin = Owner::login(&format!("boss-{run}"), site.dir.path()).await;
-    let bot_id = matrix_sdk::ruma::UserId::parse(format!("@{bot}:localhost")).expect("bot id");
     let admin_room = admin
         .client
         .create_dm(&bot_id)
@@ -496,6 +379,42 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         .filter(|a| a["actor"] == "asmith" && a["command"] == "mine")
         .count();
     assert_eq!(mine, 1, "{audit}");
+
+    // asmith leaves the direct room: the next message opens a new one.
+    room.leave().await.expect("leave");
+    let store = winventory_core::store::connect(&site.db.url)
+        .await
+        .expect("store");
+    store
+        .enqueue(
+            &[winventory_core::store::NewMessage {
+                idem_key: format!("note:{run}"),
+                message_id: format!("<note.{run}@{}>", site.domain),
+                channel: "matrix".into(),
+                recipient: "asmith".into(),
+                address: asmith.clone(),
+                fallback: Some(("email".into(), site.email("asmith"))),
+                subject: "A note".into(),
+                body_text: "A note from the IT team".into(),
+                body_html: None,
+                machines: Vec::new(),
+                reminder: false,
+            }],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("enqueue");
+    let got = owner.messages(11).await;
+    assert_eq!(got.len(), 11, "{got:?}");
+    assert_eq!(got[10], "A note from the IT team");
+    let now_in: Vec<_> = owner
+        .client
+        .joined_rooms()
+        .iter()
+        .map(|r| r.room_id().to_owned())
+        .collect();
+    assert_eq!(now_in.len(), 1, "{now_in:?}");
+    assert_ne!(now_in[0], room.room_id(), "a new direct room");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,4 +563,120 @@ async fn a_homeserver_outage_holds_matrix_digests_until_it_returns_and_email_goe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_homeserver_outage_holds_matrix_digests_until_it_returns_and_email_goes_on_on_postgres() {
     homeserver_outage(Backend::Postgres, "mxdown-postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_bot_waits_as_the_homeserver_asks_and_delivers_everything_once() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(Backend::Sqlite, "mxlimit").await;
+    let run = format!("mxlimit-{}", std::process::id());
+    let (_, admin_token) = register_as(&format!("admin-{run}"), true).await;
+    let bot = format!("winv-{run}");
+    let bot_id = register(&bot).await;
+    let asmith = register(&format!("asmith-{run}")).await;
+    let owner = Owner::login(&format!("asmith-{run}"), site.dir.path()).await;
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,Alice Smith,{},{asmith},,en,,,\n",
+        site.email("asmith"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    let store = site.dir.path().join("matrix-store");
+    let worker = || {
+        let out = site
+            .command(&["worker", "--once"])
+            .env(
+                "WINVENTORY_MATRIX_HOMESERVER",
+                env("WINVENTORY_TEST_SYNAPSE_URL"),
+            )
+            .env("WINVENTORY_MATRIX_USER", &bot)
+            .env("WINVENTORY_MATRIX_PASSWORD", PASSWORD)
+            .env("WINVENTORY_MATRIX_STORE", &store)
+            .env("WINVENTORY_DELIVERY_RATE", "1000")
+            .output()
+            .expect("winventory");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let db = winventory_core::store::connect(&site.db.url)
+        .await
+        .expect("store");
+    let note = |i: usize| winventory_core::store::NewMessage {
+        idem_key: format!("note:{run}:{i}"),
+        message_id: format!("<note.{run}.{i}@{}>", site.domain),
+        channel: "matrix".into(),
+        recipient: "asmith".into(),
+        address: asmith.clone(),
+        fallback: Some(("email".into(), site.email("asmith"))),
+        subject: "A note".into(),
+        body_text: format!("note {i}"),
+        body_html: None,
+        machines: Vec::new(),
+        reminder: false,
+    };
+    // The first note opens the room (and logs the bot in).
+    db.enqueue(&[note(0)], chrono::Utc::now())
+        .await
+        .expect("enqueue");
+    assert!(worker().contains("sent 1"));
+    assert_eq!(owner.messages(1).await.len(), 1);
+
+    // The homeserver now allows the bot one message a second.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/_synapse/admin/v1/users/{bot_id}/override_ratelimit",
+            env("WINVENTORY_TEST_SYNAPSE_URL")
+        ))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"messages_per_second": 1, "burst_count": 1}))
+        .send()
+        .await
+        .expect("override_ratelimit");
+    assert!(
+        r.status().is_success(),
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    // `serve` delivers (its client syncs, so each send is quick; see
+    // docs/matrix.md on delivery-only processes).
+    let mut serve = site.command(&["serve"]);
+    serve
+        .env(
+            "WINVENTORY_MATRIX_HOMESERVER",
+            env("WINVENTORY_TEST_SYNAPSE_URL"),
+        )
+        .env("WINVENTORY_MATRIX_USER", &bot)
+        .env("WINVENTORY_MATRIX_STORE", &store)
+        .env("WINVENTORY_DELIVERY_RATE", "1000");
+    let _server = common::Server(serve.spawn().expect("serve"));
+    db.enqueue(&(1..=6).map(note).collect::<Vec<_>>(), chrono::Utc::now())
+        .await
+        .expect("enqueue");
+    let started = std::time::Instant::now();
+    loop {
+        let counts = db.outbox_counts().await.expect("counts");
+        if counts.pending == 0 || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = started.elapsed();
+    let counts = db.outbox_counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.failed, counts.sent), (0, 0, 7));
+    // Six messages at one a second: the homeserver refused the extra ones
+    // with M_LIMIT_EXCEEDED, and the bot waited as told each time.
+    assert!(took >= Duration::from_secs(4), "{took:?}");
+    let got = owner.messages(7).await;
+    let mut notes = got.clone();
+    notes.sort();
+    assert_eq!(
+        notes,
+        (0..=6).map(|i| format!("note {i}")).collect::<Vec<_>>(),
+        "each note once"
+    );
+    assert!(!site.mailbox().await.contains_key(&site.email("asmith")));
 }

@@ -4,8 +4,8 @@
 # shellcheck shell=bash
 
 MAILDEV_ROOT="${MAILDEV_ROOT:-$REPO_ROOT/.peers/maildev}"
-MAILDEV_PID_FILE="$MAILDEV_ROOT/maildev.pid"
-MAILDEV_LOG="$MAILDEV_ROOT/maildev.log"
+MAILDEV_PID_FILE="${MAILDEV_PID_FILE:-$MAILDEV_ROOT/maildev.pid}"
+MAILDEV_LOG="${MAILDEV_LOG:-$MAILDEV_ROOT/maildev.log}"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -24,6 +24,17 @@ pub enum SendError {
     /// Will never work (address rejected, message refused).
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The server asks to wait this long before sending anything more
+    /// (Matrix `M_LIMIT_EXCEEDED`, HTTP 429 with `Retry-After`): the
+    /// channel is held that long, and the attempt does not count towards
+    /// giving up.
+    #[error("rate limited for {retry_after:?}: {detail}")]
+    RateLimited {
+        /// How long the server asked to wait.
+        retry_after: std::time::Duration,
+        /// What was refused.
+        detail: String,
+    },
 }
 
 /// A way of reaching people (email, Matrix, Mattermost).
@@ -232,6 +243,22 @@ impl Worker {
                     tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, "message refused for good");
                 }
             },
+            Err(SendError::RateLimited {
+                retry_after,
+                detail,
+            }) => {
+                // The server said when: hold the channel until then (every
+                // message on it would be refused too) and retry this one
+                // first; being asked to wait is not a failure.
+                let wait = chrono::Duration::from_std(retry_after)
+                    .unwrap_or(chrono::Duration::MAX)
+                    .min(chrono::Duration::hours(1));
+                let until = after + wait;
+                breaker.open_until = Some(breaker.open_until.map_or(until, |u| u.max(until)));
+                self.store.mark_wait(m.id, until, &detail).await?;
+                report.retried += 1;
+                tracing::info!(id = m.id, channel = %m.channel, wait_ms = wait.num_milliseconds(), "rate limited by the server; waiting as asked");
+            }
             Err(SendError::Transient(e)) => {
                 breaker.failures += 1;
                 if breaker.failures >= self.cfg.breaker_threshold {
@@ -272,5 +299,91 @@ impl Worker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use winventory_core::store::{Backend, NewMessage, connect};
+    use winventory_core::testing::fresh_database;
+
+    use super::*;
+
+    /// A channel that answers from a script, then accepts everything.
+    struct Scripted {
+        script: Mutex<VecDeque<SendError>>,
+        sent: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Channel for Scripted {
+        fn name(&self) -> &'static str {
+            "chat"
+        }
+        async fn send(&self, m: &OutboxRow) -> Result<(), SendError> {
+            if let Some(e) = self.script.lock().expect("script").pop_front() {
+                return Err(e);
+            }
+            self.sent.lock().expect("sent").push(m.idem_key.clone());
+            Ok(())
+        }
+    }
+
+    fn message(key: &str) -> NewMessage {
+        NewMessage {
+            idem_key: key.into(),
+            message_id: format!("<{key}@test>"),
+            channel: "chat".into(),
+            recipient: "asmith".into(),
+            address: "@asmith:example.org".into(),
+            fallback: None,
+            subject: "s".into(),
+            body_text: "t".into(),
+            body_html: None,
+            machines: Vec::new(),
+            reminder: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rate_limited_channel_is_held_as_long_as_the_server_asks_and_the_attempt_is_not_counted()
+     {
+        let db = fresh_database(Backend::Sqlite).await;
+        let store = connect(&db.url).await.expect("store");
+        let t0 = Utc::now();
+        store
+            .enqueue(&[message("a"), message("b")], t0)
+            .await
+            .expect("enqueue");
+        let channel = Arc::new(Scripted {
+            script: Mutex::new(VecDeque::from([SendError::RateLimited {
+                retry_after: std::time::Duration::from_secs(30),
+                detail: "M_LIMIT_EXCEEDED".into(),
+            }])),
+            sent: Mutex::new(Vec::new()),
+        });
+        let cfg = DeliveryConfig {
+            max_attempts: 1,
+            ..DeliveryConfig::default()
+        };
+        let mut worker = Worker::new(store.clone(), vec![channel.clone()], cfg).at(Some(t0));
+        let r = worker.run_once().await.expect("run");
+        // The first is refused for now, and the second is not even tried.
+        assert_eq!((r.claimed, r.sent, r.retried, r.held), (2, 0, 1, 1));
+        // Before the wait is over, nothing is due.
+        let mut worker = worker.at(Some(t0 + Duration::seconds(29)));
+        assert_eq!(worker.run_once().await.expect("run").claimed, 0);
+        // After it, both go, although max_attempts is 1: waiting was no attempt.
+        let mut worker = worker.at(Some(t0 + Duration::seconds(31)));
+        let r = worker.run_once().await.expect("run");
+        assert_eq!((r.sent, r.failed), (2, 0), "{r:?}");
+        let mut sent = channel.sent.lock().expect("sent").clone();
+        sent.sort();
+        assert_eq!(sent, ["a", "b"]);
+        let rows = store.outbox().await.expect("outbox");
+        assert!(rows.iter().all(|m| m.state == "sent"), "{rows:?}");
     }
 }

@@ -337,6 +337,9 @@ pub trait CampaignStore: Send + Sync {
     async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
     /// Try again at `at`.
     async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
+    /// The server asked to wait: try again at `at`, and do not count the
+    /// attempt the claim started.
+    async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
     /// The channel refused the message for good: it becomes its fallback
     /// (channel and address swapped in, attempts reset, due at `now`) when it
     /// has one, and is given up otherwise. Returns the fallback channel used.

@@ -454,6 +454,16 @@ macro_rules! campaign_store {
                 Ok(())
             }
 
+            async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1 WHERE id = $3 AND state = 'pending' AND attempts > 0")
+                    .bind(to_micros(at))
+                    .bind(error)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<Option<String>> {
                 // One statement: turned into its fallback, or failed.
                 let row: Option<(Option<String>,)> = sqlx::query_as(
