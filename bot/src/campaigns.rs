@@ -166,12 +166,17 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
         )),
         None => None,
     };
+    let licences = match &settings.licences {
+        Some(path) => Some(Arc::new(crate::licences::load_file(path, &catalog)?)),
+        None => None,
+    };
     let templates = Templates::new(settings.templates.clone());
     templates
         .check("digest")
         .context("a template in the site's template directory does not render")?;
     Ok(Engine {
         store,
+        licences,
         catalog: Arc::new(catalog),
         templates: Arc::new(templates),
         signer,

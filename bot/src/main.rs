@@ -12,6 +12,7 @@ mod bench;
 mod campaigns;
 mod commands;
 mod email;
+mod licences;
 mod matrix;
 mod render;
 mod server;
@@ -141,6 +142,10 @@ enum Command {
     /// them, and follow their answers. See docs/campaigns.md.
     #[command(subcommand)]
     Campaign(campaigns::CampaignCommand),
+    /// Licences: check the site's licence file, and simulate other terms
+    /// (`report licences` gives today's figures). See docs/licences.md.
+    #[command(subcommand)]
+    Licence(licences::LicenceCommand),
     /// Benchmarks run by hand (never by CI), each beside its baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -245,6 +250,21 @@ enum ReportCommand {
     /// The exception register: every exception requested in any campaign,
     /// with its decision.
     Exceptions {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Per licence of the site's licence file: fresh machines and distinct
+    /// users with it installed, seats owned, compliance (over or under, by
+    /// how many), yearly cost, installs unused for 90 days (where the
+    /// snapshot meters use), and contracts ending within their notice.
+    Licences {
+        #[command(flatten)]
+        when: AsOfArgs,
+        /// The licence file (default: the `licences` setting,
+        /// WINVENTORY_LICENCES).
+        #[arg(long, value_name = "FILE")]
+        licences: Option<std::path::PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -385,6 +405,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo { machines, programs } => commands::demo(&settings, machines, programs).await,
         Command::Campaign(cmd) => campaigns::run(&settings, cmd).await,
         Command::Bench(cmd) => bench::run(&settings, cmd).await,
+        Command::Licence(cmd) => licences::run(&settings, cmd).await,
+        Command::Report(ReportCommand::Licences {
+            when,
+            licences: file,
+            format,
+        }) => licences::report(&settings, &as_of(when), file.as_deref(), format).await,
         Command::Outbox { format } => campaigns::outbox(&settings, format).await,
         Command::Audit { limit, format } => campaigns::audit(&settings, limit, format).await,
         Command::Pause { .. } => campaigns::pause_all(&settings, true).await,

@@ -29,6 +29,8 @@ pub struct FileConfig {
     pub freshness_days: Option<u32>,
     /// Site catalog file.
     pub catalog: Option<PathBuf>,
+    /// The site's licence file (TOML; see docs/licences.md).
+    pub licences: Option<PathBuf>,
     /// endoflife.date API base URL.
     pub eol_api: Option<String>,
     /// SMTP server: `smtp://HOST:PORT` (plain), `smtp://HOST:587?tls=required`
@@ -110,6 +112,8 @@ pub struct Settings {
     pub freshness_days: u32,
     /// Site catalog file.
     pub catalog: Option<PathBuf>,
+    /// The site's licence file.
+    pub licences: Option<PathBuf>,
     /// endoflife.date API base URL.
     pub eol_api: String,
     /// SMTP server URL (credentials masked in `Debug`).
@@ -227,6 +231,9 @@ impl Settings {
                 .or(file.freshness_days)
                 .unwrap_or(winventory_core::domain::DEFAULT_FRESHNESS_DAYS),
             catalog: o.catalog.or(file.catalog),
+            licences: env("WINVENTORY_LICENCES")
+                .map(PathBuf::from)
+                .or(file.licences),
             eol_api: o
                 .eol_api
                 .or(file.eol_api)

@@ -141,8 +141,14 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     );
 
     // asmith answers in the room; `serve` listens, records, confirms.
+    let licences = site.write(
+        "licences.toml",
+        "[[licence]]\nname = \"zoom-campus\"\napplication = \"Zoom\"\nmodel = \"per_user\"\n\
+         seats = 10\nprice = \"120\"\ncurrency = \"CHF\"\nstart = 2026-01-01\n",
+    );
     let mut serve = site.command(&["serve"]);
     serve
+        .env("WINVENTORY_LICENCES", &licences)
         .env("WINVENTORY_ADMIN_GROUPS", "it-admins")
         .env(
             "WINVENTORY_MATRIX_HOMESERVER",
@@ -240,7 +246,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     }
     admin_room
         .send(RoomMessageEventContent::text_plain(
-            "machine SRV-J1\ncampaign pause retire-2012r2",
+            "machine SRV-J1\ncampaign pause retire-2012r2\nlicence Zoom",
         ))
         .await
         .expect("send");
@@ -252,6 +258,13 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         got[0]
     );
     assert!(got[0].contains("is paused now"), "{}", got[0]);
+    assert!(
+        got[0].contains("Licence zoom-campus (Zoom)")
+            && got[0].contains("under by 10")
+            && got[0].contains("1200.00 CHF"),
+        "{}",
+        got[0]
+    );
     let listed = site.json(&["campaign", "list", "--format", "json"]);
     assert_eq!(listed[0]["state"], "paused", "{listed}");
     site.run(&["campaign", "resume", "retire-2012r2"]);

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod domain;
+pub mod licence;
 pub mod report;
 pub mod store;
 #[doc(hidden)]

@@ -12,7 +12,7 @@
 //! concurrency, a circuit breaker and a time budget, so the network database
 //! can be slow or down without failing or stalling the ingest.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -844,8 +844,10 @@ impl Writer<'_> {
                 (Some(_), Some(h)) if Some(h) == win.software_hash => None,
                 (Some(list), _) => {
                     let mut rows = Vec::with_capacity(list.len());
-                    let mut cycles = BTreeSet::new();
-                    let mut apps = BTreeSet::new();
+                    // Each with its latest use (None when no title is metered).
+                    let mut cycles: BTreeMap<&winventory_core::CycleRef, Option<DateTime<Utc>>> =
+                        BTreeMap::new();
+                    let mut apps: BTreeMap<&str, Option<DateTime<Utc>>> = BTreeMap::new();
                     for e in list {
                         title_key(&mut self.key_buf, &e.name, &e.version, &e.publisher);
                         let Some(t) = self.titles.get(&self.key_buf) else {
@@ -860,17 +862,19 @@ impl Writer<'_> {
                             last_used: e.last_used,
                         });
                         if let Some(c) = &t.cycle {
-                            cycles.insert(c);
+                            let u = cycles.entry(c).or_default();
+                            *u = (*u).max(e.last_used);
                         }
                         if let Some(a) = &t.application {
-                            apps.insert(a.as_str());
+                            let u = apps.entry(a.as_str()).or_default();
+                            *u = (*u).max(e.last_used);
                         }
                     }
                     Some(SoftwareWrite {
                         hash: win.software_hash.unwrap_or_default(),
                         rows,
-                        cycles: cycles.into_iter().cloned().collect(),
-                        applications: apps.into_iter().map(str::to_string).collect(),
+                        cycles: cycles.into_iter().map(|(c, u)| (c.clone(), u)).collect(),
+                        applications: apps.into_iter().map(|(a, u)| (a.to_string(), u)).collect(),
                     })
                 }
                 (None, _) => None,

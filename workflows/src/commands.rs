@@ -46,6 +46,8 @@ pub enum Command {
     CampaignRemind(String),
     /// Inventory counts.
     Stats,
+    /// One licence's figures: installs, users, seats, compliance, cost.
+    Licence(String),
 }
 
 /// Why a line is not a command, in words for the person who typed it.
@@ -61,6 +63,8 @@ pub enum CommandError {
 
 /// Parse a command line (without any `!winv` prefix).
 pub fn parse(line: &str) -> Result<Command, CommandError> {
+    // A trailing `page N` chooses the page of the answer, not the command.
+    let (line, _) = split_page(line);
     let words: Vec<&str> = line.split_whitespace().collect();
     let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
     let arg = |i: usize, usage: &'static str| {
@@ -75,6 +79,14 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         Some("machine" | "host") => Ok(Command::Machine(arg(1, "machine HOST")?)),
         Some("owner" | "user") => Ok(Command::Owner(arg(1, "owner LOGIN")?)),
         Some("stats") => Ok(Command::Stats),
+        Some("licence" | "license") => {
+            let what = words[1..].join(" ");
+            if what.is_empty() {
+                Err(CommandError::Usage("licence PRODUCT"))
+            } else {
+                Ok(Command::Licence(what))
+            }
+        }
         Some("eol") => {
             let mut within = 0;
             let mut product = None;
@@ -210,19 +222,46 @@ pub fn help(admin: bool) -> String {
              - machine HOST, owner LOGIN: any machine or person\n\
              - eol [within DAYS] [PRODUCT]: what has reached (or will reach) its end of life\n\
              - campaign list | status ID | remind ID | pause ID | resume ID\n\
-             - stats: inventory counts",
+             - licence PRODUCT: installs, users, seats, compliance and cost of a licence\n\
+             - stats: inventory counts\n\
+             Long answers come in pages of 50: add \"page 2\" to the command for the next.",
         );
     }
     s
 }
 
-fn page(mut out: Output) -> Output {
-    if out.rows.len() > MAX_ROWS {
-        let left = out.rows.len() - MAX_ROWS;
+/// Split a trailing `page N` off a command line: the line without it and
+/// the page (1 when absent).
+pub fn split_page(line: &str) -> (&str, usize) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if let [.., p, n] = words.as_slice()
+        && p.eq_ignore_ascii_case("page")
+        && let Ok(n) = n.parse::<usize>()
+        && n >= 1
+        && let Some(at) = line.to_lowercase().rfind("page")
+    {
+        return (line[..at].trim_end(), n);
+    }
+    (line, 1)
+}
+
+/// Page `n` (from 1) of an answer: MAX_ROWS rows, and the title says which
+/// page it is and how to ask for the next.
+fn page(mut out: Output, n: usize, typed: &str) -> Output {
+    let total = out.rows.len();
+    if total > MAX_ROWS || n > 1 {
+        let pages = total.div_ceil(MAX_ROWS).max(1);
+        let n = n.min(pages);
+        out.rows = out.rows.split_off(((n - 1) * MAX_ROWS).min(total));
         out.rows.truncate(MAX_ROWS);
-        out.title.push_str(&format!(
-            " (first {MAX_ROWS} shown, {left} more: use the CLI or the API)"
-        ));
+        out.title
+            .push_str(&format!(" (page {n} of {pages}, {total} rows"));
+        if n < pages {
+            let (base, _) = split_page(typed);
+            out.title
+                .push_str(&format!("; type \"{base} page {}\" for more", n + 1));
+        }
+        out.title.push(')');
     }
     out
 }
@@ -238,10 +277,11 @@ impl Engine {
         cmd: &Command,
         now: DateTime<Utc>,
     ) -> Output {
+        let (_, wanted) = split_page(typed);
         let (out, outcome) = match self.execute(caller, cmd, now).await {
             Ok(Some(out)) => {
                 let o = format!("done: {} rows", out.rows.len());
-                (page(out), o)
+                (page(out, wanted, typed), o)
             }
             Ok(None) => (Output::text(REFUSED), "refused".to_string()),
             Err(e) => {
@@ -474,6 +514,83 @@ impl Engine {
                 )),
                 Err(e) => Output::text(e.to_string()),
             },
+            Command::Licence(what) => {
+                if !caller.admin {
+                    return Ok(None);
+                }
+                let Some(book) = &self.licences else {
+                    return Ok(Some(Output::text(
+                        "No licence file is configured at this site (the licences setting, WINVENTORY_LICENCES).",
+                    )));
+                };
+                let Some(l) = book.find(what, as_of.date) else {
+                    let names: Vec<String> = book
+                        .active_on(as_of.date)
+                        .map(|l| format!("{} ({})", l.name, l.covers))
+                        .collect();
+                    return Ok(Some(Output::text(format!(
+                        "I know no licence named {what:?}. Licences running today: {}.",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))));
+                };
+                let holders = self.store.licence_holders(&l.covers).await?;
+                let one = winventory_core::licence::LicenceBook {
+                    licences: vec![l.clone()],
+                };
+                // The contract as it stands, even when it does not run today.
+                let day = if l.active_on(as_of.date) {
+                    as_of.date
+                } else {
+                    l.start
+                };
+                let rows = winventory_core::licence::report(
+                    &one,
+                    &holders,
+                    day,
+                    as_of.fresh_cutoff(),
+                    as_of.instant,
+                );
+                let Some(r) = rows.first() else {
+                    return Ok(Some(Output::text(format!(
+                        "{} does not run on {day}.",
+                        l.name
+                    ))));
+                };
+                Output {
+                    title: format!("Licence {} ({}):", r.licence, r.covers),
+                    header: ["what", "value"].map(String::from).to_vec(),
+                    rows: [
+                        ("model", r.model.to_string()),
+                        ("machines with it", r.machines.to_string()),
+                        ("distinct users", r.users.to_string()),
+                        (
+                            "seats owned",
+                            r.seats
+                                .map_or_else(|| "unlimited".into(), |s| s.to_string()),
+                        ),
+                        ("seats in use", r.in_use.to_string()),
+                        ("compliance", r.compliance.to_string()),
+                        ("yearly cost", format!("{} {}", r.yearly_cost, r.currency)),
+                        ("unused for 90 days", r.unused.to_string()),
+                        ("use not metered", r.use_unknown.to_string()),
+                        (
+                            "contract end",
+                            match (r.contract_end, r.renewal_due) {
+                                (Some(d), true) => format!("{d} (renewal due)"),
+                                (Some(d), false) => d.to_string(),
+                                (None, _) => "none".into(),
+                            },
+                        ),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| vec![k.to_string(), v])
+                    .collect(),
+                }
+            }
             Command::Stats => {
                 let c = self.store.counts().await?;
                 Output {
@@ -521,6 +638,58 @@ mod tests {
             Ok(Command::CampaignPause("3".into()))
         );
         assert_eq!(parse("stats"), Ok(Command::Stats));
+        assert_eq!(
+            parse("licence Adobe Acrobat"),
+            Ok(Command::Licence("Adobe Acrobat".into()))
+        );
+        assert_eq!(
+            parse("license"),
+            Err(CommandError::Usage("licence PRODUCT"))
+        );
+    }
+
+    #[test]
+    fn a_trailing_page_number_chooses_the_page_and_not_the_command() {
+        assert_eq!(split_page("eol within 90 page 3"), ("eol within 90", 3));
+        assert_eq!(split_page("eol within 90"), ("eol within 90", 1));
+        assert_eq!(split_page("machine page"), ("machine page", 1));
+        assert_eq!(split_page("stats page 0"), ("stats page 0", 1));
+        assert_eq!(
+            parse("eol within 90 page 2"),
+            Ok(Command::Eol {
+                within: 90,
+                product: None
+            })
+        );
+    }
+
+    #[test]
+    fn long_answers_come_in_pages_that_say_how_to_get_the_next() {
+        let out = || Output {
+            title: "Machines:".into(),
+            header: vec!["host".into()],
+            rows: (0..120).map(|i| vec![format!("pc{i}")]).collect(),
+        };
+        let first = page(out(), 1, "eol");
+        assert_eq!(first.rows.len(), MAX_ROWS);
+        assert_eq!(first.rows[0][0], "pc0");
+        assert_eq!(
+            first.title,
+            "Machines: (page 1 of 3, 120 rows; type \"eol page 2\" for more)"
+        );
+        let third = page(out(), 3, "eol page 3");
+        assert_eq!(third.rows.len(), 20);
+        assert_eq!(third.rows[0][0], "pc100");
+        assert_eq!(third.title, "Machines: (page 3 of 3, 120 rows)");
+        // Past the end: the last page.
+        assert_eq!(page(out(), 9, "eol page 9").rows[0][0], "pc100");
+        // Short answers are left alone.
+        let short = Output {
+            title: "t".into(),
+            header: vec![],
+            rows: vec![vec!["a".into()]],
+        };
+        assert_eq!(page(short, 1, "x").title, "t");
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub struct Engine {
     pub signer: Option<Arc<Signer>>,
     /// Settings.
     pub config: EngineConfig,
+    /// The site's licences, when it has a licence file.
+    pub licences: Option<Arc<winventory_core::licence::LicenceBook>>,
 }
 
 /// A campaign with its parsed definition.

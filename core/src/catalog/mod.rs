@@ -177,6 +177,11 @@ impl Catalog {
         p
     }
 
+    /// Every application the software rules name (built-in and the site's).
+    pub fn applications(&self) -> std::collections::BTreeSet<&str> {
+        self.rules.applications()
+    }
+
     /// The Windows build map.
     pub fn builds(&self) -> &[BuildRow] {
         &self.builds

@@ -99,6 +99,16 @@ pub struct SoftwareRules {
     rules: Vec<Rule>,
 }
 
+impl SoftwareRules {
+    /// Every application a rule names.
+    pub fn applications(&self) -> std::collections::BTreeSet<&str> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.spec.application.as_deref())
+            .collect()
+    }
+}
+
 #[derive(Deserialize)]
 struct RulesFile {
     rule: Vec<RuleSpec>,

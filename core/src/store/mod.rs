@@ -12,6 +12,7 @@
 mod campaign;
 mod sql;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -118,10 +119,10 @@ pub struct SoftwareWrite {
     pub hash: i64,
     /// The installations, in report order.
     pub rows: Vec<InstallRow>,
-    /// Distinct matched cycles.
-    pub cycles: Vec<CycleRef>,
-    /// Distinct applications.
-    pub applications: Vec<String>,
+    /// Distinct matched cycles, each with its latest use on the machine.
+    pub cycles: Vec<(CycleRef, Option<DateTime<Utc>>)>,
+    /// Distinct applications, each with its latest use on the machine.
+    pub applications: Vec<(String, Option<DateTime<Utc>>)>,
 }
 
 /// A change to one owner fact.
@@ -339,6 +340,14 @@ pub trait Store: CampaignStore + Send + Sync {
     async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>>;
     /// Fresh machines per application.
     async fn application_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
+    /// Every machine (stale ones too) holding what a licence covers, with
+    /// its user (main user, else responsible) and the last use there.
+    async fn licence_holders(
+        &self,
+        covers: &crate::licence::Coverage,
+    ) -> Result<Vec<crate::licence::Holder>>;
+    /// Every group membership: login -> groups.
+    async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>>;
     /// One machine by host key.
     async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>>;
     /// A machine's installed software.

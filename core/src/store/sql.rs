@@ -140,18 +140,20 @@ macro_rules! sql_store {
             async fn rebuild_derived(tx: &mut sqlx::Transaction<'_, $db>) -> Result<()> {
                 sqlx::query("DELETE FROM machine_software").execute(&mut **tx).await?;
                 sqlx::query(
-                    "INSERT INTO machine_software (product, cycle, machine_id) \
-                     SELECT DISTINCT t.product, t.cycle, i.machine_id FROM installations i \
+                    "INSERT INTO machine_software (product, cycle, machine_id, last_used) \
+                     SELECT t.product, t.cycle, i.machine_id, MAX(i.last_used) FROM installations i \
                      JOIN software_titles t ON t.id = i.title_id \
-                     WHERE t.product IS NOT NULL AND t.cycle IS NOT NULL",
+                     WHERE t.product IS NOT NULL AND t.cycle IS NOT NULL \
+                     GROUP BY t.product, t.cycle, i.machine_id",
                 )
                 .execute(&mut **tx)
                 .await?;
                 sqlx::query("DELETE FROM machine_applications").execute(&mut **tx).await?;
                 sqlx::query(
-                    "INSERT INTO machine_applications (application, machine_id) \
-                     SELECT DISTINCT t.application, i.machine_id FROM installations i \
-                     JOIN software_titles t ON t.id = i.title_id WHERE t.application IS NOT NULL",
+                    "INSERT INTO machine_applications (application, machine_id, last_used) \
+                     SELECT t.application, i.machine_id, MAX(i.last_used) FROM installations i \
+                     JOIN software_titles t ON t.id = i.title_id WHERE t.application IS NOT NULL \
+                     GROUP BY t.application, i.machine_id",
                 )
                 .execute(&mut **tx)
                 .await?;
@@ -282,8 +284,8 @@ macro_rules! sql_store {
                     let Some(sw) = &w.software else { continue };
                     let id = id_of(w)?;
                     installs.push((id, sw.rows.as_slice()));
-                    cycles.extend(sw.cycles.iter().map(|c| (id, c)));
-                    apps.extend(sw.applications.iter().map(|a| (id, a)));
+                    cycles.extend(sw.cycles.iter().map(|(c, u)| (id, c, *u)));
+                    apps.extend(sw.applications.iter().map(|(a, u)| (id, a, *u)));
                 }
                 $bulk::insert_software(&mut tx, &installs, &cycles, &apps).await?;
 
@@ -713,6 +715,65 @@ macro_rules! sql_store {
                 Ok(minus(total, stale.into_iter().collect()))
             }
 
+            async fn licence_holders(
+                &self,
+                covers: &crate::licence::Coverage,
+            ) -> Result<Vec<crate::licence::Holder>> {
+                use crate::licence::Coverage;
+                // The user: the main user, else the responsible.
+                const USER: &str = "COALESCE(\
+                    (SELECT o.login FROM machine_owners o WHERE o.machine_id = m.id AND o.role = 'main_user'), \
+                    (SELECT o.login FROM machine_owners o WHERE o.machine_id = m.id AND o.role = 'responsible'))";
+                let (sql, key) = match covers {
+                    Coverage::Application(a) => (
+                        format!(
+                            "SELECT m.id, m.host_key, m.last_report, x.last_used, {USER} AS login \
+                             FROM machine_applications x JOIN machines m ON m.id = x.machine_id \
+                             WHERE x.application = $1"
+                        ),
+                        a,
+                    ),
+                    Coverage::Product(p) => (
+                        format!(
+                            "SELECT m.id, m.host_key, m.last_report, x.last_used, {USER} AS login \
+                             FROM (SELECT machine_id, MAX(last_used) AS last_used FROM machine_software \
+                                   WHERE product = $1 GROUP BY machine_id) x \
+                             JOIN machines m ON m.id = x.machine_id"
+                        ),
+                        p,
+                    ),
+                };
+                let rows: Vec<(i64, String, i64, Option<i64>, Option<String>)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(key)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, host_key, last_report, last_used, user)| crate::licence::Holder {
+                        covers: covers.clone(),
+                        machine_id: id,
+                        host_key,
+                        user,
+                        last_report: from_micros(last_report),
+                        last_used: last_used.map(from_micros),
+                    })
+                    .collect())
+            }
+
+            async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT login, group_name FROM group_members ORDER BY login, group_name",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out: HashMap<String, Vec<String>> = HashMap::new();
+                for (login, group) in rows {
+                    out.entry(login).or_default().push(group);
+                }
+                Ok(out)
+            }
+
             async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>> {
                 let row = sqlx::query(concat!(machine_select!(), "WHERE m.host_key = $1"))
                     .bind(host_key)
@@ -891,8 +952,8 @@ mod sqlite_bulk {
     pub(super) async fn insert_software(
         tx: &mut Tx<'_>,
         installs: &Installs<'_>,
-        cycles: &[(i64, &CycleRef)],
-        apps: &[(i64, &String)],
+        cycles: &[(i64, &CycleRef, Option<DateTime<Utc>>)],
+        apps: &[(i64, &String, Option<DateTime<Utc>>)],
     ) -> Result<()> {
         for chunk in installs.chunks(CHUNK_PARAMS / 3) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
@@ -907,23 +968,26 @@ mod sqlite_bulk {
             });
             qb.build().execute(&mut **tx).await?;
         }
-        for chunk in cycles.chunks(CHUNK_PARAMS / 3) {
+        for chunk in cycles.chunks(CHUNK_PARAMS / 4) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO machine_software (product, cycle, machine_id) ",
+                "INSERT INTO machine_software (product, cycle, machine_id, last_used) ",
             );
-            qb.push_values(chunk, |mut b, (id, c)| {
+            qb.push_values(chunk, |mut b, (id, c, u)| {
                 b.push_bind(c.product.clone())
                     .push_bind(c.cycle.clone())
-                    .push_bind(*id);
+                    .push_bind(*id)
+                    .push_bind(u.map(|u| u.timestamp_micros()));
             });
             qb.build().execute(&mut **tx).await?;
         }
-        for chunk in apps.chunks(CHUNK_PARAMS / 2) {
+        for chunk in apps.chunks(CHUNK_PARAMS / 3) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO machine_applications (application, machine_id) ",
+                "INSERT INTO machine_applications (application, machine_id, last_used) ",
             );
-            qb.push_values(chunk, |mut b, (id, a)| {
-                b.push_bind((*a).clone()).push_bind(*id);
+            qb.push_values(chunk, |mut b, (id, a, u)| {
+                b.push_bind((*a).clone())
+                    .push_bind(*id)
+                    .push_bind(u.map(|u| u.timestamp_micros()));
             });
             qb.build().execute(&mut **tx).await?;
         }
@@ -1012,8 +1076,8 @@ mod pg_bulk {
     pub(super) async fn insert_software(
         tx: &mut Tx<'_>,
         installs: &Installs<'_>,
-        cycles: &[(i64, &CycleRef)],
-        apps: &[(i64, &String)],
+        cycles: &[(i64, &CycleRef, Option<DateTime<Utc>>)],
+        apps: &[(i64, &String, Option<DateTime<Utc>>)],
     ) -> Result<()> {
         use std::fmt::Write as _;
         if !installs.is_empty() {
@@ -1032,32 +1096,43 @@ mod pg_bulk {
         }
         if !cycles.is_empty() {
             sqlx::query(
-                "INSERT INTO machine_software (product, cycle, machine_id) \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])",
+                "INSERT INTO machine_software (product, cycle, machine_id, last_used) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])",
             )
             .bind(
                 cycles
                     .iter()
-                    .map(|(_, c)| c.product.as_str())
+                    .map(|(_, c, _)| c.product.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(
                 cycles
                     .iter()
-                    .map(|(_, c)| c.cycle.as_str())
+                    .map(|(_, c, _)| c.cycle.as_str())
                     .collect::<Vec<_>>(),
             )
-            .bind(cycles.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(cycles.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
+            .bind(
+                cycles
+                    .iter()
+                    .map(|(_, _, u)| u.map(|u| u.timestamp_micros()))
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut **tx)
             .await?;
         }
         if !apps.is_empty() {
             sqlx::query(
-                "INSERT INTO machine_applications (application, machine_id) \
-                 SELECT * FROM UNNEST($1::text[], $2::bigint[])",
+                "INSERT INTO machine_applications (application, machine_id, last_used) \
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[])",
             )
-            .bind(apps.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>())
-            .bind(apps.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind(apps.iter().map(|(_, a, _)| a.as_str()).collect::<Vec<_>>())
+            .bind(apps.iter().map(|(id, _, _)| *id).collect::<Vec<_>>())
+            .bind(
+                apps.iter()
+                    .map(|(_, _, u)| u.map(|u| u.timestamp_micros()))
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut **tx)
             .await?;
         }

@@ -1,0 +1,310 @@
+//! Licence commands: `report licences`, `licence check` and `licence
+//! whatif`. They read the site's licence file (`--licences FILE`, the
+//! `licences` setting or `WINVENTORY_LICENCES`), check it against the
+//! catalog, and compute the figures with `winventory_core::licence`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use rust_decimal::Decimal;
+use winventory_core::catalog::Catalog;
+use winventory_core::domain::AsOf;
+use winventory_core::licence::{
+    self, Coverage, Holder, LicenceBook, LicenceRow, Model, Period, WhatIf,
+};
+use winventory_core::store::Store;
+
+use crate::commands::{load_catalog, open};
+use crate::render::{self, Format};
+use crate::settings::Settings;
+
+/// `winventory licence ...`.
+#[derive(Debug, Subcommand)]
+pub enum LicenceCommand {
+    /// Check a licence file: every mistake with its line and field; nothing
+    /// is stored.
+    Check {
+        /// The licence file (TOML).
+        file: PathBuf,
+    },
+    /// What a licence would cost with other terms: a new price or period, a
+    /// new model, without unused or stale installs, without the machines
+    /// whose owners answered "no longer needed". Prints today's yearly cost
+    /// beside the simulated one and the difference, per group where the
+    /// users have groups.
+    Whatif {
+        /// The licence: its name, application or product.
+        what: String,
+        /// New price per seat and period (such as 1800.00).
+        #[arg(long, value_name = "AMOUNT")]
+        price: Option<Decimal>,
+        /// New period of the price: year, month or perpetual.
+        #[arg(long, value_parser = parse_period)]
+        period: Option<Period>,
+        /// New model: per_device, per_user, site, subscription or concurrent.
+        #[arg(long, value_parser = parse_model)]
+        model: Option<Model>,
+        /// Drop installs not used for this many days (where use is metered).
+        #[arg(long, value_name = "DAYS")]
+        drop_unused: Option<u32>,
+        /// Drop installs on machines that stopped reporting (stale).
+        #[arg(long)]
+        drop_stale: bool,
+        /// The licence file (default: the `licences` setting).
+        #[arg(long, value_name = "FILE")]
+        licences: Option<PathBuf>,
+        /// Look at the end of this date instead of now.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+fn parse_period(s: &str) -> Result<Period, String> {
+    Period::parse(s).ok_or_else(|| format!("{s:?}: use year, month or perpetual"))
+}
+
+fn parse_model(s: &str) -> Result<Model, String> {
+    Model::parse(s)
+        .ok_or_else(|| format!("{s:?}: use per_device, per_user, site, subscription or concurrent"))
+}
+
+/// Whether the inventory can recognise what a licence covers.
+pub fn known_to(catalog: &Catalog) -> impl Fn(&Coverage) -> bool + '_ {
+    let apps = catalog.applications();
+    move |c: &Coverage| match c {
+        Coverage::Application(a) => apps.contains(a.as_str()),
+        Coverage::Product(p) => catalog.has_product(p),
+    }
+}
+
+/// Read and check a licence file; every mistake is listed with the file,
+/// line and field.
+pub fn load_file(path: &Path, catalog: &Catalog) -> Result<LicenceBook> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the licence file {}", path.display()))?;
+    LicenceBook::parse(&text, known_to(catalog)).map_err(|errors| {
+        let list = errors
+            .iter()
+            .map(|e| format!("  {}: {e}", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        anyhow::anyhow!(
+            "the licence file {} has {} mistake{}:\n{list}\nFix them and run `winventory licence check {}` again.",
+            path.display(),
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            path.display()
+        )
+    })
+}
+
+/// The licence file named by `--licences` or the settings.
+pub fn load(settings: &Settings, over: Option<&Path>, catalog: &Catalog) -> Result<LicenceBook> {
+    let Some(path) = over.or(settings.licences.as_deref()) else {
+        bail!(
+            "no licence file: pass --licences FILE or set WINVENTORY_LICENCES (docs/licences.md shows one)"
+        );
+    };
+    load_file(path, catalog)
+}
+
+/// Every holder of what the book covers.
+pub async fn holders(store: &dyn Store, book: &LicenceBook) -> Result<Vec<Holder>> {
+    let mut out = Vec::new();
+    for c in book.coverages() {
+        out.extend(store.licence_holders(&c).await?);
+    }
+    Ok(out)
+}
+
+/// The licence report's rows at `as_of`.
+pub async fn rows(store: &dyn Store, book: &LicenceBook, as_of: &AsOf) -> Result<Vec<LicenceRow>> {
+    let hs = holders(store, book).await?;
+    Ok(licence::report(
+        book,
+        &hs,
+        as_of.date,
+        as_of.fresh_cutoff(),
+        as_of.instant,
+    ))
+}
+
+const COLUMNS: &[&str] = &[
+    "licence",
+    "covers",
+    "model",
+    "machines",
+    "users",
+    "seats",
+    "in use",
+    "compliance",
+    "yearly cost",
+    "unused 90d",
+    "use unknown",
+    "contract end",
+];
+
+/// `winventory report licences`.
+pub async fn report(
+    settings: &Settings,
+    as_of: &AsOf,
+    file: Option<&Path>,
+    format: Format,
+) -> Result<u8> {
+    let store = open(settings).await?;
+    let catalog = load_catalog(settings, store.as_ref()).await?;
+    let book = load(settings, file, &catalog)?;
+    let rows = rows(store.as_ref(), &book, as_of).await?;
+    render::rows(format, &rows, COLUMNS, |r| {
+        vec![
+            r.licence.clone(),
+            r.covers.clone(),
+            r.model.to_string(),
+            r.machines.to_string(),
+            r.users.to_string(),
+            r.seats.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            r.in_use.to_string(),
+            r.compliance.to_string(),
+            format!("{} {}", r.yearly_cost, r.currency),
+            r.unused.to_string(),
+            r.use_unknown.to_string(),
+            match (r.contract_end, r.renewal_due) {
+                (Some(d), true) => format!("{d} (renewal due)"),
+                (Some(d), false) => d.to_string(),
+                (None, _) => "-".into(),
+            },
+        ]
+    })?;
+    if format == Format::Table && rows.is_empty() {
+        eprintln!("no licence in the file runs on {}", as_of.date);
+    }
+    Ok(0)
+}
+
+/// `winventory licence ...`.
+pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
+    match cmd {
+        LicenceCommand::Check { file } => {
+            let store = open(settings).await?;
+            let catalog = load_catalog(settings, store.as_ref()).await?;
+            let book = load_file(&file, &catalog)?;
+            println!(
+                "{}: {} licence{} checked, no mistakes",
+                file.display(),
+                book.licences.len(),
+                if book.licences.len() == 1 { "" } else { "s" }
+            );
+            Ok(0)
+        }
+        LicenceCommand::Whatif {
+            what,
+            price,
+            period,
+            model,
+            drop_unused,
+            drop_stale,
+            licences,
+            as_of,
+            format,
+        } => {
+            let store = open(settings).await?;
+            let catalog = load_catalog(settings, store.as_ref()).await?;
+            let book = load(settings, licences.as_deref(), &catalog)?;
+            let as_of = match as_of {
+                Some(d) => AsOf::end_of(d, settings.freshness_days),
+                None => AsOf::now(settings.freshness_days),
+            };
+            let Some(l) = book.find(&what, as_of.date) else {
+                bail!(
+                    "no licence named {what:?} (or covering it) in the licence file; `winventory report licences` lists them"
+                );
+            };
+            if price.is_some_and(|p| p.is_sign_negative()) {
+                bail!("--price must not be negative");
+            }
+            let hs = store.licence_holders(&l.covers).await?;
+            let groups = store.group_memberships().await?;
+            let changes = WhatIf {
+                price,
+                period,
+                model,
+                drop_unused_days: drop_unused.map(i64::from),
+                drop_stale,
+                drop_machines: Default::default(),
+            };
+            let r = licence::what_if(
+                l,
+                &hs,
+                &changes,
+                as_of.fresh_cutoff(),
+                as_of.instant,
+                &groups,
+            );
+            if format == Format::Json {
+                render::json(&r)?;
+                return Ok(0);
+            }
+            let c = r.currency;
+            println!(
+                "{} ({}): {} seats at {} {c} per {}, {}",
+                l.name,
+                l.covers,
+                l.seats
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unlimited".into()),
+                l.price,
+                l.period,
+                l.model.as_str()
+            );
+            println!(
+                "today:      {} {c} a year ({} seats owned, {} in use counting stale machines)",
+                r.cost_today,
+                r.seats_today
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unlimited".into()),
+                r.in_use_today
+            );
+            println!(
+                "simulated:  {} {c} a year ({} seats needed, {}, {} {c} per {})",
+                r.cost_simulated,
+                r.seats_simulated,
+                r.model_simulated,
+                price.unwrap_or(l.price),
+                period.unwrap_or(l.period)
+            );
+            let sign = if r.difference.is_sign_positive() && !r.difference.is_zero() {
+                "+"
+            } else {
+                ""
+            };
+            println!("difference: {sign}{} {c} a year", r.difference);
+            if !r.groups.is_empty() {
+                render::rows(
+                    Format::Table,
+                    &r.groups,
+                    &[
+                        "group",
+                        "seats today",
+                        "seats simulated",
+                        "cost today",
+                        "cost simulated",
+                    ],
+                    |g| {
+                        vec![
+                            g.group.clone(),
+                            g.seats_today.to_string(),
+                            g.seats_simulated.to_string(),
+                            format!("{} {c}", g.cost_today),
+                            format!("{} {c}", g.cost_simulated),
+                        ]
+                    },
+                )?;
+            }
+            Ok(0)
+        }
+    }
+}
