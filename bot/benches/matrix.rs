@@ -226,8 +226,23 @@ async fn main() {
     }
     let baseline = started.elapsed().as_secs_f64();
 
-    // Vote to commit, with `serve` listening.
-    let mut serve = with_matrix(&["serve", "--no-worker"]);
+    println!(
+        "backend: {backend:?}; owners: {owners}; Synapse at {}",
+        env("WINVENTORY_TEST_SYNAPSE_URL")
+    );
+    println!("digests (message + poll, encrypted): {n}");
+    println!(
+        "  baseline, plain matrix-sdk loop: {baseline:.2} s, {:.1} digests/s",
+        n as f64 / baseline
+    );
+    println!(
+        "  outbox + `worker --once`:        {ours:.2} s, {:.1} digests/s ({:.2}x the baseline's time; an idle worker process takes {idle:.2} s)",
+        n as f64 / ours,
+        ours / baseline
+    );
+
+    // Vote to commit, with `serve` listening (the outbox is empty by now).
+    let mut serve = with_matrix(&["serve"]);
     let _server = common::Server(serve.spawn().expect("serve"));
     let campaign = db
         .campaign("retire-2012r2")
@@ -290,20 +305,6 @@ async fn main() {
     latencies.sort_by(f64::total_cmp);
     let mean = latencies.iter().sum::<f64>() / latencies.len() as f64;
 
-    println!(
-        "backend: {backend:?}; owners: {owners}; Synapse at {}",
-        env("WINVENTORY_TEST_SYNAPSE_URL")
-    );
-    println!("digests (message + poll, encrypted): {n}");
-    println!(
-        "  baseline, plain matrix-sdk loop: {baseline:.2} s, {:.1} digests/s",
-        n as f64 / baseline
-    );
-    println!(
-        "  outbox + `worker --once`:        {ours:.2} s, {:.1} digests/s ({:.2}x the baseline's time; an idle worker process takes {idle:.2} s)",
-        n as f64 / ours,
-        ours / baseline
-    );
     println!(
         "vote to commit ({} votes): median {:.1} ms, p99 {:.1} ms, mean {mean:.1} ms, max {:.1} ms",
         latencies.len(),

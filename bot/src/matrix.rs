@@ -119,12 +119,50 @@ impl MatrixChannel {
                 .restore_session(session)
                 .await
                 .context("cannot restore the kept Matrix session")?;
+        } else if let Some(token) = &s.matrix_access_token {
+            // A token the admin made for the bot: its device is the token's.
+            let who = whoami(homeserver, token.expose()).await?;
+            let session = MatrixSession {
+                meta: matrix_sdk::SessionMeta {
+                    user_id: who.0,
+                    device_id: who.1,
+                },
+                tokens: matrix_sdk::SessionTokens {
+                    access_token: token.expose().to_string(),
+                    refresh_token: None,
+                },
+            };
+            client
+                .restore_session(session.clone())
+                .await
+                .context("the homeserver refused the Matrix access token")?;
+            write_private(&session_file, &serde_json::to_string(&session)?)?;
+            std::fs::write(
+                store.join("since"),
+                chrono::Utc::now().timestamp_millis().to_string(),
+            )
+            .with_context(|| format!("cannot write {}", store.join("since").display()))?;
+            // Homeservers let a new identity upload its cross-signing keys
+            // without a password; one that insists gets it from the password.
+            if let Err(e) = client
+                .encryption()
+                .bootstrap_cross_signing_if_needed(None)
+                .await
+            {
+                match (&s.matrix_password, s.matrix_user.as_deref()) {
+                    (Some(p), Some(u)) => cross_sign(&client, u, p.expose()).await?,
+                    _ => tracing::warn!(
+                        error = %e,
+                        "cannot cross-sign the bot's device without its password; set WINVENTORY_MATRIX_PASSWORD once so clients that insist on cross-signing trust it"
+                    ),
+                }
+            }
         } else {
             let user = s.matrix_user.as_deref().context(
-                "matrix_homeserver is set but matrix_user is not; set WINVENTORY_MATRIX_USER",
+                "matrix_homeserver is set but neither matrix_access_token nor matrix_user is; set WINVENTORY_MATRIX_ACCESS_TOKEN, or WINVENTORY_MATRIX_USER and WINVENTORY_MATRIX_PASSWORD",
             )?;
             let password = s.matrix_password.as_ref().context(
-                "no Matrix session is kept yet and matrix_password is not set; set WINVENTORY_MATRIX_PASSWORD for the first log-in",
+                "no Matrix session is kept yet and matrix_password is not set; set WINVENTORY_MATRIX_PASSWORD (or WINVENTORY_MATRIX_ACCESS_TOKEN) for the first log-in",
             )?;
             client
                 .matrix_auth()
@@ -525,6 +563,44 @@ async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> 
         comment: None,
     };
     Some(answer_reply(e, &user, &reply::Target::All, answer, kind.as_str()).await)
+}
+
+/// Who an access token belongs to: user and device
+/// (`GET /_matrix/client/v3/account/whoami`).
+async fn whoami(
+    homeserver: &str,
+    token: &str,
+) -> Result<(OwnedUserId, matrix_sdk::ruma::OwnedDeviceId)> {
+    #[derive(serde::Deserialize)]
+    struct WhoAmI {
+        user_id: OwnedUserId,
+        device_id: Option<matrix_sdk::ruma::OwnedDeviceId>,
+    }
+    let url = format!(
+        "{}/_matrix/client/v3/account/whoami",
+        homeserver.trim_end_matches('/')
+    );
+    let r = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the Matrix homeserver at {homeserver}"))?;
+    if !r.status().is_success() {
+        anyhow::bail!(
+            "the homeserver at {homeserver} refused the Matrix access token ({}); check WINVENTORY_MATRIX_ACCESS_TOKEN",
+            r.status()
+        );
+    }
+    let who: WhoAmI = r
+        .json()
+        .await
+        .context("the homeserver's whoami answer is not what the Matrix spec describes")?;
+    let device = who.device_id.context(
+        "this access token has no device (an appservice token?); use a token made by logging the bot in",
+    )?;
+    Ok((who.user_id, device))
 }
 
 /// Cross-sign the bot's new device, answering the password challenge.

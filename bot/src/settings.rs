@@ -68,6 +68,8 @@ pub struct FileConfig {
     pub matrix_user: Option<String>,
     /// The bot's Matrix password (first log-in; the session is kept after).
     pub matrix_password: Option<String>,
+    /// Or an access token of the bot's (its device is the token's).
+    pub matrix_access_token: Option<String>,
     /// Folder of the bot's Matrix session and encryption store.
     pub matrix_store: Option<PathBuf>,
     /// Groups whose members are admins in chat (comma-separated in the
@@ -148,6 +150,8 @@ pub struct Settings {
     pub matrix_user: Option<String>,
     /// Bot password.
     pub matrix_password: Option<Secret>,
+    /// Bot access token (instead of the password).
+    pub matrix_access_token: Option<Secret>,
     /// Session and crypto store folder.
     pub matrix_store: PathBuf,
     /// Chat admin groups.
@@ -288,6 +292,9 @@ impl Settings {
             matrix_user: env("WINVENTORY_MATRIX_USER").or(file.matrix_user),
             matrix_password: env("WINVENTORY_MATRIX_PASSWORD")
                 .or(file.matrix_password)
+                .map(Secret::new),
+            matrix_access_token: env("WINVENTORY_MATRIX_ACCESS_TOKEN")
+                .or(file.matrix_access_token)
                 .map(Secret::new),
             matrix_store: env("WINVENTORY_MATRIX_STORE")
                 .map(PathBuf::from)

@@ -579,13 +579,14 @@ async fn a_homeserver_outage_holds_matrix_digests_until_it_returns_and_email_goe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rate_limited_bot_waits_as_the_homeserver_asks_and_delivers_everything_once() {
+async fn a_bot_with_an_access_token_waits_out_rate_limits_and_delivers_everything_once() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let site = Site::new(Backend::Sqlite, "mxlimit").await;
     let run = format!("mxlimit-{}", std::process::id());
     let (_, admin_token) = register_as(&format!("admin-{run}"), true).await;
     let bot = format!("winv-{run}");
-    let bot_id = register(&bot).await;
+    // This bot logs in with an access token (no password anywhere).
+    let (bot_id, bot_token) = register_as(&bot, false).await;
     let asmith = register(&format!("asmith-{run}")).await;
     let owner = Owner::login(&format!("asmith-{run}"), site.dir.path()).await;
     let users = format!(
@@ -602,17 +603,14 @@ async fn a_rate_limited_bot_waits_as_the_homeserver_asks_and_delivers_everything
                 "WINVENTORY_MATRIX_HOMESERVER",
                 env("WINVENTORY_TEST_SYNAPSE_URL"),
             )
-            .env("WINVENTORY_MATRIX_USER", &bot)
-            .env("WINVENTORY_MATRIX_PASSWORD", PASSWORD)
+            .env("WINVENTORY_MATRIX_ACCESS_TOKEN", &bot_token)
             .env("WINVENTORY_MATRIX_STORE", &store)
             .env("WINVENTORY_DELIVERY_RATE", "1000")
             .output()
             .expect("winventory");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains(&bot_token), "the token is never printed");
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let db = winventory_core::store::connect(&site.db.url)
@@ -662,7 +660,6 @@ async fn a_rate_limited_bot_waits_as_the_homeserver_asks_and_delivers_everything
             "WINVENTORY_MATRIX_HOMESERVER",
             env("WINVENTORY_TEST_SYNAPSE_URL"),
         )
-        .env("WINVENTORY_MATRIX_USER", &bot)
         .env("WINVENTORY_MATRIX_STORE", &store)
         .env("WINVENTORY_DELIVERY_RATE", "1000");
     let _server = common::Server(serve.spawn().expect("serve"));
