@@ -29,8 +29,7 @@ pub enum LicenceCommand {
         file: PathBuf,
     },
     /// What a licence would cost with other terms: a new price or period, a
-    /// new model, without unused or stale installs, without the machines
-    /// whose owners answered "no longer needed". Prints today's yearly cost
+    /// new model, without unused or stale installs. Prints today's yearly cost
     /// beside the simulated one and the difference, per group where the
     /// users have groups.
     Whatif {
@@ -114,11 +113,8 @@ pub fn load(settings: &Settings, over: Option<&Path>, catalog: &Catalog) -> Resu
 
 /// Every holder of what the book covers.
 pub async fn holders(store: &dyn Store, book: &LicenceBook) -> Result<Vec<Holder>> {
-    let mut out = Vec::new();
-    for c in book.coverages() {
-        out.extend(store.licence_holders(&c).await?);
-    }
-    Ok(out)
+    let covers: Vec<Coverage> = book.coverages().into_iter().collect();
+    Ok(store.licence_holders(&covers).await?)
 }
 
 /// The licence report's rows at `as_of`.
@@ -226,7 +222,9 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
             if price.is_some_and(|p| p.is_sign_negative()) {
                 bail!("--price must not be negative");
             }
-            let hs = store.licence_holders(&l.covers).await?;
+            let hs = store
+                .licence_holders(std::slice::from_ref(&l.covers))
+                .await?;
             let groups = store.group_memberships().await?;
             let changes = WhatIf {
                 price,

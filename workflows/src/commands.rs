@@ -537,7 +537,10 @@ impl Engine {
                         }
                     ))));
                 };
-                let holders = self.store.licence_holders(&l.covers).await?;
+                let holders = self
+                    .store
+                    .licence_holders(std::slice::from_ref(&l.covers))
+                    .await?;
                 let one = winventory_core::licence::LicenceBook {
                     licences: vec![l.clone()],
                 };

@@ -340,11 +340,11 @@ pub trait Store: CampaignStore + Send + Sync {
     async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>>;
     /// Fresh machines per application.
     async fn application_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
-    /// Every machine (stale ones too) holding what a licence covers, with
-    /// its user (main user, else responsible) and the last use there.
+    /// Every machine (stale ones too) holding what these licences cover,
+    /// with its user (main user, else responsible) and the last use there.
     async fn licence_holders(
         &self,
-        covers: &crate::licence::Coverage,
+        covers: &[crate::licence::Coverage],
     ) -> Result<Vec<crate::licence::Holder>>;
     /// Every group membership: login -> groups.
     async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>>;
