@@ -207,7 +207,20 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     // run admin commands.
     say("mine".into()).await;
     say("machine SRV-J1".into()).await;
-    say("campaign pause retire-2012r2".into()).await;
+    // Every admin command at once (one line each): each one refused.
+    let admin_only = [
+        "campaign pause retire-2012r2",
+        "eol",
+        "eol within 365 windows-server",
+        "campaign list",
+        "campaign status retire-2012r2",
+        "campaign remind retire-2012r2",
+        "campaign resume retire-2012r2",
+        "stats",
+        "owner jdoe",
+        "licence Zoom",
+    ];
+    say(admin_only.join("\n")).await;
     let got = owner.messages(8).await;
     assert_eq!(got.len(), 8, "{got:?}");
     assert!(
@@ -221,7 +234,12 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         got[5]
     );
     assert!(got[6].contains("only the IT team's admins"), "{}", got[6]);
-    assert!(got[7].contains("only the IT team's admins"), "{}", got[7]);
+    assert_eq!(
+        got[7].matches("only the IT team's admins").count(),
+        admin_only.len(),
+        "{}",
+        got[7]
+    );
     let listed = site.json(&["campaign", "list", "--format", "json"]);
     assert_eq!(listed[0]["state"], "running", "{listed}");
 
@@ -246,7 +264,8 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     }
     admin_room
         .send(RoomMessageEventContent::text_plain(
-            "machine SRV-J1\ncampaign pause retire-2012r2\nlicence Zoom",
+            "machine SRV-J1\ncampaign pause retire-2012r2\nlicence Zoom\neol\ncampaign list\n\
+             campaign status retire-2012r2\ncampaign remind retire-2012r2\nstats\nowner jdoe",
         ))
         .await
         .expect("send");
@@ -258,6 +277,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         got[0]
     );
     assert!(got[0].contains("is paused now"), "{}", got[0]);
+    assert!(!got[0].contains("only the IT team's admins"), "{}", got[0]);
     assert!(
         got[0].contains("Licence zoom-campus (Zoom)")
             && got[0].contains("under by 10")
@@ -313,6 +333,20 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         Some("refused"),
         "{audit}"
     );
+    for cmd in admin_only {
+        assert_eq!(
+            outcome("asmith", cmd).as_deref(),
+            Some("refused"),
+            "{cmd}: {audit}"
+        );
+    }
+    for cmd in ["stats", "campaign list", "owner jdoe", "licence Zoom"] {
+        assert_eq!(
+            outcome("boss", cmd).as_deref(),
+            Some("done"),
+            "{cmd}: {audit}"
+        );
+    }
     assert_eq!(
         outcome("asmith", "mine").as_deref(),
         Some("done"),
