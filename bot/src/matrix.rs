@@ -4,19 +4,24 @@
 //! The client keeps its session (`session.json`, access token inside, mode
 //! 0600) and its SQLite state and crypto stores in one folder, so a restart
 //! is the same device with the same keys and the same sync position. The
-//! first log-in uses the configured password and cross-signs the device (so
+//! first log-in uses the configured password (or an access token made for
+//! the bot, whose device `whoami` names) and cross-signs the device (so
 //! clients that insist on cross-signed devices decrypt its messages).
 //!
 //! Direct rooms are end-to-end encrypted (what Element creates) and reused:
 //! kept in `rooms.json` beside the session (and found through the `m.direct`
 //! account data otherwise), created when the person has none or has left,
-//! after a profile look-up so an ID nobody has is refused. Each message is sent with a transaction ID
-//! derived from the outbox key, so a prompt resend after a crash is a no-op
-//! on the homeserver. Rate limits are honoured by matrix-sdk's own retries
-//! (`Retry-After` or `retry_after_ms`); what is still limited, a homeserver
-//! that is down, or a 5xx is a temporary failure for the outbox to retry; any
-//! other refusal (an unknown user, a forbidden invite) is permanent and the
-//! message falls back to email.
+//! after a profile look-up so an ID nobody has is refused. Each message is
+//! sent with a transaction ID derived from the outbox key, so a prompt
+//! resend after a crash is a no-op on the homeserver; a later attempt first
+//! looks for the outbox key (carried inside the encrypted content) among
+//! the bot's recent events in the room. Rate limits are honoured by
+//! matrix-sdk's own retries (`Retry-After` or `retry_after_ms`), and what is
+//! still limited holds the channel as long as the server asks
+//! ([`SendError::RateLimited`]); a homeserver that is down, or a 5xx, is a
+//! temporary failure for the outbox to retry; any other refusal (an unknown
+//! user, a forbidden invite) is permanent and the message falls back to
+//! email.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
