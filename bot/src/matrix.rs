@@ -294,8 +294,8 @@ impl MatrixChannel {
             .sync_once(SyncSettings::default().timeout(Duration::ZERO))
             .await
             .context("the Matrix sync failed; is the homeserver reachable?")?;
-        // Event handlers run as tasks: let them finish.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // matrix-sdk awaits the handlers within the sync: answers are
+        // recorded and confirmed by now.
         Ok(())
     }
 
