@@ -141,12 +141,7 @@ impl MatrixChannel {
                 .restore_session(session.clone())
                 .await
                 .context("the homeserver refused the Matrix access token")?;
-            write_private(&session_file, &serde_json::to_string(&session)?)?;
-            std::fs::write(
-                store.join("since"),
-                chrono::Utc::now().timestamp_millis().to_string(),
-            )
-            .with_context(|| format!("cannot write {}", store.join("since").display()))?;
+            keep_new_session(store, &session)?;
             // Homeservers let a new identity upload its cross-signing keys
             // without a password; one that insists gets it from the password.
             if let Err(e) = client
@@ -182,13 +177,7 @@ impl MatrixChannel {
                 .matrix_auth()
                 .session()
                 .context("the homeserver accepted the log-in but returned no session")?;
-            write_private(&session_file, &serde_json::to_string(&session)?)?;
-            // Events from before the first log-in are history, not requests.
-            std::fs::write(
-                store.join("since"),
-                chrono::Utc::now().timestamp_millis().to_string(),
-            )
-            .with_context(|| format!("cannot write {}", store.join("since").display()))?;
+            keep_new_session(store, &session)?;
             cross_sign(&client, user, password.expose()).await?;
         }
         // No sync here: only the listener syncs, so a process that only
@@ -628,6 +617,15 @@ async fn cross_sign(client: &Client, user: &str, password: &str) -> Result<()> {
             .context("cannot cross-sign the bot's device")?;
     }
     Ok(())
+}
+
+/// Keep a new session (`session.json`, owner-only) and the time of the
+/// first log-in (`since`): events from before it are history, not requests.
+fn keep_new_session(store: &Path, session: &MatrixSession) -> Result<()> {
+    write_private(&session_path(store), &serde_json::to_string(session)?)?;
+    let since = store.join("since");
+    std::fs::write(&since, chrono::Utc::now().timestamp_millis().to_string())
+        .with_context(|| format!("cannot write {}", since.display()))
 }
 
 /// Write a file only its owner can read (it holds an access token).

@@ -809,9 +809,9 @@ pub struct WhatIfResult {
 /// model, at the simulated price. Today's cost is the seats owned; each
 /// group's share of it follows its share of today's use. `groups_of`
 /// gives a user's groups (an install counts in each of them).
-pub fn what_if(
+pub fn what_if<'a>(
     l: &Licence,
-    holders: &[Holder],
+    holders: &'a [Holder],
     changes: &WhatIf,
     fresh_since: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -864,18 +864,17 @@ pub fn what_if(
             .cloned()
             .unwrap_or_else(|| vec!["(no group)".to_string()])
     };
-    let mut today: BTreeMap<String, Vec<&Holder>> = BTreeMap::new();
-    for h in &mine {
-        for g in group_names(h) {
-            today.entry(g).or_default().push(h);
+    let by_group = |hs: &[&'a Holder]| {
+        let mut out: BTreeMap<String, Vec<&'a Holder>> = BTreeMap::new();
+        for h in hs {
+            for g in group_names(h) {
+                out.entry(g).or_default().push(*h);
+            }
         }
-    }
-    let mut simulated: BTreeMap<String, Vec<&Holder>> = BTreeMap::new();
-    for h in &kept {
-        for g in group_names(h) {
-            simulated.entry(g).or_default().push(h);
-        }
-    }
+        out
+    };
+    let today = by_group(&mine);
+    let simulated = by_group(&kept);
     let groups = if today.keys().all(|g| g == "(no group)") {
         Vec::new()
     } else {
