@@ -169,6 +169,7 @@ async fn main() {
                 body_html: first.body_html.clone(),
                 machines: Vec::new(),
                 reminder: false,
+                actions: first.actions.clone(),
             }
         })
         .collect();

@@ -88,6 +88,7 @@ async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
                 body_html: Some(html),
                 machines: Vec::new(),
                 reminder: false,
+                actions: Vec::new(),
             }
         })
         .collect();

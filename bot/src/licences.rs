@@ -1,5 +1,5 @@
-//! Licence commands: `report licences`, `licence check` and `licence
-//! whatif`. They read the site's licence file (`--licences FILE`, the
+//! Licence commands: `report licences`, `licence check`, `licence whatif`
+//! and `licence removals`. They read the site's licence file (`--licences FILE`, the
 //! `licences` setting or `WINVENTORY_LICENCES`), check it against the
 //! catalog, and compute the figures with `winventory_core::licence`.
 
@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use winventory_core::catalog::Catalog;
 use winventory_core::domain::AsOf;
 use winventory_core::licence::{
-    self, Coverage, Holder, LicenceBook, LicenceRow, Model, Period, WhatIf,
+    self, Coverage, LicenceBook, LicenceRow, Model, Period, RemovalStatus, WhatIf,
 };
 use winventory_core::store::Store;
 
@@ -50,6 +50,10 @@ pub enum LicenceCommand {
         /// Drop installs on machines that stopped reporting (stale).
         #[arg(long)]
         drop_stale: bool,
+        /// Drop installs that licence campaigns' owners answered "no longer
+        /// needed" (uninstall or remove), whether or not they are gone yet.
+        #[arg(long)]
+        drop_answered: bool,
         /// The licence file (default: the `licences` setting).
         #[arg(long, value_name = "FILE")]
         licences: Option<PathBuf>,
@@ -60,6 +64,32 @@ pub enum LicenceCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// The installs licence campaigns found no longer needed, for the team
+    /// that uninstalls remotely: by default the ones owners asked the IT team
+    /// to remove and those still installed after the promised date; with
+    /// `--status confirmed`, those a later snapshot shows gone (the savings).
+    Removals {
+        /// Only this campaign (name or id).
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Which removals: todo (pending and overdue), confirmed, or all.
+        #[arg(long, value_enum, default_value_t = RemovalFilter::Todo)]
+        status: RemovalFilter,
+        /// Output format (table, json or csv).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Which removals `licence removals` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RemovalFilter {
+    /// Not yet seen gone: pending answers and overdue promises.
+    Todo,
+    /// Seen gone by a later snapshot.
+    Confirmed,
+    /// Everything.
+    All,
 }
 
 fn parse_period(s: &str) -> Result<Period, String> {
@@ -111,22 +141,9 @@ pub fn load(settings: &Settings, over: Option<&Path>, catalog: &Catalog) -> Resu
     load_file(path, catalog)
 }
 
-/// Every holder of what the book covers.
-pub async fn holders(store: &dyn Store, book: &LicenceBook) -> Result<Vec<Holder>> {
-    let covers: Vec<Coverage> = book.coverages().into_iter().collect();
-    Ok(store.licence_holders(&covers).await?)
-}
-
 /// The licence report's rows at `as_of`.
 pub async fn rows(store: &dyn Store, book: &LicenceBook, as_of: &AsOf) -> Result<Vec<LicenceRow>> {
-    let hs = holders(store, book).await?;
-    Ok(licence::report(
-        book,
-        &hs,
-        as_of.date,
-        as_of.fresh_cutoff(),
-        as_of.instant,
-    ))
+    Ok(winventory_workflows::licence::rows(store, book, as_of, as_of.date).await?)
 }
 
 const COLUMNS: &[&str] = &[
@@ -142,6 +159,9 @@ const COLUMNS: &[&str] = &[
     "unused 90d",
     "use unknown",
     "contract end",
+    "removed",
+    "pending",
+    "yearly savings",
 ];
 
 /// `winventory report licences`.
@@ -173,6 +193,9 @@ pub async fn report(
                 (Some(d), false) => d.to_string(),
                 (None, _) => "-".into(),
             },
+            r.removals_confirmed.to_string(),
+            r.removals_pending.to_string(),
+            format!("{} {}", r.yearly_savings, r.currency),
         ]
     })?;
     if format == Format::Table && rows.is_empty() {
@@ -203,6 +226,7 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
             model,
             drop_unused,
             drop_stale,
+            drop_answered,
             licences,
             as_of,
             format,
@@ -226,13 +250,23 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
                 .licence_holders(std::slice::from_ref(&l.covers))
                 .await?;
             let groups = store.group_memberships().await?;
+            let drop_machines = if drop_answered {
+                winventory_workflows::licence::removals(store.as_ref())
+                    .await?
+                    .into_iter()
+                    .filter(|r| l.covers == Coverage::Application(r.application.clone()))
+                    .map(|r| r.machine_id)
+                    .collect()
+            } else {
+                Default::default()
+            };
             let changes = WhatIf {
                 price,
                 period,
                 model,
                 drop_unused_days: drop_unused.map(i64::from),
                 drop_stale,
-                drop_machines: Default::default(),
+                drop_machines,
             };
             let r = licence::what_if(
                 l,
@@ -301,6 +335,62 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
                         ]
                     },
                 )?;
+            }
+            Ok(0)
+        }
+        LicenceCommand::Removals {
+            campaign,
+            status,
+            format,
+        } => {
+            let store = open(settings).await?;
+            let mut list = winventory_workflows::licence::removals(store.as_ref()).await?;
+            if let Some(c) = &campaign {
+                let row = store
+                    .campaigns()
+                    .await?
+                    .into_iter()
+                    .find(|r| r.name == *c || r.id.to_string() == *c)
+                    .with_context(|| {
+                        format!("no campaign named {c:?}; `winventory campaign list` shows them")
+                    })?;
+                list.retain(|r| r.campaign == row.name);
+            }
+            list.retain(|r| match status {
+                RemovalFilter::Todo => r.status != RemovalStatus::Confirmed,
+                RemovalFilter::Confirmed => r.status == RemovalStatus::Confirmed,
+                RemovalFilter::All => true,
+            });
+            render::rows(
+                format,
+                &list,
+                &[
+                    "host",
+                    "application",
+                    "status",
+                    "answer",
+                    "answered by",
+                    "promised",
+                    "confirmed at",
+                    "campaign",
+                ],
+                |r| {
+                    vec![
+                        r.host_key.clone(),
+                        r.application.clone(),
+                        r.status.as_str().to_string(),
+                        r.answer.clone().unwrap_or_default(),
+                        r.answered_by.clone().unwrap_or_default(),
+                        r.promised.map(|d| d.to_string()).unwrap_or_default(),
+                        r.confirmed_at
+                            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                            .unwrap_or_default(),
+                        r.campaign.clone(),
+                    ]
+                },
+            )?;
+            if format == Format::Table && list.is_empty() {
+                eprintln!("no removals to list");
             }
             Ok(0)
         }

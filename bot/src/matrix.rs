@@ -541,6 +541,7 @@ async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> 
     };
     let ask = match kind {
         AnswerKind::Upgrade => Some("By when? Reply for example: all upgrade by 2027-03-01"),
+        AnswerKind::Uninstall => Some("By when? Reply for example: all uninstall by 2026-12-31"),
         AnswerKind::NotMine => Some("Whose are they? Reply for example: all not mine asmith"),
         AnswerKind::Esu | AnswerKind::Exception => {
             Some("This answer needs a date; reply in a message (type help for examples).")
@@ -646,17 +647,13 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The answers a digest's poll offers, for all of the person's machines.
-const POLL_ANSWERS: [AnswerKind; 4] = [
-    AnswerKind::Replace,
-    AnswerKind::Decommission,
-    AnswerKind::Upgrade,
-    AnswerKind::NotMine,
-];
-
 /// The poll that follows a digest (`org.matrix.msc3381.poll.start`, with a
-/// text fallback for clients without polls).
-fn digest_poll(lang: &str) -> Result<NewUnstablePollStartEventContent, String> {
+/// text fallback for clients without polls), offering `actions` (the
+/// message's answers for all of its machines at once).
+fn digest_poll(
+    lang: &str,
+    actions: &[AnswerKind],
+) -> Result<NewUnstablePollStartEventContent, String> {
     let fr = lang == "fr";
     let question = if fr {
         "Pour toutes les machines ci-dessus :"
@@ -666,20 +663,24 @@ fn digest_poll(lang: &str) -> Result<NewUnstablePollStartEventContent, String> {
     let label = |k: AnswerKind| {
         let l = answer_label(k, lang);
         match (k, fr) {
-            (AnswerKind::Upgrade, false) => format!("{l} (I will give the date)"),
-            (AnswerKind::Upgrade, true) => format!("{l} (je donnerai la date)"),
+            (AnswerKind::Upgrade | AnswerKind::Uninstall, false) => {
+                format!("{l} (I will give the date)")
+            }
+            (AnswerKind::Upgrade | AnswerKind::Uninstall, true) => {
+                format!("{l} (je donnerai la date)")
+            }
             (AnswerKind::NotMine, false) => format!("{l} (I will say whose)"),
             (AnswerKind::NotMine, true) => format!("{l} (je dirai à qui)"),
             _ => l.to_string(),
         }
     };
-    let answers: Vec<UnstablePollAnswer> = POLL_ANSWERS
+    let answers: Vec<UnstablePollAnswer> = actions
         .iter()
         .map(|k| UnstablePollAnswer::new(k.as_str(), label(*k)))
         .collect();
     let fallback = std::iter::once(question.to_string())
         .chain(
-            POLL_ANSWERS
+            actions
                 .iter()
                 .enumerate()
                 .map(|(i, k)| format!("{}. {}", i + 1, label(*k))),
@@ -810,12 +811,17 @@ impl Channel for MatrixChannel {
         // once (the answers that need no field, and two that ask for it).
         // If it fails, the retry skips the digest and sends the poll.
         let poll_key = format!("{}#poll", m.idem_key);
-        if m.idem_key.starts_with("digest:") && !sent_before.contains(&poll_key) {
+        let actions: Vec<AnswerKind> = m
+            .actions
+            .iter()
+            .filter_map(|a| AnswerKind::parse(a))
+            .collect();
+        if !actions.is_empty() && !sent_before.contains(&poll_key) {
             let lang = match self.db.user(&m.recipient).await {
                 Ok(u) => u.and_then(|u| u.language).unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            let poll = digest_poll(winventory_workflows::render::language(&lang))
+            let poll = digest_poll(winventory_workflows::render::language(&lang), &actions)
                 .map_err(SendError::Permanent)?;
             room.send_raw("org.matrix.msc3381.poll.start", with_key(&poll, &poll_key))
                 .with_transaction_id(&OwnedTransactionId::from(format!("{txn}.poll")))

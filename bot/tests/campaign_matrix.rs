@@ -446,6 +446,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
                 body_html: None,
                 machines: Vec::new(),
                 reminder: false,
+                actions: Vec::new(),
             }],
             chrono::Utc::now(),
         )
@@ -662,6 +663,7 @@ async fn a_bot_with_an_access_token_waits_out_rate_limits_and_delivers_everythin
         body_html: None,
         machines: Vec::new(),
         reminder: false,
+        actions: Vec::new(),
     };
     // The first note opens the room (and logs the bot in).
     db.enqueue(&[note(0)], chrono::Utc::now())

@@ -8,7 +8,7 @@
 //! as strings or integers in the file, never floats), checked against the
 //! currency's minor unit (ISO 4217, via `iso_currency`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -667,40 +667,142 @@ pub struct LicenceRow {
     pub contract_end: Option<NaiveDate>,
     /// Whether the contract ends within its notice period.
     pub renewal_due: bool,
+    /// Installs a later snapshot showed removed after a campaign answer.
+    pub removals_confirmed: i64,
+    /// Installs answered "no longer needed" and not yet seen gone.
+    pub removals_pending: i64,
+    /// Seats the confirmed removals freed, under the model.
+    pub seats_freed: i64,
+    /// Yearly cost of the seats freed.
+    #[serde(serialize_with = "as_string")]
+    pub yearly_savings: Decimal,
 }
 
 /// Installs not used for this long count as unused.
 pub const UNUSED_DAYS: i64 = 90;
 
-/// The figures of every licence running on `day`: fresh machines are those
-/// that reported on or after `fresh_since`; `now` is the end of `day`.
-pub fn report(
-    book: &LicenceBook,
-    holders: &[Holder],
-    day: NaiveDate,
-    fresh_since: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Vec<LicenceRow> {
-    let mut by: HashMap<&Coverage, Vec<&Holder>> = HashMap::new();
-    for h in holders {
-        if h.last_report >= fresh_since {
-            by.entry(&h.covers).or_default().push(h);
+/// What the store reads for the licence report, in compact form: which
+/// machines are fresh, each machine's user (main user, else responsible),
+/// and per coverage its installs as (machine id, last use in microseconds
+/// since the epoch where metered). Stale machines' installs are included;
+/// [`report`] leaves them out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageFacts {
+    /// Machines that reported on or after the freshness cut-off.
+    pub fresh: HashSet<i64>,
+    /// Each machine's user, where known.
+    pub user_of: HashMap<i64, String>,
+    /// Installs per coverage.
+    pub installs: HashMap<Coverage, Vec<(i64, Option<i64>)>>,
+}
+
+/// Where an install answered "no longer needed" stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalStatus {
+    /// A later snapshot no longer lists the program: the seat is saved.
+    Confirmed,
+    /// Promised or requested, not yet seen gone.
+    Pending,
+    /// Still installed after the promised date (the owner has been told).
+    Overdue,
+}
+
+impl RemovalStatus {
+    /// As printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalStatus::Confirmed => "confirmed",
+            RemovalStatus::Pending => "pending",
+            RemovalStatus::Overdue => "overdue",
         }
     }
-    let unused_before = now - Duration::days(UNUSED_DAYS);
+}
+
+/// An install a licence campaign's answer said is no longer needed (or a
+/// later snapshot showed gone), as the export for the remote-uninstall team
+/// and the report's savings see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    /// Campaign name.
+    pub campaign: String,
+    /// The application the campaign asks about.
+    pub application: String,
+    /// Machine id.
+    pub machine_id: i64,
+    /// Hostname as the campaign stored it.
+    pub host_key: String,
+    /// Who answered.
+    pub answered_by: Option<String>,
+    /// `uninstall` (the owner does it), `remove` (the IT team is asked to),
+    /// or none (gone without an answer).
+    pub answer: Option<String>,
+    /// The date an `uninstall` promised.
+    pub promised: Option<NaiveDate>,
+    /// Where it stands.
+    pub status: RemovalStatus,
+    /// When a snapshot showed it gone.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// The figures of every licence running on `day`, counted over fresh
+/// machines; `now` is the end of `day`. Savings are the seats that
+/// confirmed removals freed, at the licence's yearly unit price: machines
+/// for per-device and subscription licences, users who hold it nowhere any
+/// more for per-user ones, none for site and concurrent licences.
+pub fn report(
+    book: &LicenceBook,
+    facts: &UsageFacts,
+    removals: &[Removal],
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<LicenceRow> {
+    let unused_before = (now - Duration::days(UNUSED_DAYS)).timestamp_micros();
     book.active_on(day)
         .map(|l| {
-            let hs = by.get(&l.covers).map(Vec::as_slice).unwrap_or_default();
-            let machines = hs.len() as i64;
-            let users = hs
+            let installs: Vec<(i64, Option<i64>)> = facts
+                .installs
+                .get(&l.covers)
+                .map(|v| {
+                    v.iter()
+                        .copied()
+                        .filter(|(m, _)| facts.fresh.contains(m))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let machines = installs.len() as i64;
+            let user_set: HashSet<&str> = installs
                 .iter()
-                .filter_map(|h| h.user.as_deref())
-                .collect::<BTreeSet<_>>()
-                .len() as i64;
+                .filter_map(|(m, _)| facts.user_of.get(m).map(String::as_str))
+                .collect();
+            let users = user_set.len() as i64;
             let in_use = if l.model.counts_users() {
                 users
             } else {
                 machines
+            };
+            let mine: Vec<&Removal> = removals
+                .iter()
+                .filter(|r| l.covers == Coverage::Application(r.application.clone()))
+                .collect();
+            let confirmed: Vec<&Removal> = mine
+                .iter()
+                .copied()
+                .filter(|r| r.status == RemovalStatus::Confirmed)
+                .collect();
+            let seats_freed = match l.model {
+                Model::Site | Model::Concurrent => 0,
+                Model::PerUser => confirmed
+                    .iter()
+                    .filter_map(|r| r.answered_by.as_deref())
+                    .filter(|u| !user_set.contains(u))
+                    .collect::<HashSet<_>>()
+                    .len() as i64,
+                Model::PerDevice | Model::Subscription => confirmed
+                    .iter()
+                    .map(|r| r.machine_id)
+                    .collect::<HashSet<_>>()
+                    .len() as i64,
             };
             LicenceRow {
                 licence: l.name.clone(),
@@ -713,13 +815,20 @@ pub fn report(
                 compliance: compliance(l, in_use),
                 yearly_cost: l.money(l.yearly_cost()),
                 currency: l.currency.code(),
-                unused: hs
+                unused: installs
                     .iter()
-                    .filter(|h| h.last_used.is_some_and(|u| u < unused_before))
+                    .filter(|(_, u)| u.is_some_and(|u| u < unused_before))
                     .count() as i64,
-                use_unknown: hs.iter().filter(|h| h.last_used.is_none()).count() as i64,
+                use_unknown: installs.iter().filter(|(_, u)| u.is_none()).count() as i64,
                 contract_end: l.end,
                 renewal_due: l.in_notice(day),
+                removals_confirmed: confirmed.len() as i64,
+                removals_pending: mine
+                    .iter()
+                    .filter(|r| r.status != RemovalStatus::Confirmed)
+                    .count() as i64,
+                seats_freed,
+                yearly_savings: l.money(l.yearly_unit() * Decimal::from(seats_freed)),
             }
         })
         .collect()
@@ -1096,31 +1205,88 @@ end = 2026-07-01
         }
     }
 
+    /// Facts for MATLAB installs: (machine, user, fresh, used days ago).
+    fn facts(list: &[(i64, &str, bool, Option<i64>)], now: DateTime<Utc>) -> UsageFacts {
+        let mut f = UsageFacts::default();
+        for &(m, user, fresh, used) in list {
+            if fresh {
+                f.fresh.insert(m);
+            }
+            f.user_of.insert(m, user.to_string());
+            f.installs
+                .entry(Coverage::Application("MATLAB".into()))
+                .or_default()
+                .push((
+                    m,
+                    used.map(|d| (now - Duration::days(d)).timestamp_micros()),
+                ));
+        }
+        f
+    }
+
+    fn removal(machine: i64, user: &str, status: RemovalStatus) -> Removal {
+        Removal {
+            campaign: "matlab-seats".into(),
+            application: "MATLAB".into(),
+            machine_id: machine,
+            host_key: format!("pc{machine}"),
+            answered_by: Some(user.into()),
+            answer: Some("uninstall".into()),
+            promised: None,
+            status,
+            confirmed_at: None,
+        }
+    }
+
     #[test]
     fn the_report_counts_fresh_installs_users_compliance_and_unused_ones() {
         let book = LicenceBook::parse(GOOD, known).expect("valid");
-        let hs = vec![
-            holder(1, "ann", true, Some(1)),
-            holder(2, "ann", true, Some(120)),
-            holder(3, "bob", true, None),
-            holder(4, "cid", true, Some(5)),
-            holder(5, "dan", true, Some(5)),
-            holder(6, "eve", false, Some(1)),
-        ];
         let now = Utc::now();
+        let f = facts(
+            &[
+                (1, "ann", true, Some(1)),
+                (2, "ann", true, Some(120)),
+                (3, "bob", true, None),
+                (4, "cid", true, Some(5)),
+                (5, "dan", true, Some(5)),
+                (6, "eve", false, Some(1)),
+            ],
+            now,
+        );
         let day = NaiveDate::from_ymd_opt(2026, 11, 29).expect("valid");
-        let rows = report(&book, &hs, day, now - Duration::days(90), now);
+        let rows = report(&book, &f, &[], day, now);
         let m = &rows[0];
         assert_eq!((m.machines, m.users, m.in_use), (5, 4, 4));
         assert_eq!(m.compliance, Compliance::Over(1));
         assert_eq!((m.unused, m.use_unknown), (1, 1));
         assert!(m.renewal_due);
         assert_eq!(m.yearly_cost.to_string(), "541.50");
+        assert_eq!((m.removals_confirmed, m.seats_freed), (0, 0));
         let a = &rows[1];
         assert_eq!(
             (a.machines, a.compliance.clone()),
             (0, Compliance::Under(2))
         );
+    }
+
+    #[test]
+    fn savings_count_users_who_hold_the_program_nowhere_any_more() {
+        let book = LicenceBook::parse(GOOD, known).expect("valid");
+        let now = Utc::now();
+        // ann removed it from machine 7 but still has machine 1; fay removed
+        // her only install; gus promised and has not done it yet.
+        let f = facts(&[(1, "ann", true, Some(1)), (3, "gus", true, Some(2))], now);
+        let removals = [
+            removal(7, "ann", RemovalStatus::Confirmed),
+            removal(8, "fay", RemovalStatus::Confirmed),
+            removal(3, "gus", RemovalStatus::Pending),
+        ];
+        let day = NaiveDate::from_ymd_opt(2026, 11, 29).expect("valid");
+        let m = &report(&book, &f, &removals, day, now)[0];
+        assert_eq!(m.model, "per_user");
+        assert_eq!((m.removals_confirmed, m.removals_pending), (2, 1));
+        assert_eq!(m.seats_freed, 1);
+        assert_eq!(m.yearly_savings.to_string(), "180.50");
     }
 
     #[test]

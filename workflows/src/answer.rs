@@ -21,11 +21,30 @@ pub enum AnswerKind {
     Exception,
     /// Not this person's machine: names whose it is.
     NotMine,
+    /// Licence campaigns: the program is still needed on the machine.
+    Keep,
+    /// Licence campaigns: no longer needed; the owner uninstalls it by a date.
+    Uninstall,
+    /// Licence campaigns: no longer needed; the IT team is asked to remove it.
+    Remove,
 }
 
 impl AnswerKind {
-    /// Every kind, in the order polls offer them.
-    pub const ALL: [AnswerKind; 6] = [
+    /// Every kind.
+    pub const ALL: [AnswerKind; 9] = [
+        AnswerKind::Upgrade,
+        AnswerKind::Replace,
+        AnswerKind::Decommission,
+        AnswerKind::Esu,
+        AnswerKind::Exception,
+        AnswerKind::NotMine,
+        AnswerKind::Keep,
+        AnswerKind::Uninstall,
+        AnswerKind::Remove,
+    ];
+
+    /// What an end-of-life (or custom) campaign offers, in order.
+    pub const EOL: [AnswerKind; 6] = [
         AnswerKind::Upgrade,
         AnswerKind::Replace,
         AnswerKind::Decommission,
@@ -33,6 +52,35 @@ impl AnswerKind {
         AnswerKind::Exception,
         AnswerKind::NotMine,
     ];
+
+    /// What a licence campaign offers, in order.
+    pub const LICENCE: [AnswerKind; 4] = [
+        AnswerKind::Keep,
+        AnswerKind::Uninstall,
+        AnswerKind::Remove,
+        AnswerKind::NotMine,
+    ];
+
+    /// The kind a word meant, among those offered: "remove" is
+    /// [`AnswerKind::Decommission`] for a machine and
+    /// [`AnswerKind::Remove`] for a program.
+    pub fn among(self, offered: &[AnswerKind]) -> Self {
+        let alias = match self {
+            AnswerKind::Decommission => AnswerKind::Remove,
+            AnswerKind::Remove => AnswerKind::Decommission,
+            other => other,
+        };
+        if !offered.contains(&self) && offered.contains(&alias) {
+            alias
+        } else {
+            self
+        }
+    }
+
+    /// Whether the answer says the licensed program is no longer needed.
+    pub fn gives_up_seat(self) -> bool {
+        matches!(self, AnswerKind::Uninstall | AnswerKind::Remove)
+    }
 
     /// As stored and in links.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +91,9 @@ impl AnswerKind {
             AnswerKind::Esu => "esu",
             AnswerKind::Exception => "exception",
             AnswerKind::NotMine => "not_mine",
+            AnswerKind::Keep => "keep",
+            AnswerKind::Uninstall => "uninstall",
+            AnswerKind::Remove => "remove",
         }
     }
 
@@ -51,11 +102,12 @@ impl AnswerKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// Whether the answer needs a date (`upgrade` by, `esu` and `exception` until).
+    /// Whether the answer needs a date (`upgrade` and `uninstall` by, `esu`
+    /// and `exception` until).
     pub fn needs_date(self) -> bool {
         matches!(
             self,
-            AnswerKind::Upgrade | AnswerKind::Esu | AnswerKind::Exception
+            AnswerKind::Upgrade | AnswerKind::Esu | AnswerKind::Exception | AnswerKind::Uninstall
         )
     }
 
@@ -70,7 +122,7 @@ impl AnswerKind {
 pub struct Answer {
     /// The kind.
     pub kind: AnswerKind,
-    /// Upgrade by / ESU until / exception until.
+    /// Upgrade by / uninstall by / ESU until / exception until.
     pub date: Option<NaiveDate>,
     /// Exception justification, or the real owner's login for `not_mine`.
     pub detail: Option<String>,
@@ -206,6 +258,16 @@ mod tests {
             Err(AnswerError::OwnerIsSelf)
         );
         assert_eq!(ok(a(AnswerKind::NotMine, None, Some("asmith"))), Ok(()));
+        assert_eq!(ok(a(AnswerKind::Keep, None, None)), Ok(()));
+        assert_eq!(ok(a(AnswerKind::Remove, None, None)), Ok(()));
+        assert_eq!(
+            ok(a(AnswerKind::Uninstall, None, None)),
+            Err(AnswerError::DateMissing)
+        );
+        assert_eq!(
+            ok(a(AnswerKind::Uninstall, Some("2026-12-15"), None)),
+            Ok(())
+        );
         assert_eq!(
             ok(a(AnswerKind::Esu, Some("2028-01-01"), None)),
             Err(AnswerError::EsuBeyondEnd(d("2027-10-12")))
@@ -226,5 +288,14 @@ mod tests {
             assert_eq!(AnswerKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(AnswerKind::parse("maybe"), None);
+    }
+
+    #[test]
+    fn remove_means_the_program_in_a_licence_campaign_and_the_machine_otherwise() {
+        let d = AnswerKind::Decommission;
+        assert_eq!(d.among(&AnswerKind::LICENCE), AnswerKind::Remove);
+        assert_eq!(d.among(&AnswerKind::EOL), AnswerKind::Decommission);
+        assert_eq!(AnswerKind::Remove.among(&AnswerKind::EOL), d);
+        assert_eq!(AnswerKind::Keep.among(&AnswerKind::EOL), AnswerKind::Keep);
     }
 }

@@ -537,10 +537,6 @@ impl Engine {
                         }
                     ))));
                 };
-                let holders = self
-                    .store
-                    .licence_holders(std::slice::from_ref(&l.covers))
-                    .await?;
                 let one = winventory_core::licence::LicenceBook {
                     licences: vec![l.clone()],
                 };
@@ -550,13 +546,7 @@ impl Engine {
                 } else {
                     l.start
                 };
-                let rows = winventory_core::licence::report(
-                    &one,
-                    &holders,
-                    day,
-                    as_of.fresh_cutoff(),
-                    as_of.instant,
-                );
+                let rows = crate::licence::rows(self.store.as_ref(), &one, &as_of, day).await?;
                 let Some(r) = rows.first() else {
                     return Ok(Some(Output::text(format!(
                         "{} does not run on {day}.",
@@ -580,6 +570,17 @@ impl Engine {
                         ("yearly cost", format!("{} {}", r.yearly_cost, r.currency)),
                         ("unused for 90 days", r.unused.to_string()),
                         ("use not metered", r.use_unknown.to_string()),
+                        (
+                            "removals (confirmed / pending)",
+                            format!("{} / {}", r.removals_confirmed, r.removals_pending),
+                        ),
+                        (
+                            "yearly savings",
+                            format!(
+                                "{} {} ({} seats freed)",
+                                r.yearly_savings, r.currency, r.seats_freed
+                            ),
+                        ),
                         (
                             "contract end",
                             match (r.contract_end, r.renewal_due) {

@@ -345,6 +345,7 @@ mod tests {
             body_html: None,
             machines: Vec::new(),
             reminder: false,
+            actions: Vec::new(),
         }
     }
 

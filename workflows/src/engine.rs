@@ -20,10 +20,11 @@ use winventory_core::{AsOf, Catalog, User};
 
 use crate::answer::{Answer, AnswerError, AnswerKind};
 use crate::plan::{
-    Addressee, DigestMachine, Scope, load_matching, load_targets, recipient_key, unknown_targets,
+    Addressee, DigestMachine, Holdings, Scope, load_holdings, load_matching, load_targets,
+    recipient_key, unknown_targets,
 };
 use crate::render::{AnswerLink, RenderError, Templates, answer_label};
-use crate::spec::{CampaignSpec, SpecError, is_quiet};
+use crate::spec::{CampaignKind, CampaignSpec, SpecError, is_quiet};
 use crate::token::{Claims, Signer, TokenError};
 
 /// What can go wrong in the engine, in words for an admin.
@@ -265,6 +266,16 @@ pub struct ChatAnswer {
 /// Why a chat answer was not recorded, in words for the person.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
+    /// The answer is not one the machine's campaign offers.
+    #[error("{answer:?} is not an answer to {what}; answer with one of: {offered}")]
+    NotOffered {
+        /// The answer given.
+        answer: String,
+        /// The machines it was meant for.
+        what: String,
+        /// What their campaigns offer.
+        offered: String,
+    },
     /// The machine is not among the person's open ones.
     #[error("{host} is not among the machines I asked you about{}", if open.is_empty() { String::from(" (you have none open)") } else { format!(": {}", open.join(", ")) })]
     NotYours {
@@ -401,7 +412,7 @@ impl Engine {
             &self.as_of(now),
         )
         .await?;
-        let scope = Scope::load(self.store.as_ref(), &c.spec).await?;
+        let scope = Scope::load(self.store.as_ref(), &c.spec, &self.as_of(now)).await?;
         let targets: Vec<NewTarget> = machines
             .iter()
             .filter(|m| scope.contains(m))
@@ -480,6 +491,9 @@ impl Engine {
                     Ok(context! {
                         hostname => &m.hostname, os => &m.os, cycle => &m.cycle,
                         eol => m.eol.map(|d| d.to_string()),
+                        application => &m.application,
+                        reopened => &m.reopened,
+                        last_used => m.last_used.map(|d| d.to_string()),
                         passed_on_by => &m.passed_on_by,
                         links => ser(&self.links(c, recipient, &person.login, Some(m), &m.answers, lang)?),
                     })
@@ -488,14 +502,15 @@ impl Engine {
             // "Apply to all" offers the answers every machine offers.
             let common: Vec<AnswerKind> = c
                 .spec
-                .poll
-                .answers
+                .answers()
                 .iter()
                 .copied()
                 .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
                 .collect();
             campaigns.push(context! {
                 name => &c.row.name, title => &c.spec.title, description => &c.spec.description,
+                kind => c.spec.kind.as_str(),
+                applications => c.spec.target.applications.join(", "),
                 deadline => c.spec.deadline.to_string(),
                 group => recipient.strip_prefix("group:"),
                 machines => rows,
@@ -508,6 +523,7 @@ impl Engine {
             campaigns => campaigns,
             machines => count,
             reminder => reminder,
+            licence_only => sections.iter().all(|(c, _, _)| c.spec.kind == CampaignKind::Licence),
             expires => expires.map(|e| e.date_naive().to_string()).unwrap_or_default(),
             example => first.and_then(|(_, _, ms)| ms.first()).map(|m| m.hostname.clone()).unwrap_or_default(),
             example_date => first.map(|(c, _, _)| c.spec.deadline.to_string()).unwrap_or_default(),
@@ -579,8 +595,14 @@ impl Engine {
         }
     }
 
-    fn machine_view(&self, c: &Campaign, m: &MachineRow, now: DateTime<Utc>) -> DigestMachine {
-        crate::plan::digest_machine(&c.spec, &self.catalog, m, now.date_naive())
+    fn machine_view(
+        &self,
+        c: &Campaign,
+        m: &MachineRow,
+        now: DateTime<Utc>,
+        holdings: &Holdings,
+    ) -> DigestMachine {
+        crate::plan::digest_machine(&c.spec, &self.catalog, m, now.date_naive(), holdings)
     }
 
     /// Render every digest the campaign's first wave would send into `dir`
@@ -594,6 +616,7 @@ impl Engine {
     ) -> Result<PreviewSummary, EngineError> {
         let c = self.campaign(id_or_name).await?;
         let machines = self.targets(&c.spec, now).await?;
+        let holdings = load_holdings(self.store.as_ref(), &c.spec).await?;
         let users = self.directory().await?;
         let mut by: BTreeMap<String, Vec<DigestMachine>> = BTreeMap::new();
         let mut summary = PreviewSummary {
@@ -605,7 +628,9 @@ impl Engine {
             if r.starts_with("group:") {
                 summary.machines_without_owner += 1;
             }
-            by.entry(r).or_default().push(self.machine_view(&c, m, now));
+            by.entry(r)
+                .or_default()
+                .push(self.machine_view(&c, m, now, &holdings));
         }
         let groups = self
             .group_members(
@@ -681,13 +706,14 @@ impl Engine {
             .clone()
             .ok_or_else(|| EngineError::NoAddress(login.to_string()))?;
         let machines = self.targets(&c.spec, now).await?;
+        let holdings = load_holdings(self.store.as_ref(), &c.spec).await?;
         let first = machines
             .first()
             .map(|m| recipient_key(m, &c.spec.fallback_group));
         let list: Vec<DigestMachine> = machines
             .iter()
             .filter(|m| Some(recipient_key(m, &c.spec.fallback_group)) == first)
-            .map(|m| self.machine_view(&c, m, now))
+            .map(|m| self.machine_view(&c, m, now, &holdings))
             .collect();
         // Links in a test message are signed for the admin, so following
         // them cannot answer for the real owner.
@@ -705,6 +731,7 @@ impl Engine {
             body_html: Some(r.html),
             machines: Vec::new(),
             reminder: false,
+            actions: Vec::new(),
         };
         self.store.enqueue(&[msg], now).await?;
         Ok(email)
@@ -729,7 +756,9 @@ impl Engine {
         let users = self.directory().await?;
         let mut machine_rows: HashMap<i64, MachineRow> = HashMap::new();
         let mut open_lists: Vec<Vec<CampaignMachine>> = Vec::new();
+        let mut holdings: Vec<Holdings> = Vec::new();
         for c in &running {
+            holdings.push(load_holdings(self.store.as_ref(), &c.spec).await?);
             let (added, targets) = self.refresh_targets(c, now).await?;
             summary.machines_added += added;
             let (v, current) = self.verify_against(c, &users, now, &targets).await?;
@@ -842,8 +871,14 @@ impl Engine {
                     let s = sections
                         .entry(*ci)
                         .or_insert_with(|| (recipient.clone(), Vec::new(), Vec::new()));
-                    let mut view = self.machine_view(c, m, now);
+                    let mut view = self.machine_view(c, m, now, &holdings[*ci]);
                     view.passed_on_by.clone_from(&cm.transfer_from);
+                    if cm.resolution.as_deref() == Some("reopened") {
+                        view.reopened = cm.answer.as_deref().map(|a| match cm.answer_date {
+                            Some(d) => format!("{a} by {d}"),
+                            None => a.to_string(),
+                        });
+                    }
                     s.1.push(view);
                     s.2.push((c.row.id, cm.machine_id));
                 }
@@ -878,6 +913,20 @@ impl Engine {
                         .collect();
                     let rendered =
                         self.render_digest(&person, &list, !any_first, &route.channel)?;
+                    // Offered for all at once: what every listed machine
+                    // offers, but for answers that need a text of their own.
+                    let actions: Vec<String> = list
+                        .first()
+                        .map(|(_, _, ms)| ms.first().map(|m| m.answers.clone()).unwrap_or_default())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|a| !matches!(a, AnswerKind::Esu | AnswerKind::Exception))
+                        .filter(|a| {
+                            list.iter()
+                                .all(|(_, _, ms)| ms.iter().all(|m| m.answers.contains(a)))
+                        })
+                        .map(|a| a.as_str().to_string())
+                        .collect();
                     let key = format!("digest:{login}:{day}:{}", route.channel);
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
@@ -891,6 +940,7 @@ impl Engine {
                         body_html: Some(rendered.html),
                         machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
                         reminder: !any_first,
+                        actions,
                     })
                 })
                 .collect::<Result<_, EngineError>>()?
@@ -1004,6 +1054,8 @@ impl Engine {
                 let why = match (fresh, answer) {
                     (false, Some(AnswerKind::Decommission)) => Some("decommissioned"),
                     (false, _) => None, // silent, not proven gone: keep asking
+                    // A fresh snapshot without the program: the seat is free.
+                    (true, _) if c.spec.kind == CampaignKind::Licence => Some("uninstalled"),
                     (true, Some(AnswerKind::Upgrade)) => Some("upgraded"),
                     (true, Some(AnswerKind::Replace)) => Some("replaced"),
                     (true, _) => Some("fixed"),
@@ -1054,7 +1106,12 @@ impl Engine {
                             .is_some_and(|d| d - Duration::days(EXCEPTION_NOTICE_DAYS) <= today),
                         _ => false,
                     },
-                    Some(AnswerKind::Decommission | AnswerKind::Replace) => c.spec.deadline < today,
+                    Some(AnswerKind::Decommission | AnswerKind::Replace | AnswerKind::Remove) => {
+                        c.spec.deadline < today
+                    }
+                    // Still installed after the promised date: asked again,
+                    // and the seat is not counted as saved.
+                    Some(AnswerKind::Uninstall) => cm.answer_date.is_some_and(|d| d < today),
                     _ => false,
                 };
                 if overdue {
@@ -1249,6 +1306,7 @@ impl Engine {
                     body_html: Some(r.html),
                     machines: Vec::new(),
                     reminder: false,
+                    actions: Vec::new(),
                 })
             }
             None => None,
@@ -1541,6 +1599,7 @@ impl Engine {
         };
         let mut out = ChatAnswer::default();
         let mut any = false;
+        let mut refused: Vec<&Campaign> = Vec::new();
         for (c, machines) in &campaigns {
             let chosen: Vec<CampaignMachine> = machines
                 .iter()
@@ -1550,11 +1609,40 @@ impl Engine {
             if chosen.is_empty() {
                 continue;
             }
+            // "remove" means the machine in one campaign, the program in
+            // another; an answer no campaign of these machines offers is
+            // not recorded ("all keep" leaves end-of-life machines alone).
+            let offered = c.spec.answers();
+            let kind = answer.kind.among(offered);
+            if !offered.contains(&kind) {
+                refused.push(c);
+                continue;
+            }
             any = true;
-            self.record(c.row.id, &chosen, answer.clone(), login, via, now)
+            let answer = Answer {
+                kind,
+                ..answer.clone()
+            };
+            self.record(c.row.id, &chosen, answer, login, via, now)
                 .await?;
             out.recorded
                 .extend(chosen.iter().map(|m| m.host_key.clone()));
+        }
+        if !any && !refused.is_empty() {
+            let mut offered: Vec<&str> = refused
+                .iter()
+                .flat_map(|c| c.spec.answers().iter().map(|k| k.as_str()))
+                .collect();
+            offered.sort_unstable();
+            offered.dedup();
+            return Err(ChatError::NotOffered {
+                answer: answer.kind.as_str().into(),
+                what: match target {
+                    crate::reply::Target::All => "your machines".into(),
+                    crate::reply::Target::Host(h) => h.clone(),
+                },
+                offered: offered.join(", "),
+            });
         }
         if !any {
             let mut open: Vec<String> = campaigns

@@ -12,6 +12,7 @@ pub mod answer;
 pub mod commands;
 pub mod delivery;
 pub mod engine;
+pub mod licence;
 pub mod plan;
 pub mod recipients;
 pub mod render;

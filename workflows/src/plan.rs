@@ -3,16 +3,38 @@
 //! target machines). Pure functions over data the caller loaded; the only
 //! store access is [`load_targets`], through the store trait.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use winventory_core::store::{MachineRow, Store};
 use winventory_core::{AsOf, Catalog, CycleRef, HostKey, Lifecycle, User};
 
 use crate::answer::AnswerKind;
 use crate::recipients::{Recipient, recipient_for};
-use crate::spec::{CampaignSpec, ProductCycles};
+use crate::spec::{CampaignKind, CampaignSpec, ProductCycles};
+
+/// What a licence campaign asks about on each machine: the applications it
+/// names that the machine holds, with their last use where metered.
+pub type Holdings = HashMap<i64, Vec<(String, Option<DateTime<Utc>>)>>;
+
+/// The holdings of a licence campaign's applications (empty for other kinds).
+pub async fn load_holdings(
+    store: &dyn Store,
+    spec: &CampaignSpec,
+) -> winventory_core::store::Result<Holdings> {
+    let mut out = Holdings::new();
+    if spec.kind != CampaignKind::Licence {
+        return Ok(out);
+    }
+    for (id, app, used) in store
+        .application_installs(&spec.target.applications)
+        .await?
+    {
+        out.entry(id).or_default().push((app, used));
+    }
+    Ok(out)
+}
 
 fn cref(product: &str, cycle: &str) -> CycleRef {
     CycleRef {
@@ -69,7 +91,7 @@ pub async fn load_targets(
     as_of: &AsOf,
 ) -> winventory_core::store::Result<Vec<MachineRow>> {
     let mut machines = load_matching(store, catalog, spec, as_of).await?;
-    let scope = Scope::load(store, spec).await?;
+    let scope = Scope::load(store, spec, as_of).await?;
     machines.retain(|m| scope.contains(m));
     Ok(machines)
 }
@@ -86,6 +108,15 @@ pub async fn load_matching(
     as_of: &AsOf,
 ) -> winventory_core::store::Result<Vec<MachineRow>> {
     let t = &spec.target;
+    if spec.kind == CampaignKind::Licence {
+        // Every fresh holder of the application (unused_days is a limit:
+        // a machine whose owner used the program again stays a target).
+        let ids: Vec<i64> = load_holdings(store, spec).await?.into_keys().collect();
+        let mut machines = store.machines_by_id(&ids).await?;
+        machines.retain(|m| as_of.is_fresh(m.last_report));
+        machines.sort_by_key(|m| m.id);
+        return Ok(machines);
+    }
     let mut os = expand(catalog, &t.os);
     let mut software = expand(catalog, &t.software);
     if let Some(days) = t.eol_within_days {
@@ -110,6 +141,7 @@ pub struct Scope {
     hosts: Option<HashSet<String>>,
     applications: Option<HashSet<i64>>,
     members: Option<HashSet<String>>,
+    unused: Option<HashSet<i64>>,
 }
 
 impl Scope {
@@ -117,9 +149,22 @@ impl Scope {
     pub async fn load(
         store: &dyn Store,
         spec: &CampaignSpec,
+        as_of: &AsOf,
     ) -> winventory_core::store::Result<Self> {
         let t = &spec.target;
         let mut scope = Scope::default();
+        if let (CampaignKind::Licence, Some(days)) = (spec.kind, t.unused_days) {
+            // Installs whose metered last use is older than the window.
+            let cut = as_of.instant - chrono::Duration::days(i64::from(days));
+            scope.unused = Some(
+                load_holdings(store, spec)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, apps)| apps.iter().any(|(_, u)| u.is_some_and(|u| u < cut)))
+                    .map(|(id, _)| id)
+                    .collect(),
+            );
+        }
         if !t.hosts.is_empty() {
             scope.hosts = Some(
                 t.hosts
@@ -128,7 +173,8 @@ impl Scope {
                     .collect(),
             );
         }
-        if !t.applications.is_empty() {
+        // A licence campaign's applications are what it matches, not a limit.
+        if !t.applications.is_empty() && spec.kind != CampaignKind::Licence {
             scope.applications = Some(
                 store
                     .machines_with_applications(&t.applications)
@@ -156,6 +202,7 @@ impl Scope {
             .as_ref()
             .is_none_or(|h| h.contains(HostKey::new(&m.hostname).as_str()))
             && self.applications.as_ref().is_none_or(|a| a.contains(&m.id))
+            && self.unused.as_ref().is_none_or(|u| u.contains(&m.id))
             && self.members.as_ref().is_none_or(|g| {
                 [&m.responsible, &m.main_user]
                     .into_iter()
@@ -192,6 +239,13 @@ pub struct DigestMachine {
     pub answers: Vec<AnswerKind>,
     /// Who passed it on to this person with "not mine", if anyone.
     pub passed_on_by: Option<String>,
+    /// Licence campaigns: the applications asked about that it holds.
+    pub application: Option<String>,
+    /// Licence campaigns: their last use there, where metered.
+    pub last_used: Option<NaiveDate>,
+    /// The answer the inventory contradicted after its date, as the person
+    /// gave it (`uninstall by 2026-12-15`), when the machine is asked again.
+    pub reopened: Option<String>,
 }
 
 /// Someone a message goes to.
@@ -246,7 +300,9 @@ pub fn digest_machine(
     catalog: &Catalog,
     m: &MachineRow,
     today: NaiveDate,
+    holdings: &Holdings,
 ) -> DigestMachine {
+    let held = holdings.get(&m.id);
     let info = m
         .os_match
         .as_ref()
@@ -267,12 +323,21 @@ pub fn digest_machine(
         eol: info.and_then(|i| date_of(i.eol)),
         extended_support_end: esu,
         answers: spec
-            .poll
-            .answers
+            .answers()
             .iter()
             .copied()
             .filter(|a| *a != AnswerKind::Esu || esu.is_some())
             .collect(),
         passed_on_by: None,
+        application: held.map(|apps| {
+            apps.iter()
+                .map(|(a, _)| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        last_used: held
+            .and_then(|apps| apps.iter().filter_map(|(_, u)| *u).max())
+            .map(|u| u.date_naive()),
+        reopened: None,
     }
 }

@@ -164,6 +164,12 @@ pub fn answer_label(kind: AnswerKind, language: &str) -> &'static str {
         (AnswerKind::Exception, true) => "Demande une exception",
         (AnswerKind::NotMine, false) => "Not my machine",
         (AnswerKind::NotMine, true) => "Pas ma machine",
+        (AnswerKind::Keep, false) => "Still needed",
+        (AnswerKind::Keep, true) => "Toujours nécessaire",
+        (AnswerKind::Uninstall, false) => "No longer needed: I will uninstall it",
+        (AnswerKind::Uninstall, true) => "Plus nécessaire : je le désinstalle",
+        (AnswerKind::Remove, false) => "No longer needed: please remove it",
+        (AnswerKind::Remove, true) => "Plus nécessaire : merci de le retirer",
     }
 }
 
@@ -175,6 +181,8 @@ pub fn date_label(kind: AnswerKind, language: &str) -> &'static str {
         (AnswerKind::Upgrade, true) => "Mise à jour avant le",
         (AnswerKind::Esu, false) => "Covered until",
         (AnswerKind::Esu, true) => "Couverte jusqu'au",
+        (AnswerKind::Uninstall, false) => "Uninstalled by",
+        (AnswerKind::Uninstall, true) => "Désinstallé avant le",
         (_, false) => "Until",
         (_, true) => "Jusqu'au",
     }
@@ -268,11 +276,18 @@ impl Templates {
             person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
             campaigns => vec![context!{
                 name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
-                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", links => crate::engine::ser(&vec![link.clone()]) }],
+                kind => "eol", applications => "",
+                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", application => (), last_used => (), reopened => "upgrade by 2026-12-01", links => crate::engine::ser(&vec![link.clone()]) }],
+                all_links => crate::engine::ser(&vec![link.clone()]),
+            }, context!{
+                name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk",
+                kind => "licence", applications => "MATLAB",
+                machines => vec![context!{ hostname => "PC2", os => "Windows", cycle => (), eol => (), passed_on_by => (), application => "MATLAB", last_used => "2026-01-02", reopened => (), links => crate::engine::ser(&vec![link.clone()]) }],
                 all_links => crate::engine::ser(&vec![link]),
             }],
-            machines => 1,
+            machines => 2,
             reminder => false,
+            licence_only => false,
             expires => "2027-01-01",
             example => "PC1",
             example_date => "2027-01-01",

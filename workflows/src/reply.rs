@@ -7,13 +7,19 @@
 //! PCX not mine, it's asmith
 //! LAB-7 exception until 2027-06-30 because the instrument vendor supports only this
 //! SRV-3 esu until 2026-10-13
+//! PC042 keep
+//! PC042 uninstall by 2026-12-15
+//! all no longer needed
 //! help
 //! ```
 //!
 //! The first word names a machine (or `all`); then an answer; then a date
 //! (`YYYY-MM-DD`, after `by`, `until` or `before`, or on its own), and for an
 //! exception its justification (after `because`, or what is left), for "not
-//! mine" the login of the real owner. The answer may also come first
+//! mine" the login of the real owner. Licence campaigns' answers: `keep`
+//! (or "still needed"), `uninstall` with a date, and `remove` (or "no
+//! longer needed", "not needed"); "remove" means the machine in an
+//! end-of-life campaign, which the engine settles. The answer may also come first
 //! (`upgrade PC042 by 2027-03-01`). Pure parsing: whether the machine is the
 //! person's, and whether the answer is complete, is the engine's business.
 
@@ -58,7 +64,7 @@ pub enum ReplyError {
     Empty,
     /// No answer word found.
     #[error(
-        "I did not find an answer in {0:?}: use upgrade, replace, decommission, esu, exception or \"not mine\"; type \"help\" for examples"
+        "I did not find an answer in {0:?}: use upgrade, replace, decommission, esu, exception, keep, uninstall, remove or \"not mine\"; type \"help\" for examples"
     )]
     NoAnswer(String),
     /// Something that looks like a date but is not one.
@@ -75,6 +81,10 @@ fn answer_word(w: &str) -> Option<AnswerKind> {
         "esu" => AnswerKind::Esu,
         "exception" => AnswerKind::Exception,
         "not_mine" | "notmine" => AnswerKind::NotMine,
+        "keep" | "kept" | "keeping" | "needed" | "need" | "still" => AnswerKind::Keep,
+        "uninstall" | "uninstalled" | "uninstalling" | "désinstaller" | "desinstaller" => {
+            AnswerKind::Uninstall
+        }
         _ => return None,
     })
 }
@@ -118,8 +128,23 @@ pub fn parse(line: &str) -> Result<Reply, ReplyError> {
     // Find the answer: "not mine" takes two words.
     let mut found: Option<(usize, usize, AnswerKind)> = None;
     for i in 0..lower.len() {
-        if lower[i] == "not" && lower.get(i + 1).is_some_and(|w| w == "mine") {
+        let next = |k: usize| lower.get(i + k).map(String::as_str);
+        if lower[i] == "not" && next(1) == Some("mine") {
             found = Some((i, 2, AnswerKind::NotMine));
+            break;
+        }
+        // "no longer needed", "not needed": before "needed" alone means keep.
+        if lower[i] == "no" && next(1) == Some("longer") {
+            let len = if next(2).is_some_and(|w| w == "needed" || w == "used") {
+                3
+            } else {
+                2
+            };
+            found = Some((i, len, AnswerKind::Remove));
+            break;
+        }
+        if lower[i] == "not" && next(1) == Some("needed") {
+            found = Some((i, 2, AnswerKind::Remove));
             break;
         }
         if let Some(k) = answer_word(&lower[i]) {
@@ -195,6 +220,10 @@ pub fn help(example: &str) -> String {
          - {example} esu until 2026-10-13: covered by paid extended security updates\n\
          - {example} exception until 2027-06-30 because <why>: ask the IT team for an exception\n\
          - {example} not mine asmith: it belongs to someone else (their login)\n\
+         For a licensed program (a licence campaign):\n\
+         - {example} keep: you still need it there\n\
+         - {example} uninstall by 2026-12-15: you will uninstall it yourself by then\n\
+         - {example} remove: no longer needed, the IT team may remove it\n\
          A later answer replaces an earlier one."
     )
 }
@@ -253,6 +282,41 @@ mod tests {
             Ok(answer(host("srv-3"), AnswerKind::Esu, "2026-10-13", None))
         );
         assert_eq!(parse("  Help "), Ok(Reply::Help));
+    }
+
+    #[test]
+    fn licence_answers_parse_including_no_longer_needed() {
+        assert_eq!(
+            parse("PC042 keep"),
+            Ok(answer(host("PC042"), AnswerKind::Keep, "", None))
+        );
+        assert_eq!(
+            parse("PC042 still needed"),
+            Ok(answer(host("PC042"), AnswerKind::Keep, "", None))
+        );
+        assert_eq!(
+            parse("PC042 uninstall by 2026-12-15"),
+            Ok(answer(
+                host("PC042"),
+                AnswerKind::Uninstall,
+                "2026-12-15",
+                None
+            ))
+        );
+        assert_eq!(
+            parse("all no longer needed"),
+            Ok(answer(Target::All, AnswerKind::Remove, "", None))
+        );
+        assert_eq!(
+            parse("PC7 not needed"),
+            Ok(answer(host("PC7"), AnswerKind::Remove, "", None))
+        );
+        // "remove" is the machine's decommissioning until the engine knows
+        // the campaign (AnswerKind::among).
+        assert_eq!(
+            parse("PC7 remove"),
+            Ok(answer(host("PC7"), AnswerKind::Decommission, "", None))
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum CampaignKind {
     Eol,
     /// Any target and question the site defines.
     Custom,
+    /// Holders of a licensed application: is it still needed?
+    Licence,
 }
 
 impl CampaignKind {
@@ -26,6 +28,15 @@ impl CampaignKind {
         match self {
             CampaignKind::Eol => "eol",
             CampaignKind::Custom => "custom",
+            CampaignKind::Licence => "licence",
+        }
+    }
+
+    /// The answers a poll of this kind offers unless the file says otherwise.
+    pub fn default_answers(self) -> &'static [AnswerKind] {
+        match self {
+            CampaignKind::Licence => &AnswerKind::LICENCE,
+            _ => &AnswerKind::EOL,
         }
     }
 }
@@ -43,7 +54,9 @@ pub struct ProductCycles {
 
 /// Which machines a campaign asks about. A machine is a target when it
 /// matches any of `os`, `software` or `eol_within_days`, and then every
-/// limit given (`groups`, `applications`, `hosts`).
+/// limit given (`groups`, `applications`, `hosts`). A licence campaign's
+/// machines are instead those holding one of `applications` (used last
+/// more than `unused_days` ago, when given), then the other limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
@@ -66,29 +79,21 @@ pub struct TargetSpec {
     /// Only these hosts (hostnames, any case).
     #[serde(default)]
     pub hosts: Vec<String>,
+    /// Licence campaigns: only installs whose metered last use is older
+    /// than this many days.
+    #[serde(default)]
+    pub unused_days: Option<u32>,
 }
 
 /// What the poll offers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollSpec {
-    /// The answers offered, in order.
-    #[serde(default = "PollSpec::default_answers")]
-    pub answers: Vec<AnswerKind>,
-}
-
-impl PollSpec {
-    fn default_answers() -> Vec<AnswerKind> {
-        AnswerKind::ALL.to_vec()
-    }
-}
-
-impl Default for PollSpec {
-    fn default() -> Self {
-        Self {
-            answers: Self::default_answers(),
-        }
-    }
+    /// The answers offered, in order (left out: the kind's defaults,
+    /// [`CampaignKind::default_answers`]; read them with
+    /// [`CampaignSpec::answers`]).
+    #[serde(default)]
+    pub answers: Option<Vec<AnswerKind>>,
 }
 
 /// A step up the escalation chain, taken after `escalate_after` unanswered
@@ -287,14 +292,55 @@ impl CampaignSpec {
             );
         }
         let t = &self.target;
-        if t.os.is_empty() && t.software.is_empty() && t.eol_within_days.is_none() {
-            return err(
-                "target",
-                "name at least one of os, software or eol_within_days".into(),
-            );
+        if self.kind == CampaignKind::Licence {
+            if t.applications.len() != 1 {
+                return err(
+                    "target.applications",
+                    "a licence campaign names exactly one application (as `winventory report software --by application` lists it); run one campaign per application".into(),
+                );
+            }
+            if !t.os.is_empty() || !t.software.is_empty() || t.eol_within_days.is_some() {
+                return err(
+                    "target",
+                    "a licence campaign targets applications only; leave out os, software and eol_within_days".into(),
+                );
+            }
+        } else {
+            if t.os.is_empty() && t.software.is_empty() && t.eol_within_days.is_none() {
+                return err(
+                    "target",
+                    "name at least one of os, software or eol_within_days".into(),
+                );
+            }
+            if t.unused_days.is_some() {
+                return err(
+                    "target.unused_days",
+                    "only a licence campaign (kind = \"licence\") selects installs by last use"
+                        .into(),
+                );
+            }
         }
-        if self.poll.answers.is_empty() {
+        if self.answers().is_empty() {
             return err("poll.answers", "offer at least one answer".into());
+        }
+        let fits = self.kind.default_answers();
+        if let Some(a) = self.answers().iter().find(|a| {
+            !fits.contains(a)
+                && (self.kind == CampaignKind::Licence || AnswerKind::LICENCE.contains(a))
+                && **a != AnswerKind::NotMine
+        }) {
+            return err(
+                "poll.answers",
+                format!(
+                    "{:?} does not fit a {} campaign; offer some of {}",
+                    a.as_str(),
+                    self.kind.as_str(),
+                    fits.iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
         }
         if let Err(e) = self.schedule.reminder_schedule() {
             return err("schedule.reminders", e);
@@ -309,6 +355,14 @@ impl CampaignSpec {
             );
         }
         Ok(())
+    }
+
+    /// The answers the poll offers.
+    pub fn answers(&self) -> &[AnswerKind] {
+        self.poll
+            .answers
+            .as_deref()
+            .unwrap_or(self.kind.default_answers())
     }
 
     /// The campaign's default time zone.
@@ -394,7 +448,7 @@ quiet_hours = "19:00-08:00"
     fn a_complete_file_parses_with_defaults_for_what_it_leaves_out() {
         let s = CampaignSpec::parse(GOOD).expect("valid");
         assert_eq!(s.name, "retire-2012r2");
-        assert_eq!(s.poll.answers, AnswerKind::ALL);
+        assert_eq!(s.answers(), AnswerKind::EOL);
         assert_eq!(s.schedule.escalate_after, 2);
         assert_eq!(s.schedule.quiet().expect("q"), Some((19 * 60, 8 * 60)));
         assert_eq!(s.tz(), chrono_tz::Europe::Zurich);
@@ -426,6 +480,42 @@ quiet_hours = "19:00-08:00"
         let e =
             CampaignSpec::parse(&GOOD.replace("19:00-08:00", "evenings")).expect_err("bad quiet");
         assert_eq!(e.field, "schedule.quiet_hours");
+    }
+
+    const LICENCE: &str = r#"
+name = "matlab-seats"
+kind = "licence"
+title = "Do you still need MATLAB?"
+deadline = "2027-01-31"
+fallback_group = "it-desk"
+
+[target]
+applications = ["MATLAB"]
+unused_days = 90
+"#;
+
+    #[test]
+    fn a_licence_campaign_asks_about_applications_with_its_own_answers() {
+        let s = CampaignSpec::parse(LICENCE).expect("valid");
+        assert_eq!(s.kind, CampaignKind::Licence);
+        assert_eq!(s.answers(), AnswerKind::LICENCE);
+        assert_eq!(s.target.unused_days, Some(90));
+
+        let e = CampaignSpec::parse(&LICENCE.replace("applications = [\"MATLAB\"]", ""))
+            .expect_err("no application");
+        assert_eq!(e.field, "target.applications");
+
+        let e = CampaignSpec::parse(&format!("{LICENCE}\n[poll]\nanswers = [\"upgrade\"]\n"))
+            .expect_err("eol answer");
+        assert_eq!(e.field, "poll.answers");
+        assert!(
+            e.message.contains("keep, uninstall, remove, not_mine"),
+            "{e}"
+        );
+
+        let e = CampaignSpec::parse(&GOOD.replace("[schedule]", "unused_days = 30\n[schedule]"))
+            .expect_err("unused_days on an eol campaign");
+        assert_eq!((e.line, e.field.as_str()), (Some(12), "target.unused_days"));
     }
 
     #[test]

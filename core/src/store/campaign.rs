@@ -118,6 +118,8 @@ pub struct CampaignMachine {
     /// Who passed the machine on with "not mine" to the current recipient
     /// (cleared when the recipient confirms by answering).
     pub transfer_from: Option<String>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// A message to queue.
@@ -147,6 +149,9 @@ pub struct NewMessage {
     /// Whether it is a reminder (for display; each machine listed again
     /// counts as reminded, one listed for the first time does not).
     pub reminder: bool,
+    /// The answers offered for every machine it lists at once (answer
+    /// kinds as stored), which chat channels show as a poll or buttons.
+    pub actions: Vec<String>,
 }
 
 /// A queued message.
@@ -172,6 +177,8 @@ pub struct OutboxRow {
     pub body_text: String,
     /// HTML body.
     pub body_html: Option<String>,
+    /// The answers offered for every machine at once (see [`NewMessage::actions`]).
+    pub actions: Vec<String>,
     /// `pending`, `sent` or `failed`.
     pub state: String,
     /// Attempts so far (including the one a claim starts).
@@ -306,6 +313,12 @@ pub trait CampaignStore: Send + Sync {
     async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>>;
     /// Ids of machines running one of these applications.
     async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>>;
+    /// Installs of these applications (any machine age): (machine id,
+    /// application, last use where metered).
+    async fn application_installs(
+        &self,
+        applications: &[String],
+    ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>>;
     /// Members (logins) of these groups.
     async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>>;
     /// Every known person.

@@ -346,6 +346,13 @@ pub trait Store: CampaignStore + Send + Sync {
         &self,
         covers: &[crate::licence::Coverage],
     ) -> Result<Vec<crate::licence::Holder>>;
+    /// What the licence report counts, for these coverages: fresh
+    /// machines, users and installs in compact form.
+    async fn licence_usage(
+        &self,
+        covers: &[crate::licence::Coverage],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<crate::licence::UsageFacts>;
     /// Every group membership: login -> groups.
     async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>>;
     /// One machine by host key.

@@ -2,7 +2,7 @@
 //! PostgreSQL by a macro: the statements are identical on both, so the
 //! conformance suite (`core/tests/store`) proves one behaviour on two engines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -775,6 +775,64 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
+            async fn licence_usage(
+                &self,
+                covers: &[crate::licence::Coverage],
+                fresh_since: DateTime<Utc>,
+            ) -> Result<crate::licence::UsageFacts> {
+                use crate::licence::Coverage;
+                // Each list comes back as one string (string_agg, in SQLite
+                // since 3.44 and in PostgreSQL): decoding a row through sqlx
+                // costs about a microsecond, and the 100,000-machine fleet
+                // has some 700,000 installs under 30 licences.
+                let mut facts = crate::licence::UsageFacts::default();
+                if covers.is_empty() {
+                    return Ok(facts);
+                }
+                let (fresh,): (Option<String>,) = sqlx::query_as(
+                    "SELECT string_agg(CAST(id AS TEXT), ',') FROM machines WHERE last_report >= $1",
+                )
+                .bind(to_micros(fresh_since))
+                .fetch_one(&self.pool)
+                .await?;
+                facts.fresh = parse_ids(fresh.as_deref().unwrap_or(""))?;
+                // Main users last, so they win over responsibles.
+                let owners: Vec<(String, Option<String>)> = sqlx::query_as(
+                    "SELECT role, string_agg(CAST(machine_id AS TEXT) || ' ' || login, '\n') \
+                     FROM machine_owners GROUP BY role ORDER BY role DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for (_, list) in owners {
+                    for line in list.as_deref().unwrap_or("").lines() {
+                        let (id, login) = line
+                            .split_once(' ')
+                            .ok_or_else(|| StoreError::Corrupt(format!("owner list entry {line:?}")))?;
+                        facts.user_of.insert(parse_id(id)?, login.to_string());
+                    }
+                }
+                let pair = "CAST(machine_id AS TEXT) || ':' || COALESCE(CAST(last_used AS TEXT), '')";
+                for c in covers {
+                    let (list,): (Option<String>,) = match c {
+                        Coverage::Application(a) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            "SELECT string_agg({pair}, ',') FROM machine_applications WHERE application = $1"
+                        )))
+                        .bind(a)
+                        .fetch_one(&self.pool)
+                        .await?,
+                        Coverage::Product(p) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            "SELECT string_agg({pair}, ',') FROM (SELECT machine_id, MAX(last_used) AS last_used \
+                             FROM machine_software WHERE product = $1 GROUP BY machine_id) s"
+                        )))
+                        .bind(p)
+                        .fetch_one(&self.pool)
+                        .await?,
+                    };
+                    facts.installs.insert(c.clone(), parse_installs(list.as_deref().unwrap_or(""))?);
+                }
+                Ok(facts)
+            }
+
             async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
                 let rows: Vec<(String, String)> = sqlx::query_as(
                     "SELECT login, group_name FROM group_members ORDER BY login, group_name",
@@ -1184,6 +1242,36 @@ mod pg_bulk {
             .await?;
         Ok(())
     }
+}
+
+/// A machine id from a list the database aggregated.
+fn parse_id(s: &str) -> Result<i64> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("machine id {s:?} in an aggregated list")))
+}
+
+/// `1,2,3` -> ids.
+fn parse_ids(list: &str) -> Result<HashSet<i64>> {
+    list.split(',')
+        .filter(|x| !x.is_empty())
+        .map(parse_id)
+        .collect()
+}
+
+/// `1:1700000000000000,2:` -> (machine id, last use).
+fn parse_installs(list: &str) -> Result<Vec<(i64, Option<i64>)>> {
+    list.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|pair| {
+            let (id, used) = pair.split_once(':').unwrap_or((pair, ""));
+            let used = if used.is_empty() {
+                None
+            } else {
+                Some(parse_id(used)?)
+            };
+            Ok((parse_id(id)?, used))
+        })
+        .collect()
 }
 
 sql_store!(

@@ -18,7 +18,7 @@ const CAMPAIGN_COLUMNS: &str =
 
 const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
      body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
-     fallback_address";
+     fallback_address, actions";
 
 fn date_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
@@ -60,6 +60,10 @@ macro_rules! campaign_store {
                     subject: r.try_get("subject")?,
                     body_text: r.try_get("body_text")?,
                     body_html: r.try_get("body_html")?,
+                    actions: r
+                        .try_get::<Option<String>, _>("actions")?
+                        .map(|a| a.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
                     state: r.try_get("state")?,
                     attempts: r.try_get::<i64, _>("attempts")?,
                     last_error: r.try_get("last_error")?,
@@ -224,6 +228,27 @@ macro_rules! campaign_store {
                 Ok(out)
             }
 
+            async fn application_installs(
+                &self,
+                applications: &[String],
+            ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
+                let mut out = Vec::new();
+                for chunk in applications.chunks(CHUNK_PARAMS) {
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT machine_id, application, last_used FROM machine_applications WHERE application IN (",
+                    );
+                    let mut sep = qb.separated(", ");
+                    for a in chunk {
+                        sep.push_bind(a.clone());
+                    }
+                    qb.push(") ORDER BY machine_id, application");
+                    let rows: Vec<(i64, String, Option<i64>)> =
+                        qb.build_query_as().fetch_all(&self.pool).await?;
+                    out.extend(rows.into_iter().map(|(id, a, u)| (id, a, u.map(from_micros))));
+                }
+                Ok(out)
+            }
+
             async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>> {
                 let mut out = Vec::new();
                 for chunk in groups.chunks(CHUNK_PARAMS) {
@@ -294,7 +319,7 @@ macro_rules! campaign_store {
                 let rows = sqlx::query(
                     "SELECT campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
                      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
-                     exception_state, exception_decided_by, exception_note, transfer_from \
+                     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at \
                      FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key",
                 )
                 .bind(campaign_id)
@@ -323,6 +348,7 @@ macro_rules! campaign_store {
                             exception_decided_by: r.try_get(16)?,
                             exception_note: r.try_get(17)?,
                             transfer_from: r.try_get(18)?,
+                            resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
                         })
                     })
                     .collect()
@@ -336,10 +362,10 @@ macro_rules! campaign_store {
                 let now = to_micros(now);
                 let mut tx = self.pool.begin().await?;
                 let mut queued = 0;
-                for chunk in messages.chunks(CHUNK_PARAMS / 13) {
+                for chunk in messages.chunks(CHUNK_PARAMS / 14) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address) ",
+                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address, actions) ",
                     );
                     qb.push_values(chunk, |mut b, m| {
                         b.push_bind(m.idem_key.clone())
@@ -354,7 +380,8 @@ macro_rules! campaign_store {
                             .push_bind(now)
                             .push_bind(now)
                             .push_bind(m.fallback.as_ref().map(|f| f.0.clone()))
-                            .push_bind(m.fallback.as_ref().map(|f| f.1.clone()));
+                            .push_bind(m.fallback.as_ref().map(|f| f.1.clone()))
+                            .push_bind((!m.actions.is_empty()).then(|| m.actions.join(",")));
                     });
                     qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
                     let inserted: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;

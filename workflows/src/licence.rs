@@ -1,0 +1,72 @@
+//! Licence figures that need the campaigns: the installs licence campaigns
+//! found no longer needed (confirmed by a later snapshot or not yet), and
+//! the licence report that counts the confirmed ones as savings. The
+//! counting itself is [`winventory_core::licence`]; this module only
+//! gathers what it counts.
+
+use chrono::NaiveDate;
+use winventory_core::AsOf;
+use winventory_core::licence::{self, LicenceBook, LicenceRow, Removal, RemovalStatus};
+use winventory_core::store::{Store, StoreError};
+
+use crate::answer::AnswerKind;
+use crate::spec::{CampaignKind, CampaignSpec};
+
+/// Every install licence campaigns (any state, closed ones too) found no
+/// longer needed: confirmed when a later snapshot showed it gone (with or
+/// without an answer), pending while an "uninstall" or "remove" answer
+/// waits for the inventory, overdue when the promised date passed and it
+/// was still installed (the campaign asked the owner again).
+pub async fn removals(store: &dyn Store) -> Result<Vec<Removal>, StoreError> {
+    let mut out = Vec::new();
+    for row in store.campaigns().await? {
+        if row.kind != CampaignKind::Licence.as_str() {
+            continue;
+        }
+        let spec = CampaignSpec::parse(&row.spec)
+            .map_err(|e| StoreError::Corrupt(format!("campaign {}: {e}", row.name)))?;
+        let Some(application) = spec.target.applications.first() else {
+            continue;
+        };
+        for cm in store.campaign_machines(row.id).await? {
+            let answer = cm.answer.as_deref().and_then(AnswerKind::parse);
+            let gives_up = answer.is_some_and(AnswerKind::gives_up_seat);
+            let status = match (cm.state.as_str(), cm.resolution.as_deref()) {
+                ("resolved", Some("uninstalled")) => RemovalStatus::Confirmed,
+                ("answered", _) if gives_up => RemovalStatus::Pending,
+                ("open", Some("reopened")) if gives_up => RemovalStatus::Overdue,
+                _ => continue,
+            };
+            out.push(Removal {
+                campaign: row.name.clone(),
+                application: application.clone(),
+                machine_id: cm.machine_id,
+                host_key: cm.host_key,
+                answered_by: cm.answered_by,
+                answer: cm.answer,
+                promised: cm.answer_date,
+                status,
+                confirmed_at: (status == RemovalStatus::Confirmed)
+                    .then_some(cm.resolved_at)
+                    .flatten(),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.campaign, &a.host_key).cmp(&(&b.campaign, &b.host_key)));
+    Ok(out)
+}
+
+/// The licence report's rows on `day` (the licences of `book` running
+/// then), counted over the machines fresh at `as_of`, with the savings the
+/// campaigns found.
+pub async fn rows(
+    store: &dyn Store,
+    book: &LicenceBook,
+    as_of: &AsOf,
+    day: NaiveDate,
+) -> Result<Vec<LicenceRow>, StoreError> {
+    let covers: Vec<_> = book.coverages().into_iter().collect();
+    let facts = store.licence_usage(&covers, as_of.fresh_cutoff()).await?;
+    let removals = removals(store).await?;
+    Ok(licence::report(book, &facts, &removals, day, as_of.instant))
+}
