@@ -511,7 +511,7 @@ async fn answer_reply(
             let mut said = format!(
                 "Recorded for {}: {}{}.",
                 done.recorded.join(", "),
-                answer_label(kind, lang).to_lowercase(),
+                answer_label(done.kind.unwrap_or(kind), lang).to_lowercase(),
                 date.map(|d| format!(" ({d})")).unwrap_or_default()
             );
             if done.still_open.is_empty() {

@@ -261,6 +261,9 @@ pub struct ChatAnswer {
     pub recorded: Vec<String>,
     /// The person's machines still waiting for an answer.
     pub still_open: Vec<String>,
+    /// The answer as recorded ("remove" is a machine's decommissioning or a
+    /// program's removal, by campaign).
+    pub kind: Option<AnswerKind>,
 }
 
 /// Why a chat answer was not recorded, in words for the person.
@@ -1188,6 +1191,7 @@ impl Engine {
                 m.state = "open".into();
                 m.reminders = 0;
                 m.last_messaged = None;
+                m.resolution = Some("reopened".into());
                 true
             }
             Some(MachineChange::Escalate { recipient, step }) => {
@@ -1619,6 +1623,7 @@ impl Engine {
                 continue;
             }
             any = true;
+            out.kind = Some(kind);
             let answer = Answer {
                 kind,
                 ..answer.clone()
