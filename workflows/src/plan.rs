@@ -1,7 +1,8 @@
 //! Planning a wave: which machines a campaign targets, who is asked about
 //! each, and the digests that result (one per person, listing all of their
 //! target machines). Pure functions over data the caller loaded; the only
-//! store access is [`load_targets`], through the store trait.
+//! store access is through the store trait, in [`load_targets`],
+//! [`load_matching`], [`load_holdings`] and [`Scope::load`].
 
 use std::collections::{HashMap, HashSet};
 

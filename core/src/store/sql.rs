@@ -796,39 +796,58 @@ macro_rules! sql_store {
                 .fetch_one(&self.pool)
                 .await?;
                 facts.fresh = parse_ids(fresh.as_deref().unwrap_or(""))?;
-                // Main users last, so they win over responsibles.
-                let owners: Vec<(String, Option<String>)> = sqlx::query_as(
-                    "SELECT role, string_agg(CAST(machine_id AS TEXT) || ' ' || login, '\n') \
-                     FROM machine_owners GROUP BY role ORDER BY role DESC",
+                // One scan, no sort: "id role login" lines; a main user
+                // wins over a responsible.
+                let (owners,): (Option<String>,) = sqlx::query_as(
+                    "SELECT string_agg(CAST(machine_id AS TEXT) || ' ' || role || ' ' || login, '\n') \
+                     FROM machine_owners",
                 )
-                .fetch_all(&self.pool)
+                .fetch_one(&self.pool)
                 .await?;
-                for (_, list) in owners {
-                    for line in list.as_deref().unwrap_or("").lines() {
-                        let (id, login) = line
-                            .split_once(' ')
-                            .ok_or_else(|| StoreError::Corrupt(format!("owner list entry {line:?}")))?;
-                        facts.user_of.insert(parse_id(id)?, login.to_string());
+                for line in owners.as_deref().unwrap_or("").lines() {
+                    let mut parts = line.splitn(3, ' ');
+                    let (Some(id), Some(role), Some(login)) = (parts.next(), parts.next(), parts.next())
+                    else {
+                        return Err(StoreError::Corrupt(format!("owner list entry {line:?}")));
+                    };
+                    let id = parse_id(id)?;
+                    if role == "main_user" || !facts.user_of.contains_key(&id) {
+                        facts.user_of.insert(id, login.to_string());
                     }
                 }
+                // Per coverage one list, read on several connections at once.
+                // A product's rows are per cycle: a machine with two cycles
+                // comes twice, merged in memory (cheaper than GROUP BY's sort).
                 let pair = "CAST(machine_id AS TEXT) || ':' || COALESCE(CAST(last_used AS TEXT), '')";
-                for c in covers {
-                    let (list,): (Option<String>,) = match c {
-                        Coverage::Application(a) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                            "SELECT string_agg({pair}, ',') FROM machine_applications WHERE application = $1"
-                        )))
-                        .bind(a)
-                        .fetch_one(&self.pool)
-                        .await?,
-                        Coverage::Product(p) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                            "SELECT string_agg({pair}, ',') FROM (SELECT machine_id, MAX(last_used) AS last_used \
-                             FROM machine_software WHERE product = $1 GROUP BY machine_id) s"
-                        )))
-                        .bind(p)
-                        .fetch_one(&self.pool)
-                        .await?,
+                let app_sql = format!(
+                    "SELECT string_agg({pair}, ',') FROM machine_applications WHERE application = $1"
+                );
+                let product_sql =
+                    format!("SELECT string_agg({pair}, ',') FROM machine_software WHERE product = $1");
+                let lists = futures::future::try_join_all(covers.iter().map(|c| {
+                    let (sql, name) = match c {
+                        Coverage::Application(a) => (app_sql.as_str(), a.as_str()),
+                        Coverage::Product(p) => (product_sql.as_str(), p.as_str()),
                     };
-                    facts.installs.insert(c.clone(), parse_installs(list.as_deref().unwrap_or(""))?);
+                    async move {
+                        let (list,): (Option<String>,) =
+                            sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+                                .bind(name)
+                                .fetch_one(&self.pool)
+                                .await?;
+                        Ok::<_, StoreError>((c.clone(), list))
+                    }
+                }))
+                .await?;
+                for (c, list) in lists {
+                    let mut installs = parse_installs(list.as_deref().unwrap_or(""))?;
+                    if matches!(c, Coverage::Product(_)) {
+                        installs.sort_unstable();
+                        // Sorted by (machine, last use): keep each machine's last.
+                        installs.reverse();
+                        installs.dedup_by_key(|(m, _)| *m);
+                    }
+                    facts.installs.insert(c, installs);
                 }
                 Ok(facts)
             }
