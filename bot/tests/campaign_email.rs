@@ -1102,10 +1102,16 @@ async fn hand_overs(backend: Backend, tag: &str, limited: bool) {
         site.email("desk2"),
     );
     site.run(&["users", "import", &site.write("users.csv", &users)]);
+    // Reminders only in 2099: the next-day wave below may fall on any
+    // weekday, and a Monday reminder would blur what it is checking.
+    let spec = campaign_file().replace(
+        "[target]",
+        "[schedule]\nreminders = \"0 0 9 1 1 * 2099\"\n\n[target]",
+    );
     let spec = if limited {
-        campaign_file().replace("[target]", "[target]\ngroups = [\"lab\"]")
+        spec.replace("[target]", "[target]\ngroups = [\"lab\"]")
     } else {
-        campaign_file().to_string()
+        spec
     };
     site.run(&["campaign", "create", &site.write("c.toml", &spec)]);
     site.run(&["campaign", "start", "retire-2012r2"]);
