@@ -170,6 +170,7 @@ async fn main() {
                 machines: Vec::new(),
                 reminder: false,
                 actions: first.actions.clone(),
+                buttons: None,
             }
         })
         .collect();

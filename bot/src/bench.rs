@@ -28,6 +28,28 @@ pub enum BenchCommand {
         #[arg(long, default_value = "bench.invalid")]
         domain: String,
     },
+    /// Print the body of a verified Mattermost button click (the integration
+    /// request Mattermost sends) for one of LOGIN's open machines in
+    /// CAMPAIGN, signed with the site's link keys: what `oha` posts to
+    /// `/mattermost/actions` in scripts/bench-mattermost.sh.
+    ClickBody {
+        /// Campaign id or name.
+        #[arg(long)]
+        campaign: String,
+        /// The person clicking (their login, also their Mattermost username).
+        #[arg(long)]
+        login: String,
+        /// The answer the button gives (one that needs no dialog).
+        #[arg(long, default_value = "decommission")]
+        answer: String,
+    },
+    /// Serve a bare axum handler that answers 200 to any POST, on LISTEN:
+    /// the ceiling the callback endpoint is measured against.
+    HttpCeiling {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+    },
 }
 
 fn body(i: usize) -> (String, String, String) {
@@ -45,7 +67,65 @@ fn body(i: usize) -> (String, String, String) {
 pub async fn run(settings: &Settings, cmd: BenchCommand) -> Result<u8> {
     match cmd {
         BenchCommand::Delivery { messages, domain } => delivery(settings, messages, &domain).await,
+        BenchCommand::ClickBody {
+            campaign,
+            login,
+            answer,
+        } => click_body(settings, &campaign, &login, &answer).await,
+        BenchCommand::HttpCeiling { listen } => http_ceiling(&listen).await,
     }
+}
+
+async fn click_body(settings: &Settings, campaign: &str, login: &str, answer: &str) -> Result<u8> {
+    use winventory_workflows::answer::AnswerKind;
+    use winventory_workflows::token::Claims;
+    let e = crate::campaigns::engine(settings).await?;
+    let signer = e
+        .signer
+        .clone()
+        .context("set WINVENTORY_LINK_KEYS: the click is signed with them")?;
+    let kind = AnswerKind::parse(answer).with_context(|| format!("{answer:?} is not an answer"))?;
+    let c = e.campaign(campaign).await?;
+    let machine = e
+        .store
+        .campaign_machines_of(c.row.id, login)
+        .await?
+        .into_iter()
+        .find(|m| m.state != "resolved")
+        .with_context(|| format!("{login} has no open machine in {campaign}"))?;
+    let token = signer.sign(&Claims {
+        campaign: c.row.id,
+        recipient: login.to_string(),
+        person: login.to_string(),
+        machine: Some(machine.machine_id),
+        answer: kind,
+        expires: chrono::Utc::now() + chrono::Duration::days(30),
+    });
+    let body = serde_json::json!({
+        "user_id": "benchuserid00000000000000a",
+        "user_name": login,
+        "channel_id": "benchchannelid000000000000",
+        "channel_name": "bench",
+        "team_id": "",
+        "team_domain": "",
+        "post_id": "benchpostid000000000000000",
+        "trigger_id": "",
+        "type": "button",
+        "data_source": "",
+        "context": { "token": token },
+    });
+    println!("{body}");
+    Ok(0)
+}
+
+async fn http_ceiling(listen: &str) -> Result<u8> {
+    let app = axum::Router::new().fallback(axum::routing::post(|| async { "{}" }));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    eprintln!("bare handler on http://{listen}");
+    axum::serve(listener, app).await?;
+    Ok(0)
 }
 
 async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
@@ -89,6 +169,7 @@ async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
                 machines: Vec::new(),
                 reminder: false,
                 actions: Vec::new(),
+                buttons: None,
             }
         })
         .collect();

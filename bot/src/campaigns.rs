@@ -185,11 +185,18 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
             message_domain: EmailChannel::from_domain(settings),
             freshness_days: settings.freshness_days,
             link_grace_days: 30,
-            chat_channels: if settings.matrix_homeserver.is_some() {
-                vec!["matrix".into()]
-            } else {
-                Vec::new()
-            },
+            chat_channels: settings
+                .matrix_homeserver
+                .as_ref()
+                .map(|_| "matrix".to_string())
+                .into_iter()
+                .chain(
+                    settings
+                        .mattermost_url
+                        .as_ref()
+                        .map(|_| "mattermost".to_string()),
+                )
+                .collect(),
         },
     })
 }
@@ -518,10 +525,13 @@ pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
 }
 
 /// The channels configured at this site, chosen once at start-up (and the
-/// Matrix one again, for its listener: one client per process).
+/// Matrix one again, for its listener: one client per process). The
+/// Mattermost one is connected by the caller, which shares it with the
+/// HTTP edge and its listener.
 async fn channels(
     settings: &Settings,
     store: Arc<dyn winventory_core::store::Store>,
+    mattermost: Option<Arc<crate::mattermost::MattermostChannel>>,
 ) -> Result<(
     Vec<Arc<dyn Channel>>,
     Option<Arc<crate::matrix::MatrixChannel>>,
@@ -535,6 +545,9 @@ async fn channels(
         .map(Arc::new);
     if let Some(m) = &matrix {
         out.push(m.clone());
+    }
+    if let Some(m) = mattermost {
+        out.push(m);
     }
     if out.is_empty() {
         bail!(
@@ -557,7 +570,10 @@ fn delivery_config(settings: &Settings) -> DeliveryConfig {
 /// `winventory worker`: plan waves and deliver.
 pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let e = engine(settings).await?;
-    let (list, matrix) = channels(settings, e.store.clone()).await?;
+    let mattermost = crate::mattermost::MattermostChannel::connect(settings, e.store.clone())
+        .await?
+        .map(Arc::new);
+    let (list, matrix) = channels(settings, e.store.clone(), mattermost.clone()).await?;
     let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
     if once {
         // What people wrote since the last run is answered first (and the
@@ -602,12 +618,17 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
     // The process that delivers by Matrix also listens there (one device).
     let listener = matrix.map(|m| tokio::spawn(m.listen(e.clone(), rx.clone())));
+    let mm_listener = mattermost
+        .map(|m| tokio::spawn(m.listen(e.clone(), settings.admin_groups.clone(), rx.clone())));
     let delivery =
         tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
     shutdown_signal().await;
     let _ = tx.send(true);
     let _ = scheduler.await;
     if let Some(l) = listener {
+        let _ = l.await;
+    }
+    if let Some(l) = mm_listener {
         let _ = l.await;
     }
     delivery.await??;
@@ -756,12 +777,16 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     eprintln!("listening on http://{}", listener.local_addr()?);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    let mattermost = crate::mattermost::MattermostChannel::connect(settings, e.store.clone())
+        .await?
+        .map(Arc::new);
     if !no_worker {
-        let (list, matrix) = channels(settings, e.store.clone()).await?;
+        let (list, matrix) = channels(settings, e.store.clone(), mattermost.clone()).await?;
         let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
         if let Some(m) = matrix {
             tasks.push(tokio::spawn(m.listen(e.clone(), rx.clone())));
         }
+
         let r = rx.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(err) = w.run(r, std::time::Duration::from_millis(500)).await {
@@ -770,10 +795,20 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         }));
         tasks.push(tokio::spawn(schedule(e.clone(), rx.clone())));
     }
+    // Mattermost conversation belongs to the edge: it runs with or without
+    // the worker (it holds no device, unlike Matrix).
+    if let Some(mm) = &mattermost {
+        tasks.push(tokio::spawn(mm.clone().listen(
+            e.clone(),
+            settings.admin_groups.clone(),
+            rx.clone(),
+        )));
+    }
     let state = Arc::new(crate::server::AppState {
         engine: e,
         settings: settings.clone(),
         ingest_lock: tokio::sync::Mutex::new(()),
+        mattermost,
     });
     if let Some(folder) = settings.drop_folder.clone() {
         let schedule = winventory_workflows::spec::parse_cron(&settings.ingest_schedule)

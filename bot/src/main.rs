@@ -10,10 +10,12 @@
 
 mod bench;
 mod campaigns;
+mod chat;
 mod commands;
 mod email;
 mod licences;
 mod matrix;
+mod mattermost;
 mod render;
 mod server;
 mod settings;

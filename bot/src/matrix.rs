@@ -49,9 +49,9 @@ use winventory_core::User;
 use winventory_core::store::{OutboxRow, Store};
 use winventory_workflows::answer::{Answer, AnswerKind};
 use winventory_workflows::delivery::{Channel, SendError};
-use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
+use winventory_workflows::engine::{Engine, EngineError};
 use winventory_workflows::render::answer_label;
-use winventory_workflows::{commands, reply};
+use winventory_workflows::reply;
 
 use crate::settings::Settings;
 
@@ -396,140 +396,9 @@ async fn conversation(
     sender: &str,
     body: &str,
 ) -> (String, String) {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('\n', "<br>")
-    };
-    let user = match login_of(e, sender).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            let entry = winventory_core::store::AuditEntry {
-                at: crate::campaigns::now(),
-                channel: "matrix".into(),
-                actor: sender.to_string(),
-                command: body.chars().take(500).collect(),
-                outcome: "refused: not in the user directory".into(),
-            };
-            if let Err(err) = e.store.audit(&entry).await {
-                tracing::error!(error = %err, "cannot write the audit log");
-            }
-            let t = "Sorry, I only talk with people in our user directory. If you think you should be in it, ask the IT team.";
-            return (t.into(), esc(t));
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read the user directory");
-            let t = "Something went wrong on my side; please try again in a few minutes.";
-            return (t.into(), esc(t));
-        }
-    };
-    let admin = match e.store.groups_of(&user.login).await {
-        Ok(groups) => groups.iter().any(|g| admin_groups.contains(g)),
-        Err(err) => {
-            tracing::error!(error = %err, "cannot read the groups");
-            false
-        }
-    };
-    let caller = commands::Caller {
-        login: user.login.clone(),
-        admin,
-    };
-    let mut plain = Vec::new();
-    let mut html = Vec::new();
-    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let parsed = reply::parse(line);
-        let said = match parsed.clone() {
-            Ok(reply::Reply::Answer {
-                target,
-                kind,
-                date,
-                detail,
-            }) => {
-                let answer = Answer {
-                    kind,
-                    date,
-                    detail,
-                    comment: None,
-                };
-                answer_reply(e, &user, &target, answer, line).await
-            }
-            // Not an answer: a command, then.
-            Ok(reply::Reply::Help)
-            | Err(reply::ReplyError::NoAnswer(_) | reply::ReplyError::Empty) => {
-                match commands::parse(line) {
-                    Ok(cmd) => {
-                        let out = e
-                            .run_command(&caller, "matrix", line, &cmd, crate::campaigns::now())
-                            .await;
-                        plain.push(out.plain());
-                        html.push(out.html());
-                        continue;
-                    }
-                    // Neither an answer nor a command: the answer's words help more.
-                    Err(commands::CommandError::Unknown(_)) => match parsed {
-                        Err(err) => format!("{line}: {err}."),
-                        Ok(_) => commands::help(admin),
-                    },
-                    Err(err) => format!("{line}: {err}."),
-                }
-            }
-            Err(err) => format!("{line}: {err}."),
-        };
-        html.push(format!("<p>{}</p>", esc(&said)));
-        plain.push(said);
-    }
-    if plain.is_empty() {
-        let h = commands::help(admin);
-        html.push(format!("<p>{}</p>", esc(&h)));
-        plain.push(h);
-    }
-    (plain.join("\n\n"), html.join(""))
-}
-
-/// Record an answer from chat and say what happened (and what is still open).
-async fn answer_reply(
-    e: &Engine,
-    user: &User,
-    target: &reply::Target,
-    answer: Answer,
-    line: &str,
-) -> String {
-    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
-    let (kind, date) = (answer.kind, answer.date);
-    match e
-        .answer_chat(
-            &user.login,
-            "matrix",
-            target,
-            answer,
-            crate::campaigns::now(),
-        )
-        .await
-    {
-        Ok(done) => {
-            let mut said = format!(
-                "Recorded for {}: {}{}.",
-                done.recorded.join(", "),
-                answer_label(done.kind.unwrap_or(kind), lang).to_lowercase(),
-                date.map(|d| format!(" ({d})")).unwrap_or_default()
-            );
-            if done.still_open.is_empty() {
-                said.push_str(" Nothing else is waiting for your answer. Thank you!");
-            } else {
-                said.push_str(&format!(
-                    " Still waiting for your answer: {}.",
-                    done.still_open.join(", ")
-                ));
-            }
-            said
-        }
-        Err(err @ (ChatError::Engine(_) | ChatError::Answer(LinkError::Store(_)))) => {
-            tracing::error!(error = %err, "recording a chat answer failed");
-            format!("{line}: something went wrong on my side; please try again in a few minutes.")
-        }
-        Err(err) => format!("{line}: {err}."),
-    }
+    let user = login_of(e, sender).await;
+    let parts = crate::chat::conversation(e, admin_groups, "matrix", sender, user, body).await;
+    (crate::chat::plain(&parts), crate::chat::html(&parts))
 }
 
 /// What the bot says to a vote in a digest's poll.
@@ -557,7 +426,17 @@ async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> 
         detail: None,
         comment: None,
     };
-    Some(answer_reply(e, &user, &reply::Target::All, answer, kind.as_str()).await)
+    Some(
+        crate::chat::answer_reply(
+            e,
+            "matrix",
+            &user,
+            &reply::Target::All,
+            answer,
+            kind.as_str(),
+        )
+        .await,
+    )
 }
 
 /// Who an access token belongs to: user and device

@@ -26,18 +26,49 @@ pub struct AppState {
     pub settings: crate::settings::Settings,
     /// One ingest at a time (the pipeline assumes a single writer).
     pub ingest_lock: tokio::sync::Mutex<()>,
+    /// The Mattermost channel, when configured (dialogs and post updates).
+    pub mattermost: Option<Arc<crate::mattermost::MattermostChannel>>,
 }
+
+/// Largest body of any request but a snapshot upload (Mattermost callbacks,
+/// slash commands, answer forms).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest time any request but a snapshot upload may take.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Largest snapshot accepted by `POST /api/v1/snapshots` (compressed or not).
 pub const MAX_SNAPSHOT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// The router.
+///
+/// Every route but the snapshot upload (which streams gigabytes to disk
+/// under its own limit) has a body limit and a time-out; a panic in a
+/// handler becomes a bare 500, never a trace.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    use crate::mattermost::{ACTIONS_PATH, COMMAND_PATH, DIALOG_PATH, edge};
+    use axum::routing::post;
+    let bounded = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/answer/{token}", get(answer_page).post(answer_post))
-        .route("/api/v1/snapshots", axum::routing::post(post_snapshot))
+        .route(ACTIONS_PATH, post(edge::action))
+        .route(DIALOG_PATH, post(edge::dialog))
+        .route(COMMAND_PATH, post(edge::command))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ));
+    Router::new()
+        .merge(bounded)
+        .route("/api/v1/snapshots", post(post_snapshot))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            },
+        ))
         .with_state(state)
 }
 

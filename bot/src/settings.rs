@@ -72,6 +72,13 @@ pub struct FileConfig {
     pub matrix_access_token: Option<String>,
     /// Folder of the bot's Matrix session and encryption store.
     pub matrix_store: Option<PathBuf>,
+    /// Mattermost server URL; set, digests go to people with a Mattermost
+    /// username there.
+    pub mattermost_url: Option<String>,
+    /// The Mattermost bot account's access token.
+    pub mattermost_token: Option<String>,
+    /// The token Mattermost sends with the `/winv` slash command.
+    pub mattermost_command_token: Option<String>,
     /// Groups whose members are admins in chat (comma-separated in the
     /// environment).
     pub admin_groups: Option<Vec<String>>,
@@ -154,6 +161,12 @@ pub struct Settings {
     pub matrix_access_token: Option<Secret>,
     /// Session and crypto store folder.
     pub matrix_store: PathBuf,
+    /// Mattermost server URL.
+    pub mattermost_url: Option<String>,
+    /// Mattermost bot access token.
+    pub mattermost_token: Option<Secret>,
+    /// Slash command token.
+    pub mattermost_command_token: Option<Secret>,
     /// Chat admin groups.
     pub admin_groups: Vec<String>,
     /// Drop folder.
@@ -179,6 +192,9 @@ impl std::fmt::Debug for Settings {
             .field("link_keys", &self.link_keys)
             .field("api_token", &self.api_token)
             .field("base_url", &self.base_url)
+            .field("mattermost_url", &self.mattermost_url)
+            .field("mattermost_token", &self.mattermost_token)
+            .field("mattermost_command_token", &self.mattermost_command_token)
             .finish_non_exhaustive()
     }
 }
@@ -300,6 +316,15 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.matrix_store)
                 .unwrap_or_else(|| PathBuf::from("matrix-store")),
+            mattermost_url: env("WINVENTORY_MATTERMOST_URL")
+                .or(file.mattermost_url)
+                .filter(|s| !s.trim().is_empty()),
+            mattermost_token: env("WINVENTORY_MATTERMOST_TOKEN")
+                .or(file.mattermost_token)
+                .map(Secret::new),
+            mattermost_command_token: env("WINVENTORY_MATTERMOST_COMMAND_TOKEN")
+                .or(file.mattermost_command_token)
+                .map(Secret::new),
             admin_groups: env("WINVENTORY_ADMIN_GROUPS")
                 .map(|v| {
                     v.split(',')

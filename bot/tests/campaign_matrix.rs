@@ -447,6 +447,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
                 machines: Vec::new(),
                 reminder: false,
                 actions: Vec::new(),
+                buttons: None,
             }],
             chrono::Utc::now(),
         )
@@ -664,6 +665,7 @@ async fn a_bot_with_an_access_token_waits_out_rate_limits_and_delivers_everythin
         machines: Vec::new(),
         reminder: false,
         actions: Vec::new(),
+        buttons: None,
     };
     // The first note opens the room (and logs the bot in).
     db.enqueue(&[note(0)], chrono::Utc::now())

@@ -175,6 +175,35 @@ impl Output {
         out
     }
 
+    /// Markdown (Mattermost): the title, then the table as a Markdown table
+    /// (pipes and line breaks in cells escaped so a cell stays a cell).
+    pub fn markdown(&self) -> String {
+        let mut out = self.title.clone();
+        if self.header.is_empty() {
+            return out;
+        }
+        let cell = |c: &str| {
+            c.replace('\\', "\\\\")
+                .replace('|', "\\|")
+                .replace(['\n', '\r'], " ")
+        };
+        let row = |r: &[String]| {
+            format!(
+                "| {} |",
+                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            )
+        };
+        out.push_str("\n\n");
+        out.push_str(&row(&self.header));
+        out.push('\n');
+        out.push_str(&format!("|{}", "---|".repeat(self.header.len())));
+        for r in &self.rows {
+            out.push('\n');
+            out.push_str(&row(r));
+        }
+        out
+    }
+
     /// HTML: the title as a paragraph, the table as a table.
     pub fn html(&self) -> String {
         let esc = |s: &str| {
@@ -618,6 +647,23 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_in_markdown_keeps_each_cell_a_cell() {
+        let out = Output {
+            title: "2 machines".into(),
+            header: vec!["Host".into(), "Note".into()],
+            rows: vec![
+                vec!["PC1".into(), "a|b".into()],
+                vec!["PC2".into(), "line\nbreak".into()],
+            ],
+        };
+        assert_eq!(
+            out.markdown(),
+            "2 machines\n\n| Host | Note |\n|---|---|\n| PC1 | a\\|b |\n| PC2 | line break |"
+        );
+        assert_eq!(Output::text("just this").markdown(), "just this");
+    }
 
     #[test]
     fn commands_parse_with_their_arguments() {

@@ -346,6 +346,7 @@ mod tests {
             machines: Vec::new(),
             reminder: false,
             actions: Vec::new(),
+            buttons: None,
         }
     }
 

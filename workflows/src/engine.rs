@@ -437,15 +437,16 @@ impl Engine {
         last.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc()
     }
 
-    fn links(
+    /// Signed tokens for each answer, for one machine or (`m` is `None`)
+    /// all of the recipient's machines in the campaign.
+    fn tokens(
         &self,
         c: &Campaign,
         recipient: &str,
         person: &str,
         m: Option<&DigestMachine>,
         answers: &[AnswerKind],
-        lang: &str,
-    ) -> Result<Vec<AnswerLink>, EngineError> {
+    ) -> Result<Vec<(AnswerKind, String)>, EngineError> {
         let signer = self.signer.as_ref().ok_or(EngineError::NoKeys)?;
         let expires = self.expiry(&c.spec);
         Ok(answers
@@ -459,16 +460,104 @@ impl Engine {
                     answer,
                     expires,
                 });
-                AnswerLink {
-                    answer,
-                    label: answer_label(answer, lang).to_string(),
-                    url: format!(
-                        "{}/answer/{token}",
-                        self.config.base_url.trim_end_matches('/')
-                    ),
-                }
+                (answer, token)
             })
             .collect())
+    }
+
+    fn links(
+        &self,
+        c: &Campaign,
+        recipient: &str,
+        person: &str,
+        m: Option<&DigestMachine>,
+        answers: &[AnswerKind],
+        lang: &str,
+    ) -> Result<Vec<AnswerLink>, EngineError> {
+        let base = self.config.base_url.trim_end_matches('/');
+        Ok(self
+            .tokens(c, recipient, person, m, answers)?
+            .into_iter()
+            .map(|(answer, token)| AnswerLink {
+                answer,
+                label: answer_label(answer, lang).to_string(),
+                url: format!("{base}/answer/{token}"),
+            })
+            .collect())
+    }
+
+    /// The buttons of one person's digest, for chats that have buttons:
+    /// each machine with the answers it offers, and the answers all of a
+    /// campaign's machines offer, each with its signed token.
+    fn buttons(
+        &self,
+        person: &Addressee,
+        sections: &[(&Campaign, &str, Vec<DigestMachine>)],
+    ) -> Result<crate::buttons::Buttons, EngineError> {
+        use crate::buttons::{Button, Buttons, MachineButtons, Section, needs_fields};
+        let lang = crate::render::language(&person.language);
+        let to_buttons = |tokens: Vec<(AnswerKind, String)>| -> Vec<Button> {
+            tokens
+                .into_iter()
+                .map(|(answer, token)| Button {
+                    answer: answer.as_str().to_string(),
+                    label: answer_label(answer, lang).to_string(),
+                    token,
+                    fields: needs_fields(answer),
+                })
+                .collect()
+        };
+        let mut out = Buttons::default();
+        for (c, recipient, machines) in sections {
+            let rows = machines
+                .iter()
+                .map(|m| {
+                    let summary = match &m.application {
+                        Some(app) => match m.last_used {
+                            Some(d) => format!("{app}, last used {d}"),
+                            None => app.clone(),
+                        },
+                        None => match (&m.cycle, m.eol) {
+                            (Some(cy), Some(eol)) => format!("{cy}, end of life {eol}"),
+                            (Some(cy), None) => cy.clone(),
+                            _ => m.os.clone(),
+                        },
+                    };
+                    Ok(MachineButtons {
+                        machine_id: m.machine_id,
+                        host: m.hostname.clone(),
+                        summary,
+                        buttons: to_buttons(self.tokens(
+                            c,
+                            recipient,
+                            &person.login,
+                            Some(m),
+                            &m.answers,
+                        )?),
+                    })
+                })
+                .collect::<Result<Vec<_>, EngineError>>()?;
+            let common: Vec<AnswerKind> = c
+                .spec
+                .answers()
+                .iter()
+                .copied()
+                .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
+                .collect();
+            let all = if machines.len() > 1 {
+                to_buttons(self.tokens(c, recipient, &person.login, None, &common)?)
+            } else {
+                Vec::new()
+            };
+            out.sections.push(Section {
+                campaign: c.row.id,
+                recipient: recipient.to_string(),
+                title: c.spec.title.clone(),
+                machines: rows,
+                all,
+            });
+        }
+        Ok(out)
     }
 
     /// Render one person's digest over sections of (campaign, recipient key,
@@ -735,6 +824,7 @@ impl Engine {
             machines: Vec::new(),
             reminder: false,
             actions: Vec::new(),
+            buttons: None,
         };
         self.store.enqueue(&[msg], now).await?;
         Ok(email)
@@ -930,6 +1020,10 @@ impl Engine {
                         })
                         .map(|a| a.as_str().to_string())
                         .collect();
+                    let buttons = match route.channel.as_str() {
+                        "mattermost" => Some(self.buttons(&person, &list)?.to_json()),
+                        _ => None,
+                    };
                     let key = format!("digest:{login}:{day}:{}", route.channel);
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
@@ -944,6 +1038,7 @@ impl Engine {
                         machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
                         reminder: !any_first,
                         actions,
+                        buttons,
                     })
                 })
                 .collect::<Result<_, EngineError>>()?
@@ -1311,6 +1406,7 @@ impl Engine {
                     machines: Vec::new(),
                     reminder: false,
                     actions: Vec::new(),
+                    buttons: None,
                 })
             }
             None => None,
@@ -1401,42 +1497,58 @@ impl Engine {
 
     /// Check a link and say what it would record (for the confirmation page).
     pub async fn open_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
+        Ok(self.open_pick(token, None, now).await?.0)
+    }
+
+    /// Check a token (narrowed to one machine when a drop-down chose one)
+    /// and say what it would record; with the machines it covers. Reads
+    /// only the recipient's machines of the campaign (an index look-up), so
+    /// a click costs the same in a campaign of 10 or 100,000 machines.
+    pub async fn open_pick(
+        &self,
+        token: &str,
+        narrow: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(LinkView, Vec<CampaignMachine>), LinkError> {
         let signer = self
             .signer
             .as_ref()
             .ok_or(LinkError::Token(TokenError::UnknownKey))?;
         let claims = signer.verify(token, now)?;
-        let c = match self.campaign(&claims.campaign.to_string()).await {
-            Ok(c) if c.row.state != CampaignState::Closed => c,
-            Ok(_) | Err(EngineError::NoCampaign(_)) => return Err(LinkError::Closed),
-            Err(EngineError::Store(e)) => return Err(LinkError::Store(e)),
-            Err(_) => return Err(LinkError::Closed),
+        let row = match self.store.campaign(&claims.campaign.to_string()).await? {
+            Some(row) if row.state != CampaignState::Closed => row,
+            _ => return Err(LinkError::Closed),
         };
+        let title = CampaignSpec::parse(&row.spec)
+            .map(|s| s.title)
+            .unwrap_or_else(|_| row.name.clone());
         let machines: Vec<CampaignMachine> = self
             .store
-            .campaign_machines(c.row.id)
+            .campaign_machines_of(row.id, &claims.recipient)
             .await?
             .into_iter()
-            .filter(|m| m.recipient == claims.recipient && m.state != "resolved")
+            .filter(|m| m.state != "resolved")
             .filter(|m| claims.machine.is_none_or(|id| id == m.machine_id))
+            .filter(|m| narrow.is_none_or(|id| id == m.machine_id))
             .collect();
         if machines.is_empty() {
             return Err(LinkError::Nothing);
         }
-        let users = self.directory().await.map_err(|e| match e {
-            EngineError::Store(s) => LinkError::Store(s),
-            _ => LinkError::Nothing,
-        })?;
-        let language = users
-            .get(&claims.recipient)
-            .and_then(|u| u.language.clone())
+        let language = self
+            .store
+            .user(&claims.person)
+            .await?
+            .and_then(|u| u.language)
             .unwrap_or_else(|| "en".into());
-        Ok(LinkView {
-            campaign: c.spec.title.clone(),
-            machines: machines.iter().map(|m| m.host_key.clone()).collect(),
-            language,
-            claims,
-        })
+        Ok((
+            LinkView {
+                campaign: title,
+                machines: machines.iter().map(|m| m.host_key.clone()).collect(),
+                language,
+                claims,
+            },
+            machines,
+        ))
     }
 
     /// Record the answer a link proposes, with the fields its page collected.
@@ -1449,26 +1561,50 @@ impl Engine {
         comment: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(LinkView, u64), LinkError> {
-        let view = self.open_link(token, now).await?;
-        let c = &view.claims;
-        let answer = Answer {
-            kind: c.answer,
+        let fields = Answer {
+            kind: AnswerKind::Keep,
             date,
             detail,
             comment,
         };
-        let machines: Vec<CampaignMachine> = self
-            .store
-            .campaign_machines(c.campaign)
-            .await?
-            .into_iter()
-            .filter(|m| m.recipient == c.recipient && m.state != "resolved")
-            .filter(|m| c.machine.is_none_or(|id| id == m.machine_id))
-            .collect();
+        self.answer_pick(token, None, fields, "email", now).await
+    }
+
+    /// Record the answer a token proposes (narrowed to one machine when a
+    /// drop-down chose one), with `fields`' date, detail and comment (its
+    /// kind is the token's), as given through `via`.
+    pub async fn answer_pick(
+        &self,
+        token: &str,
+        narrow: Option<i64>,
+        fields: Answer,
+        via: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(LinkView, u64), LinkError> {
+        let (view, machines) = self.open_pick(token, narrow, now).await?;
         let n = self
-            .record(c.campaign, &machines, answer, &c.person, "email", now)
+            .record_picked(&view, &machines, fields, via, now)
             .await?;
         Ok((view, n))
+    }
+
+    /// Record the answer of a token already checked with [`Engine::open_pick`]
+    /// for the machines it returned.
+    pub async fn record_picked(
+        &self,
+        view: &LinkView,
+        machines: &[CampaignMachine],
+        fields: Answer,
+        via: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, LinkError> {
+        let c = &view.claims;
+        let answer = Answer {
+            kind: c.answer,
+            ..fields
+        };
+        self.record(c.campaign, machines, answer, &c.person, via, now)
+            .await
     }
 
     /// Check an answer for machines of one campaign and record it: the

@@ -3,12 +3,14 @@
 //! The campaign engine: campaign files ([`spec`]), the answers a poll offers
 //! and their rules ([`answer`]), who is asked about each machine
 //! ([`recipients`]), targets and per-person digests ([`plan`]), message
-//! templates ([`render`]), signed answer links ([`token`]), and the engine
+//! templates ([`render`]), signed answer links ([`token`]) and the buttons
+//! that carry them in chats that have buttons ([`buttons`]), and the engine
 //! that ties them to storage and channels ([`engine`], [`delivery`]). The
 //! domain modules do no I/O; storage and channels are reached through the
 //! store trait and [`delivery::Channel`].
 
 pub mod answer;
+pub mod buttons;
 pub mod commands;
 pub mod delivery;
 pub mod engine;

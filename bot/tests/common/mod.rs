@@ -9,6 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use winventory_core::store::Backend;
 use winventory_core::testing::{TestDb, fresh_database};
 
+pub mod fake_mattermost;
+
 pub const KEYS: &str = "k1:0123456789abcdef0123456789abcdef-test";
 
 pub fn env(name: &str) -> String {
@@ -114,9 +116,17 @@ pub struct Server(pub Child);
 impl Site {
     /// `winventory serve --no-worker` (at `now`, if given), once it answers.
     pub async fn serve(&self, now: Option<&str>) -> Server {
+        self.serve_with(now, &[]).await
+    }
+
+    /// `serve --no-worker` with more environment.
+    pub async fn serve_with(&self, now: Option<&str>, envs: &[(&str, String)]) -> Server {
         let mut cmd = self.command(&["serve", "--no-worker"]);
         if let Some(now) = now {
             cmd.env("WINVENTORY_NOW", now);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
         }
         let server = Server(cmd.spawn().expect("serve"));
         let http = reqwest::Client::new();

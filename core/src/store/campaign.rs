@@ -152,6 +152,9 @@ pub struct NewMessage {
     /// The answers offered for every machine it lists at once (answer
     /// kinds as stored), which chat channels show as a poll or buttons.
     pub actions: Vec<String>,
+    /// Per-machine buttons with their signed answer tokens (JSON, see
+    /// `winventory_workflows::buttons`), for chats that have buttons.
+    pub buttons: Option<String>,
 }
 
 /// A queued message.
@@ -179,6 +182,8 @@ pub struct OutboxRow {
     pub body_html: Option<String>,
     /// The answers offered for every machine at once (see [`NewMessage::actions`]).
     pub actions: Vec<String>,
+    /// Per-machine buttons (see [`NewMessage::buttons`]).
+    pub buttons: Option<String>,
     /// `pending`, `sent` or `failed`.
     pub state: String,
     /// Attempts so far (including the one a claim starts).
@@ -333,6 +338,13 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<u64>;
     /// A campaign's machines, by host.
     async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>>;
+    /// The machines of a campaign one recipient (login or `group:NAME`) is
+    /// asked about, by host (an index look-up: what one click needs).
+    async fn campaign_machines_of(
+        &self,
+        campaign_id: i64,
+        recipient: &str,
+    ) -> Result<Vec<CampaignMachine>>;
 
     /// Queue messages, and count each newly queued one against the machines
     /// it lists, in one transaction. A message whose key is already queued
@@ -360,6 +372,18 @@ pub trait CampaignStore: Send + Sync {
     -> Result<Option<String>>;
     /// Every message, oldest first.
     async fn outbox(&self) -> Result<Vec<OutboxRow>>;
+    /// Remember the id the chat server gave a delivered message (a
+    /// Mattermost post id), so a click on it finds the message again.
+    async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()>;
+    /// The message a chat server knows by `remote_id` on `channel`.
+    async fn outbox_by_remote_id(
+        &self,
+        channel: &str,
+        remote_id: &str,
+    ) -> Result<Option<OutboxRow>>;
+    /// Mark a chat event (a websocket post) as handled; `false` when it was
+    /// already, so no event is acted on twice, even across restarts.
+    async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Messages by state.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
 

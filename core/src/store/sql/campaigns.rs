@@ -18,7 +18,11 @@ const CAMPAIGN_COLUMNS: &str =
 
 const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
      body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
-     fallback_address, actions";
+     fallback_address, actions, buttons";
+
+const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
+     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
+     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at";
 
 fn date_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
@@ -39,6 +43,32 @@ macro_rules! campaign_store {
                     created_at: from_micros(r.try_get("created_at")?),
                     started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_micros),
                     closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(from_micros),
+                })
+            }
+
+            fn campaign_machine(r: &<$db as sqlx::Database>::Row) -> Result<CampaignMachine> {
+                // By position (CM_COLUMNS' order): 85,000 rows by name cost a second.
+                Ok(CampaignMachine {
+                    campaign_id: r.try_get(0)?,
+                    machine_id: r.try_get(1)?,
+                    host_key: r.try_get(2)?,
+                    recipient: r.try_get(3)?,
+                    state: r.try_get(4)?,
+                    answer: r.try_get(5)?,
+                    answer_date: parse_date(r.try_get(6)?),
+                    answer_detail: r.try_get(7)?,
+                    answered_by: r.try_get(8)?,
+                    answered_at: r.try_get::<Option<i64>, _>(9)?.map(from_micros),
+                    resolution: r.try_get(10)?,
+                    messages: r.try_get::<i64, _>(11)?,
+                    reminders: r.try_get::<i64, _>(12)?,
+                    escalation: r.try_get::<i64, _>(13)?,
+                    last_messaged: r.try_get::<Option<i64>, _>(14)?.map(from_micros),
+                    exception_state: r.try_get(15)?,
+                    exception_decided_by: r.try_get(16)?,
+                    exception_note: r.try_get(17)?,
+                    transfer_from: r.try_get(18)?,
+                    resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
                 })
             }
 
@@ -64,6 +94,7 @@ macro_rules! campaign_store {
                         .try_get::<Option<String>, _>("actions")?
                         .map(|a| a.split(',').map(str::to_string).collect())
                         .unwrap_or_default(),
+                    buttons: r.try_get("buttons")?,
                     state: r.try_get("state")?,
                     attempts: r.try_get::<i64, _>("attempts")?,
                     last_error: r.try_get("last_error")?,
@@ -316,42 +347,56 @@ macro_rules! campaign_store {
             }
 
             async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>> {
-                let rows = sqlx::query(
-                    "SELECT campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
-                     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
-                     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at \
-                     FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key",
+                let q = format!("SELECT {CM_COLUMNS} FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(campaign_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::campaign_machine).collect()
+            }
+
+            async fn campaign_machines_of(&self, campaign_id: i64, recipient: &str) -> Result<Vec<CampaignMachine>> {
+                let q = format!(
+                    "SELECT {CM_COLUMNS} FROM campaign_machines WHERE recipient = $1 AND campaign_id = $2 ORDER BY host_key"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(recipient)
+                    .bind(campaign_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::campaign_machine).collect()
+            }
+
+            async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()> {
+                sqlx::query("UPDATE outbox SET remote_id = $1 WHERE id = $2")
+                    .bind(remote_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox_by_remote_id(&self, channel: &str, remote_id: &str) -> Result<Option<OutboxRow>> {
+                let q = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE remote_id = $1 AND channel = $2");
+                let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(remote_id)
+                    .bind(channel)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(Self::outbox_row).transpose()
+            }
+
+            async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO chat_events (channel, event_id, seen_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (channel, event_id) DO NOTHING",
                 )
-                .bind(campaign_id)
-                .fetch_all(&self.pool)
+                .bind(channel)
+                .bind(event_id)
+                .bind(to_micros(now))
+                .execute(&self.pool)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        // By position (the SELECT's order): 85,000 rows by name cost a second.
-                        Ok(CampaignMachine {
-                            campaign_id: r.try_get(0)?,
-                            machine_id: r.try_get(1)?,
-                            host_key: r.try_get(2)?,
-                            recipient: r.try_get(3)?,
-                            state: r.try_get(4)?,
-                            answer: r.try_get(5)?,
-                            answer_date: parse_date(r.try_get(6)?),
-                            answer_detail: r.try_get(7)?,
-                            answered_by: r.try_get(8)?,
-                            answered_at: r.try_get::<Option<i64>, _>(9)?.map(from_micros),
-                            resolution: r.try_get(10)?,
-                            messages: r.try_get::<i64, _>(11)?,
-                            reminders: r.try_get::<i64, _>(12)?,
-                            escalation: r.try_get::<i64, _>(13)?,
-                            last_messaged: r.try_get::<Option<i64>, _>(14)?.map(from_micros),
-                            exception_state: r.try_get(15)?,
-                            exception_decided_by: r.try_get(16)?,
-                            exception_note: r.try_get(17)?,
-                            transfer_from: r.try_get(18)?,
-                            resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
-                        })
-                    })
-                    .collect()
+                Ok(done.rows_affected() == 1)
             }
 
             async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
@@ -362,10 +407,10 @@ macro_rules! campaign_store {
                 let now = to_micros(now);
                 let mut tx = self.pool.begin().await?;
                 let mut queued = 0;
-                for chunk in messages.chunks(CHUNK_PARAMS / 14) {
+                for chunk in messages.chunks(CHUNK_PARAMS / 15) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address, actions) ",
+                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address, actions, buttons) ",
                     );
                     qb.push_values(chunk, |mut b, m| {
                         b.push_bind(m.idem_key.clone())
@@ -381,7 +426,8 @@ macro_rules! campaign_store {
                             .push_bind(now)
                             .push_bind(m.fallback.as_ref().map(|f| f.0.clone()))
                             .push_bind(m.fallback.as_ref().map(|f| f.1.clone()))
-                            .push_bind((!m.actions.is_empty()).then(|| m.actions.join(",")));
+                            .push_bind((!m.actions.is_empty()).then(|| m.actions.join(",")))
+                            .push_bind(m.buttons.clone());
                     });
                     qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
                     let inserted: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;

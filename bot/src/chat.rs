@@ -1,0 +1,199 @@
+//! The conversation every chat channel holds with a person, whatever the
+//! chat: each line of what they wrote is an answer in the reply grammar
+//! ([`reply`]) or a command ([`commands`]); answers are recorded, commands
+//! run under the person's rights and audited. The channel renders the parts
+//! its own way (plain text and HTML in Matrix, Markdown in Mattermost).
+
+use winventory_core::User;
+use winventory_workflows::answer::Answer;
+use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
+use winventory_workflows::render::answer_label;
+use winventory_workflows::{commands, reply};
+
+/// A part of the bot's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// A sentence.
+    Text(String),
+    /// A command's output (a title and maybe a table).
+    Output(commands::Output),
+}
+
+const NOT_IN_DIRECTORY: &str = "Sorry, I only talk with people in our user directory. If you think you should be in it, ask the IT team.";
+const OUR_FAULT: &str = "Something went wrong on my side; please try again in a few minutes.";
+
+/// What the bot says to `actor` (as known on `channel`, looked up in the
+/// directory as `user`) about `body`.
+pub async fn conversation(
+    e: &Engine,
+    admin_groups: &[String],
+    channel: &str,
+    actor: &str,
+    user: Result<Option<User>, EngineError>,
+    body: &str,
+) -> Vec<Part> {
+    let user = match user {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            let entry = winventory_core::store::AuditEntry {
+                at: crate::campaigns::now(),
+                channel: channel.into(),
+                actor: actor.chars().take(200).collect(),
+                command: body.chars().take(500).collect(),
+                outcome: "refused: not in the user directory".into(),
+            };
+            if let Err(err) = e.store.audit(&entry).await {
+                tracing::error!(error = %err, "cannot write the audit log");
+            }
+            return vec![Part::Text(NOT_IN_DIRECTORY.into())];
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the user directory");
+            return vec![Part::Text(OUR_FAULT.into())];
+        }
+    };
+    let admin = match e.store.groups_of(&user.login).await {
+        Ok(groups) => groups.iter().any(|g| admin_groups.contains(g)),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the groups");
+            false
+        }
+    };
+    let caller = commands::Caller {
+        login: user.login.clone(),
+        admin,
+    };
+    let mut parts = Vec::new();
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let parsed = reply::parse(line);
+        let said = match parsed.clone() {
+            Ok(reply::Reply::Answer {
+                target,
+                kind,
+                date,
+                detail,
+            }) => {
+                let answer = Answer {
+                    kind,
+                    date,
+                    detail,
+                    comment: None,
+                };
+                answer_reply(e, channel, &user, &target, answer, line).await
+            }
+            // Not an answer: a command, then.
+            Ok(reply::Reply::Help)
+            | Err(reply::ReplyError::NoAnswer(_) | reply::ReplyError::Empty) => {
+                match commands::parse(line) {
+                    Ok(cmd) => {
+                        let out = e
+                            .run_command(&caller, channel, line, &cmd, crate::campaigns::now())
+                            .await;
+                        parts.push(Part::Output(out));
+                        continue;
+                    }
+                    // Neither an answer nor a command: the answer's words help more.
+                    Err(commands::CommandError::Unknown(_)) => match parsed {
+                        Err(err) => format!("{line}: {err}."),
+                        Ok(_) => commands::help(admin),
+                    },
+                    Err(err) => format!("{line}: {err}."),
+                }
+            }
+            Err(err) => format!("{line}: {err}."),
+        };
+        parts.push(Part::Text(said));
+    }
+    if parts.is_empty() {
+        parts.push(Part::Text(commands::help(admin)));
+    }
+    parts
+}
+
+/// Record an answer from chat and say what happened (and what is still open).
+pub async fn answer_reply(
+    e: &Engine,
+    channel: &str,
+    user: &User,
+    target: &reply::Target,
+    answer: Answer,
+    line: &str,
+) -> String {
+    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
+    let (kind, date) = (answer.kind, answer.date);
+    match e
+        .answer_chat(
+            &user.login,
+            channel,
+            target,
+            answer,
+            crate::campaigns::now(),
+        )
+        .await
+    {
+        Ok(done) => {
+            let mut said = format!(
+                "Recorded for {}: {}{}.",
+                done.recorded.join(", "),
+                answer_label(done.kind.unwrap_or(kind), lang).to_lowercase(),
+                date.map(|d| format!(" ({d})")).unwrap_or_default()
+            );
+            if done.still_open.is_empty() {
+                said.push_str(" Nothing else is waiting for your answer. Thank you!");
+            } else {
+                said.push_str(&format!(
+                    " Still waiting for your answer: {}.",
+                    done.still_open.join(", ")
+                ));
+            }
+            said
+        }
+        Err(err @ (ChatError::Engine(_) | ChatError::Answer(LinkError::Store(_)))) => {
+            tracing::error!(error = %err, "recording a chat answer failed");
+            format!("{line}: something went wrong on my side; please try again in a few minutes.")
+        }
+        Err(err) => format!("{line}: {err}."),
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', "<br>")
+}
+
+/// Plain text.
+pub fn plain(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => t.clone(),
+            Part::Output(o) => o.plain(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// HTML (Matrix's formatted body).
+pub fn html(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => format!("<p>{}</p>", escape_html(t)),
+            Part::Output(o) => o.html(),
+        })
+        .collect()
+}
+
+/// Markdown (Mattermost): sentences as they are, tables as Markdown tables.
+pub fn markdown(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(t) => t.clone(),
+            Part::Output(o) => o.markdown(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}

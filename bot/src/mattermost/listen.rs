@@ -1,0 +1,205 @@
+//! Conversation in the bot's direct channels over Mattermost's websocket
+//! (`/api/v4/websocket`, `posted` events): what a person writes there gets
+//! the same answers and commands as on Matrix ([`crate::chat`]). The
+//! connection authenticates with the bot's token (header and challenge),
+//! reconnects with exponential backoff and jitter, and each post is claimed
+//! in the database before it is acted on, so none is processed twice, even
+//! after a reconnect or a restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use rand::Rng as _;
+use serde::Deserialize;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use winventory_workflows::engine::Engine;
+
+use super::MattermostChannel;
+use super::client::Post;
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    #[serde(default)]
+    event: String,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+/// The websocket URL of a server's base URL.
+pub fn websocket_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_string()
+    };
+    format!("{ws}/api/v4/websocket")
+}
+
+/// A `posted` event's post and its author's username, when it is a post by
+/// someone else in a direct channel.
+fn direct_post(ev: &Event, bot_id: &str) -> Option<(Post, String)> {
+    if ev.event != "posted" || ev.data.get("channel_type")?.as_str()? != "D" {
+        return None;
+    }
+    let post: Post = serde_json::from_str(ev.data.get("post")?.as_str()?).ok()?;
+    if post.user_id == bot_id || post.id.is_empty() || post.message.trim().is_empty() {
+        return None;
+    }
+    let sender = ev
+        .data
+        .get("sender_name")?
+        .as_str()?
+        .trim_start_matches('@')
+        .to_string();
+    Some((post, sender))
+}
+
+impl MattermostChannel {
+    /// Listen until `stop` turns true, reconnecting as needed.
+    pub async fn listen(
+        self: Arc<Self>,
+        engine: Engine,
+        admin_groups: Vec<String>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut backoff = Duration::from_secs(1);
+        while !*stop.borrow() {
+            let started = std::time::Instant::now();
+            let result = tokio::select! {
+                r = self.session(&engine, &admin_groups) => r,
+                _ = stop.changed() => return,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "Mattermost websocket closed; reconnecting");
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_secs(1);
+            }
+            let wait = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    /// One connection: authenticate, then answer posts until it closes.
+    async fn session(&self, engine: &Engine, admin_groups: &[String]) -> anyhow::Result<()> {
+        let mut req = websocket_url(self.client.base()).into_client_request()?;
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.client.token()).parse()?,
+        );
+        let bot_id = self.bot_id().await?.to_string();
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio_tungstenite::connect_async(req),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect: {e}"))?;
+        let challenge = serde_json::json!({
+            "seq": 1,
+            "action": "authentication_challenge",
+            "data": { "token": self.client.token() },
+        });
+        ws.send(Message::text(challenge.to_string())).await?;
+        tracing::info!("listening to Mattermost");
+        while let Some(msg) = ws.next().await {
+            let text = match msg? {
+                Message::Text(t) => t,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            let Ok(ev) = serde_json::from_str::<Event>(text.as_str()) else {
+                continue;
+            };
+            let Some((post, sender)) = direct_post(&ev, &bot_id) else {
+                continue;
+            };
+            match engine
+                .store
+                .claim_event("mattermost", &post.id, crate::campaigns::now())
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record a Mattermost post as handled; not acting on it");
+                    continue;
+                }
+            }
+            let user = engine.directory().await.map(|d| {
+                d.into_values().find(|u| {
+                    u.mattermost_username.as_deref().is_some_and(|m| {
+                        m.trim()
+                            .trim_start_matches('@')
+                            .eq_ignore_ascii_case(&sender)
+                    })
+                })
+            });
+            let parts = crate::chat::conversation(
+                engine,
+                admin_groups,
+                "mattermost",
+                &sender,
+                user,
+                &post.message,
+            )
+            .await;
+            let answer = Post {
+                channel_id: post.channel_id.clone(),
+                message: crate::chat::markdown(&parts),
+                ..Post::default()
+            };
+            if let Err(e) = self.client.create_post(&answer).await {
+                tracing::warn!(error = %e, "cannot answer in Mattermost");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_websocket_url_follows_the_server_url() {
+        assert_eq!(
+            websocket_url("https://chat.example.org/"),
+            "wss://chat.example.org/api/v4/websocket"
+        );
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8065"),
+            "ws://127.0.0.1:8065/api/v4/websocket"
+        );
+    }
+
+    #[test]
+    fn only_other_peoples_direct_posts_are_answered() {
+        let ev = |channel_type: &str, user: &str| Event {
+            event: "posted".into(),
+            data: serde_json::json!({
+                "channel_type": channel_type,
+                "sender_name": "@asmith",
+                "post": serde_json::json!({"id": "p1", "channel_id": "c1", "user_id": user, "message": "mine"}).to_string(),
+            }),
+        };
+        let (post, sender) = direct_post(&ev("D", "u1"), "bot").expect("a direct post");
+        assert_eq!((post.id.as_str(), sender.as_str()), ("p1", "asmith"));
+        assert!(direct_post(&ev("O", "u1"), "bot").is_none());
+        assert!(direct_post(&ev("D", "bot"), "bot").is_none());
+        let garbage = Event {
+            event: "posted".into(),
+            data: serde_json::json!({"channel_type": "D", "post": "{not json"}),
+        };
+        assert!(direct_post(&garbage, "bot").is_none());
+    }
+}
