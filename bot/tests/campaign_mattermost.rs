@@ -29,11 +29,17 @@ fn mm_env(fake: &FakeMattermost) -> Vec<(&'static str, String)> {
 /// A site whose asmith and jdoe are on Mattermost (desk1 by email only),
 /// with the retirement campaign started.
 async fn mattermost_site(backend: Backend, tag: &str) -> (Site, FakeMattermost) {
+    site_knowing(backend, tag, &["asmith", "jdoe"]).await
+}
+
+/// The same, with only `known` having an account on the Mattermost server.
+async fn site_knowing(backend: Backend, tag: &str, known: &[&str]) -> (Site, FakeMattermost) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let site = Site::new(backend, tag).await;
     let fake = FakeMattermost::start("winventory", BOT_TOKEN).await;
-    fake.add_user("asmith").await;
-    fake.add_user("jdoe").await;
+    for user in known {
+        fake.add_user(user).await;
+    }
     site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
     let users = format!(
         "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
@@ -416,6 +422,28 @@ async fn rate_limits_outages_and_a_resend_after_a_crash_post_each_digest_once_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_outages_and_a_resend_after_a_crash_post_each_digest_once_on_postgres() {
     limits_outages_and_crashes(Backend::Postgres, "mmlim-postgres").await;
+}
+
+/// Someone the directory gives a Mattermost username the server does not
+/// know gets the digest by email, with its links.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_mattermost_does_not_know_gets_the_digest_by_email() {
+    let (site, fake) = site_knowing(Backend::Sqlite, "mmghost", &["jdoe"]).await;
+    let report = worker(&site, &fake);
+    assert!(report.contains("fell back to email 1"), "{report}");
+    // The fallback goes out (in the same pass or the next).
+    worker(&site, &fake);
+    assert!(fake.posts_to("asmith").await.is_empty());
+    assert_eq!(fake.posts_to("jdoe").await.len(), 1);
+    let mail = site.mailbox().await;
+    let got = mail.get(&site.email("asmith")).cloned().unwrap_or_default();
+    assert_eq!(got.len(), 1, "{mail:#?}");
+    assert!(
+        got[0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SRV-A1")
+    );
 }
 
 /// Every refusal of the webhook edge: 401 without a valid signature, 200

@@ -689,11 +689,36 @@ pub const UNUSED_DAYS: i64 = 90;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageFacts {
     /// Machines that reported on or after the freshness cut-off.
-    pub fresh: HashSet<i64>,
-    /// Each machine's user, where known.
-    pub user_of: HashMap<i64, String>,
+    pub fresh: rustc_hash::FxHashSet<i64>,
+    /// Each machine's user, where known, as an index into `users` (a
+    /// hundred thousand machines share some tens of thousands of logins:
+    /// one string each, not one per machine).
+    pub user_of: rustc_hash::FxHashMap<i64, u32>,
+    /// The logins `user_of` points into.
+    pub users: Vec<String>,
+    /// Each login's index in `users`.
+    pub user_index: HashMap<String, u32>,
     /// Installs per coverage.
     pub installs: HashMap<Coverage, Vec<(i64, Option<i64>)>>,
+}
+
+impl UsageFacts {
+    /// The index of `login` in `users`, added when new.
+    pub fn intern(&mut self, login: &str) -> u32 {
+        if let Some(&i) = self.user_index.get(login) {
+            return i;
+        }
+        let i = u32::try_from(self.users.len()).unwrap_or(u32::MAX);
+        self.users.push(login.to_string());
+        self.user_index.insert(login.to_string(), i);
+        i
+    }
+
+    /// Set `machine`'s user.
+    pub fn set_user(&mut self, machine: i64, login: &str) {
+        let i = self.intern(login);
+        self.user_of.insert(machine, i);
+    }
 }
 
 /// Where an install answered "no longer needed" stands.
@@ -771,9 +796,9 @@ pub fn report(
                 })
                 .unwrap_or_default();
             let machines = installs.len() as i64;
-            let user_set: HashSet<&str> = installs
+            let user_set: HashSet<u32> = installs
                 .iter()
-                .filter_map(|(m, _)| facts.user_of.get(m).map(String::as_str))
+                .filter_map(|(m, _)| facts.user_of.get(m).copied())
                 .collect();
             let users = user_set.len() as i64;
             let in_use = if l.model.counts_users() {
@@ -795,7 +820,12 @@ pub fn report(
                 Model::PerUser => confirmed
                     .iter()
                     .filter_map(|r| r.answered_by.as_deref())
-                    .filter(|u| !user_set.contains(u))
+                    .filter(|u| {
+                        facts
+                            .user_index
+                            .get(*u)
+                            .is_none_or(|i| !user_set.contains(i))
+                    })
                     .collect::<HashSet<_>>()
                     .len() as i64,
                 Model::PerDevice | Model::Subscription => confirmed
@@ -1212,7 +1242,7 @@ end = 2026-07-01
             if fresh {
                 f.fresh.insert(m);
             }
-            f.user_of.insert(m, user.to_string());
+            f.set_user(m, user);
             f.installs
                 .entry(Coverage::Application("MATLAB".into()))
                 .or_default()

@@ -262,16 +262,18 @@ pub fn help(admin: bool) -> String {
 /// Split a trailing `page N` off a command line: the line without it and
 /// the page (1 when absent).
 pub fn split_page(line: &str) -> (&str, usize) {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    if let [.., p, n] = words.as_slice()
-        && p.eq_ignore_ascii_case("page")
-        && let Ok(n) = n.parse::<usize>()
-        && n >= 1
-        && let Some(at) = line.to_lowercase().rfind("page")
-    {
-        return (line[..at].trim_end(), n);
+    // Cut at whitespace found in the line itself: lower-casing may change
+    // byte lengths (the Kelvin sign, a dotted capital I), so an index found
+    // in a lower-cased copy is no index into the line (found by fuzzing).
+    let Some((rest, n)) = line.trim_end().rsplit_once(char::is_whitespace) else {
+        return (line, 1);
+    };
+    let rest = rest.trim_end();
+    let (base, p) = rest.rsplit_once(char::is_whitespace).unwrap_or(("", rest));
+    match n.parse::<usize>() {
+        Ok(n) if n >= 1 && p.eq_ignore_ascii_case("page") => (base.trim_end(), n),
+        _ => (line, 1),
     }
-    (line, 1)
 }
 
 /// Page `n` (from 1) of an answer: MAX_ROWS rows, and the title says which
@@ -647,6 +649,24 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_is_split_off_lines_whose_lower_case_is_longer_or_shorter() {
+        // Found by fuzzing: both panicked when the cut came from a
+        // lower-cased copy of the line.
+        assert_eq!(split_page("\u{212a} page 1"), ("\u{212a}", 1));
+        let dotted = "\u{130}".repeat(10);
+        assert_eq!(
+            split_page(&format!("{dotted} page 2")),
+            (dotted.as_str(), 2)
+        );
+        assert_eq!(split_page("mine page 3"), ("mine", 3));
+        assert_eq!(split_page("eol within 90 PAGE 2 "), ("eol within 90", 2));
+        assert_eq!(split_page("page 2"), ("", 2));
+        assert_eq!(split_page("mine page 0"), ("mine page 0", 1));
+        assert_eq!(split_page("mine"), ("mine", 1));
+        assert_eq!(split_page(""), ("", 1));
+    }
 
     #[test]
     fn a_table_in_markdown_keeps_each_cell_a_cell() {

@@ -230,6 +230,10 @@ pub struct LinkView {
     pub machines: Vec<String>,
     /// The recipient's language.
     pub language: String,
+    /// The Mattermost username of the person the token was sent to, if any
+    /// (a click is recorded only when it is theirs).
+    #[serde(skip)]
+    pub mattermost_username: Option<String>,
 }
 
 /// Why an answer from a link was not recorded.
@@ -1534,17 +1538,17 @@ impl Engine {
         if machines.is_empty() {
             return Err(LinkError::Nothing);
         }
-        let language = self
-            .store
-            .user(&claims.person)
-            .await?
-            .and_then(|u| u.language)
+        let person = self.store.user(&claims.person).await?;
+        let language = person
+            .as_ref()
+            .and_then(|u| u.language.clone())
             .unwrap_or_else(|| "en".into());
         Ok((
             LinkView {
                 campaign: title,
                 machines: machines.iter().map(|m| m.host_key.clone()).collect(),
                 language,
+                mattermost_username: person.and_then(|u| u.mattermost_username),
                 claims,
             },
             machines,

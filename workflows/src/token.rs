@@ -170,8 +170,11 @@ impl Signer {
         // Version 1 (links sent before groups' members answered as
         // themselves) names no person: the recipient answers.
         let (campaign, recipient, machine, answer, expires, person) = match f[..] {
-            ["1", c, r, m, a, e] => (c, r, m, a, e, r),
-            ["2", c, r, m, a, e, p] if !p.is_empty() => (c, r, m, a, e, p),
+            // Someone is always asked and someone always answers: a token
+            // naming nobody is not one of ours (found by fuzzing: it
+            // verified, and its claims signed again did not).
+            ["1", c, r, m, a, e] if !r.is_empty() => (c, r, m, a, e, r),
+            ["2", c, r, m, a, e, p] if !p.is_empty() && !r.is_empty() => (c, r, m, a, e, p),
             _ => return Err(TokenError::Invalid),
         };
         let claims = Claims {
@@ -256,6 +259,27 @@ mod tests {
             s.verify(&format!("k1.{payload}.{tag}"), now()),
             Ok(claims())
         );
+    }
+
+    #[test]
+    fn signed_tokens_naming_nobody_are_refused() {
+        // Found by fuzzing: a version-1 payload with an empty recipient
+        // verified, and its claims signed again did not.
+        let k = key("k1", 1);
+        let s = Signer::new(vec![k.clone()]).expect("keys");
+        for text in [
+            "1|7||4|upgrade|2000000000",
+            "2|7||4|upgrade|2000000000|jdoe",
+            "2|7|jdoe|4|upgrade|2000000000|",
+        ] {
+            let payload = B64.encode(text);
+            let tag = B64.encode(Signer::mac(&k, &payload).finalize().into_bytes());
+            assert_eq!(
+                s.verify(&format!("k1.{payload}.{tag}"), now()),
+                Err(TokenError::Invalid),
+                "{text}"
+            );
+        }
     }
 
     #[test]

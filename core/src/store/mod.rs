@@ -408,8 +408,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
+        // A local file needs no ping before each use (a ping per query
+        // doubled the cost of a button click).
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(connect_err)?;
@@ -419,8 +422,13 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
         let opts = sqlx::postgres::PgConnectOptions::from_str(url)
             .map_err(connect_err)?
             .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
+        // No ping before each use: it is a round trip per query (a button
+        // click makes ten). A connection a server restart broke fails the
+        // one statement that finds out, and is replaced; every caller
+        // retries (the outbox, the scheduler, chat servers and browsers).
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .acquire_timeout(std::time::Duration::from_secs(15))
             .connect_with(opts)
             .await

@@ -2,7 +2,7 @@
 //! PostgreSQL by a macro: the statements are identical on both, so the
 //! conformance suite (`core/tests/store`) proves one behaviour on two engines.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -789,32 +789,52 @@ macro_rules! sql_store {
                 if covers.is_empty() {
                     return Ok(facts);
                 }
-                let (fresh,): (Option<String>,) = sqlx::query_as(
-                    "SELECT string_agg(CAST(id AS TEXT), ',') FROM machines WHERE last_report >= $1",
-                )
-                .bind(to_micros(fresh_since))
-                .fetch_one(&self.pool)
-                .await?;
-                facts.fresh = parse_ids(fresh.as_deref().unwrap_or(""))?;
-                // One scan, no sort: "id role login" lines; a main user
-                // wins over a responsible.
-                let (owners,): (Option<String>,) = sqlx::query_as(
-                    "SELECT string_agg(CAST(machine_id AS TEXT) || ' ' || role || ' ' || login, '\n') \
-                     FROM machine_owners",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                for line in owners.as_deref().unwrap_or("").lines() {
-                    let mut parts = line.splitn(3, ' ');
-                    let (Some(id), Some(role), Some(login)) = (parts.next(), parts.next(), parts.next())
-                    else {
-                        return Err(StoreError::Corrupt(format!("owner list entry {line:?}")));
-                    };
-                    let id = parse_id(id)?;
-                    if role == "main_user" || !facts.user_of.contains_key(&id) {
-                        facts.user_of.insert(id, login.to_string());
+                // The three reads are independent: run at once, on pooled
+                // connections, the owners parsed while the lists are read.
+                let fresh = async {
+                    let (fresh,): (Option<String>,) = sqlx::query_as(
+                        "SELECT string_agg(CAST(id AS TEXT), ',') FROM machines WHERE last_report >= $1",
+                    )
+                    .bind(to_micros(fresh_since))
+                    .fetch_one(&self.pool)
+                    .await?;
+                    parse_ids(fresh.as_deref().unwrap_or(""))
+                };
+                // One scan, no sort: "id role login" lines (role by its
+                // first letter, `m` for main user, `r` for responsible); a
+                // main user wins over a responsible.
+                let owners = async {
+                    let (owners,): (Option<String>,) = sqlx::query_as(
+                        "SELECT string_agg(CAST(machine_id AS TEXT) || ' ' || substr(role, 1, 1) || ' ' || login, '\n') \
+                         FROM machine_owners",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?;
+                    // Logins interned while borrowed from the one string: no
+                    // allocation per machine.
+                    let mut users = crate::licence::UsageFacts::default();
+                    let mut index: rustc_hash::FxHashMap<&str, u32> = Default::default();
+                    for line in owners.as_deref().unwrap_or("").lines() {
+                        let mut parts = line.splitn(3, ' ');
+                        let (Some(id), Some(role), Some(login)) = (parts.next(), parts.next(), parts.next())
+                        else {
+                            return Err(StoreError::Corrupt(format!("owner list entry {line:?}")));
+                        };
+                        let id = parse_id(id)?;
+                        if role == "m" || !users.user_of.contains_key(&id) {
+                            let i = match index.get(login) {
+                                Some(&i) => i,
+                                None => {
+                                    let i = users.intern(login);
+                                    index.insert(login, i);
+                                    i
+                                }
+                            };
+                            users.user_of.insert(id, i);
+                        }
                     }
-                }
+                    Ok::<_, StoreError>(users)
+                };
                 // Per coverage one list, read on several connections at once.
                 // A product's rows are per cycle: a machine with two cycles
                 // comes twice, merged in memory (cheaper than GROUP BY's sort).
@@ -835,20 +855,22 @@ macro_rules! sql_store {
                                 .bind(name)
                                 .fetch_one(&self.pool)
                                 .await?;
-                        Ok::<_, StoreError>((c.clone(), list))
+                        let mut installs = parse_installs(list.as_deref().unwrap_or(""))?;
+                        if matches!(c, Coverage::Product(_)) {
+                            installs.sort_unstable();
+                            // Sorted by (machine, last use): keep each machine's last.
+                            installs.reverse();
+                            installs.dedup_by_key(|(m, _)| *m);
+                        }
+                        Ok::<_, StoreError>((c.clone(), installs))
                     }
-                }))
-                .await?;
-                for (c, list) in lists {
-                    let mut installs = parse_installs(list.as_deref().unwrap_or(""))?;
-                    if matches!(c, Coverage::Product(_)) {
-                        installs.sort_unstable();
-                        // Sorted by (machine, last use): keep each machine's last.
-                        installs.reverse();
-                        installs.dedup_by_key(|(m, _)| *m);
-                    }
-                    facts.installs.insert(c, installs);
-                }
+                }));
+                let (fresh, users, lists) = futures::try_join!(fresh, owners, lists)?;
+                facts.fresh = fresh;
+                facts.user_of = users.user_of;
+                facts.users = users.users;
+                facts.user_index = users.user_index;
+                facts.installs = lists.into_iter().collect();
                 Ok(facts)
             }
 
@@ -1270,7 +1292,7 @@ fn parse_id(s: &str) -> Result<i64> {
 }
 
 /// `1,2,3` -> ids.
-fn parse_ids(list: &str) -> Result<HashSet<i64>> {
+fn parse_ids(list: &str) -> Result<rustc_hash::FxHashSet<i64>> {
     list.split(',')
         .filter(|x| !x.is_empty())
         .map(parse_id)
