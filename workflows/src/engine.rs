@@ -94,6 +94,17 @@ pub struct EngineConfig {
     pub chat_channels: Vec<String>,
 }
 
+/// The answers "apply to all" offers: those every one of the machines
+/// offers, in the campaign's order.
+fn common_answers(c: &Campaign, machines: &[DigestMachine]) -> Vec<AnswerKind> {
+    c.spec
+        .answers()
+        .iter()
+        .copied()
+        .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
+        .collect()
+}
+
 /// Where a message to a person goes: channel, address, fallback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -541,13 +552,7 @@ impl Engine {
                     })
                 })
                 .collect::<Result<Vec<_>, EngineError>>()?;
-            let common: Vec<AnswerKind> = c
-                .spec
-                .answers()
-                .iter()
-                .copied()
-                .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
-                .collect();
+            let common = common_answers(c, machines);
             let all = if machines.len() > 1 {
                 to_buttons(self.tokens(c, recipient, &person.login, None, &common)?)
             } else {
@@ -595,14 +600,7 @@ impl Engine {
                     })
                 })
                 .collect::<Result<Vec<_>, EngineError>>()?;
-            // "Apply to all" offers the answers every machine offers.
-            let common: Vec<AnswerKind> = c
-                .spec
-                .answers()
-                .iter()
-                .copied()
-                .filter(|a| machines.iter().all(|m| m.answers.contains(a)))
-                .collect();
+            let common = common_answers(c, machines);
             campaigns.push(context! {
                 name => &c.row.name, title => &c.spec.title, description => &c.spec.description,
                 kind => c.spec.kind.as_str(),
