@@ -12,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, serve};
-use chrono::NaiveDate;
 use minijinja::context;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
@@ -207,40 +206,36 @@ pub struct AnswerForm {
     pub comment: Option<String>,
 }
 
+/// The answer page again, with what is wrong with the fields given.
+async fn ask_again(
+    s: &AppState,
+    token: &str,
+    e: &winventory_workflows::answer::AnswerError,
+    form: &AnswerForm,
+) -> Response {
+    match s.engine.open_link(token, crate::campaigns::now()).await {
+        Ok(view) => {
+            let lang = view.language.clone();
+            page(
+                s,
+                &lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                confirm_ctx(&view, Some(e.to_string()), Some(form)),
+            )
+        }
+        Err(e) => error_page(s, &e),
+    }
+}
+
 async fn answer_post(
     State(s): State<Arc<AppState>>,
     Path(token): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Response {
     let now = crate::campaigns::now();
-    let date = match form
-        .date
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-    {
-        None => None,
-        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                return match s.engine.open_link(&token, now).await {
-                    Ok(view) => {
-                        let lang = view.language.clone();
-                        page(
-                            &s,
-                            &lang,
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            confirm_ctx(
-                                &view,
-                                Some(format!("{d:?} is not a date (YYYY-MM-DD)")),
-                                Some(&form),
-                            ),
-                        )
-                    }
-                    Err(e) => error_page(&s, &e),
-                };
-            }
-        },
+    let date = match winventory_workflows::answer::date_field(form.date.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return ask_again(&s, &token, &e, &form).await,
     };
     match s
         .engine
@@ -261,18 +256,7 @@ async fn answer_post(
                 },
             )
         }
-        Err(LinkError::Answer(e)) => match s.engine.open_link(&token, now).await {
-            Ok(view) => {
-                let lang = view.language.clone();
-                page(
-                    &s,
-                    &lang,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    confirm_ctx(&view, Some(e.to_string()), Some(&form)),
-                )
-            }
-            Err(e) => error_page(&s, &e),
-        },
+        Err(LinkError::Answer(e)) => ask_again(&s, &token, &e, &form).await,
         Err(e) => error_page(&s, &e),
     }
 }

@@ -160,6 +160,20 @@ pub enum AnswerError {
     /// A field is too long.
     #[error("the text is longer than {0} characters")]
     TooLong(usize),
+    /// A date field that is not a date (the first 40 characters of it).
+    #[error("{0:?} is not a date; write it as YYYY-MM-DD")]
+    NotADate(String),
+}
+
+/// Read an answer's date field as a form or dialog sends it: blank is no
+/// date, anything else must be `YYYY-MM-DD`.
+pub fn date_field(text: Option<&str>) -> Result<Option<NaiveDate>, AnswerError> {
+    match text.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AnswerError::NotADate(d.chars().take(40).collect())),
+    }
 }
 
 /// Longest justification or comment kept.
@@ -207,6 +221,30 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_field_is_blank_or_a_date_and_a_mistake_is_quoted_short() {
+        assert_eq!(date_field(None), Ok(None));
+        assert_eq!(date_field(Some("  ")), Ok(None));
+        assert_eq!(
+            date_field(Some(" 2027-03-01 ")),
+            Ok(NaiveDate::from_ymd_opt(2027, 3, 1))
+        );
+        assert_eq!(
+            date_field(Some("next spring")),
+            Err(AnswerError::NotADate("next spring".into()))
+        );
+        let long = "x".repeat(100);
+        assert_eq!(
+            date_field(Some(&long)),
+            Err(AnswerError::NotADate("x".repeat(40)))
+        );
+        assert!(
+            AnswerError::NotADate("x".into())
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().expect("date")

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
-use winventory_workflows::answer::{Answer, AnswerError, AnswerKind};
+use winventory_workflows::answer::{Answer, AnswerError, AnswerKind, date_field};
 use winventory_workflows::buttons::{
     Buttons, Pick, dialog_state, needs_fields, parse_context, parse_state,
 };
@@ -32,7 +32,7 @@ use winventory_workflows::engine::{LinkError, LinkView};
 use winventory_workflows::render::{answer_label, date_label, language};
 
 use super::client::{Dialog, DialogElement, Post};
-use super::{Answered, DIALOG_PATH, KEY_PROP, attachments};
+use super::{Answered, DIALOG_PATH, digest_props, directory_user, same_username, username};
 use crate::server::AppState;
 
 /// The integration request of a click (`PostActionIntegrationRequest`).
@@ -126,13 +126,9 @@ fn refused(e: &LinkError) -> Response {
 /// Whether `user_name` is the Mattermost account of the person `view`'s
 /// token was sent to.
 fn is_person(view: &LinkView, user_name: &str) -> bool {
-    view.mattermost_username.as_deref().is_some_and(|name| {
-        !user_name.trim().is_empty()
-            && name
-                .trim()
-                .trim_start_matches('@')
-                .eq_ignore_ascii_case(user_name.trim())
-    })
+    view.mattermost_username
+        .as_deref()
+        .is_some_and(|name| same_username(name, user_name))
 }
 
 /// The post a click came from, with the answers recorded since in place of
@@ -188,10 +184,7 @@ async fn updated_post(
         id: post_id.to_string(),
         channel_id: channel_id.to_string(),
         message: row.body_text.clone(),
-        props: json!({
-            KEY_PROP: row.idem_key,
-            "attachments": attachments(&buttons, base, &answered),
-        }),
+        props: digest_props(&row.idem_key, &buttons, base, &answered),
         ..Post::default()
     })
 }
@@ -338,6 +331,7 @@ async fn open_dialog(s: &AppState, req: &ActionRequest, pick: &Pick, view: &Link
 fn field_of(e: &AnswerError) -> &'static str {
     match e {
         AnswerError::DateMissing
+        | AnswerError::NotADate(_)
         | AnswerError::DateInPast(_)
         | AnswerError::EsuNotOffered
         | AnswerError::EsuBeyondEnd(_) => "date",
@@ -389,26 +383,10 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let date_text = text("date", &mut errors);
     let detail = text("detail", &mut errors);
     let comment = text("comment", &mut errors);
-    let date = match date_text
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-    {
-        None => None,
-        Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.insert(
-                    "date".into(),
-                    json!(format!(
-                        "{:?} is not a date; write it as YYYY-MM-DD",
-                        d.chars().take(40).collect::<String>()
-                    )),
-                );
-                None
-            }
-        },
-    };
+    let date = date_field(date_text.as_deref()).unwrap_or_else(|e| {
+        errors.insert(field_of(&e).into(), json!(e.to_string()));
+        None
+    });
     if !errors.is_empty() {
         return (StatusCode::OK, Json(json!({ "errors": errors }))).into_response();
     }
@@ -476,19 +454,13 @@ pub async fn command(
             "This command's token is not valid.",
         );
     }
-    let name = req.user_name.trim().to_string();
-    let user = s.engine.directory().await.map(|d| {
-        d.into_values().find(|u| {
-            u.mattermost_username.as_deref().is_some_and(|m| {
-                !name.is_empty() && m.trim().trim_start_matches('@').eq_ignore_ascii_case(&name)
-            })
-        })
-    });
+    let name = username(&req.user_name);
+    let user = directory_user(&s.engine, name).await;
     let parts = crate::chat::conversation(
         &s.engine,
         &s.settings.admin_groups,
         "mattermost",
-        &name,
+        name,
         user,
         &req.text,
     )

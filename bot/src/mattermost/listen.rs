@@ -50,12 +50,7 @@ fn direct_post(ev: &Event, bot_id: &str) -> Option<(Post, String)> {
     if post.user_id == bot_id || post.id.is_empty() || post.message.trim().is_empty() {
         return None;
     }
-    let sender = ev
-        .data
-        .get("sender_name")?
-        .as_str()?
-        .trim_start_matches('@')
-        .to_string();
+    let sender = super::username(ev.data.get("sender_name")?.as_str()?).to_string();
     Some((post, sender))
 }
 
@@ -135,15 +130,7 @@ impl MattermostChannel {
                     continue;
                 }
             }
-            let user = engine.directory().await.map(|d| {
-                d.into_values().find(|u| {
-                    u.mattermost_username.as_deref().is_some_and(|m| {
-                        m.trim()
-                            .trim_start_matches('@')
-                            .eq_ignore_ascii_case(&sender)
-                    })
-                })
-            });
+            let user = super::directory_user(engine, &sender).await;
             let parts = crate::chat::conversation(
                 engine,
                 admin_groups,

@@ -106,7 +106,7 @@ impl MattermostChannel {
     /// The direct channel with `username`; `Ok(None)` when Mattermost has
     /// nobody of that name.
     pub async fn direct(&self, username: &str) -> Result<Option<String>, ApiError> {
-        let name = username.trim().trim_start_matches('@').to_lowercase();
+        let name = self::username(username).to_lowercase();
         if let Some(id) = self.directs.lock().await.get(&name) {
             return Ok(Some(id.clone()));
         }
@@ -139,6 +139,45 @@ impl MattermostChannel {
             })
             .map(|p| p.id.clone()))
     }
+}
+
+/// A Mattermost username as the directory or the server writes it, without
+/// blanks or a leading `@`.
+pub fn username(name: &str) -> &str {
+    name.trim().trim_start_matches('@').trim()
+}
+
+/// Whether two usernames name the same account (Mattermost usernames are
+/// case-insensitive); an empty name is nobody's.
+pub fn same_username(a: &str, b: &str) -> bool {
+    let (a, b) = (username(a), username(b));
+    !a.is_empty() && a.eq_ignore_ascii_case(b)
+}
+
+/// The person of the directory with the Mattermost username `name`.
+pub async fn directory_user(
+    e: &winventory_workflows::engine::Engine,
+    name: &str,
+) -> Result<Option<winventory_core::User>, winventory_workflows::engine::EngineError> {
+    Ok(e.directory().await?.into_values().find(|u| {
+        u.mattermost_username
+            .as_deref()
+            .is_some_and(|m| same_username(m, name))
+    }))
+}
+
+/// The `props` of a digest post: its outbox key, and its buttons as
+/// attachments, machines in `answered` showing their answer instead.
+pub fn digest_props(
+    key: &str,
+    buttons: &Buttons,
+    base_url: &str,
+    answered: &HashMap<(i64, i64), Answered>,
+) -> serde_json::Value {
+    serde_json::json!({
+        KEY_PROP: key,
+        "attachments": attachments(buttons, base_url, answered),
+    })
 }
 
 /// `pending_post_id` of a message: derived from its outbox key, so a
@@ -313,10 +352,7 @@ pub fn post_of(m: &OutboxRow, channel_id: &str, bot_id: &str, base_url: &str) ->
     Post {
         channel_id: channel_id.to_string(),
         message: m.body_text.clone(),
-        props: serde_json::json!({
-            KEY_PROP: m.idem_key,
-            "attachments": attachments(&buttons, base_url, &HashMap::new()),
-        }),
+        props: digest_props(&m.idem_key, &buttons, base_url, &HashMap::new()),
         pending_post_id: pending_post_id(bot_id, &m.idem_key),
         ..Post::default()
     }
