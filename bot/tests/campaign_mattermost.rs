@@ -65,9 +65,17 @@ async fn site_knowing(backend: Backend, tag: &str, known: &[&str]) -> (Site, Fak
 }
 
 fn worker(site: &Site, fake: &FakeMattermost) -> String {
+    worker_at(site, fake, None)
+}
+
+/// `worker --once` with the site's Mattermost settings, at `at` if given.
+fn worker_at(site: &Site, fake: &FakeMattermost, at: Option<String>) -> String {
     let mut cmd = site.command(&["worker", "--once"]);
     for (k, v) in mm_env(fake) {
         cmd.env(k, v);
+    }
+    if let Some(at) = at {
+        cmd.env("WINVENTORY_NOW", at);
     }
     let out = cmd.output().expect("worker");
     assert!(
@@ -352,22 +360,7 @@ async fn owners_answer_in_mattermost_by_button_dialog_message_and_command_on_pos
 
 async fn limits_outages_and_crashes(backend: Backend, tag: &str) {
     let (site, fake) = mattermost_site(backend, tag).await;
-    let worker_at = |at: Option<String>| {
-        let mut cmd = site.command(&["worker", "--once"]);
-        for (k, v) in mm_env(&fake) {
-            cmd.env(k, v);
-        }
-        if let Some(at) = at {
-            cmd.env("WINVENTORY_NOW", at);
-        }
-        let out = cmd.output().expect("worker");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let worker_at = |at: Option<String>| worker_at(&site, &fake, at);
     let outbox = || String::from_utf8_lossy(&site.run(&["outbox"]).stdout).to_string();
     // Rate limited (reset as a Unix time): the start-up check and the first
     // message are refused; the channel waits, email goes on, nothing fails.
