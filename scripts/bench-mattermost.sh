@@ -6,8 +6,9 @@
 #
 # Builds a site of MACHINES Windows Server 2012 R2 machines, four per owner,
 # with a running retirement campaign, on SQLite and on PostgreSQL. For each,
-# starts `winventory serve --no-worker` and has oha post one verified button
-# click (the integration request Mattermost sends, signed token inside,
+# starts `winventory serve --no-worker` and has oha post verified button
+# clicks (the integration requests Mattermost sends, signed token inside,
+# one per owner, each on that owner's digest post, lines drawn at random
 # from `winventory bench click-body`) to /mattermost/actions:
 #   1. at a fixed 1,000 requests per second for 20 s (latency corrected for
 #      coordinated omission): the latency percentiles of clicks that each
@@ -84,15 +85,15 @@ run() { # LABEL DATABASE_URL
     "$BIN" users import "$OUT/users.csv" >/dev/null
     "$BIN" campaign create "$OUT/campaign.toml" >/dev/null
     "$BIN" campaign start retire >/dev/null
-    "$BIN" bench click-body --campaign retire --login user00042 >"$OUT/click.json"
+    "$BIN" bench click-body --campaign retire --count 5000 >"$OUT/clicks.jsonl"
     WINVENTORY_LISTEN=$LISTEN WINVENTORY_BASE_URL="http://$LISTEN" "$BIN" serve --no-worker 2>/dev/null &
     local pid=$!
     wait_healthz "$LISTEN"
     local url="http://$LISTEN/mattermost/actions"
     # Warm-up, then the fixed rate, then saturation.
-    "$OHA" --no-tui -z 3s -c 8 -m POST -T application/json -D "$OUT/click.json" "$url" --output-format quiet >/dev/null
-    "$OHA" --no-tui -z 20s -q 1000 --latency-correction -c 64 -m POST -T application/json -D "$OUT/click.json" "$url" --output-format json >"$OUT/fixed.json"
-    "$OHA" --no-tui -z 10s -c 32 -m POST -T application/json -D "$OUT/click.json" "$url" --output-format json >"$OUT/sat.json"
+    "$OHA" --no-tui -z 3s -c 8 -m POST -T application/json -Z "$OUT/clicks.jsonl" "$url" --output-format quiet >/dev/null
+    "$OHA" --no-tui -z 20s -q 1000 --latency-correction -c 64 -m POST -T application/json -Z "$OUT/clicks.jsonl" "$url" --output-format json >"$OUT/fixed.json"
+    "$OHA" --no-tui -z 10s -c 32 -m POST -T application/json -Z "$OUT/clicks.jsonl" "$url" --output-format json >"$OUT/sat.json"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf '%-9s 1000 req/s: p50 %s ms, p99 %s ms, p99.9 %s ms, achieved %s req/s (%s) | saturated: %s req/s (%s)\n' \
         "$1" "$(pct "$OUT/fixed.json" p50)" "$(pct "$OUT/fixed.json" p99)" "$(pct "$OUT/fixed.json" p99.9)" \
@@ -119,6 +120,6 @@ run postgres "$PGURL/bench_mattermost"
 CPID=$!
 wait_healthz_ceiling() { for _ in $(seq 1 100); do curl -fs -X POST "http://$CEIL/" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 wait_healthz_ceiling
-"$OHA" --no-tui -z 10s -c 32 -m POST -T application/json -D "$OUT/click.json" "http://$CEIL/" --output-format json >"$OUT/ceiling.json"
+"$OHA" --no-tui -z 10s -c 32 -m POST -T application/json -Z "$OUT/clicks.jsonl" "http://$CEIL/" --output-format json >"$OUT/ceiling.json"
 kill "$CPID"; wait "$CPID" 2>/dev/null || true
 printf 'bare axum handler, saturated: %s req/s, p99 %s ms\n' "$(pct "$OUT/ceiling.json" rps)" "$(pct "$OUT/ceiling.json" p99)" | tee -a "$RESULTS"

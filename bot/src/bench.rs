@@ -28,20 +28,21 @@ pub enum BenchCommand {
         #[arg(long, default_value = "bench.invalid")]
         domain: String,
     },
-    /// Print the body of a verified Mattermost button click (the integration
-    /// request Mattermost sends) for one of LOGIN's open machines in
-    /// CAMPAIGN, signed with the site's link keys: what `oha` posts to
-    /// `/mattermost/actions` in scripts/bench-mattermost.sh.
+    /// Print the bodies of verified Mattermost button clicks (the
+    /// integration request Mattermost sends), one JSON object per line, for
+    /// COUNT different owners of CAMPAIGN's open machines (each on one of
+    /// their machines, answers alternating between replace and decommission),
+    /// signed with the site's link keys. Each owner's Mattermost digest in
+    /// the outbox is given a post id, which the click carries, so the
+    /// handler rebuilds the real post as it would in production. What `oha
+    /// -Z` posts to `/mattermost/actions` in scripts/bench-mattermost.sh.
     ClickBody {
         /// Campaign id or name.
         #[arg(long)]
         campaign: String,
-        /// The person clicking (their login, also their Mattermost username).
-        #[arg(long)]
-        login: String,
-        /// The answer the button gives (one that needs no dialog).
-        #[arg(long, default_value = "decommission")]
-        answer: String,
+        /// How many clicks (distinct owners; fewer if fewer are asked).
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
     },
     /// Serve a bare axum handler that answers 200 to any POST, on LISTEN:
     /// the ceiling the callback endpoint is measured against.
@@ -67,54 +68,78 @@ fn body(i: usize) -> (String, String, String) {
 pub async fn run(settings: &Settings, cmd: BenchCommand) -> Result<u8> {
     match cmd {
         BenchCommand::Delivery { messages, domain } => delivery(settings, messages, &domain).await,
-        BenchCommand::ClickBody {
-            campaign,
-            login,
-            answer,
-        } => click_body(settings, &campaign, &login, &answer).await,
+        BenchCommand::ClickBody { campaign, count } => click_body(settings, &campaign, count).await,
         BenchCommand::HttpCeiling { listen } => http_ceiling(&listen).await,
     }
 }
 
-async fn click_body(settings: &Settings, campaign: &str, login: &str, answer: &str) -> Result<u8> {
+async fn click_body(settings: &Settings, campaign: &str, count: usize) -> Result<u8> {
+    use std::collections::BTreeMap;
     use winventory_workflows::answer::AnswerKind;
     use winventory_workflows::token::Claims;
     let e = crate::campaigns::engine(settings).await?;
     let signer = e
         .signer
         .clone()
-        .context("set WINVENTORY_LINK_KEYS: the click is signed with them")?;
-    let kind = AnswerKind::parse(answer).with_context(|| format!("{answer:?} is not an answer"))?;
+        .context("set WINVENTORY_LINK_KEYS: the clicks are signed with them")?;
     let c = e.campaign(campaign).await?;
-    let machine = e
-        .store
-        .campaign_machines_of(c.row.id, login)
-        .await?
-        .into_iter()
-        .find(|m| m.state != "resolved")
-        .with_context(|| format!("{login} has no open machine in {campaign}"))?;
-    let token = signer.sign(&Claims {
-        campaign: c.row.id,
-        recipient: login.to_string(),
-        person: login.to_string(),
-        machine: Some(machine.machine_id),
-        answer: kind,
-        expires: chrono::Utc::now() + chrono::Duration::days(30),
-    });
-    let body = serde_json::json!({
-        "user_id": "benchuserid00000000000000a",
-        "user_name": login,
-        "channel_id": "benchchannelid000000000000",
-        "channel_name": "bench",
-        "team_id": "",
-        "team_domain": "",
-        "post_id": "benchpostid000000000000000",
-        "trigger_id": "",
-        "type": "button",
-        "data_source": "",
-        "context": { "token": token },
-    });
-    println!("{body}");
+    // Each owner's first open machine.
+    let mut machines: BTreeMap<String, i64> = BTreeMap::new();
+    for m in e.store.campaign_machines(c.row.id).await? {
+        if m.state != "resolved" {
+            machines.entry(m.recipient.clone()).or_insert(m.machine_id);
+        }
+    }
+    // Each owner's Mattermost digest, given a post id as if it was sent.
+    let mut posts: BTreeMap<String, String> = BTreeMap::new();
+    for row in e.store.outbox().await? {
+        if row.channel == "mattermost"
+            && row.buttons.is_some()
+            && machines.contains_key(&row.recipient)
+        {
+            let post = format!("benchpost{:017}", row.id);
+            e.store.set_remote_id(row.id, &post).await?;
+            posts.insert(row.recipient, post);
+        }
+    }
+    if posts.is_empty() {
+        bail!(
+            "{campaign} has no Mattermost digest in the outbox: give its owners a mattermost_username and set WINVENTORY_MATTERMOST_URL before starting it"
+        );
+    }
+    let expires = chrono::Utc::now() + chrono::Duration::days(30);
+    let mut written = 0;
+    for (i, (login, post)) in posts.iter().take(count).enumerate() {
+        let answer = if i % 2 == 0 {
+            AnswerKind::Replace
+        } else {
+            AnswerKind::Decommission
+        };
+        let token = signer.sign(&Claims {
+            campaign: c.row.id,
+            recipient: login.clone(),
+            person: login.clone(),
+            machine: machines.get(login).copied(),
+            answer,
+            expires,
+        });
+        let body = serde_json::json!({
+            "user_id": format!("benchuser{i:017}"),
+            "user_name": login,
+            "channel_id": format!("benchchan{i:017}"),
+            "channel_name": "bench",
+            "team_id": "",
+            "team_domain": "",
+            "post_id": post,
+            "trigger_id": "",
+            "type": "button",
+            "data_source": "",
+            "context": { "token": token },
+        });
+        println!("{body}");
+        written += 1;
+    }
+    eprintln!("{written} click bodies for {campaign}");
     Ok(0)
 }
 

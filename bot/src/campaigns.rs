@@ -177,6 +177,7 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
     Ok(Engine {
         store,
         licences,
+        titles: Default::default(),
         catalog: Arc::new(catalog),
         templates: Arc::new(templates),
         signer,

@@ -131,6 +131,48 @@ pub struct Engine {
     pub config: EngineConfig,
     /// The site's licences, when it has a licence file.
     pub licences: Option<Arc<winventory_core::licence::LicenceBook>>,
+    /// Campaign titles by id, read from their definitions once (a
+    /// definition never changes), so a click does not parse TOML.
+    pub titles: TitleCache,
+}
+
+/// Campaign titles by id; see [`Engine::titles`]. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct TitleCache(Arc<std::sync::RwLock<HashMap<i64, String>>>);
+
+impl TitleCache {
+    fn get(&self, id: i64) -> Option<String> {
+        self.0.read().ok()?.get(&id).cloned()
+    }
+
+    fn put(&self, id: i64, title: &str) {
+        if let Ok(mut map) = self.0.write() {
+            map.insert(id, title.to_string());
+        }
+    }
+}
+
+/// A checked token: what it would record, on which machines.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    /// What the pages and buttons show.
+    pub view: LinkView,
+    /// The machines the answer covers (open or answered, in the token's and
+    /// the drop-down's scope).
+    pub machines: Vec<CampaignMachine>,
+    /// All the machines of the campaign the recipient is asked about, as
+    /// read (what a chat post shows).
+    pub all: Vec<CampaignMachine>,
+}
+
+/// What recording a checked token did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The machines updated, as they are now.
+    pub updated: Vec<CampaignMachine>,
+    /// All the recipient's machines of the campaign, as they are now (those
+    /// read before, with the updated ones replaced).
+    pub all: Vec<CampaignMachine>,
 }
 
 /// A campaign with its parsed definition.
@@ -1499,62 +1541,79 @@ impl Engine {
 
     /// Check a link and say what it would record (for the confirmation page).
     pub async fn open_link(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
-        Ok(self.open_pick(token, None, now).await?.0)
+        Ok(self.open_pick(token, None, now).await?.view)
+    }
+
+    /// The title of campaign `id` (cached; see [`Engine::titles`]).
+    async fn title(&self, id: i64, name: &str) -> Result<String, LinkError> {
+        if let Some(t) = self.titles.get(id) {
+            return Ok(t);
+        }
+        let title = match self.store.campaign(&id.to_string()).await? {
+            Some(row) => CampaignSpec::parse(&row.spec).map_or(row.name, |s| s.title),
+            None => name.to_string(),
+        };
+        self.titles.put(id, &title);
+        Ok(title)
     }
 
     /// Check a token (narrowed to one machine when a drop-down chose one)
-    /// and say what it would record; with the machines it covers. Reads
-    /// only the recipient's machines of the campaign (an index look-up), so
-    /// a click costs the same in a campaign of 10 or 100,000 machines.
+    /// and say what it would record, on which machines. One read (the
+    /// campaign's state, the recipient's machines through an index, the
+    /// person), so a click costs the same in a campaign of 10 or 100,000
+    /// machines.
     pub async fn open_pick(
         &self,
         token: &str,
         narrow: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<(LinkView, Vec<CampaignMachine>), LinkError> {
+    ) -> Result<Picked, LinkError> {
         let signer = self
             .signer
             .as_ref()
             .ok_or(LinkError::Token(TokenError::UnknownKey))?;
         let claims = signer.verify(token, now)?;
-        let row = match self.store.campaign(&claims.campaign.to_string()).await? {
-            Some(row) if row.state != CampaignState::Closed => row,
+        let found = self
+            .store
+            .answer_view(claims.campaign, &claims.recipient, &claims.person)
+            .await?;
+        let found = match found {
+            Some(v) if v.state != CampaignState::Closed => v,
             _ => return Err(LinkError::Closed),
         };
-        let title = CampaignSpec::parse(&row.spec)
-            .map(|s| s.title)
-            .unwrap_or_else(|_| row.name.clone());
-        let machines: Vec<CampaignMachine> = self
-            .store
-            .campaign_machines_of(row.id, &claims.recipient)
-            .await?
-            .into_iter()
+        let machines: Vec<CampaignMachine> = found
+            .machines
+            .iter()
             .filter(|m| m.state != "resolved")
             .filter(|m| claims.machine.is_none_or(|id| id == m.machine_id))
             .filter(|m| narrow.is_none_or(|id| id == m.machine_id))
+            .cloned()
             .collect();
         if machines.is_empty() {
             return Err(LinkError::Nothing);
         }
-        let person = self.store.user(&claims.person).await?;
+        let campaign = self.title(claims.campaign, &found.campaign_name).await?;
+        let person = found.person;
         let language = person
             .as_ref()
             .and_then(|u| u.language.clone())
             .unwrap_or_else(|| "en".into());
-        Ok((
-            LinkView {
-                campaign: title,
+        Ok(Picked {
+            view: LinkView {
+                campaign,
                 machines: machines.iter().map(|m| m.host_key.clone()).collect(),
                 language,
                 mattermost_username: person.and_then(|u| u.mattermost_username),
                 claims,
             },
             machines,
-        ))
+            all: found.machines,
+        })
     }
 
     /// Record the answer a link proposes, with the fields its page collected.
-    /// A later answer replaces an earlier one.
+    /// A later answer replaces an earlier one. Returns how many machines it
+    /// updated.
     pub async fn answer_link(
         &self,
         token: &str,
@@ -1569,7 +1628,8 @@ impl Engine {
             detail,
             comment,
         };
-        self.answer_pick(token, None, fields, "email", now).await
+        let (view, done) = self.answer_pick(token, None, fields, "email", now).await?;
+        Ok((view, done.updated.len() as u64))
     }
 
     /// Record the answer a token proposes (narrowed to one machine when a
@@ -1582,31 +1642,41 @@ impl Engine {
         fields: Answer,
         via: &str,
         now: DateTime<Utc>,
-    ) -> Result<(LinkView, u64), LinkError> {
-        let (view, machines) = self.open_pick(token, narrow, now).await?;
-        let n = self
-            .record_picked(&view, &machines, fields, via, now)
-            .await?;
-        Ok((view, n))
+    ) -> Result<(LinkView, Recorded), LinkError> {
+        let picked = self.open_pick(token, narrow, now).await?;
+        let done = self.record_picked(&picked, fields, via, now).await?;
+        Ok((picked.view, done))
     }
 
     /// Record the answer of a token already checked with [`Engine::open_pick`]
     /// for the machines it returned.
     pub async fn record_picked(
         &self,
-        view: &LinkView,
-        machines: &[CampaignMachine],
+        picked: &Picked,
         fields: Answer,
         via: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, LinkError> {
-        let c = &view.claims;
+    ) -> Result<Recorded, LinkError> {
+        let c = &picked.view.claims;
         let answer = Answer {
             kind: c.answer,
             ..fields
         };
-        self.record(c.campaign, machines, answer, &c.person, via, now)
-            .await
+        let updated = self
+            .record(c.campaign, &picked.machines, answer, &c.person, via, now)
+            .await?;
+        let all = picked
+            .all
+            .iter()
+            .map(|m| {
+                updated
+                    .iter()
+                    .find(|u| u.machine_id == m.machine_id)
+                    .unwrap_or(m)
+                    .clone()
+            })
+            .collect();
+        Ok(Recorded { updated, all })
     }
 
     /// Check an answer for machines of one campaign and record it: the
@@ -1620,7 +1690,7 @@ impl Engine {
         by: &str,
         via: &str,
         now: DateTime<Utc>,
-    ) -> Result<u64, LinkError> {
+    ) -> Result<Vec<CampaignMachine>, LinkError> {
         let answer = Answer {
             detail: answer
                 .detail

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
+use winventory_core::store::{CampaignMachine, OutboxRow};
 use winventory_workflows::answer::{Answer, AnswerError, AnswerKind, date_field};
 use winventory_workflows::buttons::{
     Buttons, Pick, dialog_state, needs_fields, parse_context, parse_state,
@@ -131,35 +132,62 @@ fn is_person(view: &LinkView, user_name: &str) -> bool {
         .is_some_and(|name| same_username(name, user_name))
 }
 
-/// The post a click came from, with the answers recorded since in place of
-/// their buttons; `None` when it is not a digest of ours sent to `person`.
-async fn updated_post(
-    s: &AppState,
-    post_id: &str,
-    channel_id: &str,
-    person: &str,
-    lang: &str,
-) -> Option<Post> {
-    let store = &s.engine.store;
-    let row = match store.outbox_by_remote_id("mattermost", post_id).await {
-        Ok(Some(row)) if row.recipient == person => row,
-        Ok(_) => return None,
+/// The outbox row of the post a click came from, when it is a digest of
+/// ours sent to `person`.
+async fn clicked_row(s: &AppState, post_id: &str, person: &str) -> Option<OutboxRow> {
+    match s
+        .engine
+        .store
+        .outbox_by_remote_id("mattermost", post_id)
+        .await
+    {
+        Ok(Some(row)) if row.recipient == person && row.buttons.is_some() => Some(row),
+        Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the clicked post's message");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// The machines of one section of a digest as they are now, when the
+/// caller already has them: (campaign, recipient, machines).
+type Known<'a> = Option<(i64, &'a str, &'a [CampaignMachine])>;
+
+/// The post `row` was sent as, with the answers recorded since in place of
+/// their buttons. The sections `known` covers are not read again.
+async fn rebuilt_post(
+    s: &AppState,
+    row: &OutboxRow,
+    post_id: &str,
+    channel_id: &str,
+    lang: &str,
+    known: Known<'_>,
+) -> Option<Post> {
     let buttons = Buttons::from_json(row.buttons.as_deref()?).ok()?;
     let mut answered = HashMap::new();
     for section in &buttons.sections {
-        let machines = match store
-            .campaign_machines_of(section.campaign, &section.recipient)
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the answers for the clicked post");
-                return None;
+        let read;
+        let machines = match known {
+            Some((campaign, recipient, machines))
+                if campaign == section.campaign && recipient == section.recipient =>
+            {
+                machines
+            }
+            _ => {
+                read = match s
+                    .engine
+                    .store
+                    .campaign_machines_of(section.campaign, &section.recipient)
+                    .await
+                {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the answers for the clicked post");
+                        return None;
+                    }
+                };
+                &read
             }
         };
         for m in machines {
@@ -200,6 +228,9 @@ fn recorded_text(view: &LinkView, date: Option<NaiveDate>) -> String {
 }
 
 /// `POST /mattermost/actions`: a click on a digest's button or drop-down.
+/// Three reads and writes on the way: the token's view (one read), the
+/// answer (one transaction, one statement on PostgreSQL) beside the clicked
+/// post's outbox row, and no more.
 pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<ActionRequest>(&body) else {
         return ephemeral(StatusCode::UNAUTHORIZED, NOT_VALID);
@@ -208,16 +239,17 @@ pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         return ephemeral(StatusCode::UNAUTHORIZED, NOT_VALID);
     };
     let now = crate::campaigns::now();
-    let (view, machines) = match s.engine.open_pick(&pick.token, pick.machine, now).await {
+    let picked = match s.engine.open_pick(&pick.token, pick.machine, now).await {
         Ok(picked) => picked,
         Err(e) => return refused(&e),
     };
-    if !is_person(&view, &req.user_name) {
+    let view = &picked.view;
+    if !is_person(view, &req.user_name) {
         return ephemeral(StatusCode::OK, NOT_YOURS);
     }
     let kind = view.claims.answer;
     if needs_fields(kind) {
-        return open_dialog(&s, &req, &pick, &view).await;
+        return open_dialog(&s, &req, &pick, view).await;
     }
     let fields = Answer {
         kind,
@@ -225,24 +257,32 @@ pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         detail: None,
         comment: None,
     };
-    match s
-        .engine
-        .record_picked(&view, &machines, fields, "mattermost", now)
-        .await
-    {
-        Ok(_) => {
-            let lang = language(&view.language);
-            let text = recorded_text(&view, None);
-            match updated_post(&s, &req.post_id, &req.channel_id, &view.claims.person, lang).await {
-                Some(update) => (
-                    StatusCode::OK,
-                    Json(json!({ "update": update, "ephemeral_text": text })),
-                )
-                    .into_response(),
-                None => ephemeral(StatusCode::OK, &text),
-            }
-        }
-        Err(e) => refused(&e),
+    let (recorded, row) = tokio::join!(
+        s.engine.record_picked(&picked, fields, "mattermost", now),
+        clicked_row(&s, &req.post_id, &view.claims.person),
+    );
+    let done = match recorded {
+        Ok(done) => done,
+        Err(e) => return refused(&e),
+    };
+    let text = recorded_text(view, None);
+    let known = Some((
+        view.claims.campaign,
+        view.claims.recipient.as_str(),
+        done.all.as_slice(),
+    ));
+    let lang = language(&view.language);
+    let update = match &row {
+        Some(row) => rebuilt_post(&s, row, &req.post_id, &req.channel_id, lang, known).await,
+        None => None,
+    };
+    match update {
+        Some(update) => (
+            StatusCode::OK,
+            Json(json!({ "update": update, "ephemeral_text": text })),
+        )
+            .into_response(),
+        None => ephemeral(StatusCode::OK, &text),
     }
 }
 
@@ -357,7 +397,7 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     };
     let now = crate::campaigns::now();
     let view = match s.engine.open_pick(&pick.token, pick.machine, now).await {
-        Ok((view, _)) => view,
+        Ok(picked) => picked.view,
         Err(LinkError::Token(_)) => return dialog_error(StatusCode::UNAUTHORIZED, NOT_VALID),
         Err(LinkError::Store(e)) => {
             tracing::error!(error = %e, "mattermost dialog: database error");
@@ -401,11 +441,19 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         .answer_pick(&pick.token, pick.machine, fields, "mattermost", now)
         .await
     {
-        Ok((view, _)) => {
+        Ok((view, done)) => {
             if let (Some(post), Some(mm)) = (post, &s.mattermost) {
                 let lang = language(&view.language);
-                if let Some(update) =
-                    updated_post(&s, &post, &sub.channel_id, &view.claims.person, lang).await
+                let known = Some((
+                    view.claims.campaign,
+                    view.claims.recipient.as_str(),
+                    done.all.as_slice(),
+                ));
+                let update = match clicked_row(&s, &post, &view.claims.person).await {
+                    Some(row) => rebuilt_post(&s, &row, &post, &sub.channel_id, lang, known).await,
+                    None => None,
+                };
+                if let Some(update) = update
                     && let Err(e) = mm.client.update_post(&update).await
                 {
                     tracing::warn!(error = %e, "cannot update the answered post");

@@ -217,6 +217,19 @@ pub struct AnswerRecord {
     pub via: String,
 }
 
+/// What [`CampaignStore::answer_view`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerView {
+    /// The campaign's name.
+    pub campaign_name: String,
+    /// Its state.
+    pub state: CampaignState,
+    /// The recipient's machines in it, by host.
+    pub machines: Vec<CampaignMachine>,
+    /// The person answering, when the directory knows them.
+    pub person: Option<User>,
+}
+
 /// A change to one campaign machine decided by the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MachineChange {
@@ -345,6 +358,16 @@ pub trait CampaignStore: Send + Sync {
         campaign_id: i64,
         recipient: &str,
     ) -> Result<Vec<CampaignMachine>>;
+    /// What checking an answer needs, in one read (one round trip on the
+    /// hot path of a click): the campaign's name and state, the machines of
+    /// it `recipient` is asked about (by host), and the directory entry of
+    /// `person`, the one answering. `None` when there is no such campaign.
+    async fn answer_view(
+        &self,
+        campaign_id: i64,
+        recipient: &str,
+        person: &str,
+    ) -> Result<Option<AnswerView>>;
 
     /// Queue messages, and count each newly queued one against the machines
     /// it lists, in one transaction. A message whose key is already queued
@@ -409,8 +432,13 @@ pub trait CampaignStore: Send + Sync {
     /// answer and the history, in one transaction. A machine handed over
     /// with "not mine" whose new recipient answers anything but "not mine"
     /// gets that person as its responsible owner (source `answer`) in the
-    /// same transaction. Returns the machines updated.
-    async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64>;
+    /// same transaction (one statement on PostgreSQL). Returns the machines
+    /// updated, as they are now, by host.
+    async fn record_answer(
+        &self,
+        a: &AnswerRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CampaignMachine>>;
 
     /// People a message of this campaign could not reach: recipients
     /// (logins) of its email messages that failed for good.

@@ -24,8 +24,9 @@ use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 
 pub use campaign::{
-    AnswerRecord, AuditEntry, CampaignMachine, CampaignRow, CampaignState, CampaignStore,
-    ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
+    CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
+    OutboxRow,
 };
 pub use sql::{PostgresStore, SqliteStore};
 

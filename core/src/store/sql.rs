@@ -77,12 +77,30 @@ macro_rules! sql_store {
         #[derive(Debug, Clone)]
         pub struct $name {
             pool: $pool,
+            /// SQLite has one writer at a time; the others wait in its busy
+            /// handler, which sleeps 1, 2, 5, 10 ms and more between tries
+            /// (a click's 99th percentile was 60 to 120 ms at 1,000/s).
+            /// Write transactions of this process queue here instead, in
+            /// order and without sleeping. Unused on PostgreSQL.
+            write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
         }
 
         impl $name {
             /// Wrap a migrated pool.
             pub fn new(pool: $pool) -> Self {
-                Self { pool }
+                Self {
+                    pool,
+                    write_gate: std::sync::Arc::default(),
+                }
+            }
+
+            /// Wait for this process's turn to write (SQLite only; `None`
+            /// on PostgreSQL, whose row locks do the job).
+            async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+                match $backend {
+                    Backend::Sqlite => Some(self.write_gate.lock().await),
+                    Backend::Postgres => None,
+                }
             }
 
             fn os_info(row: &<$db as sqlx::Database>::Row) -> Result<OsInfo> {
@@ -213,6 +231,7 @@ macro_rules! sql_store {
 
             async fn upsert_titles(&self, titles: &[TitleRow]) -> Result<Vec<TitleRow>> {
                 let mut out = Vec::with_capacity(titles.len());
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for chunk in titles.chunks(CHUNK_PARAMS / 6) {
                     let mut qb = QueryBuilder::<$db>::new(
@@ -254,6 +273,7 @@ macro_rules! sql_store {
                 now: DateTime<Utc>,
             ) -> Result<Vec<(String, i64)>> {
                 let now_us = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
                 ids.extend(
@@ -344,6 +364,7 @@ macro_rules! sql_store {
 
             async fn apply_netdb(&self, answers: &[NetDbAnswer], now: DateTime<Utc>) -> Result<()> {
                 let now_us = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 let mut people: HashMap<&str, &super::DirectoryPerson> = HashMap::new();
                 for a in answers {
@@ -452,6 +473,7 @@ macro_rules! sql_store {
 
             async fn import_users(&self, users: &[UserImport], now: DateTime<Utc>) -> Result<()> {
                 let now_us = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for u in users {
                     let x = &u.user;
@@ -577,6 +599,7 @@ macro_rules! sql_store {
             }
 
             async fn save_refreshed_catalog(&self, rows: &[CycleInfo], now: DateTime<Utc>) -> Result<()> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for r in rows {
                     let data = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -596,6 +619,7 @@ macro_rules! sql_store {
             }
 
             async fn update_title_matches(&self, titles: &[TitleRow]) -> Result<()> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for t in titles {
                     sqlx::query("UPDATE software_titles SET product = $2, cycle = $3, application = $4 WHERE id = $1")
@@ -629,6 +653,7 @@ macro_rules! sql_store {
             }
 
             async fn update_os_matches(&self, matches: &[(i64, Option<CycleRef>)]) -> Result<()> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for (id, m) in matches {
                     sqlx::query("UPDATE machines SET os_product = $2, os_cycle = $3 WHERE id = $1")

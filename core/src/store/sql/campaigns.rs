@@ -1,13 +1,16 @@
 //! The one SQL implementation of [`CampaignStore`], for both backends (the
 //! same macro pattern as the inventory store).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
-    AnswerRecord, AuditEntry, CampaignMachine, CampaignRow, CampaignState, CampaignStore,
-    ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts, OutboxRow,
+    AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
+    CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
+    OutboxRow,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
@@ -23,6 +26,158 @@ const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, addr
 const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
      exception_state, exception_decided_by, exception_note, transfer_from, resolved_at";
+
+/// [`CM_COLUMNS`] of the table aliased `alias`.
+fn cm_columns_of(alias: &str) -> String {
+    CM_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One read for checking an answer: the recipient's machines (columns 0 to
+/// 19, null when none), the campaign's state and name (20, 21), the person
+/// (22 to 29, null when unknown).
+static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, c.state, c.name, u.login, u.name, u.email, u.matrix_id, u.mattermost_username, \
+         u.language, u.time_zone, u.manager FROM campaigns c \
+         LEFT JOIN campaign_machines cm ON cm.campaign_id = c.id AND cm.recipient = $2 \
+         LEFT JOIN users u ON u.login = $3 WHERE c.id = $1 ORDER BY cm.host_key",
+        cm_columns_of("cm")
+    )
+});
+
+/// The answer's columns set on each machine it covers (`$1` answer, `$2`
+/// date, `$3` detail, `$4` by, `$5` at).
+const ANSWER_SET: &str = "state = 'answered', answer = $1, answer_date = $2, answer_detail = $3, \
+     answered_by = $4, answered_at = $5, reminders = 0, \
+     exception_state = CASE WHEN $1 = 'exception' THEN 'requested' ELSE NULL END, \
+     exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL";
+
+/// Recording an answer on PostgreSQL: one statement, so one round trip and
+/// one commit. `pre` reads the hand-overs the answer confirms before the
+/// update clears them (every part sees the statement's snapshot); `$6`
+/// campaign, `$7` machines, `$8` comment, `$9` via.
+static PG_RECORD_ANSWER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH pre AS (SELECT machine_id FROM campaign_machines \
+           WHERE campaign_id = $6 AND machine_id = ANY($7) AND state <> 'resolved' \
+           AND transfer_from IS NOT NULL AND recipient = $4 AND $1 <> 'not_mine'), \
+         up AS (UPDATE campaign_machines SET {ANSWER_SET}, \
+           transfer_from = CASE WHEN $1 <> 'not_mine' AND recipient = $4 THEN NULL ELSE transfer_from END \
+           WHERE campaign_id = $6 AND machine_id = ANY($7) AND state <> 'resolved' RETURNING {CM_COLUMNS}), \
+         history AS (INSERT INTO campaign_answers \
+           (campaign_id, machine_id, answer, answer_date, detail, comment, answered_by, via, at) \
+           SELECT $6, machine_id, $1, $2, $3, $8, $4, $9, $5 FROM up), \
+         owners AS (INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
+           SELECT machine_id, 'responsible', $4, 'answer', $5 FROM up \
+           WHERE machine_id IN (SELECT machine_id FROM pre) \
+           ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+           source = excluded.source, updated_at = excluded.updated_at) \
+         SELECT {CM_COLUMNS} FROM up"
+    )
+});
+
+impl PostgresStore {
+    async fn record_answer_sql(&self, a: &AnswerRecord, now: i64) -> Result<Vec<CampaignMachine>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(PG_RECORD_ANSWER.as_str()))
+            .bind(&a.answer)
+            .bind(date_text(a.date))
+            .bind(&a.detail)
+            .bind(&a.by)
+            .bind(now)
+            .bind(a.campaign_id)
+            .bind(&a.machine_ids)
+            .bind(&a.comment)
+            .bind(&a.via)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::campaign_machine).collect()
+    }
+}
+
+impl SqliteStore {
+    /// Recording an answer on SQLite: one transaction of an update that
+    /// returns the machines (their hand-overs still showing), the history
+    /// rows, and for confirmed hand-overs the new owner.
+    async fn record_answer_sql(&self, a: &AnswerRecord, now: i64) -> Result<Vec<CampaignMachine>> {
+        let mut tx = self.pool.begin().await?;
+        let mut updated = Vec::new();
+        for chunk in a.machine_ids.chunks(CHUNK_PARAMS) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 7))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE campaign_machines SET {ANSWER_SET} WHERE campaign_id = $6 \
+                 AND state <> 'resolved' AND machine_id IN ({list}) RETURNING {CM_COLUMNS}"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&a.answer)
+                .bind(date_text(a.date))
+                .bind(&a.detail)
+                .bind(&a.by)
+                .bind(now)
+                .bind(a.campaign_id);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                updated.push(Self::campaign_machine(&r)?);
+            }
+        }
+        for chunk in updated.chunks(CHUNK_PARAMS / 9) {
+            let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO campaign_answers (campaign_id, machine_id, answer, answer_date, detail, \
+                 comment, answered_by, via, at) ",
+            );
+            qb.push_values(chunk, |mut b, m| {
+                b.push_bind(a.campaign_id)
+                    .push_bind(m.machine_id)
+                    .push_bind(&a.answer)
+                    .push_bind(date_text(a.date))
+                    .push_bind(&a.detail)
+                    .push_bind(&a.comment)
+                    .push_bind(&a.by)
+                    .push_bind(&a.via)
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        if a.answer != "not_mine" {
+            // A hand-over confirmed: the person answering owns it now.
+            for m in updated
+                .iter_mut()
+                .filter(|m| m.transfer_from.is_some() && m.recipient == a.by)
+            {
+                sqlx::query(
+                    "UPDATE campaign_machines SET transfer_from = NULL \
+                     WHERE campaign_id = $1 AND machine_id = $2",
+                )
+                .bind(a.campaign_id)
+                .bind(m.machine_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
+                     VALUES ($1, 'responsible', $2, 'answer', $3) \
+                     ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
+                     source = excluded.source, updated_at = excluded.updated_at",
+                )
+                .bind(m.machine_id)
+                .bind(&a.by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                m.transfer_from = None;
+            }
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
 
 fn date_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
@@ -157,6 +312,7 @@ macro_rules! campaign_store {
                 now: DateTime<Utc>,
             ) -> Result<()> {
                 let now = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "UPDATE campaigns SET state = $1, \
@@ -325,6 +481,7 @@ macro_rules! campaign_store {
                 targets: &[NewTarget],
                 now: DateTime<Utc>,
             ) -> Result<u64> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 let mut added = 0;
                 for chunk in targets.chunks(CHUNK_PARAMS / 6) {
@@ -367,7 +524,54 @@ macro_rules! campaign_store {
                 rows.iter().map(Self::campaign_machine).collect()
             }
 
+            async fn answer_view(
+                &self,
+                campaign_id: i64,
+                recipient: &str,
+                person: &str,
+            ) -> Result<Option<AnswerView>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(ANSWER_VIEW.as_str()))
+                    .bind(campaign_id)
+                    .bind(recipient)
+                    .bind(person)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                // By position: the machine's columns (null when the
+                // recipient has none), then the campaign's, then the person's.
+                let state: String = first.try_get(20)?;
+                let person = match first.try_get::<Option<String>, _>(22)? {
+                    Some(login) => Some(User {
+                        login,
+                        name: first.try_get(23)?,
+                        email: first.try_get(24)?,
+                        matrix_id: first.try_get(25)?,
+                        mattermost_username: first.try_get(26)?,
+                        language: first.try_get(27)?,
+                        time_zone: first.try_get(28)?,
+                        manager: first.try_get(29)?,
+                    }),
+                    None => None,
+                };
+                let mut machines = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    if r.try_get::<Option<i64>, _>(1)?.is_some() {
+                        machines.push(Self::campaign_machine(r)?);
+                    }
+                }
+                Ok(Some(AnswerView {
+                    campaign_name: first.try_get(21)?,
+                    state: CampaignState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
+                    machines,
+                    person,
+                }))
+            }
+
             async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE outbox SET remote_id = $1 WHERE id = $2")
                     .bind(remote_id)
                     .bind(id)
@@ -387,6 +591,7 @@ macro_rules! campaign_store {
             }
 
             async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
+                let _turn = self.write_turn().await;
                 let done = sqlx::query(
                     "INSERT INTO chat_events (channel, event_id, seen_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (channel, event_id) DO NOTHING",
@@ -405,6 +610,7 @@ macro_rules! campaign_store {
                 // not returned), then their campaign links, then one UPDATE
                 // per campaign for the machines the new messages list.
                 let now = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 let mut queued = 0;
                 for chunk in messages.chunks(CHUNK_PARAMS / 15) {
@@ -483,6 +689,7 @@ macro_rules! campaign_store {
                 lease: chrono::Duration,
                 limit: i64,
             ) -> Result<Vec<OutboxRow>> {
+                let _turn = self.write_turn().await;
                 // The outer condition is checked again on the row a
                 // concurrent worker may have just claimed (PostgreSQL
                 // re-evaluates it on the new row version), so a message is
@@ -509,6 +716,7 @@ macro_rules! campaign_store {
             }
 
             async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL WHERE id = $2")
                     .bind(to_micros(now))
                     .bind(id)
@@ -518,6 +726,7 @@ macro_rules! campaign_store {
             }
 
             async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND state = 'pending'")
                     .bind(to_micros(at))
                     .bind(error)
@@ -528,6 +737,7 @@ macro_rules! campaign_store {
             }
 
             async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1 WHERE id = $3 AND state = 'pending' AND attempts > 0")
                     .bind(to_micros(at))
                     .bind(error)
@@ -538,6 +748,7 @@ macro_rules! campaign_store {
             }
 
             async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+                let _turn = self.write_turn().await;
                 // One statement: turned into its fallback, or failed.
                 let row: Option<(Option<String>,)> = sqlx::query_as(
                     "UPDATE outbox SET \
@@ -589,6 +800,7 @@ macro_rules! campaign_store {
                 now: DateTime<Utc>,
             ) -> Result<()> {
                 let now = to_micros(now);
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 for (machine, change) in changes {
                     let q = match change {
@@ -628,6 +840,7 @@ macro_rules! campaign_store {
                 notice: Option<&NewMessage>,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
                 let n = sqlx::query(
                     "UPDATE campaign_machines SET exception_state = $1, exception_decided_by = $2, \
@@ -669,77 +882,18 @@ macro_rules! campaign_store {
                 Ok(true)
             }
 
-            async fn record_answer(&self, a: &AnswerRecord, now: DateTime<Utc>) -> Result<u64> {
-                let now = to_micros(now);
-                let mut tx = self.pool.begin().await?;
-                let mut updated = 0;
-                for id in &a.machine_ids {
-                    let n = sqlx::query(
-                        "UPDATE campaign_machines SET state = 'answered', answer = $1, answer_date = $2, \
-                         answer_detail = $3, answered_by = $4, answered_at = $5, reminders = 0, \
-                         exception_state = CASE WHEN $1 = 'exception' THEN 'requested' ELSE NULL END, \
-                         exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL \
-                         WHERE campaign_id = $6 AND machine_id = $7 AND state <> 'resolved'",
-                    )
-                    .bind(&a.answer)
-                    .bind(date_text(a.date))
-                    .bind(&a.detail)
-                    .bind(&a.by)
-                    .bind(now)
-                    .bind(a.campaign_id)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if n == 0 {
-                        continue;
-                    }
-                    updated += n;
-                    sqlx::query(
-                        "INSERT INTO campaign_answers (campaign_id, machine_id, answer, answer_date, detail, comment, \
-                         answered_by, via, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(a.campaign_id)
-                    .bind(*id)
-                    .bind(&a.answer)
-                    .bind(date_text(a.date))
-                    .bind(&a.detail)
-                    .bind(&a.comment)
-                    .bind(&a.by)
-                    .bind(&a.via)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    if a.answer != "not_mine" {
-                        // A hand-over confirmed: the person answering owns it now.
-                        let confirmed = sqlx::query(
-                            "UPDATE campaign_machines SET transfer_from = NULL \
-                             WHERE campaign_id = $1 AND machine_id = $2 AND transfer_from IS NOT NULL \
-                             AND recipient = $3",
-                        )
-                        .bind(a.campaign_id)
-                        .bind(*id)
-                        .bind(&a.by)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if confirmed > 0 {
-                            sqlx::query(
-                                "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
-                                 VALUES ($1, 'responsible', $2, 'answer', $3) \
-                                 ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
-                                 source = excluded.source, updated_at = excluded.updated_at",
-                            )
-                            .bind(*id)
-                            .bind(&a.by)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
+            async fn record_answer(
+                &self,
+                a: &AnswerRecord,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<CampaignMachine>> {
+                if a.machine_ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                tx.commit().await?;
-                Ok(updated)
+                let _turn = self.write_turn().await;
+                let mut rows = self.record_answer_sql(a, to_micros(now)).await?;
+                rows.sort_by(|x, y| x.host_key.cmp(&y.host_key));
+                Ok(rows)
             }
 
             async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>> {
@@ -756,6 +910,7 @@ macro_rules! campaign_store {
             }
 
             async fn remind_open(&self, campaign_id: i64) -> Result<u64> {
+                let _turn = self.write_turn().await;
                 Ok(sqlx::query(
                     "UPDATE campaign_machines SET last_messaged = 0 \
                      WHERE campaign_id = $1 AND state = 'open' AND last_messaged IS NOT NULL",
@@ -767,6 +922,7 @@ macro_rules! campaign_store {
             }
 
             async fn audit(&self, e: &AuditEntry) -> Result<()> {
+                let _turn = self.write_turn().await;
                 sqlx::query(
                     "INSERT INTO audit_log (at, channel, actor, command, outcome) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -808,6 +964,7 @@ macro_rules! campaign_store {
             }
 
             async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()> {
+                let _turn = self.write_turn().await;
                 match value {
                     Some(v) => {
                         sqlx::query(
