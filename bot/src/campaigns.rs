@@ -128,6 +128,18 @@ pub enum CampaignCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Every answer given for one machine of a campaign, oldest first: when,
+    /// who, through which channel, the answer with its date, detail and
+    /// comment (`show` has the latest alone).
+    History {
+        /// Campaign id or name.
+        campaign: String,
+        /// The machine (hostname).
+        host: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Progress: targets, messaged, answered by kind, resolved, overdue,
     /// escalated, and days left to the deadline.
     Status {
@@ -374,6 +386,38 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
                         opt(&m.answered_by),
                         opt(&m.resolution),
                         opt(&m.transfer_from),
+                    ]
+                },
+            )?;
+        }
+        CampaignCommand::History {
+            campaign,
+            host,
+            format,
+        } => {
+            let c = e.campaign(&campaign).await?;
+            let key = winventory_core::HostKey::new(&host);
+            let history = e.store.answer_history(c.row.id, key.as_str()).await?;
+            if history.is_empty() && format == Format::Table {
+                eprintln!(
+                    "no answer for {host} in {}: `winventory campaign show {}` lists its machines",
+                    c.row.name, c.row.name
+                );
+                return Ok(0);
+            }
+            rows(
+                format,
+                &history,
+                &["at", "by", "via", "answer", "date", "detail", "comment"],
+                |h: &winventory_core::store::AnswerEntry| {
+                    vec![
+                        h.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        h.by.clone(),
+                        h.via.clone(),
+                        h.answer.clone(),
+                        opt(&h.date.map(|d| d.to_string())),
+                        opt(&h.detail),
+                        opt(&h.comment),
                     ]
                 },
             )?;

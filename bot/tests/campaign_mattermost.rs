@@ -341,6 +341,37 @@ async fn owners_answer_by_button_dialog_message_and_command(backend: Backend, ta
     ];
     let got: Vec<_> = got.into_iter().filter(|r| r.0 != "pc-new").collect();
     assert_eq!(got, expected[1..].to_vec());
+    // The dialog's refused dates left no trace in the history: one answer.
+    let history = site.json(&[
+        "campaign",
+        "history",
+        "retire-2012r2",
+        "SRV-A2",
+        "--format",
+        "json",
+    ]);
+    let history: Vec<_> = history
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|h| {
+            (
+                h["by"].clone(),
+                h["via"].clone(),
+                h["answer"].clone(),
+                h["date"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [(
+            json!("asmith"),
+            json!("mattermost"),
+            json!("upgrade"),
+            json!(by)
+        )]
+    );
     assert!(
         fake.violations().await.is_empty(),
         "{:#?}",

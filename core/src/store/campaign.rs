@@ -284,6 +284,26 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// One answer given for a machine of a campaign (the history keeps every
+/// one; the machine keeps the latest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who answered (a login).
+    pub by: String,
+    /// Through which channel (`email`, `matrix`, `mattermost`, `cli`).
+    pub via: String,
+    /// Kind (`upgrade`, ...).
+    pub answer: String,
+    /// Date it names.
+    pub date: Option<NaiveDate>,
+    /// Justification / named owner.
+    pub detail: Option<String>,
+    /// Comment.
+    pub comment: Option<String>,
+}
+
 /// Counts of a campaign's messages by state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -439,6 +459,10 @@ pub trait CampaignStore: Send + Sync {
         a: &AnswerRecord,
         now: DateTime<Utc>,
     ) -> Result<Vec<CampaignMachine>>;
+
+    /// Every answer given for machine `host_key` of a campaign, oldest
+    /// first.
+    async fn answer_history(&self, campaign_id: i64, host_key: &str) -> Result<Vec<AnswerEntry>>;
 
     /// People a message of this campaign could not reach: recipients
     /// (logins) of its email messages that failed for good.

@@ -24,7 +24,7 @@ use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 
 pub use campaign::{
-    AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
+    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
     CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
     OutboxRow,
 };

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
-    AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
+    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
     CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
     OutboxRow,
 };
@@ -49,28 +49,30 @@ static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The answer's columns set on each machine it covers (`$1` answer, `$2`
-/// date, `$3` detail, `$4` by, `$5` at).
+/// What recording an answer sets on each machine it covers: `$1` answer,
+/// `$2` date, `$3` detail, `$4` by, `$5` at, `$7` comment, `$8` via; and a
+/// hand-over it confirms (the person it was handed to answers anything but
+/// "not mine") is no longer pending.
 const ANSWER_SET: &str = "state = 'answered', answer = $1, answer_date = $2, answer_detail = $3, \
-     answered_by = $4, answered_at = $5, reminders = 0, \
+     answered_by = $4, answered_at = $5, answer_comment = $7, answered_via = $8, reminders = 0, \
      exception_state = CASE WHEN $1 = 'exception' THEN 'requested' ELSE NULL END, \
-     exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL";
+     exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL, \
+     transfer_from = CASE WHEN $1 <> 'not_mine' AND recipient = $4 THEN NULL ELSE transfer_from END";
 
 /// Recording an answer on PostgreSQL: one statement, so one round trip and
 /// one commit. `pre` reads the hand-overs the answer confirms before the
-/// update clears them (every part sees the statement's snapshot); `$6`
-/// campaign, `$7` machines, `$8` comment, `$9` via.
+/// update clears them (every part of the statement sees its snapshot); `$6`
+/// campaign, `$9` machines.
 static PG_RECORD_ANSWER: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH pre AS (SELECT machine_id FROM campaign_machines \
-           WHERE campaign_id = $6 AND machine_id = ANY($7) AND state <> 'resolved' \
+           WHERE campaign_id = $6 AND machine_id = ANY($9) AND state <> 'resolved' \
            AND transfer_from IS NOT NULL AND recipient = $4 AND $1 <> 'not_mine'), \
-         up AS (UPDATE campaign_machines SET {ANSWER_SET}, \
-           transfer_from = CASE WHEN $1 <> 'not_mine' AND recipient = $4 THEN NULL ELSE transfer_from END \
-           WHERE campaign_id = $6 AND machine_id = ANY($7) AND state <> 'resolved' RETURNING {CM_COLUMNS}), \
+         up AS (UPDATE campaign_machines SET {ANSWER_SET} \
+           WHERE campaign_id = $6 AND machine_id = ANY($9) AND state <> 'resolved' RETURNING {CM_COLUMNS}), \
          history AS (INSERT INTO campaign_answers \
            (campaign_id, machine_id, answer, answer_date, detail, comment, answered_by, via, at) \
-           SELECT $6, machine_id, $1, $2, $3, $8, $4, $9, $5 FROM up), \
+           SELECT $6, machine_id, $1, $2, $3, $7, $4, $8, $5 FROM up), \
          owners AS (INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
            SELECT machine_id, 'responsible', $4, 'answer', $5 FROM up \
            WHERE machine_id IN (SELECT machine_id FROM pre) \
@@ -89,9 +91,9 @@ impl PostgresStore {
             .bind(&a.by)
             .bind(now)
             .bind(a.campaign_id)
-            .bind(&a.machine_ids)
             .bind(&a.comment)
             .bind(&a.via)
+            .bind(&a.machine_ids)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::campaign_machine).collect()
@@ -99,83 +101,56 @@ impl PostgresStore {
 }
 
 impl SqliteStore {
-    /// Recording an answer on SQLite: one transaction of an update that
-    /// returns the machines (their hand-overs still showing), the history
-    /// rows, and for confirmed hand-overs the new owner.
+    /// Recording an answer on SQLite: one UPDATE statement per 30,000
+    /// machines (in a transaction when there are more), whose triggers
+    /// (migration 0011) write the history rows and a confirmed hand-over's
+    /// owner. One step for the single writer, where a transaction of four
+    /// statements held the write lock across four hand-offs between the
+    /// server and SQLite's thread.
     async fn record_answer_sql(&self, a: &AnswerRecord, now: i64) -> Result<Vec<CampaignMachine>> {
-        let mut tx = self.pool.begin().await?;
-        let mut updated = Vec::new();
-        for chunk in a.machine_ids.chunks(CHUNK_PARAMS) {
-            let list = (0..chunk.len())
-                .map(|i| format!("${}", i + 7))
+        let statement = |n: usize| {
+            let list = (0..n)
+                .map(|i| format!("${}", i + 9))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!(
+            format!(
                 "UPDATE campaign_machines SET {ANSWER_SET} WHERE campaign_id = $6 \
                  AND state <> 'resolved' AND machine_id IN ({list}) RETURNING {CM_COLUMNS}"
-            );
+            )
+        };
+        let query = |sql: String, chunk: &[i64]| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&a.answer)
+                .bind(a.answer.clone())
                 .bind(date_text(a.date))
-                .bind(&a.detail)
-                .bind(&a.by)
+                .bind(a.detail.clone())
+                .bind(a.by.clone())
                 .bind(now)
-                .bind(a.campaign_id);
+                .bind(a.campaign_id)
+                .bind(a.comment.clone())
+                .bind(a.via.clone());
             for id in chunk {
                 q = q.bind(*id);
             }
-            for r in q.fetch_all(&mut *tx).await? {
-                updated.push(Self::campaign_machine(&r)?);
+            q
+        };
+        let rows = if a.machine_ids.len() <= CHUNK_PARAMS {
+            query(statement(a.machine_ids.len()), &a.machine_ids)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            let mut tx = self.pool.begin().await?;
+            let mut rows = Vec::new();
+            for chunk in a.machine_ids.chunks(CHUNK_PARAMS) {
+                rows.extend(
+                    query(statement(chunk.len()), chunk)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
             }
-        }
-        for chunk in updated.chunks(CHUNK_PARAMS / 9) {
-            let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO campaign_answers (campaign_id, machine_id, answer, answer_date, detail, \
-                 comment, answered_by, via, at) ",
-            );
-            qb.push_values(chunk, |mut b, m| {
-                b.push_bind(a.campaign_id)
-                    .push_bind(m.machine_id)
-                    .push_bind(&a.answer)
-                    .push_bind(date_text(a.date))
-                    .push_bind(&a.detail)
-                    .push_bind(&a.comment)
-                    .push_bind(&a.by)
-                    .push_bind(&a.via)
-                    .push_bind(now);
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        if a.answer != "not_mine" {
-            // A hand-over confirmed: the person answering owns it now.
-            for m in updated
-                .iter_mut()
-                .filter(|m| m.transfer_from.is_some() && m.recipient == a.by)
-            {
-                sqlx::query(
-                    "UPDATE campaign_machines SET transfer_from = NULL \
-                     WHERE campaign_id = $1 AND machine_id = $2",
-                )
-                .bind(a.campaign_id)
-                .bind(m.machine_id)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
-                     VALUES ($1, 'responsible', $2, 'answer', $3) \
-                     ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
-                     source = excluded.source, updated_at = excluded.updated_at",
-                )
-                .bind(m.machine_id)
-                .bind(&a.by)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                m.transfer_from = None;
-            }
-        }
-        tx.commit().await?;
-        Ok(updated)
+            tx.commit().await?;
+            rows
+        };
+        rows.iter().map(Self::campaign_machine).collect()
     }
 }
 
@@ -894,6 +869,32 @@ macro_rules! campaign_store {
                 let mut rows = self.record_answer_sql(a, to_micros(now)).await?;
                 rows.sort_by(|x, y| x.host_key.cmp(&y.host_key));
                 Ok(rows)
+            }
+
+            async fn answer_history(&self, campaign_id: i64, host_key: &str) -> Result<Vec<AnswerEntry>> {
+                let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
+                    sqlx::query_as(
+                        "SELECT a.at, a.answered_by, a.via, a.answer, a.answer_date, a.detail, a.comment \
+                         FROM campaign_answers a JOIN campaign_machines cm \
+                         ON cm.campaign_id = a.campaign_id AND cm.machine_id = a.machine_id \
+                         WHERE a.campaign_id = $1 AND cm.host_key = $2 ORDER BY a.at, a.id",
+                    )
+                    .bind(campaign_id)
+                    .bind(host_key)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, by, via, answer, date, detail, comment)| AnswerEntry {
+                        at: from_micros(at),
+                        by,
+                        via,
+                        answer,
+                        date: parse_date(date),
+                        detail,
+                        comment,
+                    })
+                    .collect())
             }
 
             async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>> {
