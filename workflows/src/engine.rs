@@ -659,6 +659,7 @@ impl Engine {
             campaigns => campaigns,
             machines => count,
             reminder => reminder,
+            channel => channel,
             licence_only => sections.iter().all(|(c, _, _)| c.spec.kind == CampaignKind::Licence),
             expires => expires.map(|e| e.date_naive().to_string()).unwrap_or_default(),
             example => first.and_then(|(_, _, ms)| ms.first()).map(|m| m.hostname.clone()).unwrap_or_default(),

@@ -272,33 +272,38 @@ impl Templates {
             label: "Will upgrade".into(),
             url: "https://example.org/a/x".into(),
         };
-        let ctx = context! {
-            person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
-            campaigns => vec![context!{
-                name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
-                kind => "eol", applications => "",
-                machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", application => (), last_used => (), reopened => "upgrade by 2026-12-01", links => crate::engine::ser(&vec![link.clone()]) }],
-                all_links => crate::engine::ser(&vec![link.clone()]),
-            }, context!{
-                name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk",
-                kind => "licence", applications => "MATLAB",
-                machines => vec![context!{ hostname => "PC2", os => "Windows", cycle => (), eol => (), passed_on_by => (), application => "MATLAB", last_used => "2026-01-02", reopened => (), links => crate::engine::ser(&vec![link.clone()]) }],
-                all_links => crate::engine::ser(&vec![link]),
-            }],
-            machines => 2,
-            reminder => false,
-            licence_only => false,
-            expires => "2027-01-01",
-            example => "PC1",
-            example_date => "2027-01-01",
+        let sample = |channel: &str| {
+            context! {
+                channel => channel,
+                person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
+                campaigns => vec![context!{
+                    name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
+                    kind => "eol", applications => "",
+                    machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", application => (), last_used => (), reopened => "upgrade by 2026-12-01", links => crate::engine::ser(&vec![link.clone()]) }],
+                    all_links => crate::engine::ser(&vec![link.clone()]),
+                }, context!{
+                    name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk",
+                    kind => "licence", applications => "MATLAB",
+                    machines => vec![context!{ hostname => "PC2", os => "Windows", cycle => (), eol => (), passed_on_by => (), application => "MATLAB", last_used => "2026-01-02", reopened => (), links => crate::engine::ser(&vec![link.clone()]) }],
+                    all_links => crate::engine::ser(&vec![link.clone()]),
+                }],
+                machines => 2,
+                reminder => false,
+                licence_only => false,
+                expires => "2027-01-01",
+                example => "PC1",
+                example_date => "2027-01-01",
+            }
         };
         let notice = context! {
             person => context!{ name => "J. Doe" }, host => "pc1", campaign => "c", approved => false,
             until => "2027-01-01", note => "n", decided_by => "admin",
         };
         for lang in LANGUAGES {
-            self.message(base, lang, &ctx)?;
-            self.message(CHAT_DIGEST, lang, &ctx)?;
+            self.message(base, lang, &sample("email"))?;
+            for channel in ["matrix", "mattermost"] {
+                self.message(CHAT_DIGEST, lang, &sample(channel))?;
+            }
             self.message("exception", lang, &notice)?;
             for mode in ["confirm", "recorded", "error"] {
                 self.page(

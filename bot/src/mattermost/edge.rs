@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
-use winventory_core::store::{CampaignMachine, OutboxRow};
+use winventory_core::store::{CampaignMachine, PostedMessage};
 use winventory_workflows::answer::{Answer, AnswerError, AnswerKind, date_field};
 use winventory_workflows::buttons::{
     Buttons, Pick, dialog_state, needs_fields, parse_context, parse_state,
@@ -134,13 +134,8 @@ fn is_person(view: &LinkView, user_name: &str) -> bool {
 
 /// The outbox row of the post a click came from, when it is a digest of
 /// ours sent to `person`.
-async fn clicked_row(s: &AppState, post_id: &str, person: &str) -> Option<OutboxRow> {
-    match s
-        .engine
-        .store
-        .outbox_by_remote_id("mattermost", post_id)
-        .await
-    {
+async fn clicked_row(s: &AppState, post_id: &str, person: &str) -> Option<PostedMessage> {
+    match s.engine.store.posted_message("mattermost", post_id).await {
         Ok(Some(row)) if row.recipient == person && row.buttons.is_some() => Some(row),
         Ok(_) => None,
         Err(e) => {
@@ -158,7 +153,7 @@ type Known<'a> = Option<(i64, &'a str, &'a [CampaignMachine])>;
 /// their buttons. The sections `known` covers are not read again.
 async fn rebuilt_post(
     s: &AppState,
-    row: &OutboxRow,
+    row: &PostedMessage,
     post_id: &str,
     channel_id: &str,
     lang: &str,

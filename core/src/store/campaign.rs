@@ -217,6 +217,21 @@ pub struct AnswerRecord {
     pub via: String,
 }
 
+/// What [`CampaignStore::posted_message`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    /// Outbox id.
+    pub id: i64,
+    /// Idempotency key.
+    pub idem_key: String,
+    /// Recipient (login or `group:NAME`).
+    pub recipient: String,
+    /// The text.
+    pub body_text: String,
+    /// Its buttons (JSON), if any.
+    pub buttons: Option<String>,
+}
+
 /// What [`CampaignStore::answer_view`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerView {
@@ -418,12 +433,10 @@ pub trait CampaignStore: Send + Sync {
     /// Remember the id the chat server gave a delivered message (a
     /// Mattermost post id), so a click on it finds the message again.
     async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()>;
-    /// The message a chat server knows by `remote_id` on `channel`.
-    async fn outbox_by_remote_id(
-        &self,
-        channel: &str,
-        remote_id: &str,
-    ) -> Result<Option<OutboxRow>>;
+    /// The message a chat server knows by `remote_id` on `channel`: what a
+    /// click needs to rebuild the post (not the HTML, not the delivery state).
+    async fn posted_message(&self, channel: &str, remote_id: &str)
+    -> Result<Option<PostedMessage>>;
     /// Mark a chat event (a websocket post) as handled; `false` when it was
     /// already, so no event is acted on twice, even across restarts.
     async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;

@@ -26,7 +26,7 @@ use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
 pub use campaign::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
     CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
-    OutboxRow,
+    OutboxRow, PostedMessage,
 };
 pub use sql::{PostgresStore, SqliteStore};
 
