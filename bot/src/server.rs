@@ -33,16 +33,15 @@ pub struct AppState {
 /// slash commands, answer forms).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Longest time any request but a snapshot upload may take.
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
 /// Largest snapshot accepted by `POST /api/v1/snapshots` (compressed or not).
 pub const MAX_SNAPSHOT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// The router.
 ///
 /// Every route but the snapshot upload (which streams gigabytes to disk
-/// under its own limit) has a body limit and a time-out; a panic in a
+/// under its own limit) has a body limit and a time-out (the
+/// `request_timeout_secs` setting, 15 s by default: a client that sends its
+/// body slowly, or a handler stuck on the database, gets 503); a panic in a
 /// handler becomes a bare 500, never a trace.
 pub fn router(state: Arc<AppState>) -> Router {
     use crate::mattermost::{ACTIONS_PATH, COMMAND_PATH, DIALOG_PATH, edge};
@@ -57,7 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(state.settings.request_timeout_secs),
         ));
     Router::new()
         .merge(bounded)

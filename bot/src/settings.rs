@@ -86,6 +86,9 @@ pub struct FileConfig {
     pub drop_folder: Option<PathBuf>,
     /// When `serve` ingests the drop folder (cron, UTC; default 02:30 daily).
     pub ingest_schedule: Option<String>,
+    /// Seconds any HTTP request but a snapshot upload may take, body
+    /// included, before it is answered 503 (default 15).
+    pub request_timeout_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -173,6 +176,8 @@ pub struct Settings {
     pub drop_folder: Option<PathBuf>,
     /// Its schedule.
     pub ingest_schedule: String,
+    /// Seconds an HTTP request (but a snapshot upload) may take.
+    pub request_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -340,6 +345,11 @@ impl Settings {
             ingest_schedule: env("WINVENTORY_INGEST_SCHEDULE")
                 .or(file.ingest_schedule)
                 .unwrap_or_else(|| "30 2 * * *".into()),
+            request_timeout_secs: env("WINVENTORY_REQUEST_TIMEOUT_SECS")
+                .and_then(|v| v.parse().ok())
+                .or(file.request_timeout_secs)
+                .unwrap_or(15)
+                .max(1),
         })
     }
 }

@@ -467,6 +467,48 @@ async fn a_person_mattermost_does_not_know_gets_the_digest_by_email() {
     );
 }
 
+/// A client that never finishes its body holds nothing for long: past the
+/// request time-out it gets 503, and the server answers others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_body_never_arrives_gets_503_after_the_time_out() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (site, fake) = mattermost_site(Backend::Sqlite, "mmslow").await;
+    let mut env = mm_env(&fake);
+    env.push(("WINVENTORY_REQUEST_TIMEOUT_SECS", "1".into()));
+    let _server = site.serve_with(None, &env).await;
+    let addr = site.base_url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        b"POST /mattermost/actions HTTP/1.1\r\nHost: winventory\r\nContent-Type: application/json\r\n\
+          Content-Length: 400\r\n\r\n{\"context\": {\"token\": \"",
+    )
+    .await
+    .expect("send the start");
+    // Someone else is served while the slow body hangs.
+    let health = reqwest::get(format!("{}/healthz", site.base_url))
+        .await
+        .expect("GET /healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    // Read the status line and headers (the connection may stay open).
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut chunk = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match slow.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(read.is_ok(), "no answer within 20 s: {answer}");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(fake.violations().await.is_empty());
+}
+
 /// Every refusal of the webhook edge: 401 without a valid signature, 200
 /// and nothing changed for a closed campaign or someone else's buttons,
 /// 401 for a wrong slash token, 413 for a huge body; no answer carries a
