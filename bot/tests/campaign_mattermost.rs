@@ -467,6 +467,62 @@ async fn a_person_mattermost_does_not_know_gets_the_digest_by_email() {
     );
 }
 
+/// Mattermost does not replay what was posted while the bot was not
+/// listening: what a person wrote then is read back when the websocket
+/// returns, and answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_written_while_the_websocket_was_down_is_answered_once_it_is_back() {
+    let (site, fake) = mattermost_site(Backend::Sqlite, "mmaway").await;
+    worker(&site, &fake);
+    let _server = site.serve_with(None, &mm_env(&fake)).await;
+    for _ in 0..100 {
+        if fake.websocket_connects().await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fake.say("jdoe", "help").await;
+    wait_for_reply(&fake, "jdoe", 3).await;
+
+    fake.set_websocket_down(true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fake.say("jdoe", "mine").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake.posts_to("jdoe").await.len(), 4, "no answer while away");
+
+    fake.set_websocket_down(false).await;
+    let mut posts = Vec::new();
+    for _ in 0..300 {
+        posts = fake.posts_to("jdoe").await;
+        if posts.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(posts.len(), 5, "{posts:#?}");
+    let reply = posts[4]["message"].as_str().unwrap_or_default();
+    assert!(reply.to_lowercase().contains("srv-j1"), "{reply}");
+    // Reconnecting again answers nothing twice.
+    fake.drop_websockets().await;
+    for _ in 0..100 {
+        if fake.websocket_connects().await > 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fake.posts_to("jdoe").await.len(),
+        5,
+        "each post answered once"
+    );
+    assert!(
+        fake.violations().await.is_empty(),
+        "{:#?}",
+        fake.violations().await
+    );
+}
+
 /// A client that never finishes its body holds nothing for long: past the
 /// request time-out it gets 503, and the server answers others meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

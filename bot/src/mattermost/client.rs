@@ -65,6 +65,12 @@ pub struct User {
 pub struct Channel {
     /// Id.
     pub id: String,
+    /// `D` for a direct channel (`O` open, `P` private, `G` group).
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Time of its latest post, milliseconds since the epoch.
+    #[serde(default)]
+    pub last_post_at: i64,
 }
 
 /// A post.
@@ -90,6 +96,18 @@ pub struct Post {
     /// Creation time, milliseconds since the epoch.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub create_at: i64,
+    /// Empty for what a person wrote; `system_...` for the server's notices.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+}
+
+/// An id as a URL path segment: Mattermost ids are 26 letters and digits;
+/// anything else is cut to those, so no id can reach another endpoint.
+fn path_id(id: &str) -> String {
+    id.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(64)
+        .collect()
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -374,6 +392,38 @@ impl Client {
             self.http.get(self.url(&format!(
                 "/channels/{channel}/posts?page=0&per_page={per_page}"
             ))),
+        )
+        .await
+    }
+
+    /// `GET /channels/{id}/posts?since=MS`: the posts of a channel changed
+    /// after `since_ms` (milliseconds since the epoch; at most 1,000).
+    pub async fn posts_since(&self, channel: &str, since_ms: i64) -> Result<PostList, ApiError> {
+        self.call(
+            "GET /channels/{id}/posts?since",
+            self.http.get(self.url(&format!(
+                "/channels/{}/posts?since={since_ms}",
+                path_id(channel)
+            ))),
+        )
+        .await
+    }
+
+    /// `GET /users/me/channels`: every channel the bot is in, direct ones
+    /// included.
+    pub async fn my_channels(&self) -> Result<Vec<Channel>, ApiError> {
+        self.call(
+            "GET /users/me/channels",
+            self.http.get(self.url("/users/me/channels")),
+        )
+        .await
+    }
+
+    /// `GET /users/{id}`.
+    pub async fn user(&self, id: &str) -> Result<User, ApiError> {
+        self.call(
+            "GET /users/{id}",
+            self.http.get(self.url(&format!("/users/{}", path_id(id)))),
         )
         .await
     }

@@ -4,7 +4,11 @@
 //! connection authenticates with the bot's token (header and challenge),
 //! reconnects with exponential backoff and jitter, and each post is claimed
 //! in the database before it is acted on, so none is processed twice, even
-//! after a reconnect or a restart.
+//! after a reconnect or a restart. Mattermost does not replay what was
+//! posted while no connection was open: each new connection first reads,
+//! through the REST API, the direct posts written since the last one
+//! handled (ten minutes' margin, a day at most), and answers those nobody
+//! has yet.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +110,15 @@ impl MattermostChannel {
         });
         ws.send(Message::text(challenge.to_string())).await?;
         tracing::info!("listening to Mattermost");
+        // What was written while nobody listened (the socket keeps what
+        // arrives meanwhile; claims keep anything from being answered twice).
+        match self.catch_up(engine, admin_groups, &bot_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(answered = n, "answered Mattermost posts written while away"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the Mattermost posts written while away")
+            }
+        }
         while let Some(msg) = ws.next().await {
             let text = match msg? {
                 Message::Text(t) => t,
@@ -118,40 +131,113 @@ impl MattermostChannel {
             let Some((post, sender)) = direct_post(&ev, &bot_id) else {
                 continue;
             };
-            match engine
-                .store
-                .claim_event("mattermost", &post.id, crate::campaigns::now())
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot record a Mattermost post as handled; not acting on it");
-                    continue;
-                }
-            }
-            let user = super::directory_user(engine, &sender).await;
-            let parts = crate::chat::conversation(
-                engine,
-                admin_groups,
-                "mattermost",
-                &sender,
-                user,
-                &post.message,
-            )
-            .await;
-            let answer = Post {
-                channel_id: post.channel_id.clone(),
-                message: crate::chat::markdown(&parts),
-                ..Post::default()
-            };
-            if let Err(e) = self.client.create_post(&answer).await {
-                tracing::warn!(error = %e, "cannot answer in Mattermost");
-            }
+            self.answer_post(engine, admin_groups, &post, &sender).await;
         }
         Ok(())
     }
+
+    /// Answer one direct post by `sender`, unless it was answered already
+    /// (claimed in the database first). Whether it was answered now.
+    async fn answer_post(
+        &self,
+        engine: &Engine,
+        admin_groups: &[String],
+        post: &Post,
+        sender: &str,
+    ) -> bool {
+        match engine
+            .store
+            .claim_event("mattermost", &post.id, crate::campaigns::now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record a Mattermost post as handled; not acting on it");
+                return false;
+            }
+        }
+        let user = super::directory_user(engine, sender).await;
+        let parts = crate::chat::conversation(
+            engine,
+            admin_groups,
+            "mattermost",
+            sender,
+            user,
+            &post.message,
+        )
+        .await;
+        let answer = Post {
+            channel_id: post.channel_id.clone(),
+            message: crate::chat::markdown(&parts),
+            ..Post::default()
+        };
+        if let Err(e) = self.client.create_post(&answer).await {
+            tracing::warn!(error = %e, "cannot answer in Mattermost");
+        }
+        true
+    }
+
+    /// Answer the direct posts written since the last one handled (less
+    /// [`CATCH_UP_MARGIN`], at most [`CATCH_UP_LIMIT`] ago) that nobody
+    /// answered: those written while no connection was open. Nothing when
+    /// no post was ever handled (a new site does not answer old chatter).
+    async fn catch_up(
+        &self,
+        engine: &Engine,
+        admin_groups: &[String],
+        bot_id: &str,
+    ) -> anyhow::Result<usize> {
+        let Some(last) = engine.store.last_event_at("mattermost").await? else {
+            return Ok(0);
+        };
+        let now = crate::campaigns::now();
+        let since = (last - CATCH_UP_MARGIN)
+            .max(now - CATCH_UP_LIMIT)
+            .timestamp_millis();
+        let mut names: std::collections::HashMap<String, String> = Default::default();
+        let mut answered = 0;
+        for channel in self.client.my_channels().await? {
+            if channel.kind != "D" || channel.last_post_at <= since {
+                continue;
+            }
+            let list = self.client.posts_since(&channel.id, since).await?;
+            let mut posts: Vec<&Post> = list
+                .posts
+                .values()
+                .filter(|p| {
+                    p.channel_id == channel.id
+                        && p.user_id != bot_id
+                        && p.kind.is_empty()
+                        && p.create_at > since
+                        && !p.id.is_empty()
+                        && !p.message.trim().is_empty()
+                })
+                .collect();
+            posts.sort_by_key(|p| p.create_at);
+            for post in posts {
+                let sender = match names.get(&post.user_id) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = self.client.user(&post.user_id).await?.username;
+                        names.insert(post.user_id.clone(), name.clone());
+                        name
+                    }
+                };
+                if self.answer_post(engine, admin_groups, post, &sender).await {
+                    answered += 1;
+                }
+            }
+        }
+        Ok(answered)
+    }
 }
+
+/// How far before the last handled post a catch-up starts (posts' times are
+/// the Mattermost server's clock, the claims ours).
+const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
+/// How far back a catch-up goes at most.
+const CATCH_UP_LIMIT: chrono::Duration = chrono::Duration::hours(24);
 
 #[cfg(test)]
 mod tests {

@@ -178,6 +178,9 @@ struct Inner {
     sockets: HashMap<u64, mpsc::UnboundedSender<WsCmd>>,
     next_socket: u64,
     ws_connects: usize,
+    /// While set, websocket connections are refused (503), as when the
+    /// server is restarting.
+    ws_down: bool,
     last_ts: i64,
 }
 
@@ -469,6 +472,19 @@ impl FakeMattermost {
         }
     }
 
+    /// Refuses websocket connections (503) while `down`, and closes the open
+    /// ones when it goes down: the bot cannot listen, and what people write
+    /// meanwhile reaches it only through the REST API.
+    pub async fn set_websocket_down(&self, down: bool) {
+        let mut g = lock(&self.state);
+        g.ws_down = down;
+        if down {
+            for (_, tx) in g.sockets.drain() {
+                let _ = tx.send(WsCmd::Close);
+            }
+        }
+    }
+
     /// How many websocket connections have been authenticated so far.
     pub async fn websocket_connects(&self) -> usize {
         lock(&self.state).ws_connects
@@ -624,6 +640,7 @@ impl Inner {
             violations: Vec::new(),
             sockets: HashMap::new(),
             next_socket: 0,
+            ws_down: false,
             ws_connects: 0,
             last_ts: now,
         }
@@ -1197,6 +1214,8 @@ enum Endpoint {
     GetPost(String),
     ChannelPosts(String),
     OpenDialog,
+    UserChannels(String),
+    GetUser(String),
 }
 
 async fn dispatch(
@@ -1245,6 +1264,10 @@ fn route(
             Endpoint::ChannelPosts((*id).to_string())
         }
         ("POST", ["api", "v4", "actions", "dialogs", "open"]) => Endpoint::OpenDialog,
+        ("GET", ["api", "v4", "users", id, "channels"]) => {
+            Endpoint::UserChannels((*id).to_string())
+        }
+        ("GET", ["api", "v4", "users", id]) => Endpoint::GetUser((*id).to_string()),
         _ => {
             return Err(ApiError::new(
                 404,
@@ -1290,6 +1313,62 @@ fn route(
             let body = parse_body(g, &ctx, headers, body, "dialog")?;
             open_dialog(g, &ctx, &body)
         }
+        Endpoint::UserChannels(id) => user_channels(g, &id),
+        Endpoint::GetUser(id) => get_user(g, &id),
+    }
+}
+
+/// `GET /api/v4/users/{user_id}/channels`: every channel of the user
+/// ("me" is the session's user); only the session's own are readable.
+fn user_channels(g: &mut Inner, id: &str) -> ApiResult {
+    let id = if id == "me" {
+        g.bot_id.clone()
+    } else {
+        id.to_string()
+    };
+    if !is_valid_id(&id) {
+        return Err(ApiError::bad_url(
+            "user_id",
+            format!("{id:?} is not a Mattermost id"),
+        ));
+    }
+    if id != g.bot_id {
+        return Err(ApiError::forbidden(
+            "only the session's own channels (edit_other_users is a system admin's permission)",
+        ));
+    }
+    let list: Vec<Value> = g
+        .channels
+        .iter()
+        .filter(|c| c.members.contains(&id))
+        .map(channel_json)
+        .collect();
+    Ok((200, Value::Array(list)))
+}
+
+/// `GET /api/v4/users/{user_id}`.
+fn get_user(g: &mut Inner, id: &str) -> ApiResult {
+    if id == "me" {
+        let bot_id = g.bot_id.clone();
+        return get_user(g, &bot_id);
+    }
+    if !is_valid_id(id) {
+        return Err(ApiError::bad_url(
+            "user_id",
+            format!("{id:?} is not a Mattermost id"),
+        ));
+    }
+    match g.user(id).cloned() {
+        Some(u) => {
+            let own = u.id == g.bot_id;
+            Ok((200, g.user_json(&u, own)))
+        }
+        None => Err(ApiError::new(
+            404,
+            "app.user.missing_account.const",
+            "Unable to find the user.",
+            format!("user_id={id}"),
+        )),
     }
 }
 
@@ -1684,21 +1763,35 @@ fn channel_posts(g: &mut Inner, ctx: &str, channel_id: &str, query: Option<&str>
     }
     let mut page = 0usize;
     let mut per_page = PER_PAGE_DEFAULT;
+    let mut since: Option<i64> = None;
+    let mut paged = false;
     for (key, value) in query_pairs(query) {
         match key.as_str() {
+            "since" => match value.parse::<i64>() {
+                Ok(v) if v > 0 => since = Some(v),
+                _ => g.violation(format!(
+                    "{ctx}: since={value:?} is not a positive Unix time in milliseconds"
+                )),
+            },
             "page" => match value.parse::<usize>() {
-                Ok(v) => page = v,
+                Ok(v) => {
+                    paged = true;
+                    page = v
+                }
                 Err(_) => g.violation(format!(
                     "{ctx}: page={value:?} is not a non-negative integer (Mattermost silently uses 0)"
                 )),
             },
             "per_page" => match value.parse::<usize>() {
-                Ok(v) => per_page = v.min(PER_PAGE_MAX),
+                Ok(v) => {
+                    paged = true;
+                    per_page = v.min(PER_PAGE_MAX)
+                }
                 Err(_) => g.violation(format!(
                     "{ctx}: per_page={value:?} is not a non-negative integer (Mattermost silently uses 60)"
                 )),
             },
-            "since" | "before" | "after" | "include_deleted" | "collapsedThreads"
+            "before" | "after" | "include_deleted" | "collapsedThreads"
             | "collapsedThreadsExtended" => g.violation(format!(
                 "{ctx}: query parameter {key:?} is not implemented by the fake Mattermost"
             )),
@@ -1709,6 +1802,40 @@ fn channel_posts(g: &mut Inner, ctx: &str, channel_id: &str, query: Option<&str>
         return Err(ApiError::forbidden(format!(
             "channel {channel_id:?} does not exist or the bot is not a member"
         )));
+    }
+    if let Some(since) = since {
+        if paged {
+            g.violation(format!(
+                "{ctx}: since must not be used with page or per_page (Mattermost ignores them)"
+            ));
+        }
+        // Every post modified after `since`, by create time, at most 1,000.
+        let mut posts = Map::new();
+        let mut order = Vec::new();
+        for p in g
+            .posts
+            .iter()
+            .filter(|p| {
+                p["channel_id"] == channel_id && p["update_at"].as_i64().unwrap_or(0) > since
+            })
+            .rev()
+            .take(1000)
+        {
+            let id = p["id"].as_str().unwrap_or("").to_string();
+            posts.insert(id.clone(), client_view(p));
+            order.push(json!(id));
+        }
+        return Ok((
+            200,
+            json!({
+                "order": order,
+                "posts": posts,
+                "next_post_id": "",
+                "prev_post_id": "",
+                "has_next": false,
+                "first_inaccessible_post_time": 0,
+            }),
+        ));
     }
     let newest_first: Vec<&Value> = g
         .posts
@@ -1831,6 +1958,15 @@ async fn ws_route(
         let mut g = lock(&state);
         g.requests
             .push((method.as_str().to_string(), "/api/v4/websocket".to_string()));
+        if g.ws_down {
+            let e = ApiError::new(
+                503,
+                "api.web_socket.connect.app_error",
+                "The server is not available.",
+                "websocket refused by set_websocket_down(true)",
+            );
+            return error_response(&e, &request_id);
+        }
         match bearer_token(&headers) {
             None => false,
             Some(Ok(token)) if token == g.bot_token => true,

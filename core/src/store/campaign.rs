@@ -440,6 +440,9 @@ pub trait CampaignStore: Send + Sync {
     /// Mark a chat event (a websocket post) as handled; `false` when it was
     /// already, so no event is acted on twice, even across restarts.
     async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// When the latest chat event of `channel` was claimed (where a
+    /// listener that was away catches up from), if any ever was.
+    async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>>;
     /// Messages by state.
     async fn outbox_counts(&self) -> Result<OutboxCounts>;
 

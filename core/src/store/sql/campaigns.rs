@@ -590,6 +590,15 @@ macro_rules! campaign_store {
                 }))
             }
 
+            async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
+                let (at,): (Option<i64>,) =
+                    sqlx::query_as("SELECT MAX(seen_at) FROM chat_events WHERE channel = $1")
+                        .bind(channel)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(at.map(from_micros))
+            }
+
             async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
                 let _turn = self.write_turn().await;
                 let done = sqlx::query(
