@@ -238,6 +238,32 @@ async fn owners_answer_by_button_dialog_message_and_command(backend: Backend, ta
     let by = (chrono::Utc::now() + chrono::Duration::days(60))
         .date_naive()
         .to_string();
+    // Someone else submitting asmith's open dialog (its signed state) is
+    // refused and records nothing (the history below holds one answer).
+    let open = fake
+        .open_dialog("asmith")
+        .await
+        .expect("asmith's dialog is open");
+    let jdoe_id = fake.add_user("jdoe").await;
+    let forged = json!({
+        "type": "dialog_submission",
+        "callback_id": open["dialog"]["callback_id"],
+        "state": open["dialog"]["state"],
+        "user_id": jdoe_id,
+        "channel_id": "",
+        "team_id": "",
+        "submission": {"date": by},
+        "cancelled": false,
+    });
+    let r = reqwest::Client::new()
+        .post(open["url"].as_str().unwrap_or_default())
+        .json(&forged)
+        .send()
+        .await
+        .expect("POST the dialog as jdoe");
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap_or_default();
+    assert!(text.contains("sent to someone else"), "{text}");
     let (status, body) = fake
         .submit_dialog(
             "asmith",

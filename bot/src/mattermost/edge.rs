@@ -7,7 +7,8 @@
 //! that is missing, malformed, forged or expired gets 401 and changes
 //! nothing; a valid one for a closed campaign gets 200 with a polite
 //! ephemeral answer and changes nothing; a click by someone other than the
-//! person the buttons were sent to records nothing. Answers that need
+//! person the buttons were sent to records nothing, nor does a dialog
+//! submitted by anyone else (looked up by id). Answers that need
 //! fields open a dialog from inside the click's handler (its `trigger_id`
 //! lives seconds), and the submission is checked field by field. The slash
 //! command's token is compared in constant time; a wrong one gets 401.
@@ -403,6 +404,22 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     if sub.cancelled {
         return (StatusCode::OK, Json(json!({}))).into_response();
     }
+    // Mattermost names the submitter by id: only the person the buttons
+    // were sent to may answer through them (as for clicks).
+    let Some(mm) = &s.mattermost else {
+        return dialog_error(
+            StatusCode::NOT_FOUND,
+            "Mattermost is not set up on this server.",
+        );
+    };
+    match mm.client.user(&sub.user_id).await {
+        Ok(u) if is_person(&view, &u.username) => {}
+        Ok(_) => return dialog_error(StatusCode::OK, NOT_YOURS),
+        Err(e) => {
+            tracing::warn!(error = %e, "mattermost dialog: cannot look up the submitter");
+            return dialog_error(StatusCode::SERVICE_UNAVAILABLE, OUR_FAULT);
+        }
+    }
     let mut errors = serde_json::Map::new();
     let text = |name: &str, errors: &mut serde_json::Map<String, serde_json::Value>| match sub
         .submission
@@ -437,7 +454,7 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         .await
     {
         Ok((view, done)) => {
-            if let (Some(post), Some(mm)) = (post, &s.mattermost) {
+            if let Some(post) = post {
                 let lang = language(&view.language);
                 let known = Some((
                     view.claims.campaign,
