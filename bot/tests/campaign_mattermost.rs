@@ -132,6 +132,17 @@ fn answers(site: &Site) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// Wait until the bot has opened `n` websocket connections so far.
+async fn wait_for_connects(fake: &FakeMattermost, n: usize) {
+    for _ in 0..100 {
+        if fake.websocket_connects().await >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the bot did not open websocket connection {n}");
+}
+
 async fn wait_for_reply(fake: &FakeMattermost, user: &str, n: usize) -> Vec<Value> {
     for _ in 0..100 {
         let posts = fake.posts_to(user).await;
@@ -279,12 +290,7 @@ async fn owners_answer_by_button_dialog_message_and_command(backend: Backend, ta
     );
 
     // Plain text over the websocket, with the chat reply grammar.
-    for _ in 0..100 {
-        if fake.websocket_connects().await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_connects(&fake, 1).await;
     fake.say("jdoe", "SRV-J1 replace").await;
     let replies = wait_for_reply(&fake, "jdoe", 3).await;
     let reply = replies[2]["message"].as_str().unwrap_or_default();
@@ -295,12 +301,7 @@ async fn owners_answer_by_button_dialog_message_and_command(backend: Backend, ta
 
     // After a reconnect the bot still answers, and only new posts.
     fake.drop_websockets().await;
-    for _ in 0..100 {
-        if fake.websocket_connects().await > 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_connects(&fake, 2).await;
     fake.say("jdoe", "mine").await;
     let replies = wait_for_reply(&fake, "jdoe", 5).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -501,12 +502,7 @@ async fn a_message_written_while_the_websocket_was_down_is_answered_once_it_is_b
     let (site, fake) = mattermost_site(Backend::Sqlite, "mmaway").await;
     worker(&site, &fake);
     let _server = site.serve_with(None, &mm_env(&fake)).await;
-    for _ in 0..100 {
-        if fake.websocket_connects().await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_connects(&fake, 1).await;
     fake.say("jdoe", "help").await;
     wait_for_reply(&fake, "jdoe", 3).await;
 
@@ -530,12 +526,7 @@ async fn a_message_written_while_the_websocket_was_down_is_answered_once_it_is_b
     assert!(reply.to_lowercase().contains("srv-j1"), "{reply}");
     // Reconnecting again answers nothing twice.
     fake.drop_websockets().await;
-    for _ in 0..100 {
-        if fake.websocket_connects().await > 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_connects(&fake, 3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         fake.posts_to("jdoe").await.len(),
