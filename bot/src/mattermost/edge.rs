@@ -133,8 +133,8 @@ fn is_person(view: &LinkView, user_name: &str) -> bool {
         .is_some_and(|name| same_username(name, user_name))
 }
 
-/// The outbox row of the post a click came from, when it is a digest of
-/// ours sent to `person`.
+/// The message of the post a click came from, when it is a digest of ours
+/// sent to `person`.
 async fn clicked_row(s: &AppState, post_id: &str, person: &str) -> Option<PostedMessage> {
     match s.engine.store.posted_message("mattermost", post_id).await {
         Ok(Some(row)) if row.recipient == person && row.buttons.is_some() => Some(row),
@@ -224,9 +224,8 @@ fn recorded_text(view: &LinkView, date: Option<NaiveDate>) -> String {
 }
 
 /// `POST /mattermost/actions`: a click on a digest's button or drop-down.
-/// Three reads and writes on the way: the token's view (one read), the
-/// answer (one transaction, one statement on PostgreSQL) beside the clicked
-/// post's outbox row, and no more.
+/// Three statements on the way: the token's view (one read), then the
+/// answer (one statement) beside the read of the clicked post's message.
 pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<ActionRequest>(&body) else {
         return ephemeral(StatusCode::UNAUTHORIZED, NOT_VALID);
