@@ -73,16 +73,8 @@ rm -f "$OUT"/licences.db*
 "$BIN" ingest "$FLEET" --database "sqlite://$OUT/licences.db" "$NOW" >/dev/null
 run sqlite "sqlite://$OUT/licences.db"
 
-PG_ROOT="$REPO_ROOT/.peers/postgres-bench"
-PG_FIRST_PORT=54429
-PG_EXTRA_OPTS="-c shared_buffers=512MB -c max_wal_size=4GB"
-# shellcheck source=lib/postgres.sh
-source "$REPO_ROOT/scripts/lib/postgres.sh"
-mkdir -p "$PG_ROOT"
-trap 'stop_postgres' EXIT
-PG_PORT=
-start_postgres >/dev/null
-PGURL="postgres://postgres@127.0.0.1:$PG_PORT"
+# shellcheck source=lib/bench-postgres.sh
+source "$REPO_ROOT/scripts/lib/bench-postgres.sh"
 psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS bench_licences" -c "CREATE DATABASE bench_licences" >/dev/null
 "$BIN" ingest "$FLEET" --database "$PGURL/bench_licences" "$NOW" >/dev/null
 run postgres "$PGURL/bench_licences"

@@ -103,16 +103,9 @@ run() { # LABEL DATABASE_URL
 rm -f "$OUT"/bench.db*
 run sqlite "sqlite://$OUT/bench.db"
 
-PG_ROOT="$REPO_ROOT/.peers/postgres-bench"
-PG_FIRST_PORT=54429
-PG_EXTRA_OPTS="-c shared_buffers=512MB"
-# shellcheck source=lib/postgres.sh
-source "$REPO_ROOT/scripts/lib/postgres.sh"
-mkdir -p "$PG_ROOT"
-trap 'stop_postgres' EXIT
-PG_PORT=
-start_postgres >/dev/null
-PGURL="postgres://postgres@127.0.0.1:$PG_PORT"
+PG_EXTRA_OPTS="-c shared_buffers=512MB"   # the settings its recorded runs had
+# shellcheck source=lib/bench-postgres.sh
+source "$REPO_ROOT/scripts/lib/bench-postgres.sh"
 psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS bench_mattermost" -c "CREATE DATABASE bench_mattermost" >/dev/null
 run postgres "$PGURL/bench_mattermost"
 

@@ -84,16 +84,8 @@ report sqlite "$RAW" "$FIRST" "$AGAIN" "$EOL"
 rm -f "$OUT"/raw.db
 
 # --- PostgreSQL ---
-PG_ROOT="$REPO_ROOT/.peers/postgres-bench"
-PG_FIRST_PORT=54429
-PG_EXTRA_OPTS="-c shared_buffers=512MB -c max_wal_size=4GB"
-# shellcheck source=lib/postgres.sh
-source "$REPO_ROOT/scripts/lib/postgres.sh"
-mkdir -p "$PG_ROOT"
-trap 'stop_postgres' EXIT
-PG_PORT=
-start_postgres >/dev/null
-PGURL="postgres://postgres@127.0.0.1:$PG_PORT"
+# shellcheck source=lib/bench-postgres.sh
+source "$REPO_ROOT/scripts/lib/bench-postgres.sh"
 psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS bench_raw" -c "DROP DATABASE IF EXISTS bench_ingest" \
     -c "CREATE DATABASE bench_raw" -c "CREATE DATABASE bench_ingest" >/dev/null
 psql -q "$PGURL/bench_raw" -c "CREATE TABLE sw(hostname TEXT, name TEXT, version TEXT, publisher TEXT, install_date TEXT, last_used TEXT)" >/dev/null
