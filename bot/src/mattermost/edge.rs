@@ -106,6 +106,13 @@ const NOT_YOURS: &str =
 const OUR_FAULT: &str =
     "Something went wrong on my side; nothing was recorded. Please try again in a few minutes.";
 
+/// An action's answer that replaces the post (`PostActionIntegrationResponse`).
+#[derive(serde::Serialize)]
+struct ActionUpdate<'a> {
+    update: &'a Post,
+    ephemeral_text: &'a str,
+}
+
 fn ephemeral(status: StatusCode, text: &str) -> Response {
     (status, Json(json!({ "ephemeral_text": text }))).into_response()
 }
@@ -274,7 +281,12 @@ pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     match update {
         Some(update) => (
             StatusCode::OK,
-            Json(json!({ "update": update, "ephemeral_text": text })),
+            // Typed, not `json!`: the post is serialized as it is, not
+            // first copied into a tree of JSON values.
+            Json(ActionUpdate {
+                update: &update,
+                ephemeral_text: &text,
+            }),
         )
             .into_response(),
         None => ephemeral(StatusCode::OK, &text),
