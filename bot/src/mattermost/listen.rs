@@ -197,10 +197,26 @@ impl MattermostChannel {
             .timestamp_millis();
         let mut names: std::collections::HashMap<String, String> = Default::default();
         let mut answered = 0;
-        for channel in self.client.my_channels().await? {
-            if channel.kind != "D" || channel.last_post_at <= since {
-                continue;
-            }
+        // The bot's own digests make channels recent too: after a wave
+        // thousands may be; read the most recently active ones, where
+        // what people wrote while away is.
+        let mut recent: Vec<_> = self
+            .client
+            .my_channels()
+            .await?
+            .into_iter()
+            .filter(|c| c.kind == "D" && c.last_post_at > since)
+            .collect();
+        recent.sort_by_key(|c| std::cmp::Reverse(c.last_post_at));
+        if recent.len() > CATCH_UP_CHANNELS {
+            tracing::info!(
+                channels = recent.len(),
+                read = CATCH_UP_CHANNELS,
+                "many direct channels were active while away; reading the most recent"
+            );
+            recent.truncate(CATCH_UP_CHANNELS);
+        }
+        for channel in recent {
             let list = self.client.posts_since(&channel.id, since).await?;
             let mut posts: Vec<&Post> = list
                 .posts
@@ -238,6 +254,8 @@ impl MattermostChannel {
 const CATCH_UP_MARGIN: chrono::Duration = chrono::Duration::minutes(10);
 /// How far back a catch-up goes at most.
 const CATCH_UP_LIMIT: chrono::Duration = chrono::Duration::hours(24);
+/// How many direct channels a catch-up reads at most (one request each).
+const CATCH_UP_CHANNELS: usize = 100;
 
 #[cfg(test)]
 mod tests {
