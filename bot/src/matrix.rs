@@ -382,10 +382,7 @@ impl MatrixChannel {
 
 /// The login of a Matrix ID in the user directory.
 async fn login_of(e: &Engine, matrix_id: &str) -> Result<Option<User>, EngineError> {
-    Ok(e.directory()
-        .await?
-        .into_values()
-        .find(|u| u.matrix_id.as_deref() == Some(matrix_id)))
+    Ok(e.store.user_by_chat("matrix", matrix_id).await?)
 }
 
 /// What the bot says to `sender` about `body` (answers recorded and

@@ -166,3 +166,29 @@ on_both_backends! {
         assert!(store.answer_view(2, "alice", "alice").await.expect("read").is_none());
     }
 }
+
+on_both_backends! {
+    async fn a_person_is_found_by_their_chat_address(backend) {
+        let (db, store) = site(backend).await;
+        execute(
+            &db.url,
+            "INSERT INTO users (login, name, matrix_id, mattermost_username, updated_at) \
+             VALUES ('bob', 'Bob', '@bob:example.org', ' @Bob ', 0)",
+        )
+        .await;
+        let login = |u: Option<winventory_core::User>| u.map(|u| u.login);
+        let found = |channel: &'static str, address: &'static str| {
+            let store = store.clone();
+            async move { login(store.user_by_chat(channel, address).await.expect("read")) }
+        };
+        // Mattermost usernames: case aside, a stored `@` or blanks ignored.
+        assert_eq!(found("mattermost", "ALICE.M").await.as_deref(), Some("alice"));
+        assert_eq!(found("mattermost", "bob").await.as_deref(), Some("bob"));
+        // Matrix IDs as written.
+        assert_eq!(found("matrix", "@bob:example.org").await.as_deref(), Some("bob"));
+        assert_eq!(found("matrix", "@BOB:example.org").await, None);
+        assert_eq!(found("mattermost", "").await, None);
+        assert_eq!(found("mattermost", "carol").await, None);
+        assert_eq!(found("email", "alice@example.org").await, None);
+    }
+}

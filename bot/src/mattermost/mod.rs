@@ -154,16 +154,13 @@ pub fn same_username(a: &str, b: &str) -> bool {
     !a.is_empty() && a.eq_ignore_ascii_case(b)
 }
 
-/// The person of the directory with the Mattermost username `name`.
+/// The person of the directory with the Mattermost username `name` (a
+/// query in the store, not a read of the whole directory).
 pub async fn directory_user(
     e: &winventory_workflows::engine::Engine,
     name: &str,
 ) -> Result<Option<winventory_core::User>, winventory_workflows::engine::EngineError> {
-    Ok(e.directory().await?.into_values().find(|u| {
-        u.mattermost_username
-            .as_deref()
-            .is_some_and(|m| same_username(m, name))
-    }))
+    Ok(e.store.user_by_chat("mattermost", username(name)).await?)
 }
 
 /// The `props` of a digest post: its outbox key, and its buttons as

@@ -220,8 +220,6 @@ pub struct AnswerRecord {
 /// What [`CampaignStore::posted_message`] reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedMessage {
-    /// Outbox id.
-    pub id: i64,
     /// Idempotency key.
     pub idem_key: String,
     /// Recipient (login or `group:NAME`).

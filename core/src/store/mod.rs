@@ -309,6 +309,11 @@ pub trait Store: CampaignStore + Send + Sync {
     async fn import_users(&self, users: &[UserImport], now: DateTime<Utc>) -> Result<()>;
     /// One user.
     async fn user(&self, login: &str) -> Result<Option<User>>;
+    /// The user whose address on a chat `channel` is `address`: on
+    /// `matrix` the Matrix ID as written; on `mattermost` the username,
+    /// case aside, a stored leading `@` or blanks ignored. `None` for an
+    /// empty address or another channel.
+    async fn user_by_chat(&self, channel: &str, address: &str) -> Result<Option<User>>;
     /// The groups a user belongs to.
     async fn groups_of(&self, login: &str) -> Result<Vec<String>>;
     /// Set an owner fact directly (campaign answers, admins).

@@ -19,6 +19,20 @@ use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
 const CHUNK_PARAMS: usize = 30_000;
 
+/// A directory entry's columns, in the order the stores' `user_at` reads
+/// them.
+const USER_COLUMNS: &str =
+    "login, name, email, matrix_id, mattermost_username, language, time_zone, manager";
+
+/// `columns` (a `, `-separated list) of the table aliased `alias`.
+fn columns_of(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn parse_date(s: Option<String>) -> Option<NaiveDate> {
     s.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok())
 }
@@ -111,6 +125,21 @@ macro_rules! sql_store {
                     edition: row.try_get("os_edition")?,
                     product_type: row.try_get("os_product_type")?,
                     architecture: row.try_get("os_architecture")?,
+                })
+            }
+
+            /// The directory entry in [`USER_COLUMNS`]' order from column
+            /// `first` on.
+            fn user_at(row: &<$db as sqlx::Database>::Row, first: usize) -> Result<User> {
+                Ok(User {
+                    login: row.try_get(first)?,
+                    name: row.try_get(first + 1)?,
+                    email: row.try_get(first + 2)?,
+                    matrix_id: row.try_get(first + 3)?,
+                    mattermost_username: row.try_get(first + 4)?,
+                    language: row.try_get(first + 5)?,
+                    time_zone: row.try_get(first + 6)?,
+                    manager: row.try_get(first + 7)?,
                 })
             }
 
@@ -523,26 +552,30 @@ macro_rules! sql_store {
             }
 
             async fn user(&self, login: &str) -> Result<Option<User>> {
-                let row = sqlx::query(
-                    "SELECT login, name, email, matrix_id, mattermost_username, language, time_zone, manager \
-                     FROM users WHERE login = $1",
-                )
-                .bind(login)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(|r| {
-                    Ok(User {
-                        login: r.try_get("login")?,
-                        name: r.try_get("name")?,
-                        email: r.try_get("email")?,
-                        matrix_id: r.try_get("matrix_id")?,
-                        mattermost_username: r.try_get("mattermost_username")?,
-                        language: r.try_get("language")?,
-                        time_zone: r.try_get("time_zone")?,
-                        manager: r.try_get("manager")?,
-                    })
-                })
-                .transpose()
+                let q = format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(login)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Self::user_at(&r, 0)).transpose()
+            }
+
+            async fn user_by_chat(&self, channel: &str, address: &str) -> Result<Option<User>> {
+                let address = address.trim();
+                let matching = match channel {
+                    "matrix" => "matrix_id = $1",
+                    "mattermost" => "lower(trim(ltrim(trim(mattermost_username), '@'))) = lower($1)",
+                    _ => return Ok(None),
+                };
+                if address.is_empty() {
+                    return Ok(None);
+                }
+                let q = format!("SELECT {USER_COLUMNS} FROM users WHERE {matching} ORDER BY login LIMIT 1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(q))
+                    .bind(address)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| Self::user_at(&r, 0)).transpose()
             }
 
             async fn groups_of(&self, login: &str) -> Result<Vec<String>> {

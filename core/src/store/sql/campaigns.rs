@@ -13,7 +13,7 @@ use super::super::campaign::{
     OutboxRow, PostedMessage,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, parse_date};
+use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, parse_date};
 use crate::domain::{CycleRef, User};
 
 const CAMPAIGN_COLUMNS: &str =
@@ -27,25 +27,16 @@ const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, a
      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
      exception_state, exception_decided_by, exception_note, transfer_from, resolved_at";
 
-/// [`CM_COLUMNS`] of the table aliased `alias`.
-fn cm_columns_of(alias: &str) -> String {
-    CM_COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// One read for checking an answer: the recipient's machines (columns 0 to
 /// 19, null when none), the campaign's state and name (20, 21), the person
 /// (22 to 29, null when unknown).
 static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {}, c.state, c.name, u.login, u.name, u.email, u.matrix_id, u.mattermost_username, \
-         u.language, u.time_zone, u.manager FROM campaigns c \
+        "SELECT {}, c.state, c.name, {} FROM campaigns c \
          LEFT JOIN campaign_machines cm ON cm.campaign_id = c.id AND cm.recipient = $2 \
          LEFT JOIN users u ON u.login = $3 WHERE c.id = $1 ORDER BY cm.host_key",
-        cm_columns_of("cm")
+        columns_of(CM_COLUMNS, "cm"),
+        columns_of(USER_COLUMNS, "u"),
     )
 });
 
@@ -445,26 +436,9 @@ macro_rules! campaign_store {
             }
 
             async fn users(&self) -> Result<Vec<User>> {
-                let rows = sqlx::query(
-                    "SELECT login, name, email, matrix_id, mattermost_username, language, time_zone, manager \
-                     FROM users ORDER BY login",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(User {
-                            login: r.try_get("login")?,
-                            name: r.try_get("name")?,
-                            email: r.try_get("email")?,
-                            matrix_id: r.try_get("matrix_id")?,
-                            mattermost_username: r.try_get("mattermost_username")?,
-                            language: r.try_get("language")?,
-                            time_zone: r.try_get("time_zone")?,
-                            manager: r.try_get("manager")?,
-                        })
-                    })
-                    .collect()
+                let q = format!("SELECT {USER_COLUMNS} FROM users ORDER BY login");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Self::user_at(r, 0)).collect()
             }
 
             async fn add_campaign_machines(
@@ -535,16 +509,7 @@ macro_rules! campaign_store {
                 // recipient has none), then the campaign's, then the person's.
                 let state: String = first.try_get(20)?;
                 let person = match first.try_get::<Option<String>, _>(22)? {
-                    Some(login) => Some(User {
-                        login,
-                        name: first.try_get(23)?,
-                        email: first.try_get(24)?,
-                        matrix_id: first.try_get(25)?,
-                        mattermost_username: first.try_get(26)?,
-                        language: first.try_get(27)?,
-                        time_zone: first.try_get(28)?,
-                        manager: first.try_get(29)?,
-                    }),
+                    Some(_) => Some(Self::user_at(first, 22)?),
                     None => None,
                 };
                 let mut machines = Vec::with_capacity(rows.len());
@@ -573,16 +538,15 @@ macro_rules! campaign_store {
             }
 
             async fn posted_message(&self, channel: &str, remote_id: &str) -> Result<Option<PostedMessage>> {
-                let row: Option<(i64, String, String, String, Option<String>)> = sqlx::query_as(
-                    "SELECT id, idem_key, recipient, body_text, buttons FROM outbox \
+                let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT idem_key, recipient, body_text, buttons FROM outbox \
                      WHERE remote_id = $1 AND channel = $2",
                 )
                 .bind(remote_id)
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.map(|(id, idem_key, recipient, body_text, buttons)| PostedMessage {
-                    id,
+                Ok(row.map(|(idem_key, recipient, body_text, buttons)| PostedMessage {
                     idem_key,
                     recipient,
                     body_text,
