@@ -160,6 +160,20 @@ pub fn now() -> chrono::DateTime<Utc> {
         .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
 }
 
+/// Refuse a `WINVENTORY_NOW` that is set but not a time (it would
+/// otherwise be ignored and the system clock used without a word).
+pub fn check_clock() -> Result<()> {
+    match std::env::var("WINVENTORY_NOW") {
+        Ok(v) if !v.trim().is_empty() && chrono::DateTime::parse_from_rfc3339(&v).is_err() => {
+            let shown: String = v.chars().take(40).collect();
+            bail!(
+                "WINVENTORY_NOW={shown:?} is not an RFC 3339 time such as 2026-12-02T09:00:00Z; fix it or unset it to use the system clock"
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The fixed clock, if one is set.
 fn fixed_clock() -> Option<chrono::DateTime<Utc>> {
     std::env::var("WINVENTORY_NOW")
@@ -217,6 +231,129 @@ pub async fn engine(settings: &Settings) -> Result<Engine> {
 /// Run a `campaign` subcommand.
 pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
     let e = engine(settings).await?;
+    let audited = admin_action(&cmd);
+    let result = run_command(&e, cmd).await;
+    if let Some((action, target, command)) = audited {
+        audit_cli(e.store.as_ref(), action, &target, &command, &result).await;
+    }
+    result
+}
+
+/// The admin action a campaign command is, for the audit log: action,
+/// target and the command as given (`None`: the command only reads).
+fn admin_action(cmd: &CampaignCommand) -> Option<(&'static str, String, String)> {
+    let one =
+        |action: &'static str, c: &str| Some((action, c.to_string(), format!("{action} {c}")));
+    match cmd {
+        CampaignCommand::Create { file } => {
+            let f = file.display().to_string();
+            Some(("campaign create", f.clone(), format!("campaign create {f}")))
+        }
+        CampaignCommand::TestSend { campaign, to } => Some((
+            "campaign test-send",
+            campaign.clone(),
+            format!("campaign test-send {campaign} --to {to}"),
+        )),
+        CampaignCommand::Start { campaigns } => {
+            let all = campaigns.join(" ");
+            Some((
+                "campaign start",
+                all.clone(),
+                format!("campaign start {all}"),
+            ))
+        }
+        CampaignCommand::Pause { campaign } => one("campaign pause", campaign),
+        CampaignCommand::Resume { campaign } => one("campaign resume", campaign),
+        CampaignCommand::Close { campaign } => one("campaign close", campaign),
+        CampaignCommand::Approve {
+            campaign,
+            host,
+            note,
+            by,
+        } => Some((
+            "exception approve",
+            format!("{campaign} {host}"),
+            format!(
+                "campaign approve {campaign} {host}{}{}",
+                by.as_ref()
+                    .map(|b| format!(" --by {b}"))
+                    .unwrap_or_default(),
+                note.as_ref()
+                    .map(|n| format!(" --note {n:?}"))
+                    .unwrap_or_default()
+            ),
+        )),
+        CampaignCommand::Decline {
+            campaign,
+            host,
+            note,
+            by,
+        } => Some((
+            "exception decline",
+            format!("{campaign} {host}"),
+            format!(
+                "campaign decline {campaign} {host}{} --note {note:?}",
+                by.as_ref()
+                    .map(|b| format!(" --by {b}"))
+                    .unwrap_or_default()
+            ),
+        )),
+        CampaignCommand::List { .. }
+        | CampaignCommand::Preview { .. }
+        | CampaignCommand::Exceptions { .. }
+        | CampaignCommand::Show { .. }
+        | CampaignCommand::History { .. }
+        | CampaignCommand::Status { .. } => None,
+    }
+}
+
+/// Who runs this command line, and from where (`user@host`).
+fn cli_actor() -> (String, String) {
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    let origin = format!("{user}@{host}");
+    (user, origin)
+}
+
+/// Write a command-line admin action and its outcome to the audit log. A
+/// failure to write it is said on stderr (the action itself is done).
+async fn audit_cli(
+    store: &dyn winventory_core::store::Store,
+    action: &str,
+    target: &str,
+    command: &str,
+    result: &Result<u8>,
+) {
+    let (actor, origin) = cli_actor();
+    let entry = winventory_core::store::AuditEntry {
+        at: now(),
+        channel: "cli".into(),
+        actor: actor.chars().take(200).collect(),
+        role: "operator".into(),
+        action: action.into(),
+        target: target.chars().take(200).collect(),
+        command: command.chars().take(500).collect(),
+        outcome: match result {
+            Ok(_) => "done".into(),
+            Err(e) => format!("error: {e:#}").chars().take(500).collect(),
+        },
+        origin: origin.chars().take(200).collect(),
+    };
+    if let Err(e) = store.audit(&entry).await {
+        eprintln!("warning: cannot write the audit log: {e}");
+    }
+}
+
+/// Run one campaign command.
+async fn run_command(e: &Engine, cmd: CampaignCommand) -> Result<u8> {
     let now = now();
     match cmd {
         CampaignCommand::Create { file } => {
@@ -326,7 +463,7 @@ pub async fn run(settings: &Settings, cmd: CampaignCommand) -> Result<u8> {
             campaign,
             all,
             format,
-        } => print_exceptions(&e, campaign.as_deref(), !all, format).await?,
+        } => print_exceptions(e, campaign.as_deref(), !all, format).await?,
         CampaignCommand::Approve {
             campaign,
             host,
@@ -493,21 +630,27 @@ pub async fn report_exceptions(settings: &Settings, format: Format) -> Result<u8
     Ok(0)
 }
 
-/// `winventory audit`: the audit log of chat commands.
+/// `winventory audit`: the audit log of admin actions and chat commands.
 pub async fn audit(settings: &Settings, limit: i64, format: Format) -> Result<u8> {
     let store = crate::commands::open(settings).await?;
     let lines = store.audit_log(limit.max(1)).await?;
     rows(
         format,
         &lines,
-        &["at", "channel", "who", "command", "outcome"],
+        &[
+            "at", "edge", "who", "role", "action", "target", "command", "outcome", "from",
+        ],
         |a: &winventory_core::store::AuditEntry| {
             vec![
                 a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 a.channel.clone(),
                 a.actor.clone(),
+                a.role.clone(),
+                a.action.clone(),
+                a.target.clone(),
                 a.command.clone(),
                 a.outcome.clone(),
+                a.origin.clone(),
             ]
         },
     )?;
@@ -555,9 +698,14 @@ pub async fn outbox(settings: &Settings, format: Format) -> Result<u8> {
 pub async fn pause_all(settings: &Settings, pause: bool) -> Result<u8> {
     let store = crate::commands::open(settings).await?;
     let now = now().to_rfc3339();
-    store
+    let result = store
         .set_control(PAUSE_ALL, pause.then_some(now.as_str()))
-        .await?;
+        .await
+        .map(|()| 0)
+        .map_err(anyhow::Error::from);
+    let action = if pause { "pause --all" } else { "resume --all" };
+    audit_cli(store.as_ref(), action, "all", action, &result).await;
+    result?;
     println!(
         "{}",
         if pause {
@@ -659,42 +807,80 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
         );
         return Ok(0);
     }
+    let health = crate::supervise::Health::new();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let scheduler = tokio::spawn(schedule(e.clone(), rx.clone()));
+    let mut tasks = vec![spawn_scheduler(&health, e.clone(), rx.clone())];
     // The process that delivers by Matrix also listens there (one device).
-    let listener = matrix.map(|m| tokio::spawn(m.listen(e.clone(), rx.clone())));
-    let mm_listener = mattermost
-        .map(|m| tokio::spawn(m.listen(e.clone(), settings.admin_groups.clone(), rx.clone())));
-    let delivery =
-        tokio::spawn(async move { w.run(rx, std::time::Duration::from_millis(500)).await });
+    if let Some(m) = matrix {
+        let h = health.handle("matrix", None);
+        tasks.push(tokio::spawn(m.listen(e.clone(), h, rx.clone())));
+    }
+    if let Some(m) = mattermost {
+        let h = health.handle("mattermost", None);
+        tasks.push(tokio::spawn(m.listen(
+            e.clone(),
+            settings.admin_groups.clone(),
+            h,
+            rx.clone(),
+        )));
+    }
+    tasks.push(spawn_delivery(&health, w, rx));
     shutdown_signal().await;
+    health.stopping();
     let _ = tx.send(true);
-    let _ = scheduler.await;
-    if let Some(l) = listener {
-        let _ = l.await;
+    for t in tasks {
+        let _ = t.await;
     }
-    if let Some(l) = mm_listener {
-        let _ = l.await;
-    }
-    delivery.await??;
     Ok(0)
 }
 
-/// Plan a wave every minute until stopped.
-async fn schedule(e: Engine, mut stop: tokio::sync::watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        match e.tick(now()).await {
-            Ok(w) if w.queued > 0 => tracing::info!(queued = w.queued, "wave planned"),
-            Ok(_) => {}
-            Err(err) => {
-                tracing::error!(error = %err, "planning a wave failed; retrying in a minute")
+/// How long the delivery and scheduler loops may go without a successful
+/// step before readiness calls them stuck (a step can take minutes: a batch
+/// of slow SMTP exchanges, a wave over 100,000 machines).
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The delivery loop: drain the outbox, idle half a second when nothing is
+/// due, wait out database outages (outcomes of sends are kept until they
+/// can be recorded, see [`Worker::run_once`]).
+fn spawn_delivery(
+    health: &Arc<crate::supervise::Health>,
+    worker: Worker,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use crate::supervise::{Pace, run_loop};
+    let worker = Arc::new(tokio::sync::Mutex::new(worker));
+    let handle = health.handle("delivery", Some(STUCK_AFTER));
+    tokio::spawn(run_loop(handle, stop, false, move || {
+        let worker = worker.clone();
+        async move {
+            let r = worker.lock().await.run_once().await?;
+            Ok(if r.claimed == 0 || r.paused {
+                Pace::Idle(std::time::Duration::from_millis(500))
+            } else {
+                Pace::Again
+            })
+        }
+    }))
+}
+
+/// The scheduler: plan a wave every minute.
+fn spawn_scheduler(
+    health: &Arc<crate::supervise::Health>,
+    e: Engine,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use crate::supervise::{Pace, run_loop};
+    let handle = health.handle("scheduler", Some(STUCK_AFTER));
+    tokio::spawn(run_loop(handle, stop, true, move || {
+        let e = e.clone();
+        async move {
+            let w = e.tick(now()).await?;
+            if w.queued > 0 {
+                tracing::info!(queued = w.queued, "wave planned");
             }
+            Ok(Pace::Idle(std::time::Duration::from_secs(60)))
         }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
-            _ = stop.changed() => {}
-        }
-    }
+    }))
 }
 
 async fn shutdown_signal() {
@@ -738,71 +924,86 @@ fn dropped_files(folder: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
 /// Ingest the drop folder on its schedule: every waiting snapshot in one run
 /// (the latest report wins across them), then move them to `done/`. A run
 /// that failed (exit 2: unreadable or cut-off input) leaves them in place for
-/// the next run, which completes the rest (the CLI's semantics).
-async fn drop_folder_loop(
+/// the next run, which completes the rest (the CLI's semantics). A run that
+/// could not start (database away, folder unreadable) is retried with
+/// backoff, not left to the next scheduled time.
+fn spawn_drop_folder(
+    health: &Arc<crate::supervise::Health>,
     state: Arc<crate::server::AppState>,
     folder: PathBuf,
     schedule: cron::Schedule,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    while !*stop.borrow() {
-        let Some(next) = schedule.upcoming(Utc).next() else {
-            return;
-        };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => return,
-        }
-        let files = match dropped_files(&folder) {
-            Ok(f) if f.is_empty() => continue,
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(folder = %folder.display(), error = %e, "cannot read the drop folder");
-                continue;
-            }
-        };
-        let _guard = state.ingest_lock.lock().await;
-        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        let summary = match crate::commands::ingest_files(
-            &state.settings,
-            state.engine.store.clone(),
-            &names,
-            now(),
-        )
-        .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "the scheduled ingest could not start");
-                continue;
-            }
-        };
-        tracing::info!(
-            files = files.len(),
-            accepted = summary.accepted,
-            rejected = summary.rejected,
-            new = summary.machines_new,
-            updated = summary.machines_updated,
-            "scheduled ingest done"
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use crate::supervise::{Pace, StepError, run_loop};
+    let handle = health.handle("drop-folder", None);
+    let retry = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let wait_stop = stop.clone();
+    tokio::spawn(run_loop(handle, stop, false, move || {
+        let (state, folder, schedule, retry) = (
+            state.clone(),
+            folder.clone(),
+            schedule.clone(),
+            retry.clone(),
         );
-        if summary.exit_code() == 2 {
-            tracing::error!(failures = ?summary.failures, "the scheduled ingest failed; the files stay for the next run");
-            continue;
-        }
-        let done = folder.join("done");
-        if let Err(e) = std::fs::create_dir_all(&done) {
-            tracing::error!(error = %e, "cannot create {}", done.display());
-            continue;
-        }
-        let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
-        for f in files {
-            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot");
-            if let Err(e) = std::fs::rename(&f, done.join(format!("{stamp}-{name}"))) {
-                tracing::error!(file = %f.display(), error = %e, "cannot move an ingested snapshot to done/");
+        let mut stop = wait_stop.clone();
+        async move {
+            if !retry.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                let Some(next) = schedule.upcoming(Utc).next() else {
+                    return Ok(Pace::Idle(std::time::Duration::from_secs(3600)));
+                };
+                let wait = (next - Utc::now()).to_std().unwrap_or_default();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return Ok(Pace::Again),
+                }
             }
+            let result = ingest_drop_folder(&state, &folder).await;
+            if result.is_err() {
+                retry.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            result.map(|()| Pace::Again).map_err(StepError::from)
+        }
+    }))
+}
+
+/// One run over the drop folder.
+async fn ingest_drop_folder(
+    state: &crate::server::AppState,
+    folder: &std::path::Path,
+) -> Result<()> {
+    let files = dropped_files(folder)
+        .with_context(|| format!("cannot read the drop folder {}", folder.display()))?;
+    if files.is_empty() {
+        return Ok(());
+    }
+    let _guard = state.ingest_lock.lock().await;
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let summary =
+        crate::commands::ingest_files(&state.settings, state.engine.store.clone(), &names, now())
+            .await
+            .context("the scheduled ingest could not start")?;
+    tracing::info!(
+        files = files.len(),
+        accepted = summary.accepted,
+        rejected = summary.rejected,
+        new = summary.machines_new,
+        updated = summary.machines_updated,
+        "scheduled ingest done"
+    );
+    if summary.exit_code() == 2 {
+        tracing::error!(failures = ?summary.failures, "the scheduled ingest failed; the files stay for the next run");
+        return Ok(());
+    }
+    let done = folder.join("done");
+    std::fs::create_dir_all(&done).with_context(|| format!("cannot create {}", done.display()))?;
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ");
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("snapshot");
+        if let Err(e) = std::fs::rename(&f, done.join(format!("{stamp}-{name}"))) {
+            tracing::error!(file = %f.display(), error = %e, "cannot move an ingested snapshot to done/");
         }
     }
+    Ok(())
 }
 
 /// `winventory serve`: HTTP server, scheduler and delivery worker in one process.
@@ -811,6 +1012,8 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     if e.signer.is_none() {
         bail!(winventory_workflows::engine::EngineError::NoKeys);
     }
+    // Every connection is a file descriptor: take what the system allows.
+    crate::listener::raise_open_files_limit();
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| {
@@ -820,6 +1023,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
             )
         })?;
     eprintln!("listening on http://{}", listener.local_addr()?);
+    let health = crate::supervise::Health::new();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mattermost = crate::mattermost::MattermostChannel::connect(settings, e.store.clone())
@@ -827,25 +1031,22 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         .map(Arc::new);
     if !no_worker {
         let (list, matrix) = channels(settings, e.store.clone(), mattermost.clone()).await?;
-        let mut w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
+        let w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
         if let Some(m) = matrix {
-            tasks.push(tokio::spawn(m.listen(e.clone(), rx.clone())));
+            let h = health.handle("matrix", None);
+            tasks.push(tokio::spawn(m.listen(e.clone(), h, rx.clone())));
         }
-
-        let r = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = w.run(r, std::time::Duration::from_millis(500)).await {
-                tracing::error!(error = %err, "the delivery worker stopped");
-            }
-        }));
-        tasks.push(tokio::spawn(schedule(e.clone(), rx.clone())));
+        tasks.push(spawn_delivery(&health, w, rx.clone()));
+        tasks.push(spawn_scheduler(&health, e.clone(), rx.clone()));
     }
     // Mattermost conversation belongs to the edge: it runs with or without
     // the worker (it holds no device, unlike Matrix).
     if let Some(mm) = &mattermost {
+        let h = health.handle("mattermost", None);
         tasks.push(tokio::spawn(mm.clone().listen(
             e.clone(),
             settings.admin_groups.clone(),
+            h,
             rx.clone(),
         )));
     }
@@ -854,6 +1055,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         settings: settings.clone(),
         ingest_lock: tokio::sync::Mutex::new(()),
         mattermost,
+        health: health.clone(),
     });
     if let Some(folder) = settings.drop_folder.clone() {
         let schedule = winventory_workflows::spec::parse_cron(&settings.ingest_schedule)
@@ -863,18 +1065,20 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
             folder.display(),
             settings.ingest_schedule
         );
-        tasks.push(tokio::spawn(drop_folder_loop(
+        tasks.push(spawn_drop_folder(
+            &health,
             state.clone(),
             folder,
             schedule,
             rx.clone(),
-        )));
+        ));
     }
     let mut stop_rx = rx.clone();
     let server = tokio::spawn(crate::server::run(listener, state, async move {
         let _ = stop_rx.changed().await;
     }));
     shutdown_signal().await;
+    health.stopping();
     let _ = tx.send(true);
     server.await??;
     for t in tasks {

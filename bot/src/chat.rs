@@ -39,8 +39,12 @@ pub async fn conversation(
                 at: crate::campaigns::now(),
                 channel: channel.into(),
                 actor: actor.chars().take(200).collect(),
+                role: "stranger".into(),
+                action: "message".into(),
+                target: String::new(),
                 command: body.chars().take(500).collect(),
                 outcome: "refused: not in the user directory".into(),
+                origin: actor.chars().take(200).collect(),
             };
             if let Err(err) = e.store.audit(&entry).await {
                 tracing::error!(error = %err, "cannot write the audit log");
@@ -87,7 +91,14 @@ pub async fn conversation(
                 match commands::parse(line) {
                     Ok(cmd) => {
                         let out = e
-                            .run_command(&caller, channel, line, &cmd, crate::campaigns::now())
+                            .run_command(
+                                &caller,
+                                channel,
+                                actor,
+                                line,
+                                &cmd,
+                                crate::campaigns::now(),
+                            )
                             .await;
                         parts.push(Part::Output(out));
                         continue;

@@ -14,11 +14,13 @@ mod chat;
 mod commands;
 mod email;
 mod licences;
+mod listener;
 mod matrix;
 mod mattermost;
 mod render;
 mod server;
 mod settings;
+mod supervise;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -349,6 +351,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    campaigns::check_clock()?;
     let g = cli.global;
     let eol_api = match &cli.command {
         Command::Catalog(CatalogCommand::Refresh { api, .. }) => api.clone(),

@@ -248,28 +248,26 @@ impl MatrixChannel {
     pub async fn listen(
         self: Arc<Self>,
         engine: Engine,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        health: crate::supervise::LoopHandle,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) {
+        use crate::supervise::{Pace, StepError};
         self.handle_events(engine);
         let client = self.client.clone();
         let settings = SyncSettings::default().timeout(Duration::from_secs(10));
-        loop {
-            tokio::select! {
-                r = client.sync_once(settings.clone()) => {
-                    if let Err(err) = r {
-                        tracing::warn!(error = %err, "Matrix sync failed; trying again in 5 s");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                            _ = stop.changed() => {}
-                        }
-                    }
-                }
-                _ = stop.changed() => {}
+        // A failed sync (homeserver away) is retried with backoff and
+        // logged once until it works again.
+        crate::supervise::run_loop(health, stop, true, move || {
+            let (client, settings) = (client.clone(), settings.clone());
+            async move {
+                client.sync_once(settings).await.map_err(|e| StepError {
+                    transient: true,
+                    message: format!("Matrix sync failed: {e}"),
+                })?;
+                Ok(Pace::Again)
             }
-            if *stop.borrow() {
-                break;
-            }
-        }
+        })
+        .await;
     }
 
     /// One sync, handling what arrived since the last one (as `listen`

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Router, serve};
 use minijinja::context;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
@@ -27,6 +27,8 @@ pub struct AppState {
     pub ingest_lock: tokio::sync::Mutex<()>,
     /// The Mattermost channel, when configured (dialogs and post updates).
     pub mattermost: Option<Arc<crate::mattermost::MattermostChannel>>,
+    /// The process's long-running loops, for readiness and metrics.
+    pub health: Arc<crate::supervise::Health>,
 }
 
 /// Largest body of any request but a snapshot upload (Mattermost callbacks,
@@ -48,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     use axum::routing::post;
     let bounded = Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/answer/{token}", get(answer_page).post(answer_post))
         .route(ACTIONS_PATH, post(edge::action))
@@ -70,35 +73,122 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serve until `stop` resolves.
+/// Serve until `stop` resolves, under the listener limits of the settings
+/// (header read and idle time-outs, a cap on connections).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve(listener, router(state))
-        .with_graceful_shutdown(stop)
-        .await
+    let st = &state.settings;
+    let limits = crate::listener::Limits {
+        header_read_timeout: std::time::Duration::from_secs(st.header_read_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(st.idle_timeout_secs),
+        max_connections: st.max_connections,
+    };
+    crate::listener::serve(listener, router(state), limits, stop).await
 }
 
-async fn healthz(State(s): State<Arc<AppState>>) -> Response {
-    match s.engine.store.outbox_counts().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
-        }
+/// How long readiness waits for the database before calling it unreachable.
+const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether the database answers a point read within [`HEALTH_DB_TIMEOUT`].
+async fn database_up(s: &AppState) -> Result<(), String> {
+    let read = s
+        .engine
+        .store
+        .control(winventory_workflows::delivery::PAUSE_ALL);
+    match tokio::time::timeout(HEALTH_DB_TIMEOUT, read).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.is_transient() => Err("database: unreachable".into()),
+        Ok(Err(e)) => Err(format!("database: {e}")),
+        Err(_) => Err(format!(
+            "database: no answer within {} s",
+            HEALTH_DB_TIMEOUT.as_secs()
+        )),
     }
 }
 
-/// Prometheus text exposition of gauges read from the database at scrape
-/// time (so every process of a site reports the same truth).
-async fn metrics(State(s): State<Arc<AppState>>) -> Response {
-    let store = &s.engine.store;
-    let (Ok(outbox), Ok(campaigns)) = (store.outbox_counts().await, store.campaigns().await) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
-    };
+/// Readiness: 200 when the database answers and no loop of this process
+/// is failing, stuck or stopped; 503 otherwise, with one line per problem.
+/// (The loops log an outage themselves, once; a probe logs nothing.)
+async fn healthz(State(s): State<Arc<AppState>>) -> Response {
+    let mut problems: Vec<String> = database_up(&s).await.err().into_iter().collect();
+    problems.extend(s.health.problems());
+    if problems.is_empty() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        let mut body = problems.join("\n");
+        body.push('\n');
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+/// Liveness: the process answers (restart it only when this fails).
+async fn livez() -> &'static str {
+    "alive\n"
+}
+
+/// Prometheus text exposition: the process's loops (up, last success,
+/// failures) and the database's reachability, then gauges read from the
+/// database at scrape time (so every process of a site reports the same
+/// truth), which are left out while it is unreachable. With `metrics_token`
+/// set, a scrape must carry it as a bearer token.
+async fn metrics(State(s): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &s.settings.metrics_token
+        && !bearer_matches(&headers, token)
+    {
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer TOKEN, the metrics_token setting)",
+        );
+    }
     let mut out = String::new();
+    let gauges = s.health.gauges();
+    out.push_str("# HELP winventory_loop_up Whether a long-running loop of this process runs and is neither failing nor stuck.\n");
+    out.push_str("# TYPE winventory_loop_up gauge\n");
+    for g in &gauges {
+        out.push_str(&format!(
+            "winventory_loop_up{{loop=\"{}\"}} {}\n",
+            g.name,
+            u8::from(g.up)
+        ));
+    }
+    out.push_str("# HELP winventory_loop_last_success_timestamp_seconds Unix time of a loop's last successful step.\n");
+    out.push_str("# TYPE winventory_loop_last_success_timestamp_seconds gauge\n");
+    for g in &gauges {
+        if let Some(t) = g.last_ok_unix {
+            out.push_str(&format!(
+                "winventory_loop_last_success_timestamp_seconds{{loop=\"{}\"}} {t}\n",
+                g.name
+            ));
+        }
+    }
+    out.push_str(
+        "# HELP winventory_loop_failures_total Failed steps of a loop since the process started.\n",
+    );
+    out.push_str("# TYPE winventory_loop_failures_total counter\n");
+    for g in &gauges {
+        out.push_str(&format!(
+            "winventory_loop_failures_total{{loop=\"{}\"}} {}\n",
+            g.name, g.failures_total
+        ));
+    }
+    let store = &s.engine.store;
+    let read = async {
+        Ok::<_, winventory_core::store::StoreError>((
+            store.outbox_counts().await?,
+            store.campaigns().await?,
+        ))
+    };
+    let db = tokio::time::timeout(HEALTH_DB_TIMEOUT, read).await;
+    out.push_str("# HELP winventory_database_up Whether the database answered this scrape.\n");
+    out.push_str("# TYPE winventory_database_up gauge\n");
+    let Ok(Ok((outbox, campaigns))) = db else {
+        out.push_str("winventory_database_up 0\n");
+        return ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response();
+    };
+    out.push_str("winventory_database_up 1\n");
     out.push_str("# HELP winventory_outbox_messages Messages in the outbox by state.\n");
     out.push_str("# TYPE winventory_outbox_messages gauge\n");
     for (state, n) in [
@@ -264,25 +354,30 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// Whether the request carries the configured bearer token (compared in
+/// Whether the request carries `token` as its bearer token (compared in
 /// constant time).
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secret) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+}
+
+/// Whether the request carries the snapshot API's bearer token.
 fn authorized(
     s: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<(), (StatusCode, &'static str)> {
-    use subtle::ConstantTimeEq as _;
     let Some(token) = &s.settings.api_token else {
         return Err((
             StatusCode::NOT_FOUND,
             "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
         ));
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+    if bearer_matches(headers, token) {
         Ok(())
     } else {
         Err((

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use winventory_ingest::netdb::Secret;
+pub use winventory_ingest::netdb::Secret;
 
 /// The configuration file's keys (all optional).
 #[derive(Default, Deserialize)]
@@ -89,6 +89,18 @@ pub struct FileConfig {
     /// Seconds any HTTP request but a snapshot upload may take, body
     /// included, before it is answered 503 (default 15).
     pub request_timeout_secs: Option<u64>,
+    /// Seconds a client may take to send a request head, from connecting
+    /// or from its previous response (default 15).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit idle, nothing in flight, before it is
+    /// closed (default 60).
+    pub idle_timeout_secs: Option<u64>,
+    /// HTTP connections open at once (default 4096; lowered to what the
+    /// open-file limit leaves room for).
+    pub max_connections: Option<usize>,
+    /// Bearer token `/metrics` asks for (none: it answers anyone who can
+    /// reach the listen address).
+    pub metrics_token: Option<String>,
 }
 
 impl FileConfig {
@@ -178,6 +190,14 @@ pub struct Settings {
     pub ingest_schedule: String,
     /// Seconds an HTTP request (but a snapshot upload) may take.
     pub request_timeout_secs: u64,
+    /// Seconds allowed for a request head.
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle connection is kept.
+    pub idle_timeout_secs: u64,
+    /// HTTP connections open at once.
+    pub max_connections: usize,
+    /// Bearer token of `/metrics`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -200,6 +220,7 @@ impl std::fmt::Debug for Settings {
             .field("mattermost_url", &self.mattermost_url)
             .field("mattermost_token", &self.mattermost_token)
             .field("mattermost_command_token", &self.mattermost_command_token)
+            .field("metrics_token", &self.metrics_token)
             .finish_non_exhaustive()
     }
 }
@@ -226,6 +247,27 @@ pub struct Overrides {
 /// A non-empty environment variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A numeric environment variable: absent or empty is `None`; a value that
+/// is not a number of the right kind stops the start, naming the variable,
+/// what it holds and what it takes (never silently ignored).
+fn env_num<T>(name: &str, what: &str) -> Result<Option<T>>
+where
+    T: std::str::FromStr,
+{
+    let Some(v) = env(name) else {
+        return Ok(None);
+    };
+    match v.trim().parse::<T>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => {
+            let shown: String = v.chars().take(40).collect();
+            anyhow::bail!(
+                "{name}={shown:?} is not {what}; set it to {what} or unset it to use the default"
+            )
+        }
+    }
 }
 
 impl Settings {
@@ -285,28 +327,36 @@ impl Settings {
             templates: env("WINVENTORY_TEMPLATES")
                 .map(PathBuf::from)
                 .or(file.templates),
-            delivery_rate: env("WINVENTORY_DELIVERY_RATE")
-                .and_then(|v| v.parse().ok())
-                .or(file.delivery_rate)
-                .unwrap_or(20),
+            delivery_rate: env_num::<u32>(
+                "WINVENTORY_DELIVERY_RATE",
+                "a whole number of messages per second",
+            )?
+            .or(file.delivery_rate)
+            .unwrap_or(20),
             api_token: env("WINVENTORY_API_TOKEN")
                 .or(file.api_token)
                 .map(Secret::new),
-            delivery_lease_secs: env("WINVENTORY_DELIVERY_LEASE_SECS")
-                .and_then(|v| v.parse().ok())
-                .or(file.delivery_lease_secs)
-                .unwrap_or(300)
-                .max(1),
-            retry_base_secs: env("WINVENTORY_RETRY_BASE_SECS")
-                .and_then(|v| v.parse().ok())
-                .or(file.retry_base_secs)
-                .unwrap_or(30)
-                .max(1),
-            smtp_timeout_secs: env("WINVENTORY_SMTP_TIMEOUT_SECS")
-                .and_then(|v| v.parse().ok())
-                .or(file.smtp_timeout_secs)
-                .unwrap_or(30)
-                .max(1),
+            delivery_lease_secs: env_num::<u64>(
+                "WINVENTORY_DELIVERY_LEASE_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.delivery_lease_secs)
+            .unwrap_or(300)
+            .max(1),
+            retry_base_secs: env_num::<u64>(
+                "WINVENTORY_RETRY_BASE_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.retry_base_secs)
+            .unwrap_or(30)
+            .max(1),
+            smtp_timeout_secs: env_num::<u64>(
+                "WINVENTORY_SMTP_TIMEOUT_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.smtp_timeout_secs)
+            .unwrap_or(30)
+            .max(1),
             matrix_homeserver: env("WINVENTORY_MATRIX_HOMESERVER")
                 .or(file.matrix_homeserver)
                 .filter(|s| !s.trim().is_empty()),
@@ -345,11 +395,37 @@ impl Settings {
             ingest_schedule: env("WINVENTORY_INGEST_SCHEDULE")
                 .or(file.ingest_schedule)
                 .unwrap_or_else(|| "30 2 * * *".into()),
-            request_timeout_secs: env("WINVENTORY_REQUEST_TIMEOUT_SECS")
-                .and_then(|v| v.parse().ok())
-                .or(file.request_timeout_secs)
-                .unwrap_or(15)
-                .max(1),
+            request_timeout_secs: env_num::<u64>(
+                "WINVENTORY_REQUEST_TIMEOUT_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.request_timeout_secs)
+            .unwrap_or(15)
+            .max(1),
+            header_read_timeout_secs: env_num::<u64>(
+                "WINVENTORY_HEADER_READ_TIMEOUT_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.header_read_timeout_secs)
+            .unwrap_or(15)
+            .max(1),
+            idle_timeout_secs: env_num::<u64>(
+                "WINVENTORY_IDLE_TIMEOUT_SECS",
+                "a whole number of seconds",
+            )?
+            .or(file.idle_timeout_secs)
+            .unwrap_or(60)
+            .max(1),
+            max_connections: env_num::<usize>(
+                "WINVENTORY_MAX_CONNECTIONS",
+                "a whole number of connections",
+            )?
+            .or(file.max_connections)
+            .unwrap_or(4096)
+            .max(1),
+            metrics_token: env("WINVENTORY_METRICS_TOKEN")
+                .or(file.metrics_token)
+                .map(Secret::new),
         })
     }
 }

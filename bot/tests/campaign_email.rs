@@ -1451,3 +1451,385 @@ async fn a_slow_smtp_server_times_out_and_the_message_goes_out_on_the_retry_on_s
 async fn a_slow_smtp_server_times_out_and_the_message_goes_out_on_the_retry_on_postgres() {
     slow_server(Backend::Postgres, "slow-postgres").await;
 }
+
+/// `serve` on a PostgreSQL of its own, stopped in the middle of a wave and
+/// started again: the delivery loop waits the outage out and goes on, every
+/// digest is delivered exactly once, and readiness says the truth before
+/// (200), during (503, naming the database) and after (200); liveness
+/// answers throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_mid_wave_is_waited_out_and_every_message_is_delivered_once() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let pg = common::PrivatePostgres::start();
+    let db = pg.url();
+    let mut site = Site::new(Backend::Sqlite, "pg-outage").await;
+    site.db.url = db.clone();
+    // 24 owners, one retiring server each: 24 digests, paced at 4 a second.
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let owners: Vec<String> = (0..24).map(|i| format!("owner{i:02}")).collect();
+    let fleet: Vec<String> = owners
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            format!(
+                r#"{{"hostname": "SRV-{i:02}", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "{o}"}}"#
+            )
+        })
+        .collect();
+    let mut users = String::from(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n",
+    );
+    for o in &owners {
+        users.push_str(&format!("{o},{o},{},,,en,,,\n", site.email(o)));
+    }
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet.join("\n"))]);
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    site.run(&["campaign", "start", "retire-2012r2"]);
+
+    let mut cmd = site.command(&["serve"]);
+    let log = std::fs::File::create(site.dir.path().join("serve.log")).expect("log");
+    cmd.env("WINVENTORY_DELIVERY_RATE", "4")
+        .env("WINVENTORY_LOG", "info")
+        .stderr(log);
+    let _server = Server(cmd.spawn().expect("serve"));
+    let serve_log =
+        || std::fs::read_to_string(site.dir.path().join("serve.log")).unwrap_or_default();
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let health = |path: &'static str| {
+        let (http, base) = (http.clone(), site.base_url.clone());
+        async move {
+            match http.get(format!("{base}{path}")).send().await {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(_) => (0, String::new()),
+            }
+        }
+    };
+    // Before: ready.
+    let mut ready = false;
+    for _ in 0..100 {
+        if health("/healthz").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "serve never became ready");
+    // Mid-wave (a few sent, most not): the database goes away for 8 s.
+    let mut sent_before = 0;
+    for _ in 0..100 {
+        sent_before = site.mailbox().await.len();
+        if sent_before >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        (2..24).contains(&sent_before),
+        "not mid-wave: {sent_before} sent"
+    );
+    pg.down();
+    let mut during = (0, String::new());
+    for _ in 0..40 {
+        during = health("/healthz").await;
+        if during.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        during.0, 503,
+        "readiness while the database is down: {during:?}"
+    );
+    assert!(during.1.contains("database"), "{during:?}");
+    assert_eq!(health("/livez").await.0, 200, "the process is alive");
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    pg.up();
+    // After: every digest delivered, once each, and ready again.
+    let mut mail = BTreeMap::new();
+    for _ in 0..120 {
+        mail = site.mailbox().await;
+        if mail.len() == owners.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        mail.len(),
+        owners.len(),
+        "every owner got their digest; serve said:\n{}",
+        serve_log()
+    );
+    for (to, messages) in &mail {
+        assert_eq!(messages.len(), 1, "{to} got {} digests", messages.len());
+    }
+    let mut after = (0, String::new());
+    for _ in 0..60 {
+        after = health("/healthz").await;
+        if after.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(after.0, 200, "ready again after the outage: {after:?}");
+    let outbox = site.json(&["outbox", "--format", "json"]);
+    assert_eq!(
+        (outbox["pending"].as_u64(), outbox["sent"].as_u64()),
+        (Some(0), Some(24)),
+        "{outbox}"
+    );
+    let metrics = health("/metrics").await.1;
+    assert!(
+        metrics.contains("winventory_loop_up{loop=\"delivery\"} 1")
+            && metrics.contains("winventory_database_up 1")
+            && metrics.contains("winventory_loop_failures_total{loop=\"delivery\"}"),
+        "{metrics}"
+    );
+}
+
+/// Waits until `serve` answers `/livez`.
+async fn wait_live(base: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/livez"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("serve did not answer /livez at {base}");
+}
+
+/// Whether the server closed `socket` within `within` (read gives EOF or
+/// an error).
+async fn closed_within(socket: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue, // a response; keep reading
+        }
+    }
+}
+
+/// The listener's limits: more slow sockets than the server's open-file
+/// limit allows (`prlimit`) do not keep `/healthz` from answering at once;
+/// a request head sent too slowly and an idle keep-alive connection are
+/// closed after their time-outs; `/metrics` asks for its bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_shed_and_health_keeps_answering() {
+    use tokio::io::AsyncWriteExt as _;
+    let site = Site::new(Backend::Sqlite, "edge-limits").await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+
+    // 1. A flood of slow sockets under a limit of 200 open files.
+    let mut cmd = site.command_via(
+        &["prlimit", "--nofile=200:200", "--"],
+        &["serve", "--no-worker"],
+    );
+    cmd.env("WINVENTORY_HEADER_READ_TIMEOUT_SECS", "60")
+        .env("WINVENTORY_IDLE_TIMEOUT_SECS", "60")
+        .env("WINVENTORY_METRICS_TOKEN", "metrics-s3cret-token");
+    let server = Server(cmd.spawn().expect("serve under prlimit"));
+    wait_live(&site.base_url).await;
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(&site.listen).await {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+            slow.push(s);
+        }
+    }
+    assert!(slow.len() > 200, "opened {} slow sockets", slow.len());
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .expect("client");
+    for round in 0..5 {
+        // More slow sockets keep arriving between probes.
+        for _ in 0..50 {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(&site.listen).await {
+                let _ = s.write_all(b"GET / HTTP/1.1\r\nX: ").await;
+                slow.push(s);
+            }
+        }
+        let r = http
+            .get(format!("{}/healthz", site.base_url))
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("round {round}: /healthz did not answer during the flood: {e}")
+            });
+        assert_eq!(r.status(), 200, "round {round}");
+    }
+    // /metrics asks for its token, and never echoes it.
+    let r = http
+        .get(format!("{}/metrics", site.base_url))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 401);
+    assert!(
+        !r.text()
+            .await
+            .unwrap_or_default()
+            .contains("metrics-s3cret-token")
+    );
+    let r = http
+        .get(format!("{}/metrics", site.base_url))
+        .bearer_auth("metrics-s3cret-token")
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap_or_default()
+            .contains("winventory_database_up 1")
+    );
+    drop(slow);
+    drop(server);
+
+    // 2. A request head sent slower than the header time-out: cut, even
+    //    though bytes keep arriving.
+    let mut cmd = site.command(&["serve", "--no-worker"]);
+    cmd.env("WINVENTORY_HEADER_READ_TIMEOUT_SECS", "1")
+        .env("WINVENTORY_IDLE_TIMEOUT_SECS", "60");
+    let server = Server(cmd.spawn().expect("serve"));
+    wait_live(&site.base_url).await;
+    let mut s = tokio::net::TcpStream::connect(&site.listen)
+        .await
+        .expect("connect");
+    s.write_all(b"GET /livez HTTP/1.1\r\n")
+        .await
+        .expect("write");
+    let mut cut = false;
+    for i in 0..20 {
+        if s.write_all(format!("X-{i}: y\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            cut = true;
+            break;
+        }
+        if closed_within(&mut s, std::time::Duration::from_millis(300)).await {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "a 6 s request head outlived a 1 s header time-out");
+    drop(server);
+
+    // 3. An idle keep-alive connection: closed after the idle time-out.
+    let mut cmd = site.command(&["serve", "--no-worker"]);
+    cmd.env("WINVENTORY_HEADER_READ_TIMEOUT_SECS", "60")
+        .env("WINVENTORY_IDLE_TIMEOUT_SECS", "1");
+    let _server = Server(cmd.spawn().expect("serve"));
+    wait_live(&site.base_url).await;
+    let mut s = tokio::net::TcpStream::connect(&site.listen)
+        .await
+        .expect("connect");
+    s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(
+        closed_within(&mut s, std::time::Duration::from_secs(5)).await,
+        "an idle keep-alive connection outlived a 1 s idle time-out"
+    );
+}
+
+/// Every admin action of the command line lands in the audit log with who,
+/// role, action, target, outcome, edge and from where, failed ones too.
+async fn cli_admin_actions_are_audited(backend: Backend, tag: &str) {
+    let site = Site::new(backend, tag).await;
+    site.run(&["ingest", &site.write("fleet.jsonl", &fleet())]);
+    site.run(&["campaign", "create", &site.write("c.toml", campaign_file())]);
+    for args in [
+        &["campaign", "start", "retire-2012r2"][..],
+        &["campaign", "pause", "retire-2012r2"],
+        &["campaign", "resume", "retire-2012r2"],
+        &["pause", "--all"],
+        &["resume", "--all"],
+        &["campaign", "close", "retire-2012r2"],
+    ] {
+        site.run(args);
+    }
+    // A refused action is audited with its error.
+    let out = site
+        .command(&[
+            "campaign",
+            "approve",
+            "retire-2012r2",
+            "SRV-A1",
+            "--by",
+            "boss",
+        ])
+        .env("USER", "opsadmin")
+        .output()
+        .expect("approve");
+    assert_eq!(out.status.code(), Some(2));
+    let log = site.json(&["audit", "--format", "json"]);
+    let log = log.as_array().expect("array");
+    let lines: Vec<(String, String, String, String)> = log
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            assert_eq!(s("channel"), "cli", "{a}");
+            assert_eq!(s("role"), "operator", "{a}");
+            assert!(s("origin").contains('@'), "from where: {a}");
+            assert!(!s("actor").is_empty(), "{a}");
+            (s("action"), s("target"), s("outcome"), s("actor"))
+        })
+        .collect();
+    let actions: Vec<(&str, &str)> = lines
+        .iter()
+        .rev()
+        .map(|(a, t, _, _)| (a.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "campaign create",
+                site.dir
+                    .path()
+                    .join("c.toml")
+                    .display()
+                    .to_string()
+                    .as_str()
+            ),
+            ("campaign start", "retire-2012r2"),
+            ("campaign pause", "retire-2012r2"),
+            ("campaign resume", "retire-2012r2"),
+            ("pause --all", "all"),
+            ("resume --all", "all"),
+            ("campaign close", "retire-2012r2"),
+            ("exception approve", "retire-2012r2 SRV-A1"),
+        ]
+    );
+    let (_, _, outcome, actor) = &lines[0];
+    assert!(outcome.starts_with("error: "), "{outcome}");
+    assert_eq!(actor, "opsadmin");
+    assert!(lines[1..].iter().all(|l| l.2 == "done"), "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_action_of_the_command_line_is_audited_on_sqlite() {
+    cli_admin_actions_are_audited(Backend::Sqlite, "audit-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_action_of_the_command_line_is_audited_on_postgres() {
+    cli_admin_actions_are_audited(Backend::Postgres, "audit-postgres").await;
+}

@@ -493,3 +493,33 @@ fn killing_the_ingest_mid_file_loses_nothing_committed_and_a_rerun_completes_the
         "every machine's list, none twice"
     );
 }
+
+#[test]
+fn a_malformed_numeric_setting_or_clock_stops_the_start_and_names_the_variable() {
+    let cli = Cli::new();
+    for (var, value) in [
+        ("WINVENTORY_SMTP_TIMEOUT_SECS", "ten"),
+        ("WINVENTORY_DELIVERY_LEASE_SECS", "5m"),
+        ("WINVENTORY_RETRY_BASE_SECS", "-1"),
+        ("WINVENTORY_DELIVERY_RATE", "fast"),
+        ("WINVENTORY_REQUEST_TIMEOUT_SECS", "1.5"),
+        ("WINVENTORY_IDLE_TIMEOUT_SECS", "x"),
+        ("WINVENTORY_MAX_CONNECTIONS", "lots"),
+        ("WINVENTORY_NOW", "yesterday"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_winventory"))
+            .current_dir(cli.dir.path())
+            .args(["report", "os"])
+            .env_remove("WINVENTORY_DATABASE_URL")
+            .env_remove("WINVENTORY_CONFIG")
+            .env(var, value)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{var}={value} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(var) && err.contains(value),
+            "{var}={value}: {err}"
+        );
+    }
+}

@@ -50,6 +50,26 @@ pub enum Command {
     Licence(String),
 }
 
+impl Command {
+    /// The audit log's action and target of this command.
+    pub fn action(&self) -> (&'static str, String) {
+        match self {
+            Command::Help => ("help", String::new()),
+            Command::Mine => ("mine", String::new()),
+            Command::Machine(h) => ("machine", h.clone()),
+            Command::Owner(l) => ("owner", l.clone()),
+            Command::Eol { product, .. } => ("eol", product.clone().unwrap_or_default()),
+            Command::CampaignList => ("campaign list", String::new()),
+            Command::CampaignStatus(c) => ("campaign status", c.clone()),
+            Command::CampaignPause(c) => ("campaign pause", c.clone()),
+            Command::CampaignResume(c) => ("campaign resume", c.clone()),
+            Command::CampaignRemind(c) => ("campaign remind", c.clone()),
+            Command::Stats => ("stats", String::new()),
+            Command::Licence(p) => ("licence", p.clone()),
+        }
+    }
+}
+
 /// Why a line is not a command, in words for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
@@ -304,6 +324,7 @@ impl Engine {
         &self,
         caller: &Caller,
         channel: &str,
+        origin: &str,
         typed: &str,
         cmd: &Command,
         now: DateTime<Utc>,
@@ -325,12 +346,17 @@ impl Engine {
                 )
             }
         };
+        let (action, target) = cmd.action();
         let entry = AuditEntry {
             at: now,
             channel: channel.into(),
             actor: caller.login.clone(),
+            role: if caller.admin { "admin" } else { "owner" }.into(),
+            action: action.into(),
+            target: target.chars().take(200).collect(),
             command: typed.chars().take(500).collect(),
             outcome,
+            origin: origin.chars().take(200).collect(),
         };
         if let Err(e) = self.store.audit(&entry).await {
             tracing::error!(error = %e, "cannot write the audit log");

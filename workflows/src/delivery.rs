@@ -6,7 +6,7 @@
 //! leased, so if the process dies mid-send the lease runs out and the
 //! message goes again, with the same Message-ID (at least once).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -119,6 +119,11 @@ pub struct Worker {
     breakers: HashMap<String, Breaker>,
     limiters: HashMap<String, Limiter>,
     clock: Option<DateTime<Utc>>,
+    /// Outcomes not recorded yet, oldest first.
+    unrecorded: VecDeque<(OutboxRow, Outcome)>,
+    /// Claimed messages not sent yet (an outage cut their batch short),
+    /// with when they were claimed.
+    claimed: VecDeque<(OutboxRow, DateTime<Utc>)>,
 }
 
 /// The name of the global pause switch in the `control` table.
@@ -138,6 +143,8 @@ impl Worker {
             breakers: HashMap::new(),
             limiters: HashMap::new(),
             clock: None,
+            unrecorded: VecDeque::new(),
+            claimed: VecDeque::new(),
         }
     }
 
@@ -165,54 +172,115 @@ impl Worker {
     }
 
     /// Claim and send what is due now; returns what happened.
+    ///
+    /// Outcomes of sends that could not be recorded (the database went away
+    /// between the send and its record) are recorded first, then the rest
+    /// of the batch that outage interrupted is sent, before anything new is
+    /// claimed: a message that went out is never sent again by this worker,
+    /// and none waits for its lease to run out. Only when the process dies with such an outcome unrecorded
+    /// does the lease run out and the message go again, with the same
+    /// Message-ID.
     pub async fn run_once(&mut self) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
+        self.record_pending(&mut report).await?;
         if self.store.control(PAUSE_ALL).await?.is_some() {
             report.paused = true;
             return Ok(report);
         }
-        let now = self.now();
-        let due = self
-            .store
-            .claim_due(now, self.cfg.lease, self.cfg.batch)
-            .await?;
-        report.claimed = due.len() as u64;
-        for m in due {
-            self.deliver(&m, &mut report).await?;
+        if self.claimed.is_empty() {
+            let now = self.now();
+            let due = self
+                .store
+                .claim_due(now, self.cfg.lease, self.cfg.batch)
+                .await?;
+            report.claimed = due.len() as u64;
+            self.claimed.extend(due.into_iter().map(|m| (m, now)));
+        }
+        // The rest of a batch an outage interrupted goes first, while its
+        // lease holds (past most of it, another worker may have it now).
+        while let Some((m, claimed_at)) = self.claimed.pop_front() {
+            if self.now() >= claimed_at + self.cfg.lease * 4 / 5 {
+                continue;
+            }
+            let outcome = self.deliver(&m).await;
+            self.unrecorded.push_back((m, outcome));
+            self.record_pending(&mut report).await?;
         }
         Ok(report)
     }
 
-    async fn deliver(
-        &mut self,
+    /// How many outcomes wait to be recorded (the database was away).
+    pub fn unrecorded(&self) -> usize {
+        self.unrecorded.len()
+    }
+
+    /// Record the outcomes kept in memory, oldest first; on a store error
+    /// the rest stay for the next call.
+    async fn record_pending(&mut self, report: &mut DeliveryReport) -> Result<(), StoreError> {
+        while let Some((m, outcome)) = self.unrecorded.front() {
+            self.record(m, outcome, report).await?;
+            self.unrecorded.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
         m: &OutboxRow,
+        outcome: &Outcome,
         report: &mut DeliveryReport,
     ) -> Result<(), StoreError> {
+        match outcome {
+            Outcome::Sent { at } => {
+                self.store.mark_sent(m.id, *at).await?;
+                report.sent += 1;
+                tracing::info!(id = m.id, channel = %m.channel, recipient = %m.recipient, "message sent");
+            }
+            Outcome::Held { until, why } => {
+                self.store.mark_retry(m.id, *until, why).await?;
+                report.held += 1;
+            }
+            Outcome::Retry { at, why } => {
+                self.store.mark_retry(m.id, *at, why).await?;
+                report.retried += 1;
+                tracing::warn!(id = m.id, channel = %m.channel, error = %why, "delivery failed; will retry");
+            }
+            Outcome::Wait { until, why } => {
+                self.store.mark_wait(m.id, *until, why).await?;
+                report.retried += 1;
+            }
+            Outcome::Failed { at, why } => match self.store.mark_failed(m.id, why, *at).await? {
+                Some(fallback) => {
+                    report.fell_back += 1;
+                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %why, %fallback, "message refused for good; sending it by the fallback channel");
+                }
+                None => {
+                    report.failed += 1;
+                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %why, "message refused for good");
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Send one message (or decide not to now); no store access, so what
+    /// happened is never lost to a database outage.
+    async fn deliver(&mut self, m: &OutboxRow) -> Outcome {
         let now = self.now();
         let Some(channel) = self.channels.get(m.channel.as_str()).cloned() else {
             // A channel not configured in this process: leave it to one that has it.
-            self.store
-                .mark_retry(
-                    m.id,
-                    now + self.cfg.lease,
-                    &format!("channel {} is not configured here", m.channel),
-                )
-                .await?;
-            report.held += 1;
-            return Ok(());
+            return Outcome::Held {
+                until: now + self.cfg.lease,
+                why: format!("channel {} is not configured here", m.channel),
+            };
         };
         let breaker = self.breakers.entry(m.channel.clone()).or_default();
         if let Some(until) = breaker.open_until {
             if now < until {
-                self.store
-                    .mark_retry(
-                        m.id,
-                        until,
-                        &format!("{} is unavailable; waiting before trying again", m.channel),
-                    )
-                    .await?;
-                report.held += 1;
-                return Ok(());
+                return Outcome::Held {
+                    until,
+                    why: format!("{} is unavailable; waiting before trying again", m.channel),
+                };
             }
             // Cool-down over: this message is the probe.
             breaker.open_until = None;
@@ -229,20 +297,9 @@ impl Worker {
         match result {
             Ok(()) => {
                 breaker.failures = 0;
-                self.store.mark_sent(m.id, self.now()).await?;
-                report.sent += 1;
-                tracing::info!(id = m.id, channel = %m.channel, recipient = %m.recipient, "message sent");
+                Outcome::Sent { at: after }
             }
-            Err(SendError::Permanent(e)) => match self.store.mark_failed(m.id, &e, after).await? {
-                Some(fallback) => {
-                    report.fell_back += 1;
-                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, %fallback, "message refused for good; sending it by the fallback channel");
-                }
-                None => {
-                    report.failed += 1;
-                    tracing::warn!(id = m.id, channel = %m.channel, recipient = %m.recipient, error = %e, "message refused for good");
-                }
-            },
+            Err(SendError::Permanent(e)) => Outcome::Failed { at: after, why: e },
             Err(SendError::RateLimited {
                 retry_after,
                 detail,
@@ -255,9 +312,8 @@ impl Worker {
                     .min(chrono::Duration::hours(1));
                 let until = after + wait;
                 breaker.open_until = Some(breaker.open_until.map_or(until, |u| u.max(until)));
-                self.store.mark_wait(m.id, until, &detail).await?;
-                report.retried += 1;
                 tracing::info!(id = m.id, channel = %m.channel, wait_ms = wait.num_milliseconds(), "rate limited by the server; waiting as asked");
+                Outcome::Wait { until, why: detail }
             }
             Err(SendError::Transient(e)) => {
                 breaker.failures += 1;
@@ -267,44 +323,38 @@ impl Worker {
                     tracing::warn!(channel = %m.channel, "circuit open after repeated failures; probing again later");
                 }
                 if m.attempts >= self.cfg.max_attempts {
-                    let why = format!("gave up after {} attempts: {e}", m.attempts);
-                    match self.store.mark_failed(m.id, &why, after).await? {
-                        Some(_) => report.fell_back += 1,
-                        None => report.failed += 1,
+                    Outcome::Failed {
+                        at: after,
+                        why: format!("gave up after {} attempts: {e}", m.attempts),
                     }
                 } else {
-                    let at = self.now() + self.backoff(m.attempts);
-                    self.store.mark_retry(m.id, at, &e).await?;
-                    report.retried += 1;
+                    Outcome::Retry {
+                        at: after + self.backoff(m.attempts),
+                        why: e,
+                    }
                 }
-                tracing::warn!(id = m.id, channel = %m.channel, error = %e, "delivery failed; will retry");
             }
         }
-        Ok(())
     }
+}
 
-    /// Deliver until `stop` turns true, pausing `idle` when nothing is due.
-    pub async fn run(
-        &mut self,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-        idle: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        while !*stop.borrow() {
-            let r = self.run_once().await?;
-            if r.claimed == 0 || r.paused {
-                tokio::select! {
-                    _ = tokio::time::sleep(idle) => {}
-                    _ = stop.changed() => {}
-                }
-            }
-        }
-        Ok(())
-    }
+/// What became of one claimed message, kept until it is recorded.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Accepted by its channel.
+    Sent { at: DateTime<Utc> },
+    /// Not tried now (no such channel here, breaker open).
+    Held { until: DateTime<Utc>, why: String },
+    /// Failed for now; try again at `at`.
+    Retry { at: DateTime<Utc>, why: String },
+    /// The server asked to wait; not an attempt.
+    Wait { until: DateTime<Utc>, why: String },
+    /// Refused for good (or given up): fall back or fail.
+    Failed { at: DateTime<Utc>, why: String },
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::VecDeque;
     use std::sync::Mutex;
 
     use winventory_core::store::{Backend, NewMessage, connect};
@@ -386,6 +436,110 @@ mod tests {
         sent.sort();
         assert_eq!(sent, ["a", "b"]);
         let rows = store.outbox().await.expect("outbox");
+        assert!(rows.iter().all(|m| m.state == "sent"), "{rows:?}");
+    }
+
+    /// A channel that sends, then makes the database refuse every
+    /// connection (as if it went away between the send and its record).
+    struct CutsTheDatabase {
+        admin: String,
+        database: String,
+        sent: Mutex<Vec<String>>,
+    }
+
+    async fn allow_connections(admin: &str, database: &str, allow: bool) {
+        let pool = sqlx::PgPool::connect(admin)
+            .await
+            .expect("admin connection");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS {allow}"
+        )))
+        .execute(&pool)
+        .await
+        .expect("alter database");
+        if !allow {
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(database)
+            .execute(&pool)
+            .await
+            .expect("terminate connections");
+        }
+        pool.close().await;
+    }
+
+    #[async_trait]
+    impl Channel for CutsTheDatabase {
+        fn name(&self) -> &'static str {
+            "chat"
+        }
+        async fn send(&self, m: &OutboxRow) -> Result<(), SendError> {
+            let first = {
+                let mut sent = self.sent.lock().expect("sent");
+                sent.push(m.idem_key.clone());
+                sent.len() == 1
+            };
+            if first {
+                allow_connections(&self.admin, &self.database, false).await;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_send_whose_record_failed_is_recorded_when_the_database_returns_and_never_sent_again()
+    {
+        let db = fresh_database(Backend::Postgres).await;
+        let admin = std::env::var(winventory_core::testing::POSTGRES_ENV).expect("admin URL");
+        let database = db.url.rsplit('/').next().expect("name").to_string();
+        let store = connect(&db.url).await.expect("store");
+        let t0 = Utc::now();
+        store
+            .enqueue(&[message("a"), message("b")], t0)
+            .await
+            .expect("enqueue");
+        let channel = Arc::new(CutsTheDatabase {
+            admin: admin.clone(),
+            database: database.clone(),
+            sent: Mutex::new(Vec::new()),
+        });
+        let mut worker = Worker::new(
+            store.clone(),
+            vec![channel.clone()],
+            DeliveryConfig::default(),
+        )
+        .at(Some(t0));
+        // "a" sent, but its record fails: the outcome is kept, "b" waits.
+        assert!(
+            worker.run_once().await.is_err(),
+            "the record cannot succeed"
+        );
+        assert_eq!(worker.unrecorded(), 1);
+        // Still away: nothing is claimed or sent again.
+        assert!(worker.run_once().await.is_err());
+        allow_connections(&admin, &database, true).await;
+        // A pooled connection the cut broke may fail one statement (a
+        // transient error, which the delivery loop retries) before a new
+        // one is opened.
+        let mut done = false;
+        for _ in 0..3 {
+            match worker.run_once().await {
+                Ok(r) => {
+                    assert_eq!(r.claimed, 0, "nothing is claimed again: {r:?}");
+                    done = true;
+                    break;
+                }
+                Err(e) => assert!(e.is_transient(), "{e}"),
+            }
+        }
+        assert!(done, "the worker went on once the database was back");
+        // The recorded send, then the rest of the cut batch, without
+        // waiting for its lease, each sent once.
+        assert_eq!(worker.unrecorded(), 0);
+        assert_eq!(*channel.sent.lock().expect("sent"), ["a", "b"]);
+        let rows = store.outbox().await.expect("outbox");
+        assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|m| m.state == "sent"), "{rows:?}");
     }
 }

@@ -64,32 +64,44 @@ impl MattermostChannel {
         self: Arc<Self>,
         engine: Engine,
         admin_groups: Vec<String>,
+        health: crate::supervise::LoopHandle,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let mut backoff = Duration::from_secs(1);
         while !*stop.borrow() {
             let started = std::time::Instant::now();
             let result = tokio::select! {
-                r = self.session(&engine, &admin_groups) => r,
-                _ = stop.changed() => return,
+                r = self.session(&engine, &admin_groups, &health) => r,
+                _ = stop.changed() => break,
             };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "Mattermost websocket closed; reconnecting");
-            }
+            // Logged once per outage (the handle counts the repeats).
+            health.failed(&crate::supervise::StepError {
+                transient: true,
+                message: match result {
+                    Err(e) => format!("Mattermost websocket closed: {e:#}"),
+                    Ok(()) => "Mattermost closed the websocket".into(),
+                },
+            });
             if started.elapsed() > Duration::from_secs(60) {
                 backoff = Duration::from_secs(1);
             }
             let wait = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => return,
+                _ = stop.changed() => break,
             }
             backoff = (backoff * 2).min(Duration::from_secs(60));
         }
+        health.stopped();
     }
 
     /// One connection: authenticate, then answer posts until it closes.
-    async fn session(&self, engine: &Engine, admin_groups: &[String]) -> anyhow::Result<()> {
+    async fn session(
+        &self,
+        engine: &Engine,
+        admin_groups: &[String],
+        health: &crate::supervise::LoopHandle,
+    ) -> anyhow::Result<()> {
         let mut req = websocket_url(self.client.base()).into_client_request()?;
         req.headers_mut().insert(
             "authorization",
@@ -110,6 +122,7 @@ impl MattermostChannel {
         });
         ws.send(Message::text(challenge.to_string())).await?;
         tracing::info!("listening to Mattermost");
+        health.ok();
         // What was written while nobody listened (the socket keeps what
         // arrives meanwhile; claims keep anything from being answered twice).
         match self.catch_up(engine, admin_groups, &bot_id).await {

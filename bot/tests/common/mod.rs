@@ -48,7 +48,20 @@ impl Site {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_winventory"));
+        self.command_via(&[], args)
+    }
+
+    /// The binary run through a wrapper (`prlimit --nofile=...`, ...).
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let bin = env!("CARGO_BIN_EXE_winventory");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         cmd.current_dir(self.dir.path())
             .args(args)
             .env_remove("WINVENTORY_CONFIG")
@@ -192,4 +205,134 @@ fallback_group = "it-desk"
 [target]
 os = [{ product = "windows-server", cycles = ["2012-r2"] }]
 "#
+}
+
+/// A PostgreSQL cluster of a test's own (initdb into a temporary folder,
+/// on a free port), for tests that stop and start the database under a
+/// running process without disturbing the server other tests share.
+/// Stopped on drop. Needs PostgreSQL's server binaries (`PG_BIN`, default
+/// `/usr/lib/postgresql/15/bin`); as root they run as the `postgres` user.
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    fn bin(name: &str) -> String {
+        let dir = std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+        format!("{dir}/{name}")
+    }
+
+    fn as_postgres(args: &[&str]) -> Output {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let mut cmd = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c.args(args);
+            c
+        } else {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        };
+        let out = cmd.output().expect("run a PostgreSQL binary");
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Create and start the cluster.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if root {
+            let status = Command::new("chown")
+                .args(["postgres", &dir.path().display().to_string()])
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown the cluster folder to postgres");
+        }
+        let data = dir.path().join("data").display().to_string();
+        Self::as_postgres(&[
+            &Self::bin("initdb"),
+            "-D",
+            &data,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ]);
+        let pg = Self {
+            dir,
+            port: free_port(),
+        };
+        pg.up();
+        pg
+    }
+
+    /// Its admin URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Start it (again), on the same port.
+    pub fn up(&self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let log = self.dir.path().join("log").display().to_string();
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.path().display()
+        );
+        Self::as_postgres(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            &data,
+            "-l",
+            &log,
+            "-o",
+            &opts,
+            "-w",
+            "start",
+        ]);
+    }
+
+    /// Stop it (fast: connections are cut at once).
+    pub fn down(&self) {
+        let data = self.dir.path().join("data").display().to_string();
+        Self::as_postgres(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            &data,
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        ]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(Self::bin("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+        let _ = Command::new(Self::bin("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
 }

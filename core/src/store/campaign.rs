@@ -282,19 +282,33 @@ pub struct ExceptionDecision {
     pub note: Option<String>,
 }
 
-/// One line of the audit log.
+/// One line of the audit log: one admin action (or attempt), whatever the
+/// edge it came through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
     /// When.
     pub at: DateTime<Utc>,
-    /// Through which channel.
+    /// The edge: `cli`, `matrix`, `mattermost` or `http`.
     pub channel: String,
-    /// Who (a login, or the chat ID of a stranger).
+    /// Who (a login, the operating-system user of a command line, or the
+    /// chat ID of a stranger).
     pub actor: String,
-    /// The command as typed.
+    /// In which role they acted: `admin` (an admin group in chat),
+    /// `owner`, `stranger`, `operator` (the command line: whoever can run
+    /// it against the database).
+    pub role: String,
+    /// The action, such as `campaign pause` or `exception approve`.
+    pub action: String,
+    /// What it acted on (a campaign, a host, `all`); empty when nothing.
+    pub target: String,
+    /// The command as typed (chat) or as given (command line, without its
+    /// settings).
     pub command: String,
     /// `done: ...`, `refused: ...` or `error: ...`.
     pub outcome: String,
+    /// From where: the chat ID, the command line's `user@host`, the HTTP
+    /// peer's address.
+    pub origin: String,
 }
 
 /// One answer given for a machine of a campaign (the history keeps every
@@ -487,7 +501,8 @@ pub trait CampaignStore: Send + Sync {
     /// Returns how many.
     async fn remind_open(&self, campaign_id: i64) -> Result<u64>;
 
-    /// Write one line of the audit log of chat commands.
+    /// Write one line of the audit log (admin actions of every edge, chat
+    /// commands).
     async fn audit(&self, e: &AuditEntry) -> Result<()>;
     /// The audit log, newest first, at most `limit` lines.
     async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;

@@ -55,6 +55,53 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the failure is worth waiting out: the database is away for a
+    /// moment (connection lost or refused, pool time-out, a server shutting
+    /// down or starting, a locked or busy SQLite file, a full disk, a
+    /// serialization conflict). Long-running loops wait these out with
+    /// backoff and go on; anything else (bad SQL, corrupt rows, a failed
+    /// migration) will not heal by itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect { source, .. } => sqlx_transient(source),
+            StoreError::Query(e) => sqlx_transient(e),
+            StoreError::UnsupportedUrl(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
+                false
+            }
+        }
+    }
+}
+
+/// The sqlx errors that mean "the database is not there right now".
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            // PostgreSQL SQLSTATE: connection exceptions (08), insufficient
+            // resources such as a full disk (53), operator intervention
+            // (57P01-57P03: shutdown, crash, starting up), serialization
+            // failure and deadlock (40001, 40P01).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+                // SQLite primary result codes (extended ones keep them in
+                // the low byte): BUSY 5, LOCKED 6, FULL 13, IOERR 10.
+                || code
+                    .parse::<i64>()
+                    .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
+        }
+        _ => false,
+    }
+}
+
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -429,12 +476,24 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
             .map_err(connect_err)?
             .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
         // No ping before each use: it is a round trip per query (a button
-        // click makes ten). A connection a server restart broke fails the
-        // one statement that finds out, and is replaced; every caller
-        // retries (the outbox, the scheduler, chat servers and browsers).
+        // click makes ten). Only a connection that sat idle for a second
+        // or more is pinged first, so after a server restart the idle ones
+        // are replaced instead of each failing one statement (under load
+        // connections are never idle that long, and nothing is pinged). A
+        // busy connection the restart broke fails the one statement that
+        // finds out, and is replaced; every caller retries (the outbox, the
+        // scheduler, chat servers and browsers).
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= std::time::Duration::from_secs(1) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(std::time::Duration::from_secs(15))
             .connect_with(opts)
             .await

@@ -923,34 +923,47 @@ macro_rules! campaign_store {
             async fn audit(&self, e: &AuditEntry) -> Result<()> {
                 let _turn = self.write_turn().await;
                 sqlx::query(
-                    "INSERT INTO audit_log (at, channel, actor, command, outcome) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO audit_log (at, channel, actor, command, outcome, role, action, target, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(to_micros(e.at))
                 .bind(&e.channel)
                 .bind(&e.actor)
                 .bind(&e.command)
                 .bind(&e.outcome)
+                .bind(&e.role)
+                .bind(&e.action)
+                .bind(&e.target)
+                .bind(&e.origin)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
             }
 
             async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
-                let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-                    "SELECT at, channel, actor, command, outcome FROM audit_log ORDER BY id DESC LIMIT $1",
+                type Row = (i64, String, String, String, String, String, String, String, String);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT at, channel, actor, command, outcome, role, action, target, origin FROM audit_log ORDER BY id DESC LIMIT $1",
                 )
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(at, channel, actor, command, outcome)| AuditEntry {
-                        at: from_micros(at),
-                        channel,
-                        actor,
-                        command,
-                        outcome,
-                    })
+                    .map(
+                        |(at, channel, actor, command, outcome, role, action, target, origin)| {
+                            AuditEntry {
+                                at: from_micros(at),
+                                channel,
+                                actor,
+                                role,
+                                action,
+                                target,
+                                command,
+                                outcome,
+                                origin,
+                            }
+                        },
+                    )
                     .collect())
             }
 
