@@ -68,11 +68,14 @@ on_both_backends! {
             assert_eq!((m.recipient.as_str(), m.escalation, m.reminders, m.state.as_str()), (recipient, step, reminders, "open"), "day {n}");
         }
         // Every message of a step lists the machine; the group's members are
-        // told why they get it.
+        // told why they get it (an owner who has not answered, not a machine
+        // without one).
         let outbox = s.outbox().await;
         assert!(outbox.iter().all(|m| m.body_text.contains("PHYS-1")));
         let petra = outbox.iter().find(|m| m.idem_key == key("petra", 3).1).expect("Petra's first");
-        assert!(petra.body_text.contains("member of physics"), "{}", petra.body_text);
+        assert!(petra.body_text.contains("You receive this as a member of physics: the owners of these machines have not answered."), "{}", petra.body_text);
+        assert!(petra.body_html.as_deref().is_some_and(|h| h.contains("<b>physics</b>: the owners of these machines have not answered.")), "{:?}", petra.body_html);
+        assert!(!petra.body_text.contains("no known owner") && !petra.body_text.contains("unknown"), "{}", petra.body_text);
         assert!(!petra.subject.contains("(reminder)"), "a new step starts with a first message: {}", petra.subject);
         let status = s.engine.status("ladder", day(9)).await.expect("status");
         assert_eq!((status.targets, status.escalated, status.open), (1, 1, 1));
@@ -99,5 +102,25 @@ on_both_backends! {
         assert_eq!(s.new_messages(3).await, [key("mike", 3)]);
         let m = s.machine(&c, "LAB-9").await;
         assert_eq!((m.recipient.as_str(), m.escalation, m.reminders), ("mike", 2, 0), "the manager is the ladder's second step");
+    }
+}
+
+on_both_backends! {
+    async fn a_machine_with_no_known_owner_is_asked_of_every_member_of_the_fallback_group_saying_why(backend) {
+        let s = site(backend).await;
+        let t = at("2026-11-22T00:00:00Z");
+        s.people(t, &[
+            Person { groups: &["it-desk"], ..Person::new("dora") },
+            Person { groups: &["it-desk"], ..Person::new("dave") },
+        ]).await;
+        s.ingest(t, &[snapshot("ORPHAN-1", "2026-11-21T12:00:00Z", Os::Server2012R2, None, &[])]).await;
+        let c = s.start(&campaign("orphans", r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#, LADDER), day(0)).await;
+        let w = s.engine.tick(day(0)).await.expect("wave");
+        assert_eq!(w.queued, 2, "{w:?}");
+        assert_eq!(s.new_messages(0).await, [key("dave", 0), key("dora", 0)]);
+        assert_eq!(s.machine(&c, "ORPHAN-1").await.recipient, "group:it-desk");
+        for m in s.outbox().await {
+            assert!(m.body_text.contains("You receive this as a member of it-desk, which is asked about machines whose owner is unknown or has not answered."), "{}", m.body_text);
+        }
     }
 }
