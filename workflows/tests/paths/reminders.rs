@@ -186,3 +186,37 @@ on_both_backends! {
         assert_eq!(s.new_messages(1).await, [("lena".to_string(), "digest:lena:2026-11-26:email".to_string())]);
     }
 }
+
+on_both_backends! {
+    async fn a_numeric_crontab_weekday_reminds_on_the_day_crontab_means(backend) {
+        // "0 9 * * 1" is Monday in crontab (0 and 7 are Sunday), as "0 9 * * MON".
+        let s = site(backend).await;
+        let t = at("2026-11-24T00:00:00Z");
+        s.people(t, &[Person::new("uma"), Person::new("ulf")]).await;
+        s.ingest(t, &[
+            snapshot("SRV-U", "2026-11-23T20:00:00Z", Os::Server2012R2, Some("uma"), &[]),
+            snapshot("PY-U", "2026-11-23T20:00:00Z", Os::Server2019, Some("ulf"), &[PYTHON_38]),
+        ]).await;
+        let t0 = at("2026-11-25T10:00:00Z");
+        let c = s.start(&campaign("numeric", r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#, "reminders = \"0 9 * * 1\"\nescalate_after = 10"), t0).await;
+        let weekdays = s.start(&campaign("weekdays", r#"software = [{ product = "python", cycles = ["3.8"] }]"#, "reminders = \"30 8 * * 1-5\"\nescalate_after = 10"), t0).await;
+        assert_eq!(s.engine.tick(t0).await.expect("wave").queued, 2);
+        // Thursday and Friday: Ulf's weekday reminders; Saturday and Sunday: nobody.
+        for (day, queued) in [("2026-11-26", 1), ("2026-11-27", 1), ("2026-11-28", 0), ("2026-11-29", 0)] {
+            let w = s.engine.tick(at(&format!("{day}T09:30:00Z"))).await.expect("wave");
+            assert_eq!(w.queued, queued, "{day}: {w:?}");
+        }
+        assert_eq!(s.machine(&c, "SRV-U").await.reminders, 0, "no reminder before Monday");
+        // Monday: both.
+        let w = s.engine.tick(at("2026-11-30T09:30:00Z")).await.expect("wave");
+        assert_eq!(w.queued, 2, "{w:?}");
+        assert_eq!(s.machine(&c, "SRV-U").await.reminders, 1);
+        assert_eq!(s.machine(&weekdays, "PY-U").await.reminders, 3);
+        let mut keys: Vec<String> = s.outbox().await.into_iter().map(|m| m.idem_key).collect();
+        keys.sort();
+        assert_eq!(keys, [
+            "digest:ulf:2026-11-25:email", "digest:ulf:2026-11-26:email", "digest:ulf:2026-11-27:email",
+            "digest:ulf:2026-11-30:email", "digest:uma:2026-11-25:email", "digest:uma:2026-11-30:email",
+        ]);
+    }
+}
