@@ -66,8 +66,9 @@ pub struct TargetSpec {
     /// Software by catalog product and cycles.
     #[serde(default)]
     pub software: Vec<ProductCycles>,
-    /// Anything (OS or software) whose end of life is within this many days
-    /// of the campaign's start (or already past).
+    /// Anything (OS or software) whose end of life is past or within this
+    /// many days of each wave's day (so a cycle's machines join the campaign
+    /// as its end comes within the window).
     #[serde(default)]
     pub eol_within_days: Option<u32>,
     /// Only machines whose responsible or main user is in one of these groups.

@@ -117,3 +117,19 @@ on_both_backends! {
         ]);
     }
 }
+
+on_both_backends! {
+    async fn an_eol_within_days_campaign_takes_in_a_machine_once_its_end_comes_within_the_window(backend) {
+        let s = site(backend).await;
+        fleet(&s).await;
+        let c = s.start(&campaign("window", "eol_within_days = 45", ""), at(NOW)).await;
+        let w = s.engine.tick(at(NOW)).await.expect("wave");
+        assert_eq!(w.machines_added, 3, "{w:?}");
+        assert_eq!(s.hosts(&c).await, ["srv-a", "ws-b", "ws-f"]);
+        // The window is counted from each wave's day: on 2026-11-28 it
+        // reaches Server 2016's end (2027-01-12).
+        let w = s.engine.tick(at("2026-11-28T12:00:00Z")).await.expect("wave");
+        assert_eq!(w.machines_added, 1, "{w:?}");
+        assert_eq!(s.hosts(&c).await, ["srv-a", "srv-d", "ws-b", "ws-f"]);
+    }
+}
