@@ -220,3 +220,31 @@ on_both_backends! {
         ]);
     }
 }
+
+on_both_backends! {
+    async fn a_reminder_keeps_to_the_owners_clock_across_a_daylight_saving_change(backend) {
+        let s = site(backend).await;
+        let t = at("2027-03-02T00:00:00Z");
+        s.people(t, &[Person { time_zone: Some("America/Los_Angeles"), ..Person::new("lena") }]).await;
+        s.ingest(t, &[snapshot("LAX-1", "2027-03-01T20:00:00Z", Os::Server2012R2, Some("lena"), &[])]).await;
+        let text = campaign(
+            "dst",
+            r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#,
+            "reminders = \"0 9 * * MON\"\nescalate_after = 10",
+        );
+        let t0 = at("2027-03-03T20:00:00Z");
+        s.start(&text, t0).await;
+        assert_eq!(s.engine.tick(t0).await.expect("wave").queued, 1);
+        // Monday 09:00 in Los Angeles is 17:00 UTC in winter (PST)...
+        for (t, queued) in [("2027-03-08T16:55:00Z", 0), ("2027-03-08T17:05:00Z", 1)] {
+            assert_eq!(s.engine.tick(at(t)).await.expect("wave").queued, queued, "{t}");
+        }
+        // ...and 16:00 UTC once the clocks went forward on 2027-03-14 (PDT).
+        for (t, queued) in [("2027-03-15T15:55:00Z", 0), ("2027-03-15T16:05:00Z", 1)] {
+            assert_eq!(s.engine.tick(at(t)).await.expect("wave").queued, queued, "{t}");
+        }
+        let mut keys: Vec<String> = s.outbox().await.into_iter().map(|m| m.idem_key).collect();
+        keys.sort();
+        assert_eq!(keys, ["digest:lena:2027-03-03:email", "digest:lena:2027-03-08:email", "digest:lena:2027-03-15:email"]);
+    }
+}
