@@ -649,6 +649,9 @@ impl Engine {
                 applications => c.spec.target.applications.join(", "),
                 deadline => c.spec.deadline.to_string(),
                 group => recipient.strip_prefix("group:"),
+                // The fallback group (no known owner, or none who answers), or
+                // the owner's group an unanswered machine was escalated to.
+                fallback => recipient.strip_prefix("group:") == Some(c.spec.fallback_group.as_str()),
                 machines => rows,
                 all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, &common, lang)? } else { Vec::new() }),
             });

@@ -277,12 +277,12 @@ impl Templates {
                 channel => channel,
                 person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
                 campaigns => vec![context!{
-                    name => "c", title => "T", description => "", deadline => "2027-01-01", group => (),
+                    name => "c", title => "T", description => "", deadline => "2027-01-01", group => (), fallback => false,
                     kind => "eol", applications => "",
                     machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", application => (), last_used => (), reopened => "upgrade by 2026-12-01", links => crate::engine::ser(&vec![link.clone()]) }],
                     all_links => crate::engine::ser(&vec![link.clone()]),
                 }, context!{
-                    name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk",
+                    name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk", fallback => true,
                     kind => "licence", applications => "MATLAB",
                     machines => vec![context!{ hostname => "PC2", os => "Windows", cycle => (), eol => (), passed_on_by => (), application => "MATLAB", last_used => "2026-01-02", reopened => (), links => crate::engine::ser(&vec![link.clone()]) }],
                     all_links => crate::engine::ser(&vec![link.clone()]),

@@ -66,8 +66,9 @@ pub struct TargetSpec {
     /// Software by catalog product and cycles.
     #[serde(default)]
     pub software: Vec<ProductCycles>,
-    /// Anything (OS or software) whose end of life is within this many days
-    /// of the campaign's start (or already past).
+    /// Anything (OS or software) whose end of life is past or within this
+    /// many days of each wave's day (so a cycle's machines join the campaign
+    /// as its end comes within the window).
     #[serde(default)]
     pub eol_within_days: Option<u32>,
     /// Only machines whose responsible or main user is in one of these groups.
@@ -114,7 +115,8 @@ pub enum EscalationStep {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// Reminders, as a cron expression in the recipient's time zone
-    /// (5 fields `min hour day month weekday`, or 6 with seconds first).
+    /// (5 fields `min hour day month weekday` read as crontab, weekday 0 or
+    /// 7 Sunday; or 6 with seconds first, see [`parse_cron`]).
     #[serde(default = "ScheduleSpec::default_reminders")]
     pub reminders: String,
     /// Hours when nothing is sent, `HH:MM-HH:MM` in the recipient's time zone.
@@ -387,17 +389,79 @@ fn find_line(text: &str, field: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// A cron expression of 5 fields (minutes first) or 6-7 (seconds first).
+/// A cron expression of 5 fields (minutes first, as crontab writes it) or
+/// 6-7 (seconds first, the `cron` crate's own syntax). In the 5-field form
+/// the day of the week is crontab's: 0 or 7 is Sunday, 1 Monday, 6
+/// Saturday (the `cron` crate counts 1 for Sunday to 7 for Saturday, so
+/// crontab's `1-5` would otherwise mean Sunday to Thursday).
 pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {expr}")
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let full = if let [minute, hour, day, month, weekday] = fields[..] {
+        format!(
+            "0 {minute} {hour} {day} {month} {}",
+            crontab_weekdays(weekday).unwrap_or_else(|| weekday.to_string())
+        )
     } else {
         expr.to_string()
     };
     cron::Schedule::from_str(&full).map_err(|e| {
         format!("{expr:?} is not a cron expression ({e}); write e.g. \"0 9 * * Mon\" for Mondays at 09:00")
     })
+}
+
+/// A crontab day-of-week field (numbers 0-7 with 0 and 7 for Sunday, names,
+/// lists, ranges and steps) as the `cron` crate's list of days (1 for Sunday
+/// to 7 for Saturday). `None` when it is not a valid crontab field (the
+/// `cron` crate then says what is wrong with it); `*` and fields without a
+/// number are kept as they are (names and `*` mean the same in both).
+fn crontab_weekdays(field: &str) -> Option<String> {
+    if !field.chars().any(|c| c.is_ascii_digit()) {
+        return Some(field.to_string());
+    }
+    let day = |t: &str| -> Option<u32> {
+        if let Ok(n) = t.parse::<u32>() {
+            return (n <= 7).then_some(n);
+        }
+        let names: [&[&str]; 7] = [
+            &["sun", "sunday"],
+            &["mon", "monday"],
+            &["tue", "tues", "tuesday"],
+            &["wed", "wednesday"],
+            &["thu", "thurs", "thursday"],
+            &["fri", "friday"],
+            &["sat", "saturday"],
+        ];
+        let t = t.to_ascii_lowercase();
+        names
+            .iter()
+            .position(|n| n.contains(&t.as_str()))
+            .and_then(|i| u32::try_from(i).ok())
+    };
+    let mut days = [false; 7];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0)?),
+            None => (item, 1),
+        };
+        let (from, to) = match range.split_once('-') {
+            _ if range == "*" => (0, 6),
+            Some((a, b)) => (day(a)?, day(b)?),
+            // `N/STEP` runs from N to the end of the week.
+            None if item.contains('/') => (day(range)?, 6),
+            None => (day(range)?, day(range)?),
+        };
+        if from > to {
+            return None;
+        }
+        for d in (from..=to).step_by(usize::try_from(step).ok()?) {
+            days[(d % 7) as usize] = true;
+        }
+    }
+    let list: Vec<String> = (0..7)
+        .filter(|d| days[*d])
+        .map(|d| (d + 1).to_string())
+        .collect();
+    (!list.is_empty()).then(|| list.join(","))
 }
 
 fn parse_quiet_hours(s: &str) -> Result<(u32, u32), String> {
@@ -427,6 +491,45 @@ pub fn is_quiet(quiet: Option<(u32, u32)>, minute: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The weekdays (Mon = 1 ... Sun = 7) of the next `n` times `expr` fires
+    /// after Sunday 2026-11-29 12:00 UTC.
+    fn fires(expr: &str, n: usize) -> Vec<u32> {
+        use chrono::Datelike as _;
+        let from = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        parse_cron(expr)
+            .expect("a cron expression")
+            .after(&from)
+            .take(n)
+            .map(|t| t.weekday().number_from_monday())
+            .collect()
+    }
+
+    #[test]
+    fn a_five_field_cron_counts_weekdays_as_crontab_does() {
+        assert_eq!(fires("0 9 * * 1", 2), [1, 1], "1 is Monday");
+        assert_eq!(fires("0 9 * * Mon", 2), [1, 1]);
+        assert_eq!(fires("0 9 * * 0", 2), [7, 7], "0 is Sunday");
+        assert_eq!(fires("0 9 * * 7", 2), [7, 7], "so is 7");
+        assert_eq!(fires("0 9 * * 1-5", 6), [1, 2, 3, 4, 5, 1]);
+        assert_eq!(fires("0 9 * * MON-FRI", 6), [1, 2, 3, 4, 5, 1]);
+        assert_eq!(fires("0 9 * * 5-7", 4), [5, 6, 7, 5], "Friday to Sunday");
+        assert_eq!(fires("0 9 * * 1,3,5", 4), [1, 3, 5, 1]);
+        assert_eq!(
+            fires("0 9 * * */2", 5),
+            [2, 4, 6, 7, 2],
+            "Sunday, Tuesday, Thursday, Saturday"
+        );
+        assert_eq!(fires("0 9 * * 1-5/2", 4), [1, 3, 5, 1]);
+        assert_eq!(fires("0 9 * * *", 3), [1, 2, 3]);
+        // The 6-field form is the cron crate's own (1 is Sunday).
+        assert_eq!(fires("0 0 9 * * 1", 1), [7]);
+        for bad in ["0 9 * * 8", "0 9 * * 5-1", "0 9 * * 1/0", "0 9 * * funday"] {
+            assert!(parse_cron(bad).is_err(), "{bad}");
+        }
+    }
 
     const GOOD: &str = r#"
 name = "retire-2012r2"

@@ -1,0 +1,18 @@
+//! Paths of the campaign engine that no other test walks, run in-process
+//! with a fixed clock on SQLite and on PostgreSQL: reminders in the owners'
+//! own time zones and quiet hours, the escalation ladder, `campaign
+//! test-send`, `pause --all` / `resume --all`, an ESU answer reopened after
+//! its date, the `software`, `eol_within_days` and `hosts` selectors,
+//! `report software`, and the numbers `/metrics` renders. Fleets go in
+//! through the real ingest pipeline; messages come out of the real outbox,
+//! delivered by the real worker to a channel that records them.
+
+mod escalation;
+mod esu;
+mod helpers;
+mod metrics;
+mod pause;
+mod reminders;
+mod reports;
+mod selectors;
+mod test_send;
