@@ -153,8 +153,10 @@ enum Command {
     /// Benchmarks run by hand (never by CI), each beside its baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// The audit log of chat commands: who asked what, through which
-    /// channel, and whether it was done or refused (newest first).
+    /// The audit log: every admin action (campaign commands, pause --all,
+    /// exception decisions, whatever the edge) and every chat command, with
+    /// who, role, action, target, outcome, edge and from where (newest
+    /// first).
     Audit {
         /// Lines shown at most.
         #[arg(long, default_value_t = 100)]
@@ -187,13 +189,22 @@ enum Command {
     /// Needs a channel (WINVENTORY_SMTP_URL) and the link keys
     /// (WINVENTORY_LINK_KEYS). Safe to kill at any point: nothing queued is
     /// lost, and a message cut off mid-send goes again with the same Message-ID.
+    /// A database outage is waited out (logged once), never fatal.
     Worker {
         /// Plan one wave, send what is due, and exit.
         #[arg(long)]
         once: bool,
     },
-    /// Run the HTTP server (answer pages, /healthz, /metrics), the scheduler
-    /// and the delivery worker in one process.
+    /// Run the HTTP server (answer pages, Mattermost callbacks, snapshot
+    /// upload, /healthz, /livez, /metrics), the scheduler and the delivery
+    /// worker in one process.
+    ///
+    /// /livez is liveness (the process answers); /healthz is readiness (503
+    /// while the database is unreachable or a loop is failing or stuck,
+    /// naming which). A database outage is waited out, never fatal. The
+    /// listener cuts slow request heads and idle connections and caps open
+    /// connections (header_read_timeout_secs, idle_timeout_secs,
+    /// max_connections); see docs/campaigns.md.
     Serve {
         /// Only the HTTP server (run `winventory worker` elsewhere).
         #[arg(long)]
