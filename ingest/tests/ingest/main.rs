@@ -5,3 +5,4 @@
 mod helpers;
 mod netdb;
 mod pipeline;
+mod users;
