@@ -218,6 +218,22 @@ fn print_summary(s: &Summary, format: Format) -> Result<()> {
             s.rejected - 20
         )?;
     }
+    if s.set_aside_total > 0 {
+        writeln!(
+            out,
+            "{} stored machines were set aside because fields stored before the format's size limits were enforced are over them (table rejected_machines; see docs/cli.md):",
+            s.set_aside_total
+        )?;
+        for m in &s.set_aside {
+            writeln!(
+                out,
+                "  {} ({} bytes): {}",
+                m.hostname.escape_debug(),
+                m.hostname_bytes,
+                m.reason
+            )?;
+        }
+    }
     for f in &s.failures {
         writeln!(out, "failed: {f}")?;
     }

@@ -157,6 +157,23 @@ impl Input {
 /// takes well under 1 MiB).
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The longest `hostname` or `domain` (a DNS name's limit), in bytes; the
+/// lower-cased hostname (the machine's identity) is held to it too.
+pub const MAX_HOSTNAME_BYTES: usize = 253;
+/// The longest `main_user` or `responsible`, in bytes.
+pub const MAX_LOGIN_BYTES: usize = 256;
+/// The longest `os.caption`, in bytes.
+pub const MAX_CAPTION_BYTES: usize = 512;
+/// The longest `os.version`, `os.display_version`, `os.edition` or
+/// `os.architecture`, in bytes.
+pub const MAX_OS_FIELD_BYTES: usize = 128;
+/// The most software entries a line may hold.
+pub const MAX_SOFTWARE_ENTRIES: usize = 20_000;
+/// The longest software `name` or `publisher`, in bytes.
+pub const MAX_SOFTWARE_NAME_BYTES: usize = 1024;
+/// The longest software `version`, in bytes.
+pub const MAX_SOFTWARE_VERSION_BYTES: usize = 256;
+
 /// What [`Input::next_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadLine {
@@ -292,6 +309,76 @@ fn optional(v: Option<&RawValue>, warnings: &mut u32) -> Option<String> {
     }
 }
 
+/// A field over its limit rejects the line, naming the field.
+fn within(name: &str, v: &str, max: usize) -> Result<(), String> {
+    if v.len() > max {
+        Err(format!(
+            "field `{name}` is {} bytes long; the format allows at most {max}",
+            v.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An optional field, treated as absent when of the wrong type (a warning),
+/// rejecting the line when longer than `max` bytes.
+fn optional_within(
+    v: Option<&RawValue>,
+    warnings: &mut u32,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, String> {
+    let s = optional(v, warnings);
+    if let Some(s) = &s {
+        within(name, s, max)?;
+    }
+    Ok(s)
+}
+
+/// An owner's login: as [`optional_within`], normalised, and held to the
+/// limit once lower-cased too.
+fn login_within(
+    v: Option<&RawValue>,
+    warnings: &mut u32,
+    name: &str,
+) -> Result<Option<String>, String> {
+    let login =
+        optional_within(v, warnings, name, MAX_LOGIN_BYTES)?.and_then(|l| normalize_login(&l));
+    if let Some(l) = &login {
+        within(name, l, MAX_LOGIN_BYTES)?;
+    }
+    Ok(login)
+}
+
+/// The number of elements of a JSON array (already checked for syntax).
+fn array_len(raw: &RawValue) -> usize {
+    struct Count(usize);
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Count;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an array")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<Count, A::Error> {
+                    let mut n = 0;
+                    while a.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                        n += 1;
+                    }
+                    Ok(Count(n))
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
+    serde_json::from_str::<Count>(raw.get()).map_or(0, |c| c.0)
+}
+
 /// Validate one line (already known to be non-blank) against the format.
 /// `now` is the ingest's clock. `Err` carries the reason the line is rejected.
 pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a>, String> {
@@ -306,6 +393,13 @@ pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a
         serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let mut warnings = 0;
     let hostname = required(raw.hostname, "hostname")?;
+    within("hostname", &hostname, MAX_HOSTNAME_BYTES)?;
+    let key_len = winventory_core::HostKey::new(&hostname).as_str().len();
+    if key_len > MAX_HOSTNAME_BYTES {
+        return Err(format!(
+            "field `hostname` is {key_len} bytes long once lower-cased; the format allows at most {MAX_HOSTNAME_BYTES}"
+        ));
+    }
     let collected = required(raw.collected_at, "collected_at")?;
     let collected_at = DateTime::parse_from_rfc3339(&collected)
         .map_err(|_| format!("field `collected_at` is not an RFC 3339 time: {collected:?}"))?
@@ -322,7 +416,9 @@ pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a
     let os: RawOs<'_> =
         serde_json::from_str(os_raw.get()).map_err(|e| format!("field `os`: {e}"))?;
     let caption = required(os.caption, "os.caption")?;
+    within("os.caption", &caption, MAX_CAPTION_BYTES)?;
     let version = required(os.version, "os.version")?;
+    within("os.version", &version, MAX_OS_FIELD_BYTES)?;
     let product_type = match os.product_type.map(RawValue::get) {
         None | Some("null") => None,
         Some(t) => match t.parse::<i64>() {
@@ -336,18 +432,28 @@ pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a
     let os = OsInfo {
         caption,
         version,
-        display_version: optional(os.display_version, &mut warnings),
-        edition: optional(os.edition, &mut warnings),
+        display_version: optional_within(
+            os.display_version,
+            &mut warnings,
+            "os.display_version",
+            MAX_OS_FIELD_BYTES,
+        )?,
+        edition: optional_within(os.edition, &mut warnings, "os.edition", MAX_OS_FIELD_BYTES)?,
         product_type,
-        architecture: optional(os.architecture, &mut warnings),
+        architecture: optional_within(
+            os.architecture,
+            &mut warnings,
+            "os.architecture",
+            MAX_OS_FIELD_BYTES,
+        )?,
     };
     let header = Header {
         hostname,
-        domain: optional(raw.domain, &mut warnings),
+        domain: optional_within(raw.domain, &mut warnings, "domain", MAX_HOSTNAME_BYTES)?,
         collected_at,
         os,
-        main_user: optional(raw.main_user, &mut warnings).and_then(|l| normalize_login(&l)),
-        responsible: optional(raw.responsible, &mut warnings).and_then(|l| normalize_login(&l)),
+        main_user: login_within(raw.main_user, &mut warnings, "main_user")?,
+        responsible: login_within(raw.responsible, &mut warnings, "responsible")?,
     };
     let software = match raw.software {
         Some(s) if s.get() == "null" => None,
@@ -357,6 +463,18 @@ pub fn parse_line<'a>(text: &'a str, now: DateTime<Utc>) -> Result<ParsedLine<'a
         }
         other => other,
     };
+    // An array of n elements takes at least 2n + 1 bytes: only a list long
+    // enough to break the limit is counted (the common line is not read twice).
+    if let Some(s) = software
+        && s.get().len() > 2 * MAX_SOFTWARE_ENTRIES + 1
+    {
+        let n = array_len(s);
+        if n > MAX_SOFTWARE_ENTRIES {
+            return Err(format!(
+                "field `software` has {n} entries; the format allows at most {MAX_SOFTWARE_ENTRIES}"
+            ));
+        }
+    }
     Ok(ParsedLine {
         header,
         warnings,
@@ -585,9 +703,10 @@ fn optional_field(f: Field<'_>, warnings: &mut u32) -> Option<String> {
     }
 }
 
-/// Read a raw `software` array in one pass. Entries without a name are
-/// dropped and counted as warnings, as are optional fields of the wrong type
-/// (treated as absent).
+/// Read a raw `software` array in one pass. Entries without a name, or
+/// whose `name` or `publisher` is longer than 1,024 bytes or `version`
+/// longer than 256, are dropped and counted as warnings, as are optional
+/// fields of the wrong type (treated as absent).
 pub fn parse_software(raw: &RawValue) -> (Vec<SoftwareEntry>, u32) {
     let mut warnings = 0;
     let elements: Vec<Element<'_>> = match serde_json::from_str(raw.get()) {
@@ -616,6 +735,18 @@ pub fn parse_software(raw: &RawValue) -> (Vec<SoftwareEntry>, u32) {
         };
         let version = optional_field(version, &mut warnings);
         let publisher = optional_field(publisher, &mut warnings);
+        // Over its limit, the entry is dropped (a warning); the machine is kept.
+        if name.trim().len() > MAX_SOFTWARE_NAME_BYTES
+            || publisher
+                .as_ref()
+                .is_some_and(|p| p.len() > MAX_SOFTWARE_NAME_BYTES)
+            || version
+                .as_ref()
+                .is_some_and(|v| v.len() > MAX_SOFTWARE_VERSION_BYTES)
+        {
+            warnings += 1;
+            continue;
+        }
         let install_date = match install_date {
             Field::Absent => None,
             Field::Other | Field::Nul => {

@@ -126,12 +126,25 @@ struct Device {
     main_user: Option<Person>,
 }
 
+/// A person of an answer. A login longer than the snapshot format allows
+/// (256 bytes) is no login: the person is treated as unknown, so nothing
+/// larger than a snapshot could carry is ever stored or indexed; a name or
+/// email over 256 bytes is dropped.
 fn person(p: Option<Person>) -> Option<DirectoryPerson> {
     let p = p?;
+    let login = normalize_login(p.login.as_deref()?)?;
+    if login.len() > crate::cmf::MAX_LOGIN_BYTES {
+        tracing::debug!(
+            bytes = login.len(),
+            "the network database named a login longer than 256 bytes; ignored"
+        );
+        return None;
+    }
+    let short = |s: &String| !s.trim().is_empty() && s.len() <= 256;
     Some(DirectoryPerson {
-        login: normalize_login(p.login.as_deref()?)?,
-        name: p.name.filter(|s| !s.trim().is_empty()),
-        email: p.email.filter(|s| !s.trim().is_empty()),
+        login,
+        name: p.name.filter(short),
+        email: p.email.filter(short),
     })
 }
 
@@ -187,6 +200,22 @@ impl NetDbClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_longer_than_a_snapshot_allows_is_no_login() {
+        let p = |login: String| Person {
+            login: Some(login),
+            name: Some("N".repeat(300)),
+            email: Some("a@example.org".into()),
+        };
+        assert!(person(Some(p("x".repeat(257)))).is_none());
+        let ok = person(Some(p("X".repeat(256)))).expect("kept");
+        assert_eq!(ok.login, "x".repeat(256));
+        assert_eq!(
+            (ok.name, ok.email.as_deref()),
+            (None, Some("a@example.org"))
+        );
+    }
 
     #[test]
     fn a_token_never_shows_in_debug_output() {

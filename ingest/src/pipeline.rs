@@ -22,8 +22,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use winventory_core::store::{
-    CachedNetDb, InstallRow, MachineIndexEntry, MachineWrite, NetDbAnswer, OwnerChange,
-    SoftwareWrite, TitleRow, to_micros,
+    CachedNetDb, InstallRow, KeyDigest, MachineIndexEntry, MachineWrite, NetDbAnswer, OwnerChange,
+    OwnerMark, RejectedMachine, SoftwareWrite, TitleRow, to_micros,
 };
 use winventory_core::{
     AsOf, Catalog, HostKey, OwnerFact, OwnerRole, OwnerSource, SoftwareEntry, Store, StoreError,
@@ -98,6 +98,12 @@ pub struct Summary {
     pub errors: Vec<LineError>,
     /// Failures of the run itself (unreadable file, truncated input, database).
     pub failures: Vec<String>,
+    /// Machines set aside because fields stored before the format's limits
+    /// were enforced are over them (migration 12; the first 20, oldest
+    /// first). Listed on every run until an admin clears `rejected_machines`.
+    pub set_aside: Vec<RejectedMachine>,
+    /// How many machines are set aside in all.
+    pub set_aside_total: u64,
 }
 
 impl Summary {
@@ -117,6 +123,7 @@ impl Summary {
 #[derive(Debug)]
 struct Winning {
     key: String,
+    host: KeyDigest,
     header: Header,
     software: Option<Vec<SoftwareEntry>>,
     software_hash: Option<i64>,
@@ -131,6 +138,7 @@ enum Item {
     },
     Accepted {
         key: String,
+        host: KeyDigest,
         hostname: String,
         warnings: u32,
         winning: Option<Box<Winning>>,
@@ -176,6 +184,11 @@ fn title_key(buf: &mut String, name: &str, version: &str, publisher: &str) {
 /// Physical lines parsed in parallel at a time.
 const CHUNK_LINES: usize = 256;
 
+/// Bytes of lines parsed in parallel at a time, at most (plus one line): a
+/// chunk of 256 long lines (up to 16 MiB each) would otherwise hold gigabytes.
+/// An ordinary chunk (256 lines of about 20 KB) is far below it.
+const CHUNK_BYTES: usize = 16 * 1024 * 1024;
+
 /// A line after the parallel phase, before the in-order decision.
 enum Pre {
     Blank,
@@ -185,6 +198,7 @@ enum Pre {
     },
     Parsed {
         key: String,
+        host: KeyDigest,
         at: i64,
         header: Box<Header>,
         warnings: u32,
@@ -205,7 +219,7 @@ enum SoftwarePre {
 /// Validate one line. `stored` is the stored report times, read-only: a
 /// report no newer than its stored one cannot win, so its software list is
 /// not read at all.
-fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<String, i64>) -> Pre {
+fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<KeyDigest, i64>) -> Pre {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Pre::Blank;
     }
@@ -223,10 +237,11 @@ fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<Strin
         Err(reason) => return Pre::Rejected { line, reason },
     };
     let key = HostKey::new(&p.header.hostname).as_str().to_string();
+    let host = KeyDigest::of(&key);
     let at = to_micros(p.header.collected_at);
     // A report no newer than the stored one cannot win: its software list
     // is never read (JSON syntax was checked with the line).
-    let may_win = stored.get(&key).is_none_or(|&s| at > s);
+    let may_win = stored.get(&host).is_none_or(|&s| at > s);
     let mut warnings = p.warnings;
     let software = match p.software {
         None => SoftwarePre::Absent,
@@ -240,6 +255,7 @@ fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<Strin
     };
     Pre::Parsed {
         key,
+        host,
         at,
         header: Box::new(p.header),
         warnings,
@@ -252,7 +268,7 @@ fn pre_parse(line: u64, bytes: &[u8], now: DateTime<Utc>, stored: &HashMap<Strin
 /// the running latest-report map.
 fn read_inputs(
     inputs: Vec<Result<Input, (String, std::io::Error)>>,
-    mut latest: HashMap<String, i64>,
+    mut latest: HashMap<KeyDigest, i64>,
     now: DateTime<Utc>,
     tx: mpsc::Sender<Vec<Item>>,
 ) {
@@ -278,7 +294,8 @@ fn read_inputs(
         while !done {
             let mut failure = None;
             lines.clear();
-            while lines.len() < CHUNK_LINES {
+            let mut chunk_bytes = 0;
+            while lines.len() < CHUNK_LINES && chunk_bytes < CHUNK_BYTES {
                 match input.next_line(&mut buf) {
                     Ok(ReadLine::End) => {
                         done = true;
@@ -295,6 +312,7 @@ fn read_inputs(
                         } else {
                             &buf
                         };
+                        chunk_bytes += bytes.len();
                         lines.push((line_no, Some(bytes.to_vec())));
                     }
                     Err(e) => {
@@ -313,7 +331,10 @@ fn read_inputs(
                     Some(b) => pre_parse(*no, b, now, &stored),
                     None => Pre::Rejected {
                         line: *no,
-                        reason: format!("line longer than {} MiB", MAX_LINE_BYTES / (1024 * 1024)),
+                        reason: format!(
+                            "line longer than {} MiB (skipped without being read whole)",
+                            MAX_LINE_BYTES / (1024 * 1024)
+                        ),
                     },
                 })
                 .collect();
@@ -328,21 +349,23 @@ fn read_inputs(
                     }),
                     Pre::Parsed {
                         key,
+                        host,
                         at,
                         header,
                         warnings,
                         software,
                     } => {
-                        let wins = latest.get(&key).is_none_or(|&s| at > s);
+                        let wins = latest.get(&host).is_none_or(|&s| at > s);
                         let hostname = header.hostname.clone();
                         let winning = wins.then(|| {
-                            latest.insert(key.clone(), at);
+                            latest.insert(host, at);
                             let (software, software_hash) = match software {
                                 SoftwarePre::Built(list, h) => (Some(list), Some(h)),
                                 SoftwarePre::Absent | SoftwarePre::Unread => (None, None),
                             };
                             Box::new(Winning {
                                 key: key.clone(),
+                                host,
                                 header: *header,
                                 software,
                                 software_hash,
@@ -350,6 +373,7 @@ fn read_inputs(
                         });
                         items.push(Item::Accepted {
                             key,
+                            host,
                             hostname,
                             warnings,
                             winning,
@@ -378,7 +402,7 @@ struct RoleDecision {
 /// answer, or a look-up to do, keeping a network-db fact meanwhile).
 fn decide_role(
     role: OwnerRole,
-    stored: Option<&OwnerFact>,
+    stored: Option<&OwnerMark>,
     snapshot: Option<&str>,
     cached: Option<Option<&str>>,
 ) -> RoleDecision {
@@ -387,7 +411,7 @@ fn decide_role(
             login: login.to_string(),
             source,
         };
-        (stored != Some(&fact)).then_some(OwnerChange::Set(role, fact))
+        (stored != Some(&OwnerMark::of(&fact))).then_some(OwnerChange::Set(role, fact))
     };
     if stored.is_some_and(|f| f.source == OwnerSource::Answer) {
         return RoleDecision {
@@ -431,7 +455,7 @@ fn cached_role(c: &CachedNetDb, role: OwnerRole) -> Option<&str> {
     }
 }
 
-fn settled(f: Option<&OwnerFact>) -> bool {
+fn settled(f: Option<&OwnerMark>) -> bool {
     f.is_some_and(|f| matches!(f.source, OwnerSource::Snapshot | OwnerSource::Answer))
 }
 
@@ -498,10 +522,10 @@ pub struct Pipeline {
 struct Writer<'a> {
     p: &'a Pipeline,
     summary: Summary,
-    index: HashMap<String, MachineIndexEntry>,
+    index: HashMap<KeyDigest, MachineIndexEntry>,
     titles: FxHashMap<String, TitleRow>,
     cache: HashMap<String, CachedNetDb>,
-    run: HashMap<String, Outcome>,
+    run: HashMap<KeyDigest, Outcome>,
     batch: Vec<Winning>,
     batch_pos: HashMap<String, usize>,
     lookup_tx: Option<mpsc::UnboundedSender<(String, String)>>,
@@ -583,13 +607,14 @@ impl Pipeline {
         names: &[String],
     ) -> Result<Summary, (Summary, StoreError)> {
         let fail = |e| (Summary::default(), e);
-        let index: HashMap<String, MachineIndexEntry> = self
+        let (set_aside, set_aside_total) = self.store.rejected_machines(20).await.map_err(fail)?;
+        let index: HashMap<KeyDigest, MachineIndexEntry> = self
             .store
             .machine_index()
             .await
             .map_err(fail)?
             .into_iter()
-            .map(|e| (e.host_key.clone(), e))
+            .map(|e| (e.host, e))
             .collect();
         let mut key_buf = String::new();
         let titles = self
@@ -614,9 +639,9 @@ impl Pipeline {
                 .collect(),
             None => HashMap::new(),
         };
-        let latest: HashMap<String, i64> = index
+        let latest: HashMap<KeyDigest, i64> = index
             .iter()
-            .map(|(k, e)| (k.clone(), to_micros(e.last_report)))
+            .map(|(k, e)| (*k, to_micros(e.last_report)))
             .collect();
 
         let (lookup_tx, lookup_rx, lookup_task) = match &self.netdb {
@@ -628,7 +653,11 @@ impl Pipeline {
         };
         let mut w = Writer {
             p: self,
-            summary: Summary::default(),
+            summary: Summary {
+                set_aside,
+                set_aside_total: u64::try_from(set_aside_total).unwrap_or_default(),
+                ..Summary::default()
+            },
             index,
             titles,
             cache,
@@ -713,6 +742,7 @@ impl Writer<'_> {
             }
             Item::Accepted {
                 key,
+                host,
                 hostname,
                 warnings,
                 winning,
@@ -720,16 +750,16 @@ impl Writer<'_> {
                 self.summary.lines_read += 1;
                 self.summary.accepted += 1;
                 self.summary.warnings += u64::from(warnings);
-                let outcome = match (&winning, self.index.contains_key(&key)) {
+                let outcome = match (&winning, self.index.contains_key(&host)) {
                     (None, _) => Outcome::Unchanged,
                     (Some(_), true) => Outcome::Updated,
                     (Some(_), false) => Outcome::New,
                 };
-                let o = self.run.entry(key.clone()).or_insert(outcome);
+                let o = self.run.entry(host).or_insert(outcome);
                 *o = (*o).max(outcome);
                 match winning {
                     Some(win) => self.push(*win),
-                    None => self.check_unchanged(&key, &hostname),
+                    None => self.check_unchanged(&key, host, &hostname),
                 }
             }
         }
@@ -737,14 +767,16 @@ impl Writer<'_> {
 
     /// A report that did not win may still need its owners looked up
     /// (a failed look-up is retried on every run until it succeeds).
-    fn check_unchanged(&mut self, key: &str, hostname: &str) {
+    fn check_unchanged(&mut self, key: &str, host: KeyDigest, hostname: &str) {
         if self.lookup_tx.is_none()
             || self.requested.contains(key)
             || self.batch_pos.contains_key(key)
         {
             return;
         }
-        let Some(e) = self.index.get(key) else { return };
+        let Some(e) = self.index.get(&host) else {
+            return;
+        };
         if settled(e.responsible.as_ref()) && settled(e.main_user.as_ref()) {
             return;
         }
@@ -805,7 +837,7 @@ impl Writer<'_> {
         let mut new_titles: FxHashMap<String, TitleRow> = FxHashMap::default();
         for win in &batch {
             let Some(list) = &win.software else { continue };
-            if self.index.get(&win.key).and_then(|e| e.software_hash) == win.software_hash {
+            if self.index.get(&win.host).and_then(|e| e.software_hash) == win.software_hash {
                 continue;
             }
             for e in list {
@@ -839,7 +871,7 @@ impl Writer<'_> {
         let mut writes = Vec::with_capacity(batch.len());
         let mut lookups = Vec::new();
         for win in batch {
-            let stored = self.index.get(&win.key);
+            let stored = self.index.get(&win.host);
             let software = match (&win.software, stored.and_then(|e| e.software_hash)) {
                 (Some(_), Some(h)) if Some(h) == win.software_hash => None,
                 (Some(list), _) => {
@@ -951,17 +983,15 @@ impl Writer<'_> {
             let Some(&id) = ids.get(&w.host_key) else {
                 continue;
             };
-            let e = self
-                .index
-                .entry(w.host_key.clone())
-                .or_insert_with(|| MachineIndexEntry {
-                    id,
-                    host_key: w.host_key.clone(),
-                    last_report: w.collected_at,
-                    software_hash: None,
-                    responsible: None,
-                    main_user: None,
-                });
+            let host = KeyDigest::of(&w.host_key);
+            let e = self.index.entry(host).or_insert_with(|| MachineIndexEntry {
+                id,
+                host,
+                last_report: w.collected_at,
+                software_hash: None,
+                responsible: None,
+                main_user: None,
+            });
             e.id = id;
             e.last_report = w.collected_at;
             if let Some(s) = &w.software {
@@ -969,8 +999,12 @@ impl Writer<'_> {
             }
             for change in w.owners {
                 match change {
-                    OwnerChange::Set(OwnerRole::Responsible, f) => e.responsible = Some(f),
-                    OwnerChange::Set(OwnerRole::MainUser, f) => e.main_user = Some(f),
+                    OwnerChange::Set(OwnerRole::Responsible, f) => {
+                        e.responsible = Some(OwnerMark::of(&f));
+                    }
+                    OwnerChange::Set(OwnerRole::MainUser, f) => {
+                        e.main_user = Some(OwnerMark::of(&f))
+                    }
                     OwnerChange::Clear(OwnerRole::Responsible) => e.responsible = None,
                     OwnerChange::Clear(OwnerRole::MainUser) => e.main_user = None,
                 }
@@ -1123,7 +1157,7 @@ mod tests {
         let stored = fact("asmith", OwnerSource::Answer);
         let d = decide_role(
             OwnerRole::Responsible,
-            Some(&stored),
+            Some(&OwnerMark::of(&stored)),
             Some("jdoe"),
             Some(Some("bob")),
         );
@@ -1140,7 +1174,12 @@ mod tests {
     #[test]
     fn the_snapshot_value_wins_over_a_network_database_fact() {
         let stored = fact("bob", OwnerSource::NetworkDb);
-        let d = decide_role(OwnerRole::MainUser, Some(&stored), Some("jdoe"), None);
+        let d = decide_role(
+            OwnerRole::MainUser,
+            Some(&OwnerMark::of(&stored)),
+            Some("jdoe"),
+            None,
+        );
         assert_eq!(
             d.change,
             Some(OwnerChange::Set(
@@ -1164,7 +1203,7 @@ mod tests {
         assert!(cached.used_cache && !cached.needs_lookup);
         let gone = decide_role(
             OwnerRole::Responsible,
-            Some(&fact("bob", OwnerSource::NetworkDb)),
+            Some(&OwnerMark::of(&fact("bob", OwnerSource::NetworkDb))),
             None,
             Some(None),
         );
@@ -1174,7 +1213,7 @@ mod tests {
         );
         let ask = decide_role(
             OwnerRole::Responsible,
-            Some(&fact("jdoe", OwnerSource::Snapshot)),
+            Some(&OwnerMark::of(&fact("jdoe", OwnerSource::Snapshot))),
             None,
             None,
         );
@@ -1182,7 +1221,7 @@ mod tests {
         assert!(ask.needs_lookup);
         let keep = decide_role(
             OwnerRole::Responsible,
-            Some(&fact("bob", OwnerSource::NetworkDb)),
+            Some(&OwnerMark::of(&fact("bob", OwnerSource::NetworkDb))),
             None,
             None,
         );

@@ -21,7 +21,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::ConnectOptions as _;
 
 use crate::catalog::CycleInfo;
-use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, User};
+use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
 
 pub use campaign::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
@@ -114,22 +114,56 @@ pub enum Backend {
     Postgres,
 }
 
+/// A fixed-size stand-in for a stored string (its xxh3-128 digest): what the
+/// ingest keeps of each stored machine's identity and owners, so that its
+/// memory is a fixed amount per stored machine whatever the fields hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyDigest(pub u128);
+
+impl KeyDigest {
+    /// The digest of `s` (stable across releases and platforms).
+    pub fn of(s: &str) -> Self {
+        Self(xxhash_rust::xxh3::xxh3_128(s.as_bytes()))
+    }
+}
+
+/// An owner fact as the machine index keeps it: where it came from and the
+/// digest of its login (enough to tell whether a new fact differs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerMark {
+    /// Where the fact came from.
+    pub source: OwnerSource,
+    /// Digest of the login.
+    pub login: KeyDigest,
+}
+
+impl OwnerMark {
+    /// The mark of a fact.
+    pub fn of(f: &OwnerFact) -> Self {
+        Self {
+            source: f.source,
+            login: KeyDigest::of(&f.login),
+        }
+    }
+}
+
 /// What the ingest needs to know of every stored machine to decide, without
-/// reading more, whether a report wins and what to write.
+/// reading more, whether a report wins and what to write. Its size is fixed
+/// (no stored string is kept, only digests).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineIndexEntry {
     /// Row id.
     pub id: i64,
-    /// Lower-cased hostname.
-    pub host_key: String,
+    /// Digest of the lower-cased hostname (the machine's identity).
+    pub host: KeyDigest,
     /// `collected_at` of the stored report.
     pub last_report: DateTime<Utc>,
     /// Hash of the stored software list, `None` if never reported.
     pub software_hash: Option<i64>,
     /// Stored responsible.
-    pub responsible: Option<OwnerFact>,
+    pub responsible: Option<OwnerMark>,
     /// Stored main user.
-    pub main_user: Option<OwnerFact>,
+    pub main_user: Option<OwnerMark>,
 }
 
 /// A distinct program title with its match.
@@ -297,6 +331,22 @@ pub struct InstalledSoftware {
     pub application: Option<String>,
 }
 
+/// A machine set aside by migration 12 because a stored field was over the
+/// snapshot format's limits (`rejected_machines`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedMachine {
+    /// The first 64 characters of its stored hostname.
+    pub hostname: String,
+    /// The stored hostname's length in bytes.
+    pub hostname_bytes: i64,
+    /// `collected_at` of its stored report.
+    pub last_report: DateTime<Utc>,
+    /// Every field over its limit, by name.
+    pub reason: String,
+    /// When it was set aside.
+    pub rejected_at: DateTime<Utc>,
+}
+
 /// Counts of what is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
@@ -418,6 +468,9 @@ pub trait Store: CampaignStore + Send + Sync {
     async fn machines_of(&self, login: &str) -> Result<Vec<MachineRow>>;
     /// Counts of what is stored.
     async fn counts(&self) -> Result<StoreCounts>;
+    /// The machines set aside for fields over the format's limits, oldest
+    /// first, at most `limit` of them, and how many there are in all.
+    async fn rejected_machines(&self, limit: i64) -> Result<(Vec<RejectedMachine>, i64)>;
 }
 
 /// Mask the password of a database URL for messages.

@@ -9,9 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
 use super::{
-    Backend, CachedNetDb, InstalledSoftware, MachineIndexEntry, MachineRow, MachineWrite,
-    NetDbAnswer, OwnerChange, Result, Store, StoreCounts, StoreError, TitleRow, UserImport,
-    from_micros, to_micros,
+    Backend, CachedNetDb, InstalledSoftware, KeyDigest, MachineIndexEntry, MachineRow,
+    MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, RejectedMachine, Result, Store, StoreCounts,
+    StoreError, TitleRow, UserImport, from_micros, to_micros,
 };
 use crate::catalog::CycleInfo;
 use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
@@ -215,27 +215,41 @@ macro_rules! sql_store {
             }
 
             async fn machine_index(&self) -> Result<Vec<MachineIndexEntry>> {
-                let rows = sqlx::query(
+                use futures::TryStreamExt;
+                // Streamed, and each row reduced to digests as it arrives:
+                // the index costs a fixed amount per machine, never the size
+                // of a stored field.
+                let mut rows = sqlx::query(
                     "SELECT m.id, m.host_key, m.last_report, m.software_hash, \
                      r.login AS r_login, r.source AS r_source, u.login AS u_login, u.source AS u_source \
                      FROM machines m \
                      LEFT JOIN machine_owners r ON r.machine_id = m.id AND r.role = 'responsible' \
                      LEFT JOIN machine_owners u ON u.machine_id = m.id AND u.role = 'main_user'",
                 )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(MachineIndexEntry {
-                            id: row.try_get("id")?,
-                            host_key: row.try_get("host_key")?,
-                            last_report: from_micros(row.try_get("last_report")?),
-                            software_hash: row.try_get("software_hash")?,
-                            responsible: owner(row.try_get("r_login")?, row.try_get("r_source")?)?,
-                            main_user: owner(row.try_get("u_login")?, row.try_get("u_source")?)?,
-                        })
-                    })
-                    .collect()
+                .fetch(&self.pool);
+                let mark = |login: Option<&str>, source: Option<&str>| -> Result<Option<OwnerMark>> {
+                    match (login, source) {
+                        (Some(login), Some(source)) => Ok(Some(OwnerMark {
+                            source: OwnerSource::parse(source).ok_or_else(|| {
+                                StoreError::Corrupt(format!("unknown owner source {source:?}"))
+                            })?,
+                            login: KeyDigest::of(login),
+                        })),
+                        _ => Ok(None),
+                    }
+                };
+                let mut out = Vec::new();
+                while let Some(row) = rows.try_next().await? {
+                    out.push(MachineIndexEntry {
+                        id: row.try_get("id")?,
+                        host: KeyDigest::of(row.try_get::<&str, _>("host_key")?),
+                        last_report: from_micros(row.try_get("last_report")?),
+                        software_hash: row.try_get("software_hash")?,
+                        responsible: mark(row.try_get("r_login")?, row.try_get("r_source")?)?,
+                        main_user: mark(row.try_get("u_login")?, row.try_get("u_source")?)?,
+                    });
+                }
+                Ok(out)
             }
 
             async fn titles(&self) -> Result<Vec<TitleRow>> {
@@ -1018,6 +1032,30 @@ macro_rules! sql_store {
                     installations,
                     users,
                 })
+            }
+
+            async fn rejected_machines(&self, limit: i64) -> Result<(Vec<RejectedMachine>, i64)> {
+                let rows: Vec<(String, i64, i64, String, i64)> = sqlx::query_as(
+                    "SELECT hostname, hostname_bytes, last_report, reason, rejected_at \
+                     FROM rejected_machines ORDER BY id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM rejected_machines")
+                    .fetch_one(&self.pool)
+                    .await?;
+                let list = rows
+                    .into_iter()
+                    .map(|(hostname, hostname_bytes, last_report, reason, rejected_at)| RejectedMachine {
+                        hostname,
+                        hostname_bytes,
+                        last_report: from_micros(last_report),
+                        reason,
+                        rejected_at: from_micros(rejected_at),
+                    })
+                    .collect();
+                Ok((list, total))
             }
         }
     };

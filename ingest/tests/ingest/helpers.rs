@@ -50,6 +50,16 @@ pub fn server_2012r2(host: &str, at: &str, extra: &str) -> String {
 }
 
 impl Env {
+    /// An environment over a store opened already (tests of migrations).
+    pub fn on(store: Arc<dyn Store>, db: TestDb) -> Self {
+        Env {
+            store,
+            catalog: Arc::new(Catalog::builtin()),
+            _db: db,
+            dir: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
     pub fn file(&self, name: &str, lines: &[String]) -> String {
         let path = self.dir.path().join(name);
         let mut f = std::fs::File::create(&path).expect("create");

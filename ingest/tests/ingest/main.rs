@@ -3,5 +3,7 @@
 //! use is exercised through it on both engines with the same expectations.
 
 mod helpers;
+mod limits;
 mod netdb;
 mod pipeline;
+mod users;
