@@ -320,9 +320,23 @@ const EOL_COLUMNS: &[&str] = &[
 ];
 const CYCLE_COLUMNS: &[&str] = EOL_COLUMNS.split_at(1).1;
 
+/// The one check every command taking `--as-of` makes before it reads
+/// (`report::known_as_of`): a date before every stored report is refused
+/// (exit 2, naming the earliest date that can be answered); for a date
+/// before the latest reports, how many machines were reported since and so
+/// are not counted is said on stderr (stdout keeps its JSON or CSV shape).
+pub async fn check_as_of(store: &dyn Store, as_of: &AsOf) -> Result<()> {
+    let known = report::known_as_of(store, as_of).await?;
+    if let Some(note) = known.note(as_of) {
+        eprintln!("note: {note}");
+    }
+    Ok(())
+}
+
 /// `winventory report os`.
 pub async fn report_os(settings: &Settings, as_of: &AsOf, format: Format) -> Result<u8> {
     let store = open(settings).await?;
+    check_as_of(store.as_ref(), as_of).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let rows = report::os_report(store.as_ref(), &catalog, as_of).await?;
     render::rows(format, &rows, CYCLE_COLUMNS, |r| {
@@ -346,6 +360,7 @@ pub async fn report_eol(
     format: Format,
 ) -> Result<u8> {
     let store = open(settings).await?;
+    check_as_of(store.as_ref(), as_of).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let rows = report::eol_report(store.as_ref(), &catalog, as_of, within).await?;
     render::rows(format, &rows, EOL_COLUMNS, |r| cycle_cells(r, true))?;
@@ -360,6 +375,7 @@ pub async fn report_software(
     format: Format,
 ) -> Result<u8> {
     let store = open(settings).await?;
+    check_as_of(store.as_ref(), as_of).await?;
     match by {
         SoftwareBy::Cycle => {
             let catalog = load_catalog(settings, store.as_ref()).await?;
@@ -386,6 +402,15 @@ pub async fn machine(settings: &Settings, host: &str, as_of: &AsOf, format: Form
         );
         return Ok(1);
     };
+    if !as_of.is_known(m.last_report) {
+        bail!(
+            "{}'s state on {} is unknown: only each machine's latest report is kept, and its report was collected on {}, after that date; the earliest date it can be shown for is {}",
+            m.hostname,
+            as_of.date,
+            m.last_report.format("%Y-%m-%d %H:%M UTC"),
+            m.last_report.date_naive()
+        );
+    }
     if format == Format::Json {
         render::json(&m)?;
         return Ok(0);
@@ -463,6 +488,7 @@ pub async fn owner(
     format: Format,
 ) -> Result<u8> {
     let store = open(settings).await?;
+    check_as_of(store.as_ref(), as_of).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let r = report::owner_report(store.as_ref(), &catalog, login, as_of, within).await?;
     if format == Format::Json {

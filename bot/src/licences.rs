@@ -15,7 +15,7 @@ use winventory_core::licence::{
 };
 use winventory_core::store::Store;
 
-use crate::commands::{load_catalog, open};
+use crate::commands::{check_as_of, load_catalog, open};
 use crate::render::{self, Format};
 use crate::settings::Settings;
 
@@ -152,6 +152,7 @@ const COLUMNS: &[&str] = &[
     "model",
     "machines",
     "users",
+    "user unknown",
     "seats",
     "in use",
     "compliance",
@@ -172,6 +173,7 @@ pub async fn report(
     format: Format,
 ) -> Result<u8> {
     let store = open(settings).await?;
+    check_as_of(store.as_ref(), as_of).await?;
     let catalog = load_catalog(settings, store.as_ref()).await?;
     let book = load(settings, file, &catalog)?;
     let rows = rows(store.as_ref(), &book, as_of).await?;
@@ -182,6 +184,7 @@ pub async fn report(
             r.model.to_string(),
             r.machines.to_string(),
             r.users.to_string(),
+            r.user_unknown.to_string(),
             r.seats.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
             r.in_use.to_string(),
             r.compliance.to_string(),
@@ -238,6 +241,7 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
                 Some(d) => AsOf::end_of(d, settings.freshness_days),
                 None => AsOf::now(settings.freshness_days),
             };
+            check_as_of(store.as_ref(), &as_of).await?;
             let Some(l) = book.find(&what, as_of.date) else {
                 bail!(
                     "no licence named {what:?} (or covering it) in the licence file; `winventory report licences` lists them"
@@ -247,11 +251,11 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
                 bail!("--price must not be negative");
             }
             let hs = store
-                .licence_holders(std::slice::from_ref(&l.covers))
+                .licence_holders(std::slice::from_ref(&l.covers), as_of.window())
                 .await?;
             let groups = store.group_memberships().await?;
             let drop_machines = if drop_answered {
-                winventory_workflows::licence::removals(store.as_ref())
+                winventory_workflows::licence::removals_as_of(store.as_ref(), &as_of)
                     .await?
                     .into_iter()
                     .filter(|r| l.covers == Coverage::Application(r.application.clone()))
@@ -293,12 +297,19 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
                 l.model.as_str()
             );
             println!(
-                "today:      {} {c} a year ({} seats owned, {} in use counting stale machines)",
+                "today:      {} {c} a year ({} seats owned, {} in use counting stale machines{})",
                 r.cost_today,
                 r.seats_today
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "unlimited".into()),
-                r.in_use_today
+                r.in_use_today,
+                match r.user_unknown {
+                    0 => String::new(),
+                    n => format!(
+                        "; {n} machine{} with it: user unknown, no per-user seat",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
             );
             println!(
                 "simulated:  {} {c} a year ({} seats needed, {}, {} {c} per {})",

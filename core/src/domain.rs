@@ -101,6 +101,12 @@ impl Serialize for Lifecycle {
 /// `--as-of DATE` means DATE+1 day at 00:00 UTC (the end of DATE); without
 /// it, now. A machine is fresh when its latest report is at or after
 /// `instant - window`.
+///
+/// The store keeps only each machine's latest report. A report collected
+/// after a date says nothing of the machine's state on that date, so a
+/// dated as-of ([`AsOf::end_of`]) only knows the machines whose latest
+/// report was collected before its instant ([`AsOf::is_known`]); the others
+/// are not counted. Without a date (now), every latest report is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AsOf {
     /// The instant looked at.
@@ -109,6 +115,35 @@ pub struct AsOf {
     pub date: NaiveDate,
     /// Freshness window in days (90 by default).
     pub freshness_days: u32,
+    /// Reports collected at or after this instant are not known as of then
+    /// (`Some(instant)` for a dated as-of, `None` for now).
+    pub known_before: Option<DateTime<Utc>>,
+}
+
+/// The machines a report counts: those whose latest report was collected
+/// at or after `since` (fresh) and, for a dated as-of, before `before`
+/// (known then). The one rule every report and the licence figures apply,
+/// in the store's queries and in memory alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The oldest report that still counts (the freshness cut-off).
+    pub since: DateTime<Utc>,
+    /// Reports collected at or after this are not known (`None`: all are).
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// Whether a machine whose latest report was collected at `last_report`
+    /// is counted.
+    pub fn counts(&self, last_report: DateTime<Utc>) -> bool {
+        last_report >= self.since && self.is_known(last_report)
+    }
+
+    /// Whether a report collected at `last_report` is known (collected
+    /// before the as-of instant of a dated report).
+    pub fn is_known(&self, last_report: DateTime<Utc>) -> bool {
+        self.before.is_none_or(|b| last_report < b)
+    }
 }
 
 /// The default freshness window, in days.
@@ -118,10 +153,12 @@ impl AsOf {
     /// The end of `date` (DATE+1 at 00:00 UTC).
     pub fn end_of(date: NaiveDate, freshness_days: u32) -> Self {
         let next = date.succ_opt().unwrap_or(date);
+        let instant = next.and_time(NaiveTime::MIN).and_utc();
         Self {
-            instant: next.and_time(NaiveTime::MIN).and_utc(),
+            instant,
             date,
             freshness_days,
+            known_before: Some(instant),
         }
     }
     /// Now.
@@ -134,6 +171,7 @@ impl AsOf {
             instant,
             date: instant.date_naive(),
             freshness_days,
+            known_before: None,
         }
     }
     /// The oldest report time that still counts as fresh.
@@ -143,6 +181,23 @@ impl AsOf {
     /// Whether a machine last reported at `last_report` is fresh.
     pub fn is_fresh(&self, last_report: DateTime<Utc>) -> bool {
         last_report >= self.fresh_cutoff()
+    }
+    /// The machines a report as of this counts (see [`Window`]).
+    pub fn window(&self) -> Window {
+        Window {
+            since: self.fresh_cutoff(),
+            before: self.known_before,
+        }
+    }
+    /// Whether a machine whose latest report was collected at
+    /// `last_report` is known as of this (always, without a date).
+    pub fn is_known(&self, last_report: DateTime<Utc>) -> bool {
+        self.window().is_known(last_report)
+    }
+    /// Whether a report counts a machine whose latest report was collected
+    /// at `last_report`: fresh and known.
+    pub fn counts(&self, last_report: DateTime<Utc>) -> bool {
+        self.window().counts(last_report)
     }
 }
 

@@ -8,7 +8,7 @@
 //! as strings or integers in the file, never floats), checked against the
 //! currency's minor unit (ISO 4217, via `iso_currency`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -607,6 +607,99 @@ pub struct Holder {
     pub last_used: Option<DateTime<Utc>>,
 }
 
+/// The one rule that counts seats, used by the report, the what-if and the
+/// savings alike: each install is a machine with its user (its main user,
+/// else its responsible), `U` being whatever names a user. A per-device
+/// seat is a machine; a per-user seat (per-user and subscription models)
+/// is a distinct known user. A machine with neither a main user nor a
+/// responsible takes no per-user seat: it is counted as "user unknown".
+#[derive(Debug, Clone)]
+pub struct Seats<U> {
+    machines: i64,
+    users: rustc_hash::FxHashSet<U>,
+    user_unknown: i64,
+}
+
+impl<U: Eq + std::hash::Hash> Seats<U> {
+    /// Count installs given as each machine's user (`None`: unknown).
+    pub fn count(installs: impl IntoIterator<Item = Option<U>>) -> Self {
+        let mut s = Self {
+            machines: 0,
+            users: Default::default(),
+            user_unknown: 0,
+        };
+        for user in installs {
+            s.machines += 1;
+            match user {
+                Some(u) => {
+                    s.users.insert(u);
+                }
+                None => s.user_unknown += 1,
+            }
+        }
+        s
+    }
+
+    /// Machines.
+    pub fn machines(&self) -> i64 {
+        self.machines
+    }
+
+    /// Distinct known users.
+    pub fn users(&self) -> i64 {
+        self.users.len() as i64
+    }
+
+    /// Machines with no known user (no per-user seat).
+    pub fn user_unknown(&self) -> i64 {
+        self.user_unknown
+    }
+
+    /// Seats in use under `model`: distinct known users where seats count
+    /// users, else machines.
+    pub fn in_use(&self, model: Model) -> i64 {
+        if model.counts_users() {
+            self.users()
+        } else {
+            self.machines
+        }
+    }
+
+    /// Whether `user` holds a seat here.
+    pub fn holds(&self, user: &U) -> bool {
+        self.users.contains(user)
+    }
+
+    /// The seats that removals freed under `model`, given each removed
+    /// machine with its user and whether the machine still holds it here:
+    /// per device, the removed machines that no longer hold it; per user,
+    /// the removed machines' users (not whoever answered) who hold it on no
+    /// machine here any more (a machine with no known user frees none); none
+    /// for site and concurrent licences.
+    pub fn freed(
+        &self,
+        model: Model,
+        removed: impl IntoIterator<Item = (i64, Option<U>)>,
+        still_holds: impl Fn(i64) -> bool,
+    ) -> i64 {
+        match model {
+            Model::Site | Model::Concurrent => 0,
+            m if m.counts_users() => removed
+                .into_iter()
+                .filter_map(|(_, u)| u)
+                .filter(|u| !self.holds(u))
+                .collect::<rustc_hash::FxHashSet<U>>()
+                .len() as i64,
+            _ => removed
+                .into_iter()
+                .map(|(m, _)| m)
+                .filter(|m| !still_holds(*m))
+                .collect::<rustc_hash::FxHashSet<i64>>()
+                .len() as i64,
+        }
+    }
+}
+
 /// Compliance of a licence: seats owned against seats in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "by")]
@@ -646,8 +739,11 @@ pub struct LicenceRow {
     pub model: &'static str,
     /// Fresh machines with it installed.
     pub machines: i64,
-    /// Distinct users of those machines.
+    /// Distinct users of those machines (main user, else responsible).
     pub users: i64,
+    /// Those machines with neither a main user nor a responsible: they take
+    /// no per-user seat.
+    pub user_unknown: i64,
     /// Seats owned (`None`: site licence).
     pub seats: Option<u32>,
     /// Seats in use under the model (machines or users).
@@ -671,7 +767,8 @@ pub struct LicenceRow {
     pub removals_confirmed: i64,
     /// Installs answered "no longer needed" and not yet seen gone.
     pub removals_pending: i64,
-    /// Seats the confirmed removals freed, under the model.
+    /// Seats the confirmed removals freed, under the model (see
+    /// [`Seats::freed`]).
     pub seats_freed: i64,
     /// Yearly cost of the seats freed.
     #[serde(serialize_with = "as_string")]
@@ -759,6 +856,9 @@ pub struct Removal {
     pub host_key: String,
     /// Who answered.
     pub answered_by: Option<String>,
+    /// When (not in the export: it decides what a dated report knows).
+    #[serde(skip)]
+    pub answered_at: Option<DateTime<Utc>>,
     /// `uninstall` (the owner does it), `remove` (the IT team is asked to),
     /// or none (gone without an answer).
     pub answer: Option<String>,
@@ -770,11 +870,14 @@ pub struct Removal {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
-/// The figures of every licence running on `day`, counted over fresh
-/// machines; `now` is the end of `day`. Savings are the seats that
-/// confirmed removals freed, at the licence's yearly unit price: machines
-/// for per-device and subscription licences, users who hold it nowhere any
-/// more for per-user ones, none for site and concurrent licences.
+/// The figures of every licence running on `day`, counted over the
+/// machines `facts.fresh` holds; `now` is the end of `day`. Seats are
+/// counted by [`Seats`], as in [`what_if`]. Savings are the seats that
+/// confirmed removals freed ([`Seats::freed`]), at the licence's yearly
+/// unit price: for per-user and subscription licences a freed seat is the
+/// removed machine's user (main user, else responsible) whoever answered,
+/// once they hold it on no counted machine; for per-device ones the
+/// machine; none for site and concurrent licences.
 pub fn report(
     book: &LicenceBook,
     facts: &UsageFacts,
@@ -795,17 +898,8 @@ pub fn report(
                         .collect()
                 })
                 .unwrap_or_default();
-            let machines = installs.len() as i64;
-            let user_set: HashSet<u32> = installs
-                .iter()
-                .filter_map(|(m, _)| facts.user_of.get(m).copied())
-                .collect();
-            let users = user_set.len() as i64;
-            let in_use = if l.model.counts_users() {
-                users
-            } else {
-                machines
-            };
+            let seats = Seats::count(installs.iter().map(|(m, _)| facts.user_of.get(m).copied()));
+            let in_use = seats.in_use(l.model);
             let mine: Vec<&Removal> = removals
                 .iter()
                 .filter(|r| l.covers == Coverage::Application(r.application.clone()))
@@ -815,31 +909,25 @@ pub fn report(
                 .copied()
                 .filter(|r| r.status == RemovalStatus::Confirmed)
                 .collect();
-            let seats_freed = match l.model {
-                Model::Site | Model::Concurrent => 0,
-                Model::PerUser => confirmed
-                    .iter()
-                    .filter_map(|r| r.answered_by.as_deref())
-                    .filter(|u| {
-                        facts
-                            .user_index
-                            .get(*u)
-                            .is_none_or(|i| !user_set.contains(i))
-                    })
-                    .collect::<HashSet<_>>()
-                    .len() as i64,
-                Model::PerDevice | Model::Subscription => confirmed
-                    .iter()
-                    .map(|r| r.machine_id)
-                    .collect::<HashSet<_>>()
-                    .len() as i64,
+            let holding: rustc_hash::FxHashSet<i64> = if confirmed.is_empty() {
+                Default::default()
+            } else {
+                installs.iter().map(|(m, _)| *m).collect()
             };
+            let seats_freed = seats.freed(
+                l.model,
+                confirmed
+                    .iter()
+                    .map(|r| (r.machine_id, facts.user_of.get(&r.machine_id).copied())),
+                |m| holding.contains(&m),
+            );
             LicenceRow {
                 licence: l.name.clone(),
                 covers: l.covers.to_string(),
                 model: l.model.as_str(),
-                machines,
-                users,
+                machines: seats.machines(),
+                users: seats.users(),
+                user_unknown: seats.user_unknown(),
                 seats: l.seats,
                 in_use,
                 compliance: compliance(l, in_use),
@@ -928,6 +1016,9 @@ pub struct WhatIfResult {
     pub seats_today: Option<u32>,
     /// Seats in use today (all installs, stale ones included).
     pub in_use_today: i64,
+    /// Of those installs, the machines with neither a main user nor a
+    /// responsible (no per-user seat).
+    pub user_unknown: i64,
     /// Seats the simulation needs.
     pub seats_simulated: i64,
     /// Yearly cost today (seats owned).
@@ -945,7 +1036,8 @@ pub struct WhatIfResult {
 
 /// Simulate `changes` on licence `l`: seats needed are counted on every
 /// install (stale machines included unless dropped), under the simulated
-/// model, at the simulated price. Today's cost is the seats owned; each
+/// model, at the simulated price, by [`Seats`] as the report counts them (a
+/// machine with no known user takes no per-user seat). Today's cost is the seats owned; each
 /// group's share of it follows its share of today's use. `groups_of`
 /// gives a user's groups (an install counts in each of them).
 pub fn what_if<'a>(
@@ -972,21 +1064,13 @@ pub fn what_if<'a>(
     let unit_price = changes.price.unwrap_or(l.price);
     let period = changes.period.unwrap_or(l.period);
     let yearly_unit = unit_price * period.per_year();
-    let count = |hs: &[&Holder], m: Model| -> i64 {
-        if m.counts_users() {
-            hs.iter()
-                .map(|h| {
-                    h.user
-                        .clone()
-                        .unwrap_or_else(|| format!("machine:{}", h.host_key))
-                })
-                .collect::<BTreeSet<_>>()
-                .len() as i64
-        } else {
-            hs.len() as i64
-        }
-    };
-    let in_use_today = count(&mine, l.model);
+    // Seats are counted as the report counts them (a machine with no known
+    // user takes no per-user seat).
+    let seats_of = |hs: &[&'a Holder]| Seats::count(hs.iter().map(|h| h.user.as_deref()));
+    let count = |hs: &[&'a Holder], m: Model| -> i64 { seats_of(hs).in_use(m) };
+    let today_seats = seats_of(&mine);
+    let in_use_today = today_seats.in_use(l.model);
+    let user_unknown = today_seats.user_unknown();
     let seats_simulated = count(&kept, model);
     let cost_of = |seats: i64| match model {
         Model::Site => yearly_unit,
@@ -1051,6 +1135,7 @@ pub fn what_if<'a>(
         model_simulated: model.as_str(),
         seats_today: l.seats,
         in_use_today,
+        user_unknown,
         seats_simulated,
         cost_today,
         cost_simulated,
@@ -1261,6 +1346,7 @@ end = 2026-07-01
             machine_id: machine,
             host_key: format!("pc{machine}"),
             answered_by: Some(user.into()),
+            answered_at: None,
             answer: Some("uninstall".into()),
             promised: None,
             status,
@@ -1305,7 +1391,9 @@ end = 2026-07-01
         let now = Utc::now();
         // ann removed it from machine 7 but still has machine 1; fay removed
         // her only install; gus promised and has not done it yet.
-        let f = facts(&[(1, "ann", true, Some(1)), (3, "gus", true, Some(2))], now);
+        let mut f = facts(&[(1, "ann", true, Some(1)), (3, "gus", true, Some(2))], now);
+        f.set_user(7, "ann");
+        f.set_user(8, "fay");
         let removals = [
             removal(7, "ann", RemovalStatus::Confirmed),
             removal(8, "fay", RemovalStatus::Confirmed),

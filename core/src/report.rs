@@ -29,12 +29,77 @@ pub struct OsRow {
     pub machines: i64,
 }
 
+/// What a report as of a date can know. The store keeps only each
+/// machine's latest report, so a dated report counts the machines whose
+/// latest report was collected before its instant ([`AsOf::window`]) and
+/// leaves out those reported since: their state then is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    /// Machines whose latest report was collected after the as-of date
+    /// (always 0 without a date).
+    pub reported_since: i64,
+}
+
+impl Known {
+    /// What a report should say beside its rows when machines were left
+    /// out, for people (the rows' JSON shape stays as it is).
+    pub fn note(&self, as_of: &AsOf) -> Option<String> {
+        (self.reported_since > 0).then(|| {
+            let (n, s) = if self.reported_since == 1 {
+                ("1 machine".to_string(), "its")
+            } else {
+                (format!("{} machines", self.reported_since), "their")
+            };
+            format!(
+                "as of {}: {n} reported after that date {} not counted (only each machine's latest report is kept, so {s} state then is unknown)",
+                as_of.date,
+                if self.reported_since == 1 { "is" } else { "are" },
+            )
+        })
+    }
+}
+
+/// Why a dated report cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AsOfError {
+    /// Every stored report was collected after the date.
+    #[error(
+        "nothing is known as of {date}: only each machine's latest report is kept, and the oldest stored one was collected on {earliest}; the earliest date a report can answer is {earliest} (a date before the latest reports leaves out the machines reported since)"
+    )]
+    BeforeOldestReport {
+        /// The date asked.
+        date: NaiveDate,
+        /// The earliest date that can be answered.
+        earliest: NaiveDate,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The one check every report taking an as-of date makes first: refused
+/// when the date is before every stored report (nothing was known then),
+/// otherwise how many machines the date leaves out.
+pub async fn known_as_of(store: &dyn Store, as_of: &AsOf) -> Result<Known, AsOfError> {
+    let Some(before) = as_of.known_before else {
+        return Ok(Known { reported_since: 0 });
+    };
+    let (oldest, reported_since) = store.reported_since(before).await?;
+    match oldest {
+        Some(oldest) if !as_of.is_known(oldest) => Err(AsOfError::BeforeOldestReport {
+            date: as_of.date,
+            earliest: oldest.date_naive(),
+        }),
+        _ => Ok(Known { reported_since }),
+    }
+}
+
 /// `report os`: fresh machines per OS cycle, sorted by product then cycle,
 /// the unmatched ones last.
 pub async fn os_report(store: &dyn Store, catalog: &Catalog, as_of: &AsOf) -> Result<Vec<OsRow>> {
     let mut unmatched = 0;
     let mut rows = Vec::new();
-    for (m, n) in store.os_counts(as_of.fresh_cutoff()).await? {
+    for (m, n) in store.os_counts(as_of.window()).await? {
         match m {
             None => unmatched += n,
             Some(c) => {
@@ -110,11 +175,11 @@ pub async fn eol_report(
     within_days: u32,
 ) -> Result<Vec<CycleRow>> {
     let until = horizon(as_of, within_days);
-    let cutoff = as_of.fresh_cutoff();
+    let window = as_of.window();
     let mut rows: Vec<CycleRow> = Vec::new();
     // The two counts are independent: run them at once on two connections.
     let (os, software) =
-        futures::try_join!(store.os_counts(cutoff), store.software_counts(cutoff))?;
+        futures::try_join!(store.os_counts(window), store.software_counts(window))?;
     for (m, n) in os {
         if let Some(c) = m {
             rows.push(cycle_row(catalog, "os", c, n));
@@ -148,7 +213,7 @@ pub async fn software_report(
     as_of: &AsOf,
 ) -> Result<Vec<CycleRow>> {
     let mut rows: Vec<CycleRow> = store
-        .software_counts(as_of.fresh_cutoff())
+        .software_counts(as_of.window())
         .await?
         .into_iter()
         .map(|(c, n)| cycle_row(catalog, "software", c, n))
@@ -160,7 +225,7 @@ pub async fn software_report(
 /// `report software --by application`.
 pub async fn application_report(store: &dyn Store, as_of: &AsOf) -> Result<Vec<ApplicationRow>> {
     Ok(store
-        .application_counts(as_of.fresh_cutoff())
+        .application_counts(as_of.window())
         .await?
         .into_iter()
         .map(|(application, machines)| ApplicationRow {
@@ -373,7 +438,7 @@ pub async fn owner_report(
         .machines_of(&login)
         .await?
         .into_iter()
-        .filter(|m| as_of.is_fresh(m.last_report))
+        .filter(|m| as_of.counts(m.last_report))
         .collect();
     let ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
     let mut sw: HashMap<i64, Vec<CycleRef>> = HashMap::new();

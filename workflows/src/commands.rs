@@ -618,6 +618,10 @@ impl Engine {
                         ("machines with it", r.machines.to_string()),
                         ("distinct users", r.users.to_string()),
                         (
+                            "machines with no known user (no per-user seat)",
+                            r.user_unknown.to_string(),
+                        ),
+                        (
                             "seats owned",
                             r.seats
                                 .map_or_else(|| "unlimited".into(), |s| s.to_string()),

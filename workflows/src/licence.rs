@@ -43,6 +43,7 @@ pub async fn removals(store: &dyn Store) -> Result<Vec<Removal>, StoreError> {
                 machine_id: cm.machine_id,
                 host_key: cm.host_key,
                 answered_by: cm.answered_by,
+                answered_at: cm.answered_at,
                 answer: cm.answer,
                 promised: cm.answer_date,
                 status,
@@ -56,9 +57,51 @@ pub async fn removals(store: &dyn Store) -> Result<Vec<Removal>, StoreError> {
     Ok(out)
 }
 
+/// The removals as a report as of `as_of` knows them (the rule of
+/// [`AsOf::window`] applied to campaigns): without a date, all of them; for
+/// a date, a removal seen gone after it was still pending then if its
+/// "no longer needed" answer came before, and unknown otherwise; an answer
+/// given after it is unknown; a promise whose date had not passed was not
+/// overdue yet.
+pub fn known_at(removals: Vec<Removal>, as_of: &AsOf) -> Vec<Removal> {
+    let Some(before) = as_of.known_before else {
+        return removals;
+    };
+    removals
+        .into_iter()
+        .filter_map(|mut r| {
+            let answered = r.answered_at.is_some_and(|t| t < before)
+                && r.answer
+                    .as_deref()
+                    .and_then(AnswerKind::parse)
+                    .is_some_and(AnswerKind::gives_up_seat);
+            let status = r.status;
+            match status {
+                RemovalStatus::Confirmed if r.confirmed_at.is_some_and(|t| t < before) => {}
+                RemovalStatus::Confirmed if answered => {
+                    r.status = RemovalStatus::Pending;
+                    r.confirmed_at = None;
+                }
+                RemovalStatus::Confirmed => return None,
+                _ if !answered => return None,
+                RemovalStatus::Overdue if r.promised.is_some_and(|d| d >= as_of.date) => {
+                    r.status = RemovalStatus::Pending;
+                }
+                _ => {}
+            }
+            Some(r)
+        })
+        .collect()
+}
+
+/// [`removals`] as a report as of `as_of` knows them ([`known_at`]).
+pub async fn removals_as_of(store: &dyn Store, as_of: &AsOf) -> Result<Vec<Removal>, StoreError> {
+    Ok(known_at(removals(store).await?, as_of))
+}
+
 /// The licence report's rows on `day` (the licences of `book` running
-/// then), counted over the machines fresh at `as_of`, with the savings the
-/// campaigns found.
+/// then), counted over the machines `as_of` counts ([`AsOf::window`]), with
+/// the savings the campaigns found by then.
 pub async fn rows(
     store: &dyn Store,
     book: &LicenceBook,
@@ -66,7 +109,7 @@ pub async fn rows(
     day: NaiveDate,
 ) -> Result<Vec<LicenceRow>, StoreError> {
     let covers: Vec<_> = book.coverages().into_iter().collect();
-    let facts = store.licence_usage(&covers, as_of.fresh_cutoff()).await?;
-    let removals = removals(store).await?;
+    let facts = store.licence_usage(&covers, as_of.window()).await?;
+    let removals = removals_as_of(store, as_of).await?;
     Ok(licence::report(book, &facts, &removals, day, as_of.instant))
 }

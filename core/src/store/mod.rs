@@ -21,7 +21,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::ConnectOptions as _;
 
 use crate::catalog::CycleInfo;
-use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
+use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User, Window};
 
 pub use campaign::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
@@ -437,25 +437,32 @@ pub trait Store: CampaignStore + Send + Sync {
 
     // --- reports ---
 
-    /// Fresh machines per OS match (`None` for unmatched).
-    async fn os_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(Option<CycleRef>, i64)>>;
-    /// Fresh machines per matched software cycle.
-    async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>>;
-    /// Fresh machines per application.
-    async fn application_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(String, i64)>>;
-    /// Every machine (stale ones too) holding what these licences cover,
-    /// with its user (main user, else responsible) and the last use there.
+    /// Machines the window counts, per OS match (`None` for unmatched).
+    async fn os_counts(&self, window: Window) -> Result<Vec<(Option<CycleRef>, i64)>>;
+    /// Machines the window counts, per matched software cycle.
+    async fn software_counts(&self, window: Window) -> Result<Vec<(CycleRef, i64)>>;
+    /// Machines the window counts, per application.
+    async fn application_counts(&self, window: Window) -> Result<Vec<(String, i64)>>;
+    /// Every machine known in the window (stale ones too: only
+    /// `window.before` applies) holding what these licences cover, with its
+    /// user (main user, else responsible) and the last use there.
     async fn licence_holders(
         &self,
         covers: &[crate::licence::Coverage],
+        window: Window,
     ) -> Result<Vec<crate::licence::Holder>>;
-    /// What the licence report counts, for these coverages: fresh
-    /// machines, users and installs in compact form.
+    /// What the licence report counts, for these coverages: the machines
+    /// the window counts (`fresh`), every machine's user and the installs,
+    /// in compact form.
     async fn licence_usage(
         &self,
         covers: &[crate::licence::Coverage],
-        fresh_since: DateTime<Utc>,
+        window: Window,
     ) -> Result<crate::licence::UsageFacts>;
+    /// What a dated report can know: the oldest stored report's
+    /// `collected_at` (`None` when no machine is stored) and how many
+    /// machines' latest report was collected at or after `instant`.
+    async fn reported_since(&self, instant: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, i64)>;
     /// Every group membership: login -> groups.
     async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>>;
     /// One machine by host key.

@@ -14,7 +14,12 @@ use super::{
     StoreError, TitleRow, UserImport, from_micros, to_micros,
 };
 use crate::catalog::CycleInfo;
-use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User};
+use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User, Window};
+
+/// The window's upper bound as stored: no bound is the largest time.
+fn before_micros(window: Window) -> i64 {
+    window.before.map(to_micros).unwrap_or(i64::MAX)
+}
 
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
 const CHUNK_PARAMS: usize = 30_000;
@@ -176,11 +181,15 @@ macro_rules! sql_store {
             }
 
             /// Ids of the machines whose last report is before `fresh_since`.
-            async fn stale_ids(&self, fresh_since: DateTime<Utc>) -> Result<Vec<i64>> {
-                let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM machines WHERE last_report < $1")
-                    .bind(to_micros(fresh_since))
-                    .fetch_all(&self.pool)
-                    .await?;
+            /// The machines the window does not count: stale ones, and for
+            /// a dated as-of those reported since.
+            async fn uncounted_ids(&self, window: Window) -> Result<Vec<i64>> {
+                let rows: Vec<(i64,)> =
+                    sqlx::query_as("SELECT id FROM machines WHERE last_report < $1 OR last_report >= $2")
+                        .bind(to_micros(window.since))
+                        .bind(before_micros(window))
+                        .fetch_all(&self.pool)
+                        .await?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
@@ -714,21 +723,22 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn os_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(Option<CycleRef>, i64)>> {
+            async fn os_counts(&self, window: Window) -> Result<Vec<(Option<CycleRef>, i64)>> {
                 let rows: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(
-                    "SELECT os_product, os_cycle, COUNT(*) FROM machines WHERE last_report >= $1 \
-                     GROUP BY os_product, os_cycle",
+                    "SELECT os_product, os_cycle, COUNT(*) FROM machines \
+                     WHERE last_report >= $1 AND last_report < $2 GROUP BY os_product, os_cycle",
                 )
-                .bind(to_micros(fresh_since))
+                .bind(to_micros(window.since))
+                .bind(before_micros(window))
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(|(p, c, n)| (cycle_ref(p, c), n)).collect())
             }
 
-            async fn software_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(CycleRef, i64)>> {
-                // Every machine minus the stale ones: the total is one scan of the
-                // covering primary key; the stale side looks up only the (few)
-                // stale machines through the machine_id index.
+            async fn software_counts(&self, window: Window) -> Result<Vec<(CycleRef, i64)>> {
+                // Every machine minus the uncounted ones: the total is one scan
+                // of the covering primary key; the other side looks up only the
+                // (few, for today) stale machines through the machine_id index.
                 let (total, stale_ids): (Vec<(String, String, i64)>, _) = futures::try_join!(
                     async {
                         Ok::<_, StoreError>(
@@ -739,7 +749,7 @@ macro_rules! sql_store {
                             .await?,
                         )
                     },
-                    self.stale_ids(fresh_since)
+                    self.uncounted_ids(window)
                 )?;
                 let mut stale: HashMap<(String, String), i64> = HashMap::new();
                 for chunk in stale_ids.chunks(CHUNK_PARAMS) {
@@ -763,14 +773,14 @@ macro_rules! sql_store {
                 ))
             }
 
-            async fn application_counts(&self, fresh_since: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
+            async fn application_counts(&self, window: Window) -> Result<Vec<(String, i64)>> {
                 let total: Vec<(String, i64)> = sqlx::query_as(
                     "SELECT application, COUNT(*) FROM machine_applications GROUP BY application",
                 )
                 .fetch_all(&self.pool)
                 .await?;
                 let mut stale: HashMap<String, i64> = HashMap::new();
-                for chunk in self.stale_ids(fresh_since).await?.chunks(CHUNK_PARAMS) {
+                for chunk in self.uncounted_ids(window).await?.chunks(CHUNK_PARAMS) {
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT application, COUNT(*) FROM machine_applications WHERE machine_id IN (",
                     );
@@ -790,6 +800,7 @@ macro_rules! sql_store {
             async fn licence_holders(
                 &self,
                 covers: &[crate::licence::Coverage],
+                window: Window,
             ) -> Result<Vec<crate::licence::Holder>> {
                 use crate::licence::Coverage;
                 if covers.is_empty() {
@@ -806,11 +817,13 @@ macro_rules! sql_store {
                 )
                 .fetch_all(&self.pool)
                 .await?;
+                // Machines reported since a dated as-of are not known then.
                 let by_id: HashMap<i64, (String, DateTime<Utc>, Option<String>)> = machines
                     .into_iter()
                     .map(|(id, host, last_report, user, responsible)| {
                         (id, (host, from_micros(last_report), user.or(responsible)))
                     })
+                    .filter(|(_, (_, last_report, _))| window.is_known(*last_report))
                     .collect();
                 let mut out = Vec::new();
                 for c in covers {
@@ -850,7 +863,7 @@ macro_rules! sql_store {
             async fn licence_usage(
                 &self,
                 covers: &[crate::licence::Coverage],
-                fresh_since: DateTime<Utc>,
+                window: Window,
             ) -> Result<crate::licence::UsageFacts> {
                 use crate::licence::Coverage;
                 // Each list comes back as one string (string_agg, in SQLite
@@ -865,9 +878,11 @@ macro_rules! sql_store {
                 // connections, the owners parsed while the lists are read.
                 let fresh = async {
                     let (fresh,): (Option<String>,) = sqlx::query_as(
-                        "SELECT string_agg(CAST(id AS TEXT), ',') FROM machines WHERE last_report >= $1",
+                        "SELECT string_agg(CAST(id AS TEXT), ',') FROM machines \
+                         WHERE last_report >= $1 AND last_report < $2",
                     )
-                    .bind(to_micros(fresh_since))
+                    .bind(to_micros(window.since))
+                    .bind(before_micros(window))
                     .fetch_one(&self.pool)
                     .await?;
                     parse_ids(fresh.as_deref().unwrap_or(""))
@@ -944,6 +959,19 @@ macro_rules! sql_store {
                 facts.user_index = users.user_index;
                 facts.installs = lists.into_iter().collect();
                 Ok(facts)
+            }
+
+            async fn reported_since(&self, instant: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, i64)> {
+                // Both through the last_report index: the minimum is one
+                // look-up, the count reads only the machines reported since.
+                let (oldest, since): (Option<i64>, i64) = sqlx::query_as(
+                    "SELECT (SELECT MIN(last_report) FROM machines), \
+                     (SELECT COUNT(*) FROM machines WHERE last_report >= $1)",
+                )
+                .bind(to_micros(instant))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((oldest.map(from_micros), since))
             }
 
             async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
