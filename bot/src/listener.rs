@@ -7,7 +7,8 @@
 //! - An idle time-out: a connection with no request in flight and no byte
 //!   read or written this long is closed (HTTP/1 keep-alive and HTTP/2 alike).
 //! - A cap on open connections, never above what the open-file limit
-//!   leaves room for: when it is reached the oldest connection is closed
+//!   leaves room for: when it is reached the oldest connection with no
+//!   request in flight (a slow request head, an idle keep-alive) is closed
 //!   to make room, so a flood of slow sockets cannot keep a new request
 //!   (a health probe) out. Running out of file descriptors anyway
 //!   (`EMFILE`) closes the oldest too, instead of spinning on accept.
@@ -73,18 +74,27 @@ fn effective_cap(limits: &Limits) -> usize {
         .max(1)
 }
 
-/// The open connections, oldest first, each with its closer.
+/// The open connections, oldest first, each with its closer and its count
+/// of requests in flight.
 #[derive(Default)]
 struct Connections {
     next: u64,
-    open: BTreeMap<u64, tokio::sync::oneshot::Sender<()>>,
+    open: BTreeMap<u64, (tokio::sync::oneshot::Sender<()>, Arc<AtomicUsize>)>,
 }
 
 impl Connections {
-    /// Close the oldest connection; whether there was one.
+    /// Close the oldest connection with no request in flight (a slow
+    /// request head or an idle keep-alive), else the oldest of all;
+    /// whether there was one.
     fn evict_oldest(&mut self) -> bool {
-        match self.open.pop_first() {
-            Some((_, close)) => {
+        let victim = self
+            .open
+            .iter()
+            .find(|(_, (_, flight))| flight.load(Ordering::Relaxed) == 0)
+            .map(|(id, _)| *id)
+            .or_else(|| self.open.keys().next().copied());
+        match victim.and_then(|id| self.open.remove(&id)) {
+            Some((close, _)) => {
                 let _ = close.send(());
                 true
             }
@@ -136,13 +146,14 @@ pub async fn serve(
         // Reap finished tasks so the set does not grow.
         while tasks.try_join_next().is_some() {}
         let (close_tx, close_rx) = tokio::sync::oneshot::channel();
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let id = {
             let mut c = lock(&conns);
             let cap = effective_cap(&limits);
             while c.open.len() >= cap && c.evict_oldest() {}
             let id = c.next;
             c.next += 1;
-            c.open.insert(id, close_tx);
+            c.open.insert(id, (close_tx, in_flight.clone()));
             id
         };
         let _ = stream.set_nodelay(true);
@@ -153,6 +164,7 @@ pub async fn serve(
             conns: conns.clone(),
             id,
             peer,
+            in_flight,
         };
         tasks.spawn(conn.run(stream, close_rx, shutdown_rx.clone()));
     }
@@ -176,6 +188,7 @@ struct Conn {
     conns: Arc<Mutex<Connections>>,
     id: u64,
     peer: SocketAddr,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Conn {
@@ -187,7 +200,7 @@ impl Conn {
     ) {
         let started = Instant::now();
         let activity = Arc::new(AtomicU64::new(0));
-        let in_flight = Arc::new(AtomicUsize::new(0));
+        let in_flight = self.in_flight.clone();
         let io = TokioIo::new(Tracked {
             inner: stream,
             started,

@@ -1651,8 +1651,11 @@ async fn slow_and_idle_connections_are_shed_and_health_keeps_answering() {
         }
     }
     assert!(slow.len() > 200, "opened {} slow sockets", slow.len());
+    // A fresh connection per probe, as a health checker makes (a kept one
+    // may be the oldest, closed to make room).
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
+        .pool_max_idle_per_host(0)
         .build()
         .expect("client");
     for round in 0..5 {
