@@ -676,6 +676,34 @@ async fn the_webhook_edge_refuses_forged_expired_foreign_and_oversized_requests(
         .await
         .expect("POST");
     assert_eq!(r.status().as_u16(), 401);
+    // A body over the limit is 413, even with the right token (it was
+    // refused for its size, not for a token it lost on the way).
+    let (status, body) = fake
+        .send_slash(&slash, COMMAND_TOKEN, "asmith", &"x".repeat(100_000))
+        .await;
+    assert_eq!(status, 413, "{body}");
+    // A dialog submitted by a user id Mattermost does not know (or cannot
+    // be one) is anyone else's: the same polite 200, nothing recorded.
+    for user_id in ["zzzzzzzzzzzzzzzzzzzzzzzzzz", "not an id"] {
+        let r = http
+            .post(format!("{}/mattermost/dialog", site.base_url))
+            .json(&json!({
+                "type": "dialog_submission", "callback_id": "answer",
+                "state": format!("{token};;"), "user_id": user_id,
+                "channel_id": "", "team_id": "", "submission": {}, "cancelled": false,
+            }))
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "{user_id}: {text}");
+        assert!(text.contains("sent to someone else"), "{user_id}: {text}");
+    }
+    assert!(
+        answers(&site).iter().all(|r| r.1.is_empty()),
+        "nothing recorded"
+    );
     // Expired: the same token, a year later.
     drop(server);
     let later = (chrono::Utc::now() + chrono::Duration::days(400)).to_rfc3339();
