@@ -120,6 +120,7 @@ async fn click_body(settings: &Settings, campaign: &str, count: usize) -> Result
             recipient: login.clone(),
             person: login.clone(),
             machine: machines.get(login).copied(),
+            message: None,
             answer,
             expires,
         });

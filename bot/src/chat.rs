@@ -130,9 +130,8 @@ pub async fn answer_reply(
     answer: Answer,
     line: &str,
 ) -> String {
-    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
     let (kind, date) = (answer.kind, answer.date);
-    match e
+    let done = e
         .answer_chat(
             &user.login,
             channel,
@@ -140,8 +139,21 @@ pub async fn answer_reply(
             answer,
             crate::campaigns::now(),
         )
-        .await
-    {
+        .await;
+    said(user, kind, date, line, done)
+}
+
+/// What the bot says about a chat answer (`line`: what was typed or voted)
+/// once tried: what was recorded and what is still open, or why not.
+pub fn said(
+    user: &User,
+    kind: winventory_workflows::answer::AnswerKind,
+    date: Option<chrono::NaiveDate>,
+    line: &str,
+    done: Result<winventory_workflows::engine::ChatAnswer, ChatError>,
+) -> String {
+    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
+    match done {
         Ok(done) => {
             let mut said = format!(
                 "Recorded for {}: {}{}.",

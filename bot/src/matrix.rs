@@ -51,7 +51,6 @@ use winventory_workflows::answer::{Answer, AnswerKind};
 use winventory_workflows::delivery::{Channel, SendError};
 use winventory_workflows::engine::{Engine, EngineError};
 use winventory_workflows::render::answer_label;
-use winventory_workflows::reply;
 
 use crate::settings::Settings;
 
@@ -356,7 +355,9 @@ impl MatrixChannel {
                         return;
                     }
                     let choice = ev.content.poll_response.answers.first().cloned();
-                    if let Some(said) = vote(&e, ev.sender.as_str(), choice.as_deref()).await {
+                    let poll = ev.content.relates_to.event_id.as_str();
+                    if let Some(said) = vote(&e, ev.sender.as_str(), poll, choice.as_deref()).await
+                    {
                         let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
                     }
                 }
@@ -370,7 +371,8 @@ impl MatrixChannel {
                     return;
                 }
                 let choice = ev.content.selections.first().cloned();
-                if let Some(said) = vote(&e, ev.sender.as_str(), choice.as_deref()).await {
+                let poll = ev.content.relates_to.event_id.as_str();
+                if let Some(said) = vote(&e, ev.sender.as_str(), poll, choice.as_deref()).await {
                     let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
                 }
             }
@@ -396,8 +398,10 @@ async fn conversation(
     (crate::chat::plain(&parts), crate::chat::html(&parts))
 }
 
-/// What the bot says to a vote in a digest's poll.
-async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> {
+/// What the bot says to a vote in a digest's poll (`poll`: the poll's
+/// event id). A vote answers the machines of the digest the poll follows,
+/// and no other: not those of other campaigns, nor those added since.
+async fn vote(e: &Engine, sender: &str, poll: &str, choice: Option<&str>) -> Option<String> {
     let kind = choice.and_then(AnswerKind::parse)?;
     let user = match login_of(e, sender).await {
         Ok(Some(u)) => u,
@@ -421,17 +425,10 @@ async fn vote(e: &Engine, sender: &str, choice: Option<&str>) -> Option<String> 
         detail: None,
         comment: None,
     };
-    Some(
-        crate::chat::answer_reply(
-            e,
-            "matrix",
-            &user,
-            &reply::Target::All,
-            answer,
-            kind.as_str(),
-        )
-        .await,
-    )
+    let done = e
+        .answer_poll(&user.login, "matrix", poll, answer, crate::campaigns::now())
+        .await;
+    Some(crate::chat::said(&user, kind, None, kind.as_str(), done))
 }
 
 /// Who an access token belongs to: user and device
@@ -588,8 +585,9 @@ const OUTBOX_KEY: &str = "org.winventory.outbox_key";
 const HISTORY_LOOKBACK: u32 = 100;
 
 /// The outbox keys (of `key` and its poll) among the bot's recent events in
-/// the room, read back (and decrypted) from the homeserver.
-async fn sent_in_room(room: &Room, key: &str) -> Result<Vec<String>, matrix_sdk::Error> {
+/// the room, with their event ids, read back (and decrypted) from the
+/// homeserver.
+async fn sent_in_room(room: &Room, key: &str) -> Result<Vec<(String, String)>, matrix_sdk::Error> {
     let mut options = matrix_sdk::room::MessagesOptions::backward();
     options.limit = HISTORY_LOOKBACK.into();
     let page = room.messages(options).await?;
@@ -605,7 +603,8 @@ async fn sent_in_room(room: &Room, key: &str) -> Result<Vec<String>, matrix_sdk:
         if let Some(k) = v["content"][OUTBOX_KEY].as_str()
             && k.starts_with(key)
         {
-            found.push(k.to_string());
+            let id = v["event_id"].as_str().unwrap_or_default();
+            found.push((k.to_string(), id.to_string()));
         }
     }
     Ok(found)
@@ -675,7 +674,8 @@ impl Channel for MatrixChannel {
         } else {
             Vec::new()
         };
-        if !sent_before.contains(&m.idem_key) {
+        let sent = |k: &str| sent_before.iter().find(|(key, _)| key == k);
+        if sent(&m.idem_key).is_none() {
             room.send_raw("m.room.message", with_key(&content, &m.idem_key))
                 .with_transaction_id(&txn)
                 .await
@@ -690,17 +690,33 @@ impl Channel for MatrixChannel {
             .iter()
             .filter_map(|a| AnswerKind::parse(a))
             .collect();
-        if !actions.is_empty() && !sent_before.contains(&poll_key) {
+        let poll_sent = sent(&poll_key).map(|(_, id)| id.clone());
+        if let Some(id) = poll_sent.filter(|id| !id.is_empty()) {
+            // Sent by an earlier attempt that may have stopped before
+            // remembering it.
+            self.db.set_remote_id(m.id, &id).await.map_err(|e| {
+                SendError::Transient(format!("cannot remember the poll sent to {user}: {e}"))
+            })?;
+        } else if !actions.is_empty() && sent(&poll_key).is_none() {
             let lang = match self.db.user(&m.recipient).await {
                 Ok(u) => u.and_then(|u| u.language).unwrap_or_default(),
                 Err(_) => String::new(),
             };
             let poll = digest_poll(winventory_workflows::render::language(&lang), &actions)
                 .map_err(SendError::Permanent)?;
-            room.send_raw("org.matrix.msc3381.poll.start", with_key(&poll, &poll_key))
+            let sent = room
+                .send_raw("org.matrix.msc3381.poll.start", with_key(&poll, &poll_key))
                 .with_transaction_id(&OwnedTransactionId::from(format!("{txn}.poll")))
                 .await
                 .map_err(|e| classify(&e, &format!("cannot send the poll to {user}")))?;
+            // A vote names the poll's event: it finds this message, and
+            // answers the machines it lists.
+            self.db
+                .set_remote_id(m.id, sent.response.event_id.as_str())
+                .await
+                .map_err(|e| {
+                    SendError::Transient(format!("cannot remember the poll sent to {user}: {e}"))
+                })?;
         }
         Ok(())
     }

@@ -287,6 +287,14 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     );
     let listed = site.json(&["campaign", "list", "--format", "json"]);
     assert_eq!(listed[0]["state"], "paused", "{listed}");
+    // SRV-A3 appears after the digest: resuming adds it to the campaign
+    // (and asks about it in a message of its own), not to the digest's poll.
+    let at = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let a3 = format!(
+        r#"{{"hostname": "SRV-A3", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "asmith"}}"#
+    );
+    site.run(&["ingest", &site.write("a3.jsonl", &a3)]);
     site.run(&["campaign", "resume", "retire-2012r2"]);
 
     // A stranger's invitation is declined, and nothing they try is done.
@@ -368,7 +376,8 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         .count();
     assert_eq!(answered, 1, "{shown}");
 
-    // The digest came with a poll; a vote answers for all of asmith's machines.
+    // The digest came with a poll; a vote answers for all the machines of
+    // that digest: not SRV-A3, which joined the campaign after it.
     let poll = owner
         .polls
         .lock()
@@ -398,6 +407,14 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         .filter_map(|m| m["host_key"].as_str())
         .collect();
     assert_eq!(replace, ["srv-a1", "srv-a2"], "{shown}");
+    assert!(
+        shown
+            .as_array()
+            .expect("rows")
+            .iter()
+            .any(|m| m["host_key"] == "srv-a3" && m["answer"].is_null()),
+        "srv-a3 is in the campaign, unanswered: {shown}"
+    );
 
     // Restart: an answer typed while the bot is down is handled once, after
     // it is back; nothing said before is handled again.

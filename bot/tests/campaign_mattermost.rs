@@ -676,6 +676,34 @@ async fn the_webhook_edge_refuses_forged_expired_foreign_and_oversized_requests(
         .await
         .expect("POST");
     assert_eq!(r.status().as_u16(), 401);
+    // A body over the limit is 413, even with the right token (it was
+    // refused for its size, not for a token it lost on the way).
+    let (status, body) = fake
+        .send_slash(&slash, COMMAND_TOKEN, "asmith", &"x".repeat(100_000))
+        .await;
+    assert_eq!(status, 413, "{body}");
+    // A dialog submitted by a user id Mattermost does not know (or cannot
+    // be one) is anyone else's: the same polite 200, nothing recorded.
+    for user_id in ["zzzzzzzzzzzzzzzzzzzzzzzzzz", "not an id"] {
+        let r = http
+            .post(format!("{}/mattermost/dialog", site.base_url))
+            .json(&json!({
+                "type": "dialog_submission", "callback_id": "answer",
+                "state": format!("{token};;"), "user_id": user_id,
+                "channel_id": "", "team_id": "", "submission": {}, "cancelled": false,
+            }))
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "{user_id}: {text}");
+        assert!(text.contains("sent to someone else"), "{user_id}: {text}");
+    }
+    assert!(
+        answers(&site).iter().all(|r| r.1.is_empty()),
+        "nothing recorded"
+    );
     // Expired: the same token, a year later.
     drop(server);
     let later = (chrono::Utc::now() + chrono::Duration::days(400)).to_rfc3339();
@@ -693,4 +721,52 @@ async fn the_webhook_edge_refuses_forged_expired_foreign_and_oversized_requests(
         answers(&site).iter().all(|r| r.1.is_empty()),
         "nothing recorded"
     );
+}
+
+/// The "all" button of a digest answers the machines that digest listed:
+/// not a machine of the same person added to the campaign after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_all_button_answers_the_machines_its_post_listed_and_no_later_one() {
+    let (site, fake) = mattermost_site(Backend::Sqlite, "mmall").await;
+    worker(&site, &fake);
+    let digest = fake.posts_to("asmith").await[0].clone();
+    // SRV-A3 appears the same day: added to the campaign, in no digest yet.
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let a3 = format!(
+        r#"{{"hostname": "SRV-A3", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "asmith"}}"#
+    );
+    site.run(&["ingest", &site.write("a3.jsonl", &a3)]);
+    worker(&site, &fake);
+    assert_eq!(fake.posts_to("asmith").await.len(), 1, "one digest a day");
+    assert!(
+        answers(&site).iter().any(|r| r.0 == "srv-a3"),
+        "{:?}",
+        answers(&site)
+    );
+    let _server = site.serve_with(None, &mm_env(&fake)).await;
+    let all = action_id(&digest, "All", "Will decommission");
+    let out = fake
+        .click(
+            digest["id"].as_str().unwrap_or_default(),
+            &all,
+            "asmith",
+            None,
+        )
+        .await
+        .expect("click");
+    assert_eq!(out.status, 200, "{out:?}");
+    let text = out.ephemeral_text.unwrap_or_default();
+    assert!(text.contains("Recorded for srv-a1, srv-a2:"), "{text}");
+    let answered: Vec<String> = answers(&site)
+        .into_iter()
+        .filter(|r| !r.1.is_empty())
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(answered, ["srv-a1", "srv-a2"]);
+    // Its token names no one, no address and no machine in clear.
+    let token = token_of(&digest, &all);
+    for clear in ["asmith", "srv-a", &site.domain] {
+        assert!(!token.to_lowercase().contains(clear), "{clear} in {token}");
+    }
 }

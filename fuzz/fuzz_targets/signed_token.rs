@@ -2,13 +2,15 @@
 //! link's query string carries, and whatever verifies must round-trip:
 //! signing its claims again gives a token that verifies to the same claims.
 //!
-//! Each input is used twice, with one fixed key (`k1`, as in the tests):
+//! Each input is used three times, with one fixed key (`k1`, as in the tests):
 //! 1. as the token itself (bytes made UTF-8 lossily), which exercises the
-//!    splitting, key lookup and base64 of the tag in front of the signature;
-//! 2. as the payload of a token signed with the real key (base64 of the raw
-//!    bytes, HMAC-SHA256 over `k1.` + payload, as `token.rs` signs), so the
-//!    fuzzer also reaches the claims parser behind the signature, which
-//!    random tokens never get past.
+//!    splitting, key lookup and base64 in front of the signature or seal;
+//! 2. as the payload of a version-2 token signed with the real key (base64
+//!    of the raw bytes, HMAC-SHA256 over `k1.` + payload, as earlier
+//!    releases signed), so the fuzzer also reaches the claims parser behind
+//!    the signature, which random tokens never get past;
+//! 3. as the plaintext of a version-3 token sealed with the real key
+//!    (`Signer::seal_plaintext`), which reaches the parser behind the seal.
 #![no_main]
 
 use base64::Engine as _;
@@ -56,4 +58,7 @@ fuzz_target!(|data: &[u8]| {
     mac.update(payload.as_bytes());
     let tag = B64.encode(mac.finalize().into_bytes());
     check(&format!("{KID}.{payload}.{tag}"));
+
+    // 3. The input as a version-3 plaintext, sealed with the real key.
+    check(&SIGNER.seal_plaintext(data));
 });

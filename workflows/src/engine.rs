@@ -13,8 +13,8 @@ use minijinja::context;
 use serde::Serialize;
 use sha2::Digest as _;
 use winventory_core::store::{
-    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, MachineRow, NewMessage, NewTarget,
-    Store, StoreError,
+    AnswerRecord, CampaignMachine, CampaignRow, CampaignState, MachineRow, MessageRef, NewMessage,
+    NewTarget, Store, StoreError,
 };
 use winventory_core::{AsOf, Catalog, User};
 
@@ -344,6 +344,18 @@ pub enum ChatError {
         /// The person's open machines.
         open: Vec<String>,
     },
+    /// "All" names no list: no message listing machines was sent to the
+    /// person in this chat (or the poll's message is not known).
+    #[error(
+        "I have not sent you a list of machines here that \"all\" could answer for; answer each machine by name (for example: PC042 upgrade by 2027-03-01), or type mine to see them"
+    )]
+    NoList,
+    /// Nothing of the list "all" answers for is left to answer.
+    #[error("nothing is left to answer among the machines of my latest message{}", if open.is_empty() { String::new() } else { format!("; still waiting for an answer, by name: {}", open.join(", ")) })]
+    NothingListed {
+        /// The person's machines still open (not in that message).
+        open: Vec<String>,
+    },
     /// The answer is incomplete or invalid, or storage failed.
     #[error(transparent)]
     Answer(#[from] LinkError),
@@ -495,13 +507,15 @@ impl Engine {
     }
 
     /// Signed tokens for each answer, for one machine or (`m` is `None`)
-    /// all of the recipient's machines in the campaign.
+    /// all the machines of the campaign that `message` (its outbox key)
+    /// lists.
     fn tokens(
         &self,
         c: &Campaign,
         recipient: &str,
         person: &str,
         m: Option<&DigestMachine>,
+        message: &str,
         answers: &[AnswerKind],
     ) -> Result<Vec<(AnswerKind, String)>, EngineError> {
         let signer = self.signer.as_ref().ok_or(EngineError::NoKeys)?;
@@ -514,6 +528,7 @@ impl Engine {
                     recipient: recipient.to_string(),
                     person: person.to_string(),
                     machine: m.map(|m| m.machine_id),
+                    message: m.is_none().then(|| message.to_string()),
                     answer,
                     expires,
                 });
@@ -522,18 +537,20 @@ impl Engine {
             .collect())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn links(
         &self,
         c: &Campaign,
         recipient: &str,
         person: &str,
         m: Option<&DigestMachine>,
+        message: &str,
         answers: &[AnswerKind],
         lang: &str,
     ) -> Result<Vec<AnswerLink>, EngineError> {
         let base = self.config.base_url.trim_end_matches('/');
         Ok(self
-            .tokens(c, recipient, person, m, answers)?
+            .tokens(c, recipient, person, m, message, answers)?
             .into_iter()
             .map(|(answer, token)| AnswerLink {
                 answer,
@@ -550,6 +567,7 @@ impl Engine {
         &self,
         person: &Addressee,
         sections: &[(&Campaign, &str, Vec<DigestMachine>)],
+        message: &str,
     ) -> Result<crate::buttons::Buttons, EngineError> {
         use crate::buttons::{Button, Buttons, MachineButtons, Section, needs_fields};
         let lang = crate::render::language(&person.language);
@@ -589,6 +607,7 @@ impl Engine {
                             recipient,
                             &person.login,
                             Some(m),
+                            message,
                             &m.answers,
                         )?),
                     })
@@ -596,7 +615,7 @@ impl Engine {
                 .collect::<Result<Vec<_>, EngineError>>()?;
             let common = common_answers(c, machines);
             let all = if machines.len() > 1 {
-                to_buttons(self.tokens(c, recipient, &person.login, None, &common)?)
+                to_buttons(self.tokens(c, recipient, &person.login, None, message, &common)?)
             } else {
                 Vec::new()
             };
@@ -612,13 +631,15 @@ impl Engine {
     }
 
     /// Render one person's digest over sections of (campaign, recipient key,
-    /// machines).
+    /// machines), to be queued as `message` (its outbox key, which its
+    /// answers for all machines name).
     fn render_digest(
         &self,
         person: &Addressee,
         sections: &[(&Campaign, &str, Vec<DigestMachine>)],
         reminder: bool,
         channel: &str,
+        message: &str,
     ) -> Result<crate::render::Rendered, EngineError> {
         let lang = crate::render::language(&person.language);
         let mut campaigns = Vec::new();
@@ -638,7 +659,7 @@ impl Engine {
                         reopened => &m.reopened,
                         last_used => m.last_used.map(|d| d.to_string()),
                         passed_on_by => &m.passed_on_by,
-                        links => ser(&self.links(c, recipient, &person.login, Some(m), &m.answers, lang)?),
+                        links => ser(&self.links(c, recipient, &person.login, Some(m), message, &m.answers, lang)?),
                     })
                 })
                 .collect::<Result<Vec<_>, EngineError>>()?;
@@ -653,7 +674,7 @@ impl Engine {
                 // the owner's group an unanswered machine was escalated to.
                 fallback => recipient.strip_prefix("group:") == Some(c.spec.fallback_group.as_str()),
                 machines => rows,
-                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, &common, lang)? } else { Vec::new() }),
+                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, message, &common, lang)? } else { Vec::new() }),
             });
         }
         let first = sections.first();
@@ -794,11 +815,14 @@ impl Engine {
                 if person.email.is_none() {
                     summary.unreachable.push(login.to_string());
                 }
+                // Never queued: its answers for all machines name a message
+                // that lists none, so they answer nothing.
                 let r = self.render_digest(
                     &person,
                     &[(&c, recipient.as_str(), list.clone())],
                     false,
                     "email",
+                    &format!("preview:{}:{login}", c.row.id),
                 )?;
                 let safe: String = login
                     .chars()
@@ -857,8 +881,9 @@ impl Engine {
             .collect();
         // Links in a test message are signed for the admin, so following
         // them cannot answer for the real owner.
-        let r = self.render_digest(&admin, &[(&c, login, list)], false, "email")?;
+        // Nor can its answers for all machines: its message lists none.
         let key = format!("test:{}:{}:{}", c.row.id, login, now.timestamp_micros());
+        let r = self.render_digest(&admin, &[(&c, login, list)], false, "email", &key)?;
         let msg = NewMessage {
             message_id: self.message_id(&key),
             idem_key: key,
@@ -1052,8 +1077,9 @@ impl Engine {
                         .iter()
                         .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
                         .collect();
+                    let key = format!("digest:{login}:{day}:{}", route.channel);
                     let rendered =
-                        self.render_digest(&person, &list, !any_first, &route.channel)?;
+                        self.render_digest(&person, &list, !any_first, &route.channel, &key)?;
                     // Offered for all at once: what every listed machine
                     // offers, but for answers that need a text of their own.
                     let actions: Vec<String> = list
@@ -1069,10 +1095,9 @@ impl Engine {
                         .map(|a| a.as_str().to_string())
                         .collect();
                     let buttons = match route.channel.as_str() {
-                        "mattermost" => Some(self.buttons(&person, &list)?.to_json()),
+                        "mattermost" => Some(self.buttons(&person, &list, &key)?.to_json()),
                         _ => None,
                     };
-                    let key = format!("digest:{login}:{day}:{}", route.channel);
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
                         idem_key: key,
@@ -1565,7 +1590,11 @@ impl Engine {
     /// and say what it would record, on which machines. One read (the
     /// campaign's state, the recipient's machines through an index, the
     /// person), so a click costs the same in a campaign of 10 or 100,000
-    /// machines.
+    /// machines; a token for all machines also reads, at the same time, the
+    /// machines its message listed, and answers those alone (not the
+    /// machines added to the campaign since). A token signed before tokens
+    /// named their message (version 1 or 2) answers the machines already
+    /// listed in some message.
     pub async fn open_pick(
         &self,
         token: &str,
@@ -1577,19 +1606,36 @@ impl Engine {
             .as_ref()
             .ok_or(LinkError::Token(TokenError::UnknownKey))?;
         let claims = signer.verify(token, now)?;
-        let found = self
+        let view = self
             .store
-            .answer_view(claims.campaign, &claims.recipient, &claims.person)
-            .await?;
+            .answer_view(claims.campaign, &claims.recipient, &claims.person);
+        let (found, listed) = match (claims.machine, claims.message.as_deref()) {
+            (None, Some(key)) => {
+                let (found, listed) =
+                    tokio::join!(view, self.store.listed_message(MessageRef::Key(key)));
+                (
+                    found?,
+                    Some(listed?.map(|l| l.machines).unwrap_or_default()),
+                )
+            }
+            _ => (view.await?, None),
+        };
         let found = match found {
             Some(v) if v.state != CampaignState::Closed => v,
             _ => return Err(LinkError::Closed),
+        };
+        let in_scope = |m: &CampaignMachine| match (claims.machine, &listed) {
+            (Some(id), _) => id == m.machine_id,
+            (None, Some(listed)) => listed
+                .binary_search(&(claims.campaign, m.machine_id))
+                .is_ok(),
+            (None, None) => m.messages > 0,
         };
         let machines: Vec<CampaignMachine> = found
             .machines
             .iter()
             .filter(|m| m.state != "resolved")
-            .filter(|m| claims.machine.is_none_or(|id| id == m.machine_id))
+            .filter(|m| in_scope(m))
             .filter(|m| narrow.is_none_or(|id| id == m.machine_id))
             .cloned()
             .collect();
@@ -1796,8 +1842,10 @@ impl Engine {
     }
 
     /// Record an answer a person typed in chat (see [`crate::reply`]) for
-    /// one of their machines or all of them, across their running
-    /// campaigns. Returns what was recorded and what is still open.
+    /// one of their machines, across their running campaigns, or for all
+    /// the machines of the latest digest sent to them in that chat (`via`):
+    /// "all" never covers a machine they have not been shown there. Returns
+    /// what was recorded and what is still open.
     pub async fn answer_chat(
         &self,
         login: &str,
@@ -1806,6 +1854,70 @@ impl Engine {
         answer: Answer,
         now: DateTime<Utc>,
     ) -> Result<ChatAnswer, ChatError> {
+        let listed = match target {
+            crate::reply::Target::All => Some(
+                self.store
+                    .listed_message(MessageRef::LatestSent {
+                        recipient: login,
+                        channel: via,
+                    })
+                    .await
+                    .map_err(EngineError::from)?,
+            ),
+            crate::reply::Target::Host(_) => None,
+        };
+        self.answer_among(login, via, target, listed, answer, now)
+            .await
+    }
+
+    /// Record a vote in a chat's poll (`poll`: the id the chat server gave
+    /// it) for all the machines of the message the poll follows, when that
+    /// message was sent to `login`.
+    pub async fn answer_poll(
+        &self,
+        login: &str,
+        via: &str,
+        poll: &str,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<ChatAnswer, ChatError> {
+        let listed = self
+            .store
+            .listed_message(MessageRef::Remote {
+                channel: via,
+                id: poll,
+            })
+            .await
+            .map_err(EngineError::from)?
+            .filter(|m| m.recipient == login);
+        self.answer_among(
+            login,
+            via,
+            &crate::reply::Target::All,
+            Some(listed),
+            answer,
+            now,
+        )
+        .await
+    }
+
+    /// Record a chat answer for one machine by name, or (`listed` is
+    /// `Some`) all the machines a message listed that are still the
+    /// person's to answer.
+    async fn answer_among(
+        &self,
+        login: &str,
+        via: &str,
+        target: &crate::reply::Target,
+        listed: Option<Option<winventory_core::store::ListedMessage>>,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<ChatAnswer, ChatError> {
+        let listed = match listed {
+            None => None,
+            Some(Some(l)) if !l.machines.is_empty() => Some(l.machines),
+            Some(_) => return Err(ChatError::NoList),
+        };
         let campaigns = self.open_machines_of(login).await?;
         let wanted = match target {
             crate::reply::Target::All => None,
@@ -1820,6 +1932,11 @@ impl Engine {
             let chosen: Vec<CampaignMachine> = machines
                 .iter()
                 .filter(|m| wanted.as_ref().is_none_or(|w| *w == m.host_key))
+                .filter(|m| {
+                    listed
+                        .as_ref()
+                        .is_none_or(|l| l.binary_search(&(m.campaign_id, m.machine_id)).is_ok())
+                })
                 .cloned()
                 .collect();
             if chosen.is_empty() {
@@ -1868,6 +1985,9 @@ impl Engine {
                 .collect();
             open.sort();
             open.dedup();
+            if listed.is_some() {
+                return Err(ChatError::NothingListed { open });
+            }
             return Err(ChatError::NotYours {
                 host: match target {
                     crate::reply::Target::All => "all".into(),
@@ -1883,7 +2003,9 @@ impl Engine {
             .filter(|m| m.state == "open" && !out.recorded.contains(&m.host_key))
             .map(|m| m.host_key.clone())
             .collect();
+        // A machine asked about in two campaigns is named once.
         out.recorded.sort();
+        out.recorded.dedup();
         out.still_open.sort();
         out.still_open.dedup();
         Ok(out)

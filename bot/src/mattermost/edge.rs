@@ -8,10 +8,12 @@
 //! nothing; a valid one for a closed campaign gets 200 with a polite
 //! ephemeral answer and changes nothing; a click by someone other than the
 //! person the buttons were sent to records nothing, nor does a dialog
-//! submitted by anyone else (looked up by id). Answers that need
+//! submitted by anyone else (looked up by id; an id Mattermost does not know
+//! is anyone else). Answers that need
 //! fields open a dialog from inside the click's handler (its `trigger_id`
 //! lives seconds), and the submission is checked field by field. The slash
-//! command's token is compared in constant time; a wrong one gets 401.
+//! command's token is compared in constant time; a wrong one gets 401, a
+//! body over the limit 413 (as for clicks and dialogs), whatever it carries.
 //! Answers never carry a stack trace, a token or whether a user exists.
 
 use std::collections::HashMap;
@@ -426,6 +428,11 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     match mm.client.user(&sub.user_id).await {
         Ok(u) if is_person(&view, &u.username) => {}
         Ok(_) => return dialog_error(StatusCode::OK, NOT_YOURS),
+        // An id Mattermost does not know (404) or refuses (400) is not the
+        // person's either: the same polite answer, not an outage.
+        Err(super::client::ApiError::Status {
+            status: 400 | 404, ..
+        }) => return dialog_error(StatusCode::OK, NOT_YOURS),
         Err(e) => {
             tracing::warn!(error = %e, "mattermost dialog: cannot look up the submitter");
             return dialog_error(StatusCode::SERVICE_UNAVAILABLE, OUR_FAULT);
@@ -518,7 +525,22 @@ pub async fn command(
             "The /winv command is off: set WINVENTORY_MATTERMOST_COMMAND_TOKEN on the server.",
         );
     };
-    let req = form.map(|f| f.0).unwrap_or_default();
+    // A body the form extractor refused keeps the status it was refused
+    // with (413 over the body limit, 415 not a form...), before any token
+    // check: a body cut at the limit lost its token, it did not carry a
+    // wrong one.
+    let req = match form {
+        Ok(f) => f.0,
+        Err(rejection) => {
+            let status = rejection.status();
+            let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "This command is too long."
+            } else {
+                "This command's request is malformed."
+            };
+            return slash_reply(status, text);
+        }
+    };
     if !bool::from(req.token.as_bytes().ct_eq(expected.expose().as_bytes())) {
         return slash_reply(
             StatusCode::UNAUTHORIZED,

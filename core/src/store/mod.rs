@@ -25,8 +25,8 @@ use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerRole, OwnerSource, User, W
 
 pub use campaign::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
-    OutboxRow, PostedMessage,
+    CampaignStore, ExceptionDecision, ListedMessage, MachineChange, MessageRef, NewMessage,
+    NewTarget, OutboxCounts, OutboxRow, PostedMessage,
 };
 pub use sql::{PostgresStore, SqliteStore};
 

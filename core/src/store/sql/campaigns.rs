@@ -9,8 +9,8 @@ use sqlx::{QueryBuilder, Row};
 
 use super::super::campaign::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, MachineChange, NewMessage, NewTarget, OutboxCounts,
-    OutboxRow, PostedMessage,
+    CampaignStore, ExceptionDecision, ListedMessage, MachineChange, MessageRef, NewMessage,
+    NewTarget, OutboxCounts, OutboxRow, PostedMessage,
 };
 use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, parse_date};
@@ -554,6 +554,51 @@ macro_rules! campaign_store {
                 }))
             }
 
+            async fn listed_message(&self, which: MessageRef<'_>) -> Result<Option<ListedMessage>> {
+                // One read: the message's row beside each machine it lists.
+                let (id, a, b) = match which {
+                    MessageRef::Key(key) => ("SELECT MAX(id) FROM outbox WHERE idem_key = $1", key, ""),
+                    MessageRef::Remote { channel, id } => (
+                        "SELECT MAX(id) FROM outbox WHERE remote_id = $1 AND channel = $2",
+                        id,
+                        channel,
+                    ),
+                    MessageRef::LatestSent { recipient, channel } => (
+                        "SELECT MAX(x.id) FROM outbox x WHERE x.recipient = $1 AND x.channel = $2 \
+                         AND x.state = 'sent' \
+                         AND EXISTS (SELECT 1 FROM outbox_machines y WHERE y.outbox_id = x.id)",
+                        recipient,
+                        channel,
+                    ),
+                };
+                let q = format!(
+                    "SELECT o.id, o.idem_key, o.recipient, o.channel, om.campaign_id, om.machine_id \
+                     FROM outbox o LEFT JOIN outbox_machines om ON om.outbox_id = o.id \
+                     WHERE o.id = ({id}) ORDER BY om.campaign_id, om.machine_id"
+                );
+                let mut query = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, Option<i64>)>(
+                    sqlx::AssertSqlSafe(q),
+                )
+                .bind(a);
+                if !b.is_empty() {
+                    query = query.bind(b);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                let Some((id, idem_key, recipient, channel, _, _)) = rows.first().cloned() else {
+                    return Ok(None);
+                };
+                Ok(Some(ListedMessage {
+                    id,
+                    idem_key,
+                    recipient,
+                    channel,
+                    machines: rows
+                        .into_iter()
+                        .filter_map(|(_, _, _, _, c, m)| Some((c?, m?)))
+                        .collect(),
+                }))
+            }
+
             async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
                 let (at,): (Option<i64>,) =
                     sqlx::query_as("SELECT MAX(seen_at) FROM chat_events WHERE channel = $1")
@@ -614,9 +659,14 @@ macro_rules! campaign_store {
                     let new: std::collections::HashMap<&str, i64> =
                         inserted.iter().map(|(id, k)| (k.as_str(), *id)).collect();
                     let mut links: Vec<(i64, i64)> = Vec::new();
+                    let mut listed: Vec<(i64, i64, i64)> = Vec::new();
                     let mut touched: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
                     for m in chunk {
                         let Some(&id) = new.get(m.idem_key.as_str()) else { continue };
+                        let mut pairs = m.machines.clone();
+                        pairs.sort_unstable();
+                        pairs.dedup();
+                        listed.extend(pairs.into_iter().map(|(c, machine)| (id, c, machine)));
                         let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
                         campaigns.sort_unstable();
                         campaigns.dedup();
@@ -629,6 +679,15 @@ macro_rules! campaign_store {
                         let mut qb = QueryBuilder::<$db>::new("INSERT INTO outbox_campaigns (outbox_id, campaign_id) ");
                         qb.push_values(part, |mut b, (id, c)| {
                             b.push_bind(*id).push_bind(*c);
+                        });
+                        qb.build().execute(&mut *tx).await?;
+                    }
+                    for part in listed.chunks(CHUNK_PARAMS / 3) {
+                        let mut qb = QueryBuilder::<$db>::new(
+                            "INSERT INTO outbox_machines (outbox_id, campaign_id, machine_id) ",
+                        );
+                        qb.push_values(part, |mut b, (id, c, machine)| {
+                            b.push_bind(*id).push_bind(*c).push_bind(*machine);
                         });
                         qb.build().execute(&mut *tx).await?;
                     }
