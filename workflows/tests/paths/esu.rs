@@ -66,6 +66,7 @@ async fn link(s: &Site, c: &Campaign, answer: AnswerKind) -> String {
         recipient: "olga".into(),
         person: "olga".into(),
         machine: Some(m.machine_id),
+        message: None,
         answer,
         expires: at("2028-01-30T23:59:59Z"),
     })

@@ -1,4 +1,4 @@
--- Schema version 15: the machines each message lists, so an answer for all
+-- Schema version 14: the machines each message lists, so an answer for all
 -- of them (a link, a button or drop-down, a poll vote, a typed "all")
 -- answers those and none added to a campaign since. Messages queued before
 -- this version list none.
