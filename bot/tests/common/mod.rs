@@ -78,14 +78,7 @@ impl Site {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().expect("run winventory");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        succeeded(self.command(args).output().expect("run winventory"), args)
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
@@ -207,6 +200,27 @@ os = [{ product = "windows-server", cycles = ["2012-r2"] }]
 "#
 }
 
+/// `out`, once it is known to have succeeded (else the test fails with
+/// what the command printed).
+fn succeeded(out: Output, args: &[&str]) -> Output {
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Whether the tests run as root (PostgreSQL's binaries then run as the
+/// `postgres` user: initdb refuses root).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
 /// A PostgreSQL cluster of a test's own (initdb into a temporary folder,
 /// on a free port), for tests that stop and start the database under a
 /// running process without disturbing the server other tests share.
@@ -224,11 +238,7 @@ impl PrivatePostgres {
     }
 
     fn as_postgres(args: &[&str]) -> Output {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let mut cmd = if root {
+        let mut cmd = if is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]);
             c.args(args);
@@ -238,24 +248,13 @@ impl PrivatePostgres {
             c.args(&args[1..]);
             c
         };
-        let out = cmd.output().expect("run a PostgreSQL binary");
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        succeeded(cmd.output().expect("run a PostgreSQL binary"), args)
     }
 
     /// Create and start the cluster.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if root {
+        if is_root() {
             let status = Command::new("chown")
                 .args(["postgres", &dir.path().display().to_string()])
                 .status()
@@ -326,13 +325,23 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let data = self.dir.path().join("data").display().to_string();
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(Self::bin("pg_ctl"))
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
-        let _ = Command::new(Self::bin("pg_ctl"))
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .output();
+        let stop = [
+            Self::bin("pg_ctl"),
+            "-D".into(),
+            data,
+            "-m".into(),
+            "immediate".into(),
+            "stop".into(),
+        ];
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(&stop);
+            c
+        } else {
+            let mut c = Command::new(&stop[0]);
+            c.args(&stop[1..]);
+            c
+        };
+        let _ = cmd.output();
     }
 }
