@@ -812,11 +812,11 @@ pub async fn worker(settings: &Settings, once: bool) -> Result<u8> {
     let mut tasks = vec![spawn_scheduler(&health, e.clone(), rx.clone())];
     // The process that delivers by Matrix also listens there (one device).
     if let Some(m) = matrix {
-        let h = health.handle("matrix", None);
+        let h = health.optional("matrix");
         tasks.push(tokio::spawn(m.listen(e.clone(), h, rx.clone())));
     }
     if let Some(m) = mattermost {
-        let h = health.handle("mattermost", None);
+        let h = health.optional("mattermost");
         tasks.push(tokio::spawn(m.listen(
             e.clone(),
             settings.admin_groups.clone(),
@@ -1033,7 +1033,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
         let (list, matrix) = channels(settings, e.store.clone(), mattermost.clone()).await?;
         let w = Worker::new(e.store.clone(), list, delivery_config(settings)).at(fixed_clock());
         if let Some(m) = matrix {
-            let h = health.handle("matrix", None);
+            let h = health.optional("matrix");
             tasks.push(tokio::spawn(m.listen(e.clone(), h, rx.clone())));
         }
         tasks.push(spawn_delivery(&health, w, rx.clone()));
@@ -1042,7 +1042,7 @@ pub async fn serve(settings: &Settings, no_worker: bool) -> Result<u8> {
     // Mattermost conversation belongs to the edge: it runs with or without
     // the worker (it holds no device, unlike Matrix).
     if let Some(mm) = &mattermost {
-        let h = health.handle("mattermost", None);
+        let h = health.optional("mattermost");
         tasks.push(tokio::spawn(mm.clone().listen(
             e.clone(),
             settings.admin_groups.clone(),

@@ -109,19 +109,27 @@ async fn database_up(s: &AppState) -> Result<(), String> {
     }
 }
 
-/// Readiness: 200 when the database answers and no loop of this process
-/// is failing, stuck or stopped; 503 otherwise, with one line per problem.
-/// (The loops log an outage themselves, once; a probe logs nothing.)
+/// Readiness: 200 when the database answers and none of the loops the
+/// process needs (delivery, scheduler, drop folder) is failing, stuck or
+/// stopped; 503 otherwise, with one line per problem. A chat listener whose
+/// server is away only degrades it: 200, with a `degraded:` line. (The
+/// loops log an outage themselves, once; a probe logs nothing.)
 async fn healthz(State(s): State<Arc<AppState>>) -> Response {
     let mut problems: Vec<String> = database_up(&s).await.err().into_iter().collect();
     problems.extend(s.health.problems());
-    if problems.is_empty() {
-        (StatusCode::OK, "ok\n").into_response()
+    let status = if problems.is_empty() {
+        problems.push("ok".into());
+        StatusCode::OK
     } else {
-        let mut body = problems.join("\n");
-        body.push('\n');
-        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = problems.join("\n");
+    for d in s.health.degraded() {
+        body.push_str("\ndegraded: ");
+        body.push_str(&d);
     }
+    body.push('\n');
+    (status, body).into_response()
 }
 
 /// Liveness: the process answers (restart it only when this fails).

@@ -94,6 +94,10 @@ struct LoopState {
     failing: Option<Failure>,
     failures_total: u64,
     stopped: bool,
+    /// Whether the process is unready while this loop fails (delivery,
+    /// scheduler, drop folder); a chat listener whose server is away only
+    /// degrades it (answer pages and callbacks still work).
+    critical: bool,
 }
 
 /// The state of every loop of this process.
@@ -122,12 +126,27 @@ impl Health {
         Arc::new(Self::default())
     }
 
-    /// Register a loop; `stuck_after` is how long without a successful step
-    /// means it is stuck.
+    /// Register a loop the process is not ready without; `stuck_after` is
+    /// how long without a successful step means it is stuck.
     pub fn handle(
         self: &Arc<Self>,
         name: &'static str,
         stuck_after: Option<Duration>,
+    ) -> LoopHandle {
+        self.register(name, stuck_after, true)
+    }
+
+    /// Register a loop whose failure only degrades the process (a chat
+    /// listener: its server being away stops no HTTP request).
+    pub fn optional(self: &Arc<Self>, name: &'static str) -> LoopHandle {
+        self.register(name, None, false)
+    }
+
+    fn register(
+        self: &Arc<Self>,
+        name: &'static str,
+        stuck_after: Option<Duration>,
+        critical: bool,
     ) -> LoopHandle {
         let mut loops = self.lock();
         loops.retain(|l| l.name != name);
@@ -140,6 +159,7 @@ impl Health {
             failing: None,
             failures_total: 0,
             stopped: false,
+            critical,
         });
         LoopHandle {
             health: self.clone(),
@@ -162,12 +182,23 @@ impl Health {
         self.lock().iter_mut().find(|l| l.name == name).map(f)
     }
 
-    /// What is wrong, one line per loop (empty: every loop is fine).
+    /// What is wrong with the loops the process is not ready without, one
+    /// line per loop (empty: every one is fine).
     pub fn problems(&self) -> Vec<String> {
+        self.lines(true)
+    }
+
+    /// What is wrong with the loops that only degrade the process.
+    pub fn degraded(&self) -> Vec<String> {
+        self.lines(false)
+    }
+
+    fn lines(&self, critical: bool) -> Vec<String> {
         let now = Instant::now();
         let stopping = self.stopping.load(std::sync::atomic::Ordering::Relaxed);
         self.lock()
             .iter()
+            .filter(|l| l.critical == critical)
             .filter_map(|l| problem(l, now, stopping))
             .collect()
     }
@@ -380,6 +411,23 @@ mod tests {
         assert_eq!(health.problems(), ["scheduler: stopped"]);
         health.stopping();
         assert!(health.problems().is_empty());
+
+        let chat = health.optional("mattermost");
+        chat.failed(&StepError {
+            transient: true,
+            message: "Mattermost websocket closed".into(),
+        });
+        assert!(
+            health.problems().is_empty(),
+            "a chat server away is no readiness problem"
+        );
+        assert_eq!(health.degraded().len(), 1);
+        assert!(
+            !health
+                .gauges()
+                .iter()
+                .any(|g| g.name == "mattermost" && g.up)
+        );
     }
 
     #[test]
