@@ -154,10 +154,7 @@ pub enum CampaignCommand {
 /// The time commands act at: `WINVENTORY_NOW` (RFC 3339) for rehearsals
 /// and tests, the system clock otherwise.
 pub fn now() -> chrono::DateTime<Utc> {
-    std::env::var("WINVENTORY_NOW")
-        .ok()
-        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    fixed_clock().unwrap_or_else(Utc::now)
 }
 
 /// Refuse a `WINVENTORY_NOW` that is set but not a time (it would
