@@ -22,6 +22,16 @@ fn before_micros(window: Window) -> i64 {
 }
 
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
+///
+/// Every statement a `QueryBuilder` makes is run with `persistent(false)`
+/// (except the two per-machine ones of an ingest batch, one row per machine,
+/// whose text repeats from batch to batch):
+/// its text depends on how many rows it carries, so caching it (sqlx keeps
+/// 100 prepared statements per connection, PostgreSQL keeps each named one
+/// on the server) kept one compiled program per batch size, each up to a
+/// few hundred KB, on every connection: a 100,000-machine ingest held
+/// 50 MB of such programs at its peak, and their memory followed the sizes
+/// of the batches rather than the work in hand.
 const CHUNK_PARAMS: usize = 30_000;
 
 /// A directory entry's columns, in the order the stores' `user_at` reads
@@ -175,7 +185,7 @@ macro_rules! sql_store {
                         sep.push_bind(*id);
                     }
                     qb.push(")");
-                    qb.build().execute(&mut **tx).await?;
+                    qb.build().persistent(false).execute(&mut **tx).await?;
                 }
                 Ok(())
             }
@@ -303,7 +313,7 @@ macro_rules! sql_store {
                          RETURNING id, name, version, publisher, product, cycle, application",
                     );
                     let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
-                        qb.build_query_as().fetch_all(&mut *tx).await?;
+                        qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     out.extend(rows.into_iter().map(
                         |(id, name, version, publisher, product, cycle, application)| TitleRow {
                             id,
@@ -384,7 +394,7 @@ macro_rules! sql_store {
                             sep.push_bind(*id);
                         }
                         qb.push(")");
-                        qb.build().execute(&mut *tx).await?;
+                        qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                 }
                 tx.commit().await?;
@@ -761,7 +771,7 @@ macro_rules! sql_store {
                         sep.push_bind(*id);
                     }
                     qb.push(") GROUP BY product, cycle");
-                    let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    let rows: Vec<(String, String, i64)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     for (p, c, n) in rows {
                         *stale.entry((p, c)).or_default() += n;
                     }
@@ -789,7 +799,7 @@ macro_rules! sql_store {
                         sep.push_bind(*id);
                     }
                     qb.push(") GROUP BY application");
-                    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    let rows: Vec<(String, i64)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     for (a, n) in rows {
                         *stale.entry(a).or_default() += n;
                     }
@@ -1030,7 +1040,7 @@ macro_rules! sql_store {
                         sep.push_bind(*id);
                     }
                     qb.push(") ORDER BY machine_id, product, cycle");
-                    let rows: Vec<(i64, String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    let rows: Vec<(i64, String, String)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id, product, cycle)| (id, CycleRef { product, cycle })));
                 }
                 Ok(out)
@@ -1157,6 +1167,8 @@ mod sqlite_bulk {
         now_us: i64,
     ) -> Result<Vec<(i64, String)>> {
         let mut out = Vec::with_capacity(writes.len());
+        // One row per machine: the text repeats from batch to batch, so the
+        // prepared statement is kept (see `CHUNK_PARAMS`).
         for chunk in writes.chunks(CHUNK_PARAMS / 15) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(MACHINES_COLUMNS);
             qb.push_values(chunk, |mut b, w| {
@@ -1179,6 +1191,7 @@ mod sqlite_bulk {
             qb.push(MACHINES_UPSERT);
             out.extend(
                 qb.build_query_as::<(i64, String)>()
+                    .persistent(true)
                     .fetch_all(&mut **tx)
                     .await?,
             );
@@ -1203,7 +1216,7 @@ mod sqlite_bulk {
                     .push_bind(rows.len() as i64)
                     .push_bind(entries);
             });
-            qb.build().execute(&mut **tx).await?;
+            qb.build().persistent(true).execute(&mut **tx).await?;
         }
         for chunk in cycles.chunks(CHUNK_PARAMS / 4) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
@@ -1215,7 +1228,7 @@ mod sqlite_bulk {
                     .push_bind(*id)
                     .push_bind(u.map(|u| u.timestamp_micros()));
             });
-            qb.build().execute(&mut **tx).await?;
+            qb.build().persistent(false).execute(&mut **tx).await?;
         }
         for chunk in apps.chunks(CHUNK_PARAMS / 3) {
             let mut qb = QueryBuilder::<sqlx::Sqlite>::new(
@@ -1226,7 +1239,7 @@ mod sqlite_bulk {
                     .push_bind(*id)
                     .push_bind(u.map(|u| u.timestamp_micros()));
             });
-            qb.build().execute(&mut **tx).await?;
+            qb.build().persistent(false).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -1248,7 +1261,7 @@ mod sqlite_bulk {
                     .push_bind(now_us);
             });
             qb.push(OWNERS_UPSERT);
-            qb.build().execute(&mut **tx).await?;
+            qb.build().persistent(false).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -1455,3 +1468,51 @@ sql_store!(
 );
 
 mod campaigns;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// A statement whose text depends on how many rows it carries must not
+    /// stay prepared on the connection: one per size, each up to a few
+    /// hundred KB, was half of a 100,000-machine ingest's peak memory.
+    #[tokio::test]
+    async fn statements_sized_by_their_rows_are_not_kept_prepared() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("cache.db"))
+            .create_if_missing(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .expect("open");
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .expect("migrate");
+        let store = SqliteStore::new(pool.clone());
+        for n in 1..=40 {
+            let titles: Vec<TitleRow> = (0..n)
+                .map(|i| TitleRow {
+                    id: 0,
+                    name: format!("Title {i}"),
+                    version: String::new(),
+                    publisher: String::new(),
+                    cycle: None,
+                    application: None,
+                })
+                .collect();
+            store.upsert_titles(&titles).await.expect("titles");
+            let ids: Vec<i64> = (1..=n).collect();
+            store.software_cycles_of(&ids).await.expect("cycles");
+        }
+        let mut conn = pool.acquire().await.expect("connection");
+        let kept = sqlx::Connection::cached_statements_size(&mut *conn);
+        assert!(
+            kept < 10,
+            "{kept} statements kept prepared after 80 statements of 40 sizes"
+        );
+    }
+}

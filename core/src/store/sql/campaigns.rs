@@ -353,7 +353,7 @@ macro_rules! campaign_store {
                             sep.push_unseparated(")");
                         }
                         qb.push(if table == "os" { ")" } else { "))" });
-                        for r in qb.build().fetch_all(&self.pool).await? {
+                        for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
                             let m = Self::machine_row(&r)?;
                             if seen.insert(m.id) {
                                 out.push(m);
@@ -374,7 +374,7 @@ macro_rules! campaign_store {
                         sep.push_bind(*id);
                     }
                     qb.push(")");
-                    for r in qb.build().fetch_all(&self.pool).await? {
+                    for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
                         out.push(Self::machine_row(&r)?);
                     }
                 }
@@ -392,7 +392,7 @@ macro_rules! campaign_store {
                         sep.push_bind(a.clone());
                     }
                     qb.push(")");
-                    let rows: Vec<(i64,)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                    let rows: Vec<(i64,)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id,)| id));
                 }
                 Ok(out)
@@ -413,7 +413,7 @@ macro_rules! campaign_store {
                     }
                     qb.push(") ORDER BY machine_id, application");
                     let rows: Vec<(i64, String, Option<i64>)> =
-                        qb.build_query_as().fetch_all(&self.pool).await?;
+                        qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id, a, u)| (id, a, u.map(from_micros))));
                 }
                 Ok(out)
@@ -430,7 +430,7 @@ macro_rules! campaign_store {
                         sep.push_bind(g.clone());
                     }
                     qb.push(") ORDER BY group_name, login");
-                    out.extend(qb.build_query_as::<(String, String)>().fetch_all(&self.pool).await?);
+                    out.extend(qb.build_query_as::<(String, String)>().persistent(false).fetch_all(&self.pool).await?);
                 }
                 Ok(out)
             }
@@ -463,7 +463,7 @@ macro_rules! campaign_store {
                             .push_bind(to_micros(now));
                     });
                     qb.push(" ON CONFLICT (campaign_id, machine_id) DO NOTHING");
-                    added += qb.build().execute(&mut *tx).await?.rows_affected();
+                    added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
                 }
                 tx.commit().await?;
                 Ok(added)
@@ -654,7 +654,7 @@ macro_rules! campaign_store {
                             .push_bind(m.buttons.clone());
                     });
                     qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
-                    let inserted: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    let inserted: Vec<(i64, String)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
                     queued += inserted.len() as u64;
                     let new: std::collections::HashMap<&str, i64> =
                         inserted.iter().map(|(id, k)| (k.as_str(), *id)).collect();
@@ -680,7 +680,7 @@ macro_rules! campaign_store {
                         qb.push_values(part, |mut b, (id, c)| {
                             b.push_bind(*id).push_bind(*c);
                         });
-                        qb.build().execute(&mut *tx).await?;
+                        qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                     for part in listed.chunks(CHUNK_PARAMS / 3) {
                         let mut qb = QueryBuilder::<$db>::new(
@@ -689,7 +689,7 @@ macro_rules! campaign_store {
                         qb.push_values(part, |mut b, (id, c, machine)| {
                             b.push_bind(*id).push_bind(*c).push_bind(*machine);
                         });
-                        qb.build().execute(&mut *tx).await?;
+                        qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                     for (campaign, machines) in touched {
                         for part in machines.chunks(CHUNK_PARAMS) {
@@ -707,7 +707,7 @@ macro_rules! campaign_store {
                                 sep.push_bind(*id);
                             }
                             qb.push(")");
-                            qb.build().execute(&mut *tx).await?;
+                            qb.build().persistent(false).execute(&mut *tx).await?;
                         }
                     }
                 }
