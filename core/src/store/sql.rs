@@ -1508,8 +1508,8 @@ mod tests {
             let ids: Vec<i64> = (1..=n).collect();
             store.software_cycles_of(&ids).await.expect("cycles");
         }
-        let mut conn = pool.acquire().await.expect("connection");
-        let kept = sqlx::Connection::cached_statements_size(&mut *conn);
+        let conn = pool.acquire().await.expect("connection");
+        let kept = sqlx::Connection::cached_statements_size(&*conn);
         assert!(
             kept < 10,
             "{kept} statements kept prepared after 80 statements of 40 sizes"
