@@ -18,9 +18,9 @@
 //! owner (20), BENCH_BACKEND (sqlite or postgres).
 #![recursion_limit = "256"]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/e2e/common/mod.rs"]
 mod common;
-#[path = "../tests/matrix_peer/mod.rs"]
+#[path = "../tests/e2e/matrix_peer/mod.rs"]
 mod matrix_peer;
 
 use std::time::{Duration, Instant};

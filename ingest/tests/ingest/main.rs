@@ -2,6 +2,7 @@
 //! conformance suite, since every store operation the ingest and the reports
 //! use is exercised through it on both engines with the same expectations.
 
+mod eol_api;
 mod helpers;
 mod limits;
 mod netdb;

@@ -9,8 +9,8 @@ use winventory_ingest::eol_api::{self, EolApi, EolApiError};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const WINDOWS_SERVER: &str = include_str!("fixtures/eol_api_v1/windows-server.json");
-const WINDOWS: &str = include_str!("fixtures/eol_api_v1/windows.json");
+const WINDOWS_SERVER: &str = include_str!("../fixtures/eol_api_v1/windows-server.json");
+const WINDOWS: &str = include_str!("../fixtures/eol_api_v1/windows.json");
 
 fn init() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -6,16 +6,12 @@
 //! digest from the encrypted direct room. Owners without a Matrix ID, and
 //! those whose Matrix delivery is refused for good, get email (maildev).
 // matrix-sdk's sync future is deep; proving it `Send` needs more steps.
-#![recursion_limit = "256"]
-
-mod common;
-mod matrix_peer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Site, campaign_file, env, fleet};
-use matrix_peer::{Owner, PASSWORD, register, register_as};
+use crate::common::{Site, campaign_file, env, fleet};
+use crate::matrix_peer::{Owner, PASSWORD, register, register_as};
 use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
 use matrix_sdk::ruma::events::room::member::MembershipState;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
@@ -156,7 +152,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
         )
         .env("WINVENTORY_MATRIX_USER", &bot)
         .env("WINVENTORY_MATRIX_STORE", &store);
-    let server = common::Server(serve.spawn().expect("serve"));
+    let server = crate::common::Server(serve.spawn().expect("serve"));
     let room = &rooms[0];
     let say = |text: String| {
         let room = room.clone();
@@ -421,7 +417,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     drop(server);
     say("SRV-A2 decommission".into()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _again = common::Server(serve.spawn().expect("serve again"));
+    let _again = crate::common::Server(serve.spawn().expect("serve again"));
     let got = owner.messages(10).await;
     assert_eq!(got.len(), 10, "{got:?}");
     assert!(
@@ -717,7 +713,7 @@ async fn a_bot_with_an_access_token_waits_out_rate_limits_and_delivers_everythin
         )
         .env("WINVENTORY_MATRIX_STORE", &store)
         .env("WINVENTORY_DELIVERY_RATE", "1000");
-    let _server = common::Server(serve.spawn().expect("serve"));
+    let _server = crate::common::Server(serve.spawn().expect("serve"));
     db.enqueue(&(1..=6).map(note).collect::<Vec<_>>(), chrono::Utc::now())
         .await
         .expect("enqueue");

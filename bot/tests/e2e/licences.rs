@@ -4,10 +4,8 @@
 //! their figures checked exactly, and a bad licence file refused with every
 //! mistake named by line and field.
 
-mod common;
-
+use crate::common::Site;
 use chrono::{Duration, Utc};
-use common::Site;
 use winventory_core::store::Backend;
 
 fn fleet() -> String {

@@ -1,7 +1,7 @@
 //! What the end-to-end tests share: a site (its own database, folder and
 //! email domain) driving the real binary, a `serve` process stopped on drop,
 //! and the small fleet and campaign most tests start from.
-#![allow(dead_code)] // each test file uses part of it
+#![allow(dead_code)] // not every helper is used by every test
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Output, Stdio};

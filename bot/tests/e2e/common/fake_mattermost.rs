@@ -25,7 +25,7 @@
 //! (its `IsValid` checks on attachments and dialogs, "a future version will
 //! reject") is accepted here too, and also recorded as a violation. So are
 //! malformed replies from the bot's own integration endpoints.
-#![allow(dead_code)] // each test binary uses part of it
+#![allow(dead_code)] // not every helper is used by every test
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -10,11 +10,9 @@
 //! WINVENTORY_TEST_SMTP_URL, WINVENTORY_TEST_MAILDEV_API and
 //! WINVENTORY_TEST_POSTGRES_URL.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{Server, Site, campaign_file, env, fleet, free_port};
+use crate::common::{Server, Site, campaign_file, env, fleet, free_port};
 use winventory_core::store::Backend;
 
 /// The link a text digest offers for one machine and answer label.
@@ -1460,7 +1458,7 @@ async fn a_slow_smtp_server_times_out_and_the_message_goes_out_on_the_retry_on_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_mid_wave_is_waited_out_and_every_message_is_delivered_once() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let pg = common::PrivatePostgres::start();
+    let pg = crate::common::PrivatePostgres::start();
     let db = pg.url();
     let mut site = Site::new(Backend::Sqlite, "pg-outage").await;
     site.db.url = db.clone();

@@ -355,7 +355,7 @@ fn a_database_password_never_appears_in_errors() {
 async fn catalog_refresh_saves_new_dates_and_the_reports_follow_them() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
-    let fixture = include_str!("../../ingest/tests/fixtures/eol_api_v1/windows-server.json");
+    let fixture = include_str!("../../../ingest/tests/fixtures/eol_api_v1/windows-server.json");
     let mut body: serde_json::Value = serde_json::from_str(fixture).expect("fixture");
     for r in body["result"]["releases"].as_array_mut().expect("releases") {
         if r["name"] == "2012-r2" {

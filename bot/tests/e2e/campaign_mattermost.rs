@@ -6,12 +6,10 @@
 //! slash command, rate limits and outages, a resend after a crash, and the
 //! webhook edge's refusals. On SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::fake_mattermost::{FakeMattermost, ResetStyle};
-use common::{Site, campaign_file, fleet};
+use crate::common::fake_mattermost::{FakeMattermost, ResetStyle};
+use crate::common::{Site, campaign_file, fleet};
 use serde_json::{Value, json};
 use winventory_core::store::Backend;
 

@@ -5,14 +5,10 @@
 //! still there after its promised date; the report's figures, the export for
 //! the remote-uninstall team and the what-if are checked exactly.
 // matrix-sdk's sync future is deep; proving it `Send` needs more steps.
-#![recursion_limit = "256"]
 
-mod common;
-mod matrix_peer;
-
+use crate::common::{Site, env};
+use crate::matrix_peer::{Owner, PASSWORD, register};
 use chrono::Utc;
-use common::{Site, env};
-use matrix_peer::{Owner, PASSWORD, register};
 use matrix_sdk::ruma::events::poll::unstable_response::UnstablePollResponseEventContent;
 use matrix_sdk::ruma::events::room::message::RoomMessageEventContent;
 use winventory_core::store::Backend;
@@ -195,7 +191,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
         )
         .env("WINVENTORY_MATRIX_USER", &bot)
         .env("WINVENTORY_MATRIX_STORE", &store);
-    let server = common::Server(serve.spawn().expect("serve"));
+    let server = crate::common::Server(serve.spawn().expect("serve"));
     let got = bob.messages(1).await;
     assert!(
         got.first()
