@@ -17,7 +17,7 @@ OUT="$REPO_ROOT/bench-data"
 BIN="$REPO_ROOT/target/release/winventory"
 DB="$OUT/campaign-$N.db"
 [ -f "$OUT/ingest.db" ] || { echo "run scripts/bench.sh $N first (it leaves bench-data/ingest.db)" >&2; exit 1; }
-cargo build --release --locked -p winventory >/dev/null
+cargo build --release --locked -p winventory --features bench >/dev/null
 rm -f "$DB" "$DB"-wal "$DB"-shm
 sqlite3 "$OUT/ingest.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 cp "$OUT/ingest.db" "$DB"

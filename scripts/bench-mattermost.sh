@@ -26,7 +26,7 @@ RESULTS="$REPO_ROOT/bench-data/results-mattermost-$N.txt"
 OHA="${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}"
 [ -x "$OHA" ] || { echo "oha not found: cargo install oha --locked" >&2; exit 1; }
 mkdir -p "$OUT"
-[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory >/dev/null
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory --features bench >/dev/null
 
 export WINVENTORY_LINK_KEYS="k1:bench-key-0123456789abcdef0123456789"
 export WINVENTORY_SMTP_URL="smtp://127.0.0.1:9"

@@ -5,6 +5,9 @@
 //! Forged, altered or expired links, and links of closed campaigns, get a
 //! page that says so and record nothing.
 
+pub mod listener;
+pub mod mattermost;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,14 +24,14 @@ use winventory_workflows::render::{answer_label, date_label};
 pub struct AppState {
     /// The engine (store, catalog, templates, signer).
     pub engine: Engine,
-    /// The settings (snapshot API token, network database).
-    pub settings: crate::settings::Settings,
+    /// The application (settings, clock, store, catalog).
+    pub app: Arc<crate::app::App>,
     /// One ingest at a time (the pipeline assumes a single writer).
     pub ingest_lock: tokio::sync::Mutex<()>,
     /// The Mattermost channel, when configured (dialogs and post updates).
-    pub mattermost: Option<Arc<crate::mattermost::MattermostChannel>>,
+    pub mattermost: Option<Arc<crate::channels::mattermost::MattermostChannel>>,
     /// The process's long-running loops, for readiness and metrics.
-    pub health: Arc<crate::supervise::Health>,
+    pub health: Arc<crate::tasks::supervise::Health>,
 }
 
 /// Largest body of any request but a snapshot upload (Mattermost callbacks,
@@ -46,8 +49,9 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// body slowly, or a handler stuck on the database, gets 503); a panic in a
 /// handler becomes a bare 500, never a trace.
 pub fn router(state: Arc<AppState>) -> Router {
-    use crate::mattermost::{ACTIONS_PATH, COMMAND_PATH, DIALOG_PATH, edge};
+    use crate::channels::mattermost::{ACTIONS_PATH, COMMAND_PATH, DIALOG_PATH};
     use axum::routing::post;
+    use mattermost as edge;
     let bounded = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(livez))
@@ -59,7 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            std::time::Duration::from_secs(state.settings.request_timeout_secs),
+            std::time::Duration::from_secs(state.app.settings.request_timeout_secs),
         ));
     Router::new()
         .merge(bounded)
@@ -80,13 +84,13 @@ pub async fn run(
     state: Arc<AppState>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let st = &state.settings;
-    let limits = crate::listener::Limits {
+    let st = &state.app.settings;
+    let limits = crate::http::listener::Limits {
         header_read_timeout: std::time::Duration::from_secs(st.header_read_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(st.idle_timeout_secs),
         max_connections: st.max_connections,
     };
-    crate::listener::serve(listener, router(state), limits, stop).await
+    crate::http::listener::serve(listener, router(state), limits, stop).await
 }
 
 /// How long readiness waits for the database before calling it unreachable.
@@ -143,7 +147,7 @@ async fn livez() -> &'static str {
 /// truth), which are left out while it is unreachable. With `metrics_token`
 /// set, a scrape must carry it as a bearer token.
 async fn metrics(State(s): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
-    if let Some(token) = &s.settings.metrics_token
+    if let Some(token) = &s.app.settings.metrics_token
         && !bearer_matches(&headers, token)
     {
         return problem(
@@ -283,7 +287,7 @@ fn confirm_ctx(
 }
 
 async fn answer_page(State(s): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match s.engine.open_link(&token, crate::campaigns::now()).await {
+    match s.engine.open_link(&token, s.app.clock.now()).await {
         Ok(view) => {
             let lang = view.language.clone();
             page(&s, &lang, StatusCode::OK, confirm_ctx(&view, None, None))
@@ -310,7 +314,7 @@ async fn ask_again(
     e: &winventory_workflows::answer::AnswerError,
     form: &AnswerForm,
 ) -> Response {
-    match s.engine.open_link(token, crate::campaigns::now()).await {
+    match s.engine.open_link(token, s.app.clock.now()).await {
         Ok(view) => {
             let lang = view.language.clone();
             page(
@@ -329,7 +333,7 @@ async fn answer_post(
     Path(token): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Response {
-    let now = crate::campaigns::now();
+    let now = s.app.clock.now();
     let date = match winventory_workflows::answer::date_field(form.date.as_deref()) {
         Ok(d) => d,
         Err(e) => return ask_again(&s, &token, &e, &form).await,
@@ -379,7 +383,7 @@ fn authorized(
     s: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<(), (StatusCode, &'static str)> {
-    let Some(token) = &s.settings.api_token else {
+    let Some(token) = &s.app.settings.api_token else {
         return Err((
             StatusCode::NOT_FOUND,
             "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
@@ -468,14 +472,10 @@ async fn post_snapshot(
     }
     drop(file);
     let _guard = s.ingest_lock.lock().await;
-    let summary = match crate::commands::ingest_upload(
-        &s.settings,
-        s.engine.store.clone(),
-        spool.path(),
-        "POST /api/v1/snapshots",
-        crate::campaigns::now(),
-    )
-    .await
+    let summary = match s
+        .app
+        .ingest_upload(spool.path(), "POST /api/v1/snapshots", s.app.clock.now())
+        .await
     {
         Ok(summary) => summary,
         Err(e) => {

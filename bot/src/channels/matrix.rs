@@ -52,6 +52,7 @@ use winventory_workflows::delivery::{Channel, SendError};
 use winventory_workflows::engine::{Engine, EngineError};
 use winventory_workflows::render::answer_label;
 
+use crate::clock::Clock;
 use crate::settings::Settings;
 
 /// The Matrix channel.
@@ -67,6 +68,8 @@ pub struct MatrixChannel {
     db: Arc<dyn Store>,
     /// Members of these groups are admins in chat.
     admin_groups: Vec<String>,
+    /// The process clock (answers are recorded at its time).
+    clock: Clock,
     /// Milliseconds since the epoch of the first log-in: older events are
     /// never acted on.
     since: i64,
@@ -87,7 +90,7 @@ fn localpart(user: &str) -> &str {
 impl MatrixChannel {
     /// Log in (or restore the kept session) and sync once; `Ok(None)` when
     /// no homeserver is configured.
-    pub async fn connect(s: &Settings, db: Arc<dyn Store>) -> Result<Option<Self>> {
+    pub async fn connect(s: &Settings, db: Arc<dyn Store>, clock: Clock) -> Result<Option<Self>> {
         let Some(homeserver) = &s.matrix_homeserver else {
             return Ok(None);
         };
@@ -196,6 +199,7 @@ impl MatrixChannel {
             folder: store.clone(),
             db,
             admin_groups: s.admin_groups.clone(),
+            clock,
             since,
         }))
     }
@@ -247,16 +251,16 @@ impl MatrixChannel {
     pub async fn listen(
         self: Arc<Self>,
         engine: Engine,
-        health: crate::supervise::LoopHandle,
+        health: crate::tasks::supervise::LoopHandle,
         stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        use crate::supervise::{Pace, StepError};
+        use crate::tasks::supervise::{Pace, StepError};
         self.handle_events(engine);
         let client = self.client.clone();
         let settings = SyncSettings::default().timeout(Duration::from_secs(10));
         // A failed sync (homeserver away) is retried with backoff and
         // logged once until it works again.
-        crate::supervise::run_loop(health, stop, true, move || {
+        crate::tasks::supervise::run_loop(health, stop, true, move || {
             let (client, settings) = (client.clone(), settings.clone());
             async move {
                 client.sync_once(settings).await.map_err(|e| StepError {
@@ -316,6 +320,7 @@ impl MatrixChannel {
         );
         let e = engine.clone();
         let since = self.since;
+        let clock = self.clock;
         let admin_groups = self.admin_groups.clone();
         client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
@@ -338,7 +343,7 @@ impl MatrixChannel {
                         None if direct => body,
                         None => return,
                     };
-                    let (plain, html) = conversation(&e, &admins, ev.sender.as_str(), body).await;
+                    let (plain, html) = conversation(&e, clock.now(), &admins, ev.sender.as_str(), body).await;
                     if let Err(err) = room.send(RoomMessageEventContent::text_html(plain, html)).await {
                         tracing::warn!(room = %room.room_id(), error = %err, "cannot answer in Matrix");
                     }
@@ -356,7 +361,8 @@ impl MatrixChannel {
                     }
                     let choice = ev.content.poll_response.answers.first().cloned();
                     let poll = ev.content.relates_to.event_id.as_str();
-                    if let Some(said) = vote(&e, ev.sender.as_str(), poll, choice.as_deref()).await
+                    if let Some(said) =
+                        vote(&e, clock.now(), ev.sender.as_str(), poll, choice.as_deref()).await
                     {
                         let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
                     }
@@ -372,7 +378,9 @@ impl MatrixChannel {
                 }
                 let choice = ev.content.selections.first().cloned();
                 let poll = ev.content.relates_to.event_id.as_str();
-                if let Some(said) = vote(&e, ev.sender.as_str(), poll, choice.as_deref()).await {
+                if let Some(said) =
+                    vote(&e, clock.now(), ev.sender.as_str(), poll, choice.as_deref()).await
+                {
                     let _ = room.send(RoomMessageEventContent::text_plain(said)).await;
                 }
             }
@@ -389,19 +397,38 @@ async fn login_of(e: &Engine, matrix_id: &str) -> Result<Option<User>, EngineErr
 /// commands run on the way): plain text and HTML.
 async fn conversation(
     e: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
     admin_groups: &[String],
     sender: &str,
     body: &str,
 ) -> (String, String) {
     let user = login_of(e, sender).await;
-    let parts = crate::chat::conversation(e, admin_groups, "matrix", sender, user, body).await;
-    (crate::chat::plain(&parts), crate::chat::html(&parts))
+    let parts = crate::channels::conversation::conversation(
+        e,
+        now,
+        admin_groups,
+        "matrix",
+        sender,
+        user,
+        body,
+    )
+    .await;
+    (
+        crate::channels::conversation::plain(&parts),
+        crate::channels::conversation::html(&parts),
+    )
 }
 
 /// What the bot says to a vote in a digest's poll (`poll`: the poll's
 /// event id). A vote answers the machines of the digest the poll follows,
 /// and no other: not those of other campaigns, nor those added since.
-async fn vote(e: &Engine, sender: &str, poll: &str, choice: Option<&str>) -> Option<String> {
+async fn vote(
+    e: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+    sender: &str,
+    poll: &str,
+    choice: Option<&str>,
+) -> Option<String> {
     let kind = choice.and_then(AnswerKind::parse)?;
     let user = match login_of(e, sender).await {
         Ok(Some(u)) => u,
@@ -426,9 +453,15 @@ async fn vote(e: &Engine, sender: &str, poll: &str, choice: Option<&str>) -> Opt
         comment: None,
     };
     let done = e
-        .answer_poll(&user.login, "matrix", poll, answer, crate::campaigns::now())
+        .answer_poll(&user.login, "matrix", poll, answer, now)
         .await;
-    Some(crate::chat::said(&user, kind, None, kind.as_str(), done))
+    Some(crate::channels::conversation::said(
+        &user,
+        kind,
+        None,
+        kind.as_str(),
+        done,
+    ))
 }
 
 /// Who an access token belongs to: user and device

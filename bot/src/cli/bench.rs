@@ -11,8 +11,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use winventory_core::store::NewMessage;
 use winventory_workflows::delivery::{DeliveryConfig, Worker};
 
-use crate::email::EmailChannel;
-use crate::settings::Settings;
+use crate::app::App;
+use crate::channels::email::EmailChannel;
 
 /// `winventory bench ...`.
 #[derive(Debug, Subcommand)]
@@ -65,19 +65,19 @@ fn body(i: usize) -> (String, String, String) {
 }
 
 /// Run a benchmark.
-pub async fn run(settings: &Settings, cmd: BenchCommand) -> Result<u8> {
+pub async fn run(app: &App, cmd: BenchCommand) -> Result<u8> {
     match cmd {
-        BenchCommand::Delivery { messages, domain } => delivery(settings, messages, &domain).await,
-        BenchCommand::ClickBody { campaign, count } => click_body(settings, &campaign, count).await,
+        BenchCommand::Delivery { messages, domain } => delivery(app, messages, &domain).await,
+        BenchCommand::ClickBody { campaign, count } => click_body(app, &campaign, count).await,
         BenchCommand::HttpCeiling { listen } => http_ceiling(&listen).await,
     }
 }
 
-async fn click_body(settings: &Settings, campaign: &str, count: usize) -> Result<u8> {
+async fn click_body(app: &App, campaign: &str, count: usize) -> Result<u8> {
     use std::collections::BTreeMap;
     use winventory_workflows::answer::AnswerKind;
     use winventory_workflows::token::Claims;
-    let e = crate::campaigns::engine(settings).await?;
+    let e = app.engine().await?;
     let signer = e
         .signer
         .clone()
@@ -154,15 +154,15 @@ async fn http_ceiling(listen: &str) -> Result<u8> {
     Ok(0)
 }
 
-async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
-    let Some(url) = &settings.smtp_url else {
+async fn delivery(app: &App, n: usize, domain: &str) -> Result<u8> {
+    let Some(url) = &app.settings.smtp_url else {
         bail!("set WINVENTORY_SMTP_URL to the SMTP server to measure");
     };
     // Baseline: lettre alone, one pooled transport, messages sent one after another.
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
         .context("the SMTP URL")?
         .build();
-    let from: Mailbox = settings.mail_from.parse().context("mail_from")?;
+    let from: Mailbox = app.settings.mail_from.parse().context("mail_from")?;
     let started = Instant::now();
     for i in 0..n {
         let (subject, text, html) = body(i);
@@ -176,7 +176,7 @@ async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
     let baseline = started.elapsed().as_secs_f64();
 
     // Ours: queue the same messages in the outbox, then drain it.
-    let store = crate::commands::open(settings).await?;
+    let store = app.store.clone();
     let run = chrono::Utc::now().timestamp_micros();
     let queued: Vec<NewMessage> = (0..n)
         .map(|i| {
@@ -202,7 +202,7 @@ async fn delivery(settings: &Settings, n: usize, domain: &str) -> Result<u8> {
     let started = Instant::now();
     store.enqueue(&queued, chrono::Utc::now()).await?;
     let enqueue = started.elapsed().as_secs_f64();
-    let channel = EmailChannel::from_settings(settings)?.context("an SMTP channel")?;
+    let channel = EmailChannel::from_settings(&app.settings)?.context("an SMTP channel")?;
     let mut worker = Worker::new(
         store.clone(),
         vec![Arc::new(channel)],

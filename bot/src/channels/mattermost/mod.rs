@@ -1,6 +1,6 @@
 //! The Mattermost channel: digests as posts in the bot's direct channel
 //! with each person, with buttons (and, for many machines, drop-downs)
-//! whose clicks come back to the HTTP edge ([`edge`]); plain-text
+//! whose clicks come back to the HTTP edge (`crate::http::mattermost`); plain-text
 //! conversation over the websocket ([`listen`]); the REST client
 //! ([`client`]).
 //!
@@ -14,7 +14,6 @@
 //! one, and the message falls back to email.
 
 pub mod client;
-pub mod edge;
 pub mod listen;
 
 use std::collections::HashMap;
@@ -29,6 +28,7 @@ use winventory_workflows::delivery::{Channel, SendError};
 
 use client::{Action, ApiError, Attachment, Client, Integration, Post, SelectOption};
 
+use crate::clock::Clock;
 use crate::settings::Settings;
 
 /// The key of the outbox message a post carries in its `props`.
@@ -53,12 +53,16 @@ pub struct MattermostChannel {
     db: Arc<dyn Store>,
     /// Public base URL of our HTTP edge (where clicks are sent).
     pub base_url: String,
+    /// The process clock (posts are handled at its time).
+    clock: Clock,
+    /// The directory groups whose members may run admin commands.
+    pub(crate) admin_groups: Vec<String>,
 }
 
 impl MattermostChannel {
     /// Connect (`GET /users/me` checks the token); `Ok(None)` when no
     /// server is configured.
-    pub async fn connect(s: &Settings, db: Arc<dyn Store>) -> Result<Option<Self>> {
+    pub async fn connect(s: &Settings, db: Arc<dyn Store>, clock: Clock) -> Result<Option<Self>> {
         let Some(url) = &s.mattermost_url else {
             return Ok(None);
         };
@@ -92,6 +96,8 @@ impl MattermostChannel {
             directs: tokio::sync::Mutex::new(HashMap::new()),
             db,
             base_url: s.base_url.trim_end_matches('/').to_string(),
+            clock,
+            admin_groups: s.admin_groups.clone(),
         }))
     }
 

@@ -4,6 +4,7 @@
 //! run under the person's rights and audited. The channel renders the parts
 //! its own way (plain text and HTML in Matrix, Markdown in Mattermost).
 
+use chrono::{DateTime, Utc};
 use winventory_core::User;
 use winventory_workflows::answer::Answer;
 use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
@@ -26,6 +27,7 @@ const OUR_FAULT: &str = "Something went wrong on my side; please try again in a 
 /// directory as `user`) about `body`.
 pub async fn conversation(
     e: &Engine,
+    now: DateTime<Utc>,
     admin_groups: &[String],
     channel: &str,
     actor: &str,
@@ -36,7 +38,7 @@ pub async fn conversation(
         Ok(Some(u)) => u,
         Ok(None) => {
             let entry = winventory_core::store::AuditEntry {
-                at: crate::campaigns::now(),
+                at: now,
                 channel: channel.into(),
                 actor: actor.chars().take(200).collect(),
                 role: "stranger".into(),
@@ -83,7 +85,7 @@ pub async fn conversation(
                     detail,
                     comment: None,
                 };
-                answer_reply(e, channel, &user, &target, answer, line).await
+                answer_reply(e, now, channel, &user, &target, answer, line).await
             }
             // Not an answer: a command, then.
             Ok(reply::Reply::Help)
@@ -91,14 +93,7 @@ pub async fn conversation(
                 match commands::parse(line) {
                     Ok(cmd) => {
                         let out = e
-                            .run_command(
-                                &caller,
-                                channel,
-                                actor,
-                                line,
-                                &cmd,
-                                crate::campaigns::now(),
-                            )
+                            .run_command(&caller, channel, actor, line, &cmd, now)
                             .await;
                         parts.push(Part::Output(out));
                         continue;
@@ -124,6 +119,7 @@ pub async fn conversation(
 /// Record an answer from chat and say what happened (and what is still open).
 pub async fn answer_reply(
     e: &Engine,
+    now: DateTime<Utc>,
     channel: &str,
     user: &User,
     target: &reply::Target,
@@ -132,13 +128,7 @@ pub async fn answer_reply(
 ) -> String {
     let (kind, date) = (answer.kind, answer.date);
     let done = e
-        .answer_chat(
-            &user.login,
-            channel,
-            target,
-            answer,
-            crate::campaigns::now(),
-        )
+        .answer_chat(&user.login, channel, target, answer, now)
         .await;
     said(user, kind, date, line, done)
 }

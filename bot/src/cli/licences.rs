@@ -15,9 +15,9 @@ use winventory_core::licence::{
 };
 use winventory_core::store::Store;
 
-use crate::commands::{check_as_of, load_catalog, open};
-use crate::render::{self, Format};
-use crate::settings::Settings;
+use crate::app::App;
+use crate::cli::output::{self as render, Format};
+use crate::cli::reports::check_as_of;
 
 /// `winventory licence ...`.
 #[derive(Debug, Subcommand)]
@@ -132,8 +132,8 @@ pub fn load_file(path: &Path, catalog: &Catalog) -> Result<LicenceBook> {
 }
 
 /// The licence file named by `--licences` or the settings.
-pub fn load(settings: &Settings, over: Option<&Path>, catalog: &Catalog) -> Result<LicenceBook> {
-    let Some(path) = over.or(settings.licences.as_deref()) else {
+pub fn load(app: &App, over: Option<&Path>, catalog: &Catalog) -> Result<LicenceBook> {
+    let Some(path) = over.or(app.settings.licences.as_deref()) else {
         bail!(
             "no licence file: pass --licences FILE or set WINVENTORY_LICENCES (docs/licences.md shows one)"
         );
@@ -166,16 +166,11 @@ const COLUMNS: &[&str] = &[
 ];
 
 /// `winventory report licences`.
-pub async fn report(
-    settings: &Settings,
-    as_of: &AsOf,
-    file: Option<&Path>,
-    format: Format,
-) -> Result<u8> {
-    let store = open(settings).await?;
+pub async fn report(app: &App, as_of: &AsOf, file: Option<&Path>, format: Format) -> Result<u8> {
+    let store = app.store.clone();
     check_as_of(store.as_ref(), as_of).await?;
-    let catalog = load_catalog(settings, store.as_ref()).await?;
-    let book = load(settings, file, &catalog)?;
+    let catalog = app.catalog.clone();
+    let book = load(app, file, &catalog)?;
     let rows = rows(store.as_ref(), &book, as_of).await?;
     render::rows(format, &rows, COLUMNS, |r| {
         vec![
@@ -208,11 +203,11 @@ pub async fn report(
 }
 
 /// `winventory licence ...`.
-pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
+pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
     match cmd {
         LicenceCommand::Check { file } => {
-            let store = open(settings).await?;
-            let catalog = load_catalog(settings, store.as_ref()).await?;
+            let _store = app.store.clone();
+            let catalog = app.catalog.clone();
             let book = load_file(&file, &catalog)?;
             println!(
                 "{}: {} licence{} checked, no mistakes",
@@ -234,12 +229,12 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
             as_of,
             format,
         } => {
-            let store = open(settings).await?;
-            let catalog = load_catalog(settings, store.as_ref()).await?;
-            let book = load(settings, licences.as_deref(), &catalog)?;
+            let store = app.store.clone();
+            let catalog = app.catalog.clone();
+            let book = load(app, licences.as_deref(), &catalog)?;
             let as_of = match as_of {
-                Some(d) => AsOf::end_of(d, settings.freshness_days),
-                None => AsOf::now(settings.freshness_days),
+                Some(d) => AsOf::end_of(d, app.settings.freshness_days),
+                None => AsOf::now(app.settings.freshness_days),
             };
             check_as_of(store.as_ref(), &as_of).await?;
             let Some(l) = book.find(&what, as_of.date) else {
@@ -354,7 +349,7 @@ pub async fn run(settings: &Settings, cmd: LicenceCommand) -> Result<u8> {
             status,
             format,
         } => {
-            let store = open(settings).await?;
+            let store = app.store.clone();
             let mut list = winventory_workflows::licence::removals(store.as_ref()).await?;
             if let Some(c) = &campaign {
                 let row = store

@@ -64,7 +64,7 @@ impl MattermostChannel {
         self: Arc<Self>,
         engine: Engine,
         admin_groups: Vec<String>,
-        health: crate::supervise::LoopHandle,
+        health: crate::tasks::supervise::LoopHandle,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let mut backoff = Duration::from_secs(1);
@@ -75,7 +75,7 @@ impl MattermostChannel {
                 _ = stop.changed() => break,
             };
             // Logged once per outage (the handle counts the repeats).
-            health.failed(&crate::supervise::StepError {
+            health.failed(&crate::tasks::supervise::StepError {
                 transient: true,
                 message: match result {
                     Err(e) => format!("Mattermost websocket closed: {e:#}"),
@@ -100,7 +100,7 @@ impl MattermostChannel {
         &self,
         engine: &Engine,
         admin_groups: &[String],
-        health: &crate::supervise::LoopHandle,
+        health: &crate::tasks::supervise::LoopHandle,
     ) -> anyhow::Result<()> {
         let mut req = websocket_url(self.client.base()).into_client_request()?;
         req.headers_mut().insert(
@@ -160,7 +160,7 @@ impl MattermostChannel {
     ) -> bool {
         match engine
             .store
-            .claim_event("mattermost", &post.id, crate::campaigns::now())
+            .claim_event("mattermost", &post.id, self.clock.now())
             .await
         {
             Ok(true) => {}
@@ -171,8 +171,9 @@ impl MattermostChannel {
             }
         }
         let user = super::directory_user(engine, sender).await;
-        let parts = crate::chat::conversation(
+        let parts = crate::channels::conversation::conversation(
             engine,
+            self.clock.now(),
             admin_groups,
             "mattermost",
             sender,
@@ -182,7 +183,7 @@ impl MattermostChannel {
         .await;
         let answer = Post {
             channel_id: post.channel_id.clone(),
-            message: crate::chat::markdown(&parts),
+            message: crate::channels::conversation::markdown(&parts),
             ..Post::default()
         };
         if let Err(e) = self.client.create_post(&answer).await {
@@ -204,7 +205,7 @@ impl MattermostChannel {
         let Some(last) = engine.store.last_event_at("mattermost").await? else {
             return Ok(0);
         };
-        let now = crate::campaigns::now();
+        let now = self.clock.now();
         let since = (last - CATCH_UP_MARGIN)
             .max(now - CATCH_UP_LIMIT)
             .timestamp_millis();

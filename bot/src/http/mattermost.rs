@@ -35,9 +35,11 @@ use winventory_workflows::buttons::{
 use winventory_workflows::engine::{LinkError, LinkView};
 use winventory_workflows::render::{answer_label, date_label, language};
 
-use super::client::{Dialog, DialogElement, Post};
-use super::{Answered, DIALOG_PATH, digest_props, directory_user, same_username, username};
-use crate::server::AppState;
+use crate::channels::mattermost::client::{Dialog, DialogElement, Post};
+use crate::channels::mattermost::{
+    Answered, DIALOG_PATH, digest_props, directory_user, same_username, username,
+};
+use crate::http::AppState;
 
 /// The integration request of a click (`PostActionIntegrationRequest`).
 #[derive(Debug, Default, Deserialize)]
@@ -212,7 +214,7 @@ async fn rebuilt_post(
             );
         }
     }
-    let base = s.settings.base_url.trim_end_matches('/');
+    let base = s.app.settings.base_url.trim_end_matches('/');
     Some(Post {
         id: post_id.to_string(),
         channel_id: channel_id.to_string(),
@@ -242,7 +244,7 @@ pub async fn action(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let Ok(pick) = parse_context(&req.context) else {
         return ephemeral(StatusCode::UNAUTHORIZED, NOT_VALID);
     };
-    let now = crate::campaigns::now();
+    let now = s.app.clock.now();
     let picked = match s.engine.open_pick(&pick.token, pick.machine, now).await {
         Ok(picked) => picked,
         Err(e) => return refused(&e),
@@ -364,7 +366,10 @@ async fn open_dialog(s: &AppState, req: &ActionRequest, pick: &Pick, view: &Link
         && req.post_id.bytes().all(|b| b.is_ascii_alphanumeric()))
     .then_some(req.post_id.as_str());
     let dialog = answer_dialog(view, dialog_state(pick, post));
-    let url = format!("{}{DIALOG_PATH}", s.settings.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}{DIALOG_PATH}",
+        s.app.settings.base_url.trim_end_matches('/')
+    );
     match mm.client.open_dialog(&req.trigger_id, &url, &dialog).await {
         Ok(()) => (StatusCode::OK, Json(json!({}))).into_response(),
         Err(e) => {
@@ -404,7 +409,7 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
     let Ok((pick, post)) = parse_state(&sub.state) else {
         return dialog_error(StatusCode::UNAUTHORIZED, NOT_VALID);
     };
-    let now = crate::campaigns::now();
+    let now = s.app.clock.now();
     let view = match s.engine.open_pick(&pick.token, pick.machine, now).await {
         Ok(picked) => picked.view,
         Err(LinkError::Token(_)) => return dialog_error(StatusCode::UNAUTHORIZED, NOT_VALID),
@@ -430,7 +435,7 @@ pub async fn dialog(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         Ok(_) => return dialog_error(StatusCode::OK, NOT_YOURS),
         // An id Mattermost does not know (404) or refuses (400) is not the
         // person's either: the same polite answer, not an outage.
-        Err(super::client::ApiError::Status {
+        Err(crate::channels::mattermost::client::ApiError::Status {
             status: 400 | 404, ..
         }) => return dialog_error(StatusCode::OK, NOT_YOURS),
         Err(e) => {
@@ -519,7 +524,7 @@ pub async fn command(
     form: Result<axum::extract::Form<SlashRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     use subtle::ConstantTimeEq as _;
-    let Some(expected) = &s.settings.mattermost_command_token else {
+    let Some(expected) = &s.app.settings.mattermost_command_token else {
         return slash_reply(
             StatusCode::NOT_FOUND,
             "The /winv command is off: set WINVENTORY_MATTERMOST_COMMAND_TOKEN on the server.",
@@ -549,14 +554,18 @@ pub async fn command(
     }
     let name = username(&req.user_name);
     let user = directory_user(&s.engine, name).await;
-    let parts = crate::chat::conversation(
+    let parts = crate::channels::conversation::conversation(
         &s.engine,
-        &s.settings.admin_groups,
+        s.app.clock.now(),
+        &s.app.settings.admin_groups,
         "mattermost",
         name,
         user,
         &req.text,
     )
     .await;
-    slash_reply(StatusCode::OK, &crate::chat::markdown(&parts))
+    slash_reply(
+        StatusCode::OK,
+        &crate::channels::conversation::markdown(&parts),
+    )
 }

@@ -1,0 +1,142 @@
+//! `winventory catalog show|refresh`: the lifecycle catalog, and its refresh
+//! from the endoflife.date API with every stored title and OS matched again.
+
+use anyhow::{Result, bail};
+use chrono::Utc;
+use winventory_core::{Catalog, Store};
+
+use crate::app::App;
+use crate::cli::output::{self as render, Format, lc, opt};
+
+/// `winventory catalog show`.
+pub async fn catalog_show(app: &App, product: Option<&str>, format: Format) -> Result<u8> {
+    let _store = app.store.clone();
+    let catalog = app.catalog.clone();
+    match product {
+        Some(p) => {
+            if !catalog.has_product(p) {
+                bail!("the catalog has no product {p:?}; `winventory catalog show` lists them");
+            }
+            let rows: Vec<_> = catalog
+                .cycles()
+                .filter(|c| c.product == p)
+                .cloned()
+                .collect();
+            render::rows(
+                format,
+                &rows,
+                &[
+                    "cycle",
+                    "label",
+                    "release_date",
+                    "support_end",
+                    "eol",
+                    "extended_support_end",
+                    "source",
+                ],
+                |c| {
+                    vec![
+                        c.cycle.clone(),
+                        opt(&c.label),
+                        c.release_date
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        lc(c.support_end),
+                        lc(c.eol),
+                        lc(c.extended_support_end),
+                        c.source.clone(),
+                    ]
+                },
+            )?;
+        }
+        None => {
+            let rows: Vec<serde_json::Value> = catalog
+                .products()
+                .into_iter()
+                .map(|p| {
+                    let cycles: Vec<_> = catalog.cycles().filter(|c| c.product == p).collect();
+                    serde_json::json!({
+                        "product": p,
+                        "title": cycles.first().map(|c| c.product_title.clone()),
+                        "category": cycles.first().map(|c| c.category.clone()),
+                        "cycles": cycles.len(),
+                    })
+                })
+                .collect();
+            render::rows(
+                format,
+                &rows,
+                &["product", "title", "category", "cycles"],
+                |v| {
+                    ["product", "title", "category", "cycles"]
+                        .iter()
+                        .map(|k| match &v[*k] {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                },
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+/// `winventory catalog refresh`: fetch, save, re-match.
+pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
+    use winventory_ingest::eol_api::{DEFAULT_TIMEOUT, EolApi, refresh};
+    let store = app.store.clone();
+    let catalog = app.catalog.clone();
+    let wanted: Vec<String> = if products.is_empty() {
+        catalog.products().into_iter().map(str::to_string).collect()
+    } else {
+        products.to_vec()
+    };
+    let api = EolApi::new(&app.settings.eol_api, DEFAULT_TIMEOUT)?;
+    let outcome = refresh(&api, &wanted, &catalog).await;
+    store
+        .save_refreshed_catalog(&outcome.rows, Utc::now())
+        .await?;
+    let catalog = app.fresh_catalog().await?;
+    let (titles, machines) = rematch(store.as_ref(), &catalog).await?;
+    println!(
+        "refreshed {} cycles of {} products; re-matched {} titles and {} machines",
+        outcome.rows.len(),
+        wanted.len() - outcome.errors.len(),
+        titles,
+        machines
+    );
+    for (old, new) in &outcome.renamed {
+        println!("  note: {old} is now called {new} by endoflife.date");
+    }
+    for (p, e) in &outcome.errors {
+        println!("  failed: {p}: {e}");
+    }
+    if outcome.errors.is_empty() {
+        Ok(0)
+    } else {
+        println!(
+            "The products that failed keep their previous dates; run the command again later."
+        );
+        Ok(1)
+    }
+}
+
+/// Re-match every title and machine against the catalog in force.
+async fn rematch(store: &dyn Store, catalog: &Catalog) -> Result<(usize, usize)> {
+    let mut titles = store.titles().await?;
+    for t in &mut titles {
+        let m = catalog.match_software(&t.name, &t.version, &t.publisher);
+        t.cycle = m.cycle;
+        t.application = m.application;
+    }
+    store.update_title_matches(&titles).await?;
+    let os: Vec<_> = store
+        .machine_os()
+        .await?
+        .into_iter()
+        .map(|(id, os)| (id, catalog.match_os(&os)))
+        .collect();
+    store.update_os_matches(&os).await?;
+    Ok((titles.len(), os.len()))
+}
