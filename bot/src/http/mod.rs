@@ -5,6 +5,7 @@
 //! Forged, altered or expired links, and links of closed campaigns, get a
 //! page that says so and record nothing.
 
+mod error;
 pub mod listener;
 pub mod mattermost;
 
@@ -19,6 +20,8 @@ use minijinja::context;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
 use winventory_workflows::render::{answer_label, date_label};
+
+pub use error::AppError;
 
 /// Shared state of the handlers.
 pub struct AppState {
@@ -150,10 +153,10 @@ async fn metrics(State(s): State<Arc<AppState>>, headers: axum::http::HeaderMap)
     if let Some(token) = &s.app.settings.metrics_token
         && !bearer_matches(&headers, token)
     {
-        return problem(
-            StatusCode::UNAUTHORIZED,
+        return AppError::Unauthorized(
             "missing or wrong bearer token (Authorization: Bearer TOKEN, the metrics_token setting)",
-        );
+        )
+        .into_response();
     }
     let mut out = String::new();
     let gauges = s.health.gauges();
@@ -239,22 +242,10 @@ fn page(s: &AppState, lang: &str, status: StatusCode, ctx: minijinja::Value) -> 
     }
 }
 
-fn error_page(s: &AppState, e: &LinkError) -> Response {
-    let status = match e {
-        LinkError::Store(err) => {
-            tracing::error!(error = %err, "answer link: database error");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        LinkError::Closed | LinkError::Nothing => StatusCode::GONE,
-        LinkError::Token(winventory_workflows::token::TokenError::Expired(_)) => StatusCode::GONE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let message = match e {
-        LinkError::Store(_) => {
-            "The service is unavailable for a moment; please try again later.".to_string()
-        }
-        other => other.to_string(),
-    };
+/// The error page a browser sees, with the error's status.
+fn error_page(s: &AppState, e: AppError) -> Response {
+    let status = e.status();
+    let message = e.public_message();
     page(
         s,
         "en",
@@ -292,7 +283,7 @@ async fn answer_page(State(s): State<Arc<AppState>>, Path(token): Path<String>) 
             let lang = view.language.clone();
             page(&s, &lang, StatusCode::OK, confirm_ctx(&view, None, None))
         }
-        Err(e) => error_page(&s, &e),
+        Err(e) => error_page(&s, e.into()),
     }
 }
 
@@ -324,7 +315,7 @@ async fn ask_again(
                 confirm_ctx(&view, Some(e.to_string()), Some(form)),
             )
         }
-        Err(e) => error_page(s, &e),
+        Err(e) => error_page(s, e.into()),
     }
 }
 
@@ -358,12 +349,8 @@ async fn answer_post(
             )
         }
         Err(LinkError::Answer(e)) => ask_again(&s, &token, &e, &form).await,
-        Err(e) => error_page(&s, &e),
+        Err(e) => error_page(&s, e.into()),
     }
-}
-
-fn problem(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// Whether the request carries `token` as its bearer token (compared in
@@ -379,21 +366,16 @@ fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secr
 }
 
 /// Whether the request carries the snapshot API's bearer token.
-fn authorized(
-    s: &AppState,
-    headers: &axum::http::HeaderMap,
-) -> Result<(), (StatusCode, &'static str)> {
+fn authorized(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), AppError> {
     let Some(token) = &s.app.settings.api_token else {
-        return Err((
-            StatusCode::NOT_FOUND,
+        return Err(AppError::Off(
             "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
         ));
     };
     if bearer_matches(headers, token) {
         Ok(())
     } else {
-        Err((
-            StatusCode::UNAUTHORIZED,
+        Err(AppError::Unauthorized(
             "missing or wrong bearer token (Authorization: Bearer TOKEN)",
         ))
     }
@@ -410,92 +392,43 @@ async fn post_snapshot(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
-) -> Response {
+) -> Result<Response, AppError> {
     use futures::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
-    if let Err((status, message)) = authorized(&s, &headers) {
-        return problem(status, message);
-    }
-    let spool = match tempfile::NamedTempFile::new() {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create a temporary file for an upload");
-            return problem(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "no room to receive the snapshot",
-            );
-        }
-    };
-    let mut file = match spool.reopen() {
-        Ok(f) => tokio::fs::File::from_std(f),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open the upload spool");
-            return problem(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "no room to receive the snapshot",
-            );
-        }
-    };
+    authorized(&s, &headers)?;
+    let spool = tempfile::NamedTempFile::new().map_err(AppError::NoRoom)?;
+    let mut file = tokio::fs::File::from_std(spool.reopen().map_err(AppError::NoRoom)?);
     let mut stream = body.into_data_stream();
     let mut size: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    &format!("the upload was cut off: {e}"),
-                );
-            }
-        };
+        let chunk =
+            chunk.map_err(|e| AppError::Malformed(format!("the upload was cut off: {e}")))?;
         size += chunk.len() as u64;
         if size > MAX_SNAPSHOT_BYTES {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
+            return Err(AppError::TooLarge(
                 "the snapshot is larger than 8 GiB; split it",
-            );
+            ));
         }
-        if let Err(e) = file.write_all(&chunk).await {
-            tracing::error!(error = %e, "writing the upload spool failed");
-            return problem(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "no room to receive the snapshot",
-            );
-        }
+        file.write_all(&chunk).await.map_err(AppError::NoRoom)?;
     }
-    if let Err(e) = file.flush().await {
-        tracing::error!(error = %e, "flushing the upload spool failed");
-        return problem(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "no room to receive the snapshot",
-        );
-    }
+    file.flush().await.map_err(AppError::NoRoom)?;
     drop(file);
     let _guard = s.ingest_lock.lock().await;
-    let summary = match s
+    let summary = s
         .app
         .ingest_upload(spool.path(), "POST /api/v1/snapshots", s.app.clock.now())
         .await
-    {
-        Ok(summary) => summary,
-        Err(e) => {
-            tracing::error!(error = %e, "snapshot ingest could not start");
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the ingest could not start; see the server log",
-            );
-        }
-    };
+        .map_err(|e| AppError::Unavailable(e.context("the ingest could not start")))?;
     let code = summary.exit_code();
     let status = if code == 2 {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    (
+    Ok((
         status,
         [("x-winventory-exit-code", code.to_string())],
         axum::Json(summary),
     )
-        .into_response()
+        .into_response())
 }

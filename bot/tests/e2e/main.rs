@@ -14,3 +14,4 @@ mod campaign_mattermost;
 mod cli;
 mod licence_campaign;
 mod licences;
+mod router;
