@@ -19,7 +19,7 @@
 //! Speed: every title's JSON is serialised once, up front; a machine line is
 //! then assembled from those bytes, a date table and a few random draws.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -99,7 +99,7 @@ pub struct FleetStats {
 pub fn write_fleet<W: Write>(spec: &FleetSpec, out: W) -> io::Result<FleetStats> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let pool = Pool::builtin();
+    let pool = Pool::builtin()?;
 
     // Whole seconds: RFC 3339 with `Z`, never after the spec's instant.
     let now =
@@ -651,23 +651,12 @@ struct Pool {
 /// A variant: name, version (None for null), since year.
 type V = (String, Option<String>, i32);
 
-fn st(list: &[(&str, &str, i32)]) -> Vec<V> {
-    list.iter()
-        .map(|&(n, v, y)| (n.to_string(), (!v.is_empty()).then(|| v.to_string()), y))
-        .collect()
-}
+/// The family being read from the table: probabilities, metered,
+/// publisher, titles.
+type Reading = ([f64; 4], bool, Option<String>, Vec<V>);
 
-const MS: &str = "Microsoft Corporation";
-/// Long-tail families are not drawn by a probability of their own.
-const TAIL: [f64; 4] = [0.0; 4];
-
-fn ws(w: f64, s: f64) -> [f64; 4] {
-    [w, s, 0.0, 0.0]
-}
-
-fn ux(linux: f64, mac: f64) -> [f64; 4] {
-    [0.0, 0.0, linux, mac]
-}
+/// The title table, compiled in.
+const TITLES: &str = include_str!("../data/demo_titles.tsv");
 
 impl Pool {
     fn add(
@@ -705,8 +694,19 @@ impl Pool {
         id
     }
 
-    /// The fixed pool of titles (independent of the spec's seed).
-    fn builtin() -> Self {
+    /// The fixed pool of titles (independent of the spec's seed), read
+    /// from `ingest/data/demo_titles.tsv`, compiled in (a test reads it).
+    fn builtin() -> io::Result<Self> {
+        Self::parse(TITLES).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("ingest/data/demo_titles.tsv: {e}"),
+            )
+        })
+    }
+
+    /// Read the title table (see the file's header for its lines).
+    fn parse(text: &str) -> Result<Self, String> {
         let mut pool = Pool {
             titles: Vec::with_capacity(6000),
             families: Vec::with_capacity(2000),
@@ -715,805 +715,73 @@ impl Pool {
             unix_tail: Vec::new(),
             sql: 0,
         };
-        pool.add_windows_common();
-        pool.add_unix_common();
-        let mut rng = StdRng::seed_from_u64(0x5EED_F1EE7);
-        pool.add_windows_tail(&mut rng);
-        pool.add_unix_tail(&mut rng);
-        pool
-    }
-
-    #[allow(clippy::too_many_lines)]
-    #[rustfmt::skip]
-    fn add_windows_common(&mut self) {
-        let ms = Some(MS);
-        self.add(
-            ws(0.72, 0.03),
-            true,
-            ms,
-            st(&[
-                ("Microsoft 365 Apps for enterprise - en-us", "16.0.17928.20156", 2024),
-                ("Microsoft Office Professional Plus 2016", "16.0.4266.1001", 2016),
-                ("Microsoft Office Professional Plus 2019 - en-us", "16.0.10827.20181", 2019),
-                ("Microsoft Office LTSC Professional Plus 2021 - en-us", "16.0.14332.20615", 2021),
-                ("Microsoft Office Standard 2016", "16.0.4266.1001", 2016),
-                ("Microsoft 365 Apps for enterprise - en-us", "16.0.18129.20158", 2024),
-                ("Microsoft Office LTSC Professional Plus 2024 - en-us", "16.0.17932.20162", 2024),
-                ("Microsoft Office Professional Plus 2019 - en-us", "16.0.10417.20012", 2019),
-                ("Microsoft Office Home and Business 2021 - en-us", "16.0.14332.20763", 2021),
-                ("Microsoft Office Professional Plus 2013", "15.0.4569.1506", 2013),
-                ("Microsoft Office Professional Plus 2010", "14.0.7015.1000", 2010),
-            ]),
-        );
-        let edge_versions = |name: &str| -> Vec<V> {
-            (124..=131)
-                .rev()
-                .map(|m: u32| {
-                    (name.to_string(), Some(format!("{m}.0.{}.{}", 2210 + (m - 118) * 62, 40 + m % 60)), 2024)
-                })
+        let absent = |f: &str| (f != "\\N").then(|| f.to_string());
+        let ids = |f: Option<&str>, n: usize| -> Result<Vec<u32>, String> {
+            f.unwrap_or("")
+                .split_whitespace()
+                .map(|i| i.parse::<u32>().map_err(|e| format!("line {n}: {e}")))
                 .collect()
         };
-        self.add(ws(0.97, 0.55), false, ms, edge_versions("Microsoft Edge"));
-        self.add(ws(0.92, 0.4), false, ms, edge_versions("Microsoft Edge WebView2 Runtime"));
-        let chrome = chrome_versions();
-        self.add(ws(0.62, 0.12), false, Some("Google LLC"), chrome.clone());
-        let mut firefox: Vec<V> = Vec::new();
-        for m in (115..=140u32).rev() {
-            let year = if m < 122 {
-                2023
-            } else if m < 134 {
-                2024
-            } else {
-                2025
-            };
-            firefox.push(("Mozilla Firefox (x64 en-US)".into(), Some(format!("{m}.0")), year));
-            firefox.push(("Mozilla Firefox (x64 en-US)".into(), Some(format!("{m}.0.{}", 1 + m % 3)), year));
-        }
-        firefox.extend(st(&[
-            ("Mozilla Firefox ESR (x64 en-US)", "128.5.1", 2024),
-            ("Mozilla Firefox ESR (x64 en-US)", "115.18.0", 2023),
-            ("Mozilla Firefox ESR (x64 en-US)", "140.2.0", 2025),
-        ]));
-        self.add(ws(0.45, 0.05), false, Some("Mozilla"), firefox);
-        self.add(
-            ws(0.5, 0.3),
-            false,
-            Some("Igor Pavlov"),
-            st(&[
-                ("7-Zip 23.01 (x64)", "23.01", 2023),
-                ("7-Zip 19.00 (x64)", "19.00", 2019),
-                ("7-Zip 22.01 (x64)", "22.01", 2022),
-                ("7-Zip 24.08 (x64)", "24.08", 2024),
-                ("7-Zip 16.04 (x64)", "16.04", 2016),
-            ]),
-        );
-        self.add(
-            ws(0.33, 0.35),
-            false,
-            Some("Notepad++ Team"),
-            st(&[
-                ("Notepad++ (64-bit x64)", "8.6.2", 2024),
-                ("Notepad++ (64-bit x64)", "8.5.8", 2023),
-                ("Notepad++ (64-bit x64)", "8.6.9", 2024),
-                ("Notepad++ (64-bit x64)", "8.7.1", 2024),
-                ("Notepad++ (64-bit x64)", "8.4.6", 2022),
-                ("Notepad++ (64-bit x64)", "8.1.9.3", 2021),
-                ("Notepad++ (32-bit x86)", "7.9.5", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.55, 0.05),
-            true,
-            Some("Adobe"),
-            st(&[
-                ("Adobe Acrobat (64-bit)", "24.001.20604", 2024),
-                ("Adobe Acrobat Reader DC", "23.008.20470", 2023),
-                ("Adobe Acrobat DC (64-bit)", "24.003.20112", 2024),
-                ("Adobe Acrobat Reader DC - English", "21.011.20039", 2021),
-            ]),
-        );
-        let mut java8: Vec<V> = Vec::new();
-        for (i, &u) in [
-            451u32, 441, 431, 421, 411, 401, 391, 381, 371, 361, 351, 341, 333, 321, 311, 301, 291,
-            281, 271, 261, 251, 241, 231, 221, 211, 202, 201, 191, 181, 171, 161, 151, 144,
-        ]
-        .iter()
-        .enumerate()
-        {
-            let year = 2014 + i32::try_from(u / 40).unwrap_or(0);
-            let b = 7 + i % 5;
-            java8.push((format!("Java 8 Update {u} (64-bit)"), Some(format!("8.0.{u}0.{b}")), year));
-            if i % 3 == 0 {
-                java8.push((format!("Java 8 Update {u}"), Some(format!("8.0.{u}0.{b}")), year));
-            }
-        }
-        self.add(ws(0.22, 0.12), false, Some("Oracle Corporation"), java8);
-        self.add(
-            ws(0.08, 0.06),
-            false,
-            Some("Eclipse Adoptium"),
-            st(&[
-                ("Eclipse Temurin JDK with Hotspot 17.0.8.1+1 (x64)", "17.0.8.101", 2023),
-                ("Eclipse Temurin JDK with Hotspot 21.0.5+11 (x64)", "21.0.5.11", 2024),
-                ("Eclipse Temurin JRE with Hotspot 11.0.21+9 (x64)", "11.0.21.9", 2023),
-                ("Eclipse Temurin JDK with Hotspot 17.0.13+11 (x64)", "17.0.13.11", 2024),
-                ("Eclipse Temurin JDK with Hotspot 8u392-b08 (x64)", "8.0.392.8", 2023),
-            ]),
-        );
-        self.add(
-            ws(0.55, 0.6),
-            false,
-            ms,
-            st(&[
-                ("Microsoft .NET Framework 4.8.1", "4.8.09032", 2022),
-                ("Microsoft .NET Framework 4.8", "4.8.03761", 2019),
-                ("Microsoft .NET Framework 4.7.2", "4.7.03062", 2018),
-                ("Microsoft .NET Framework 4.6.2", "4.6.01590", 2016),
-            ]),
-        );
-        self.add(
-            ws(0.45, 0.35),
-            false,
-            ms,
-            st(&[
-                ("Microsoft .NET Runtime - 8.0.11 (x64)", "8.0.11.34221", 2024),
-                ("Microsoft .NET Runtime - 6.0.36 (x64)", "6.0.36.34217", 2024),
-                ("Microsoft .NET Runtime - 6.0.25 (x64)", "6.0.25.33020", 2023),
-                ("Microsoft .NET Runtime - 9.0.0 (x64)", "9.0.0.34361", 2024),
-                ("Microsoft .NET Runtime - 7.0.20 (x64)", "7.0.20.24269", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.35, 0.1),
-            false,
-            ms,
-            st(&[
-                ("Microsoft Windows Desktop Runtime - 8.0.11 (x64)", "8.0.11.34221", 2024),
-                ("Microsoft Windows Desktop Runtime - 6.0.36 (x64)", "6.0.36.34217", 2024),
-                ("Microsoft Windows Desktop Runtime - 3.1.32 (x64)", "3.1.32.31915", 2022),
-            ]),
-        );
-        self.add(
-            ws(0.05, 0.3),
-            false,
-            ms,
-            st(&[
-                ("Microsoft ASP.NET Core 8.0.11 - Shared Framework (x64)", "8.0.11.24521", 2024),
-                ("Microsoft ASP.NET Core 6.0.36 - Shared Framework (x64)", "6.0.36.24516", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.2, 0.06),
-            false,
-            Some("Python Software Foundation"),
-            st(&[
-                ("Python 3.12.7 (64-bit)", "3.12.7150.0", 2024),
-                ("Python 3.11.9 (64-bit)", "3.11.9150.0", 2024),
-                ("Python 3.8.10 (64-bit)", "3.8.10", 2021),
-                ("Python 3.10.11 (64-bit)", "3.10.11150.0", 2023),
-                ("Python 3.13.0 (64-bit)", "3.13.150.0", 2024),
-                ("Python 3.9.13 (64-bit)", "3.9.13150.0", 2022),
-                ("Python 3.12.1 (64-bit)", "3.12.1150.0", 2023),
-                ("Python 3.8.10 (32-bit)", "3.8.10", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.15, 0.03),
-            false,
-            Some("Python Software Foundation"),
-            st(&[("Python Launcher", "3.12.7150.0", 2024), ("Python Launcher", "3.11.9150.0", 2024)]),
-        );
-        self.add(
-            ws(0.12, 0.02),
-            true,
-            Some("MathWorks"),
-            st(&[
-                ("MATLAB R2024a", "24.1", 2024),
-                ("MATLAB R2023b", "23.2", 2023),
-                ("MATLAB R2023a", "9.14", 2023),
-                ("MATLAB R2022b", "9.13", 2022),
-                ("MATLAB R2022a", "9.12", 2022),
-                ("MATLAB R2021b", "9.11", 2021),
-                ("MATLAB R2021a", "9.10", 2021),
-                ("MATLAB R2020b", "9.9", 2020),
-                ("MATLAB R2020a", "9.8", 2020),
-                ("MATLAB R2019b", "9.7", 2019),
-            ]),
-        );
-        let mut vs: Vec<V> = Vec::new();
-        for m in (4..=12u32).rev() {
-            let version = format!("17.{m}.{}.{}", 33_000 + m * 150, 100 + (m * 37) % 400);
-            let year = 2022 + i32::try_from(m.saturating_sub(2) / 4).unwrap_or(0);
-            vs.push(("Visual Studio Professional 2022".into(), Some(version.clone()), year));
-            if m % 2 == 0 {
-                vs.push(("Visual Studio Community 2022".into(), Some(version.clone()), year));
-            }
-            if m % 4 == 0 {
-                vs.push(("Visual Studio Enterprise 2022".into(), Some(version), year));
-            }
-        }
-        vs.extend(st(&[
-            ("Visual Studio Community 2019", "16.11.34729.46", 2021),
-            ("Visual Studio Professional 2019", "16.11.34729.46", 2021),
-            ("Visual Studio Build Tools 2019", "16.11.35026.282", 2021),
-        ]));
-        self.add(ws(0.07, 0.02), true, ms, vs);
-        self.add(
-            ws(0.3, 0.05),
-            false,
-            ms,
-            st(&[
-                ("Microsoft Visual Studio Code", "1.95.3", 2024),
-                ("Microsoft Visual Studio Code", "1.85.1", 2023),
-                ("Microsoft Visual Studio Code (User)", "1.95.3", 2024),
-                ("Microsoft Visual Studio Code", "1.92.2", 2024),
-                ("Microsoft Visual Studio Code", "1.96.2", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.06, 0.0),
-            false,
-            Some("The Document Foundation"),
-            st(&[
-                ("LibreOffice 7.6.2.1", "7.6.2.1", 2023),
-                ("LibreOffice 24.2.7.2", "24.2.7.2", 2024),
-                ("LibreOffice 24.8.3.2", "24.8.3.2", 2024),
-                ("LibreOffice 7.3.7.2", "7.3.7.2", 2022),
-            ]),
-        );
-        self.add(
-            ws(0.04, 0.02),
-            false,
-            Some("Oracle Corporation"),
-            st(&[
-                ("Oracle VM VirtualBox 7.0.12", "7.0.12", 2023),
-                ("Oracle VirtualBox 7.1.4", "7.1.4", 2024),
-                ("Oracle VM VirtualBox 6.1.50", "6.1.50", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.05, 0.06),
-            false,
-            Some("The Wireshark developer community, https://www.wireshark.org"),
-            st(&[
-                ("Wireshark 4.2.0 64-bit", "4.2.0", 2023),
-                ("Wireshark 4.4.2 x64", "4.4.2", 2024),
-                ("Wireshark 3.6.24 64-bit", "3.6.24", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.05, 0.05),
-            false,
-            Some("Node.js Foundation"),
-            st(&[
-                ("Node.js", "20.10.0", 2023),
-                ("Node.js", "18.19.0", 2023),
-                ("Node.js", "22.11.0", 2024),
-                ("Node.js", "16.20.2", 2023),
-            ]),
-        );
-        self.add(
-            ws(0.02, 0.06),
-            false,
-            Some("PostgreSQL Global Development Group"),
-            st(&[
-                ("PostgreSQL 16 ", "16.1-1", 2023),
-                ("PostgreSQL 13 ", "13.13-1", 2023),
-                ("PostgreSQL 15 ", "15.5-1", 2023),
-                ("PostgreSQL 9.6 ", "9.6.24-1", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.01, 0.04),
-            false,
-            Some("Oracle Corporation"),
-            st(&[
-                ("MySQL Server 8.0", "8.0.35", 2023),
-                ("MySQL Server 5.7", "5.7.44", 2023),
-                ("MySQL Server 8.4", "8.4.3", 2024),
-            ]),
-        );
-        self.sql = self.add(
-            ws(0.01, 0.15),
-            false,
-            ms,
-            st(&[
-                ("Microsoft SQL Server 2019 (64-bit)", "15.0.2000.5", 2019),
-                ("Microsoft SQL Server 2016 (64-bit)", "13.2.5026.0", 2018),
-                ("Microsoft SQL Server 2022 (64-bit)", "16.0.1000.6", 2022),
-                ("Microsoft SQL Server 2016 (64-bit)", "13.3.6300.2", 2021),
-                ("Microsoft SQL Server 2017 (64-bit)", "14.0.1000.169", 2017),
-                ("Microsoft SQL Server 2014 (64-bit)", "12.3.6024.0", 2018),
-                ("Microsoft SQL Server 2012 (64-bit)", "11.4.7001.0", 2017),
-                ("Microsoft SQL Server 2008 R2 (64-bit)", "10.53.6000.34", 2014),
-            ]),
-        );
-        self.add(
-            ws(0.03, 0.2),
-            false,
-            ms,
-            st(&[
-                ("Microsoft SQL Server Management Studio - 19.3", "16.200.20209.0", 2024),
-                ("Microsoft SQL Server Management Studio - 20.2", "20.2.30.0", 2024),
-                ("SQL Server Management Studio", "15.0.18424.0", 2022),
-            ]),
-        );
-        self.add(
-            ws(0.3, 0.0),
-            true,
-            Some("Zoom Video Communications, Inc."),
-            st(&[
-                ("Zoom Workplace (64-bit)", "6.2.52424", 2024),
-                ("Zoom (64-bit)", "5.17.31859", 2024),
-                ("Zoom Workplace (64-bit)", "6.0.45183", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.4, 0.02),
-            true,
-            ms,
-            st(&[
-                ("Teams Machine-Wide Installer", "1.7.0.19563", 2023),
-                ("Microsoft Teams", "24295.605.3225.8804", 2024),
-                ("Microsoft Teams classic", "1.6.00.18681", 2023),
-            ]),
-        );
-        self.add(
-            ws(0.15, 0.3),
-            false,
-            Some("Simon Tatham"),
-            st(&[
-                ("PuTTY release 0.81 (64-bit)", "0.81.0.0", 2024),
-                ("PuTTY release 0.80 (64-bit)", "0.80.0.0", 2023),
-                ("PuTTY release 0.78 (64-bit)", "0.78.0.0", 2022),
-                ("PuTTY release 0.76 (64-bit)", "0.76.0.0", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.15, 0.1),
-            false,
-            Some("The Git Development Community"),
-            st(&[("Git", "2.47.0", 2024), ("Git", "2.43.0", 2023), ("Git", "2.39.2", 2023)]),
-        );
-        self.add(
-            ws(0.1, 0.3),
-            false,
-            ms,
-            st(&[
-                ("PowerShell 7-x64", "7.4.6.0", 2024),
-                ("PowerShell 7-x64", "7.2.24.0", 2024),
-                ("PowerShell 7-x64", "7.3.12.0", 2024),
-            ]),
-        );
-        self.add(
-            ws(0.25, 0.0),
-            false,
-            Some("VideoLAN"),
-            st(&[
-                ("VLC media player", "3.0.21", 2024),
-                ("VLC media player", "3.0.20", 2023),
-                ("VLC media player", "3.0.18", 2022),
-            ]),
-        );
-        self.add(
-            ws(0.1, 0.02),
-            false,
-            Some("Dominik Reichl"),
-            st(&[("KeePass Password Safe 2.57", "2.57", 2024), ("KeePass Password Safe 2.55", "2.55", 2023)]),
-        );
-        self.add(
-            ws(0.85, 0.5),
-            false,
-            ms,
-            st(&[("Microsoft Update Health Tools", "5.72.0.0", 2023), ("Microsoft Update Health Tools", "3.74.0.0", 2022)]),
-        );
-        self.add(
-            ws(0.9, 0.8),
-            false,
-            ms,
-            st(&[
-                ("Configuration Manager Client", "5.00.9128.1000", 2024),
-                ("Configuration Manager Client", "5.00.9106.1000", 2023),
-            ]),
-        );
-        self.add(ws(0.8, 0.6), false, ms, st(&[("Local Administrator Password Solution", "6.2.0.0", 2018)]));
-        self.add(
-            ws(0.02, 0.7),
-            false,
-            Some("VMware, Inc."),
-            st(&[
-                ("VMware Tools", "12.3.5.22544099", 2023),
-                ("VMware Tools", "12.4.5.23787635", 2024),
-                ("VMware Tools", "11.3.5.18557794", 2021),
-            ]),
-        );
-        // Visual C++ redistributables: one family each, most machines carry several.
-        let vc = |x: &str| -> Vec<V> {
-            [
-                ("14.42.34433", 2024),
-                ("14.40.33810", 2024),
-                ("14.38.33130", 2023),
-                ("14.36.32532", 2023),
-                ("14.32.31332", 2022),
-            ]
-            .iter()
-            .map(|&(v, y)| {
-                (format!("Microsoft Visual C++ 2015-2022 Redistributable ({x}) - {v}"), Some(format!("{v}.0")), y)
-            })
-            .chain(std::iter::once((
-                format!("Microsoft Visual C++ 2015-2019 Redistributable ({x}) - 14.29.30133"),
-                Some("14.29.30133.0".to_string()),
-                2021,
-            )))
-            .collect()
-        };
-        self.add(ws(0.95, 0.85), false, ms, vc("x64"));
-        self.add(ws(0.85, 0.5), false, ms, vc("x86"));
-        for (x, p) in [("x64", ws(0.6, 0.4)), ("x86", ws(0.55, 0.3))] {
-            self.add(
-                p,
-                false,
-                ms,
-                vec![
-                    (
-                        format!("Microsoft Visual C++ 2013 Redistributable ({x}) - 12.0.40664"),
-                        Some("12.0.40664.0".into()),
-                        2017,
-                    ),
-                    (
-                        format!("Microsoft Visual C++ 2013 Redistributable ({x}) - 12.0.30501"),
-                        Some("12.0.30501.0".into()),
-                        2014,
-                    ),
-                ],
-            );
-        }
-        for (x, p) in [("x64", ws(0.45, 0.3)), ("x86", ws(0.4, 0.25))] {
-            self.add(
-                p,
-                false,
-                ms,
-                vec![(
-                    format!("Microsoft Visual C++ 2012 Redistributable ({x}) - 11.0.61030"),
-                    Some("11.0.61030.0".into()),
-                    2013,
-                )],
-            );
-        }
-        for (x, p) in [("x64", ws(0.5, 0.35)), ("x86", ws(0.45, 0.3))] {
-            self.add(
-                p,
-                false,
-                ms,
-                vec![(
-                    format!("Microsoft Visual C++ 2010  {x} Redistributable - 10.0.40219"),
-                    Some("10.0.40219".into()),
-                    2011,
-                )],
-            );
-        }
-        for (x, p) in [("x64", ws(0.35, 0.25)), ("x86", ws(0.35, 0.2))] {
-            self.add(
-                p,
-                false,
-                ms,
-                vec![(
-                    format!("Microsoft Visual C++ 2008 Redistributable - {x} 9.0.30729.6161"),
-                    Some("9.0.30729.6161".into()),
-                    2011,
-                )],
-            );
-        }
-        self.add(ws(0.2, 0.1), false, ms, st(&[("Microsoft Visual C++ 2005 Redistributable", "8.0.61001", 2011)]));
-        // Workstation drivers and OEM tools.
-        self.add(
-            ws(0.5, 0.0),
-            false,
-            Some("Intel Corporation"),
-            st(&[
-                ("Intel(R) Management Engine Components", "2406.5.5.0", 2024),
-                ("Intel(R) Management Engine Components", "2229.4.2.0", 2022),
-            ]),
-        );
-        self.add(
-            ws(0.45, 0.1),
-            false,
-            Some("Intel Corporation"),
-            st(&[
-                ("Intel(R) Chipset Device Software", "10.1.19627.8423", 2023),
-                ("Intel(R) Chipset Device Software", "10.1.18838.8284", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.45, 0.0),
-            false,
-            Some("Realtek Semiconductor Corp."),
-            st(&[
-                ("Realtek Audio Driver", "6.0.9549.1", 2023),
-                ("Realtek High Definition Audio Driver", "6.0.9235.1", 2021),
-            ]),
-        );
-        self.add(
-            ws(0.3, 0.0),
-            false,
-            Some("Dell Inc."),
-            st(&[
-                ("Dell Command | Update for Windows Universal", "5.4.0", 2024),
-                ("Dell Command | Update for Windows Universal", "4.9.0", 2023),
-            ]),
-        );
-        self.add(
-            ws(0.2, 0.0),
-            false,
-            Some("HP Inc."),
-            st(&[("HP Support Assistant", "9.38.38.0", 2024), ("HP Wolf Security", "4.25.5.3427", 2024)]),
-        );
-        let nvidia: Vec<V> = [("566.36", 2024), ("561.09", 2024), ("551.61", 2024), ("537.58", 2023), ("528.49", 2023)]
-        .iter()
-        .map(|&(v, y)| {
-            (format!("NVIDIA Graphics Driver {v}"), Some(v.to_string()), y)
-        })
-        .collect();
-        self.add(ws(0.15, 0.0), false, Some("NVIDIA Corporation"), nvidia);
-        // Chrome on the Mac (Windows' name and versions: the rule matches it too).
-        self.add(ux(0.0, 0.65), false, Some("Google LLC"), chrome);
-    }
-
-    #[rustfmt::skip]
-    fn add_unix_common(&mut self) {
-        let linux: &[(&str, f64, &[&str])] = &[
-            (
-                "openssl",
-                0.98,
-                &["3.0.2-0ubuntu1.18", "3.0.7-27.el9", "1.1.1f-1ubuntu2.23", "3.0.15-1~deb12u1", "1.1.1k-12.el8_9"],
-            ),
-            ("openssh-server", 0.95, &["1:8.9p1-3ubuntu0.10", "8.7p1-38.el9", "1:8.2p1-4ubuntu0.11", "1:9.2p1-2+deb12u3"]),
-            ("bash", 0.99, &["5.1-6ubuntu1.1", "5.1.8-9.el9", "5.0-6ubuntu1.2", "5.2.15-2+b7"]),
-            ("coreutils", 0.99, &["8.32-4.1ubuntu1.2", "8.32-35.el9", "9.1-1"]),
-            ("systemd", 0.95, &["249.11-0ubuntu3.12", "252-32.el9_4", "245.4-4ubuntu3.24", "252.30-1~deb12u2"]),
-            ("curl", 0.9, &["7.81.0-1ubuntu1.18", "7.76.1-29.el9_4", "7.88.1-10+deb12u8"]),
-            ("git", 0.6, &["1:2.34.1-1ubuntu1.11", "2.43.5-1.el9_4", "1:2.39.5-0+deb12u1"]),
-            ("python3", 0.9, &["3.10.6-1~22.04.1", "3.9.18-3.el9", "3.8.2-0ubuntu2", "3.11.2-1+b1"]),
-            ("perl", 0.8, &["5.34.0-3ubuntu1.3", "5.32.1-481.el9", "5.36.0-7+deb12u1"]),
-            ("sudo", 0.95, &["1.9.9-1ubuntu2.4", "1.9.5p2-10.el9_3", "1.9.13p3-1+deb12u1"]),
-            ("rsync", 0.7, &["3.2.7-0ubuntu0.22.04.2", "3.2.3-19.el9"]),
-            ("vim", 0.6, &["2:8.2.3995-1ubuntu2.21", "2:8.2.2637-20.el9_1"]),
-            ("tmux", 0.3, &["3.2a-4ubuntu0.2", "3.2a-5.el9"]),
-            ("chrony", 0.6, &["4.2-2ubuntu2", "4.5-1.el9"]),
-            ("krb5-user", 0.5, &["1.19.2-2ubuntu0.4", "1.20.1-2+deb12u2"]),
-            ("gcc", 0.4, &["4:11.2.0-1ubuntu1", "11.4.1-3.el9"]),
-            ("java-17-openjdk", 0.15, &["1:17.0.13.0.11-3.el9", "17.0.13+11-2ubuntu1~22.04"]),
-            ("nginx", 0.1, &["1.18.0-6ubuntu14.5", "1:1.20.1-14.el9_2.1"]),
-        ];
-        for (name, p, versions) in linux {
-            let vs = versions
-                .iter()
-                .map(|v| ((*name).to_string(), Some((*v).to_string()), 0))
-                .collect();
-            self.add(ux(*p, 0.0), false, None, vs);
-        }
-        self.add(
-            ux(0.2, 0.0),
-            false,
-            Some("Docker Inc."),
-            st(&[("docker-ce", "5:27.3.1-1~ubuntu.22.04~jammy", 2024), ("docker-ce", "3:26.1.3-1.el9", 2024)]),
-        );
-        self.add(ux(0.0, 0.99), false, Some("Apple Inc."), st(&[("Safari", "18.1", 2024), ("Safari", "17.6", 2024)]));
-        self.add(ux(0.0, 0.3), false, Some("Mozilla"), st(&[("Firefox", "133.0", 2024), ("Firefox", "128.0.3", 2024)]));
-        for app in ["Microsoft Word", "Microsoft Excel", "Microsoft PowerPoint", "Microsoft Outlook"] {
-            let vs = ["16.91", "16.89.1", "16.78.3"]
-                .iter()
-                .map(|v| (app.to_string(), Some((*v).to_string()), 2023))
-                .collect();
-            self.add(ux(0.0, 0.65), true, Some(MS), vs);
-        }
-        self.add(ux(0.0, 0.5), true, Some(MS), st(&[("Microsoft Teams", "24295.605.3225.8804", 2024)]));
-        self.add(
-            ux(0.0, 0.5),
-            true,
-            Some("Zoom Video Communications, Inc."),
-            st(&[("zoom.us", "6.2.11 (43613)", 2024), ("zoom.us", "5.17.11 (34827)", 2024)]),
-        );
-        self.add(ux(0.0, 0.4), false, Some("Slack Technologies"), st(&[("Slack", "4.41.97", 2024)]));
-        self.add(ux(0.0, 0.3), false, Some(MS), st(&[("Visual Studio Code", "1.95.3", 2024)]));
-        self.add(ux(0.0, 0.15), false, Some("Apple Inc."), st(&[("Xcode", "16.1", 2024), ("Xcode", "15.4", 2024)]));
-    }
-
-    fn add_windows_tail(&mut self, rng: &mut StdRng) {
-        const VENDORS: &[(&str, &str)] = &[
-            ("Keysight Technologies", "Keysight"),
-            ("National Instruments", "NI"),
-            ("Siemens AG", "Siemens"),
-            ("Schneider Electric", "Schneider Electric"),
-            ("Rohde & Schwarz GmbH & Co. KG", "R&S"),
-            ("Tektronix, Inc.", "Tektronix"),
-            ("Autodesk, Inc.", "Autodesk"),
-            ("Dassault Systemes", "Dassault"),
-            ("ANSYS, Inc.", "ANSYS"),
-            ("Bentley Systems, Incorporated", "Bentley"),
-            ("Cisco Systems, Inc.", "Cisco"),
-            ("Citrix Systems, Inc.", "Citrix"),
-            ("Dell Inc.", "Dell"),
-            ("HP Inc.", "HP"),
-            ("Lenovo Group Limited", "Lenovo"),
-            ("Intel Corporation", "Intel(R)"),
-            ("Realtek Semiconductor Corp.", "Realtek"),
-            ("NVIDIA Corporation", "NVIDIA"),
-            ("Logitech", "Logitech"),
-            ("Canon Inc.", "Canon"),
-            ("Xerox Corporation", "Xerox"),
-            ("Brother Industries, Ltd.", "Brother"),
-            ("Zebra Technologies", "Zebra"),
-            ("Beckhoff Automation", "Beckhoff"),
-            ("Omega Engineering", "Omega"),
-            ("Thorlabs, Inc.", "Thorlabs"),
-            ("Hamamatsu Photonics", "Hamamatsu"),
-            ("Bruker", "Bruker"),
-            ("Agilent Technologies", "Agilent"),
-            ("Pico Technology", "Pico"),
-            ("OriginLab Corporation", "OriginLab"),
-            ("Wolfram Research", "Wolfram"),
-            ("JetBrains s.r.o.", "JetBrains"),
-            ("Altium Limited", "Altium"),
-            ("Mentor Graphics", "Mentor"),
-            ("Synopsys, Inc.", "Synopsys"),
-            ("Micro Focus", "Micro Focus"),
-            ("Ivanti", "Ivanti"),
-            ("Sophos Limited", "Sophos"),
-            ("Veeam Software Group GmbH", "Veeam"),
-        ];
-        const PRODUCTS: &[&str] = &[
-            "Device Manager",
-            "Data Logger",
-            "License Manager",
-            "Update Service",
-            "Runtime",
-            "Toolkit",
-            "Viewer",
-            "Connector",
-            "Agent",
-            "Driver Package",
-            "Measurement Suite",
-            "Configuration Utility",
-            "Firmware Updater",
-            "Diagnostics",
-            "Help Center",
-            "Analyzer",
-            "Studio",
-            "Remote Control",
-            "Sync Client",
-            "Plugin",
-            "Scheduler",
-            "Report Designer",
-            "Data Exporter",
-            "USB Driver",
-            "Calibration Tool",
-            "Monitor",
-            "Backup Agent",
-            "Scanner",
-            "Launcher",
-            "SDK",
-        ];
-        let mut tail: Vec<u32> = Vec::new();
-        let mut combos: Vec<(usize, usize)> = (0..VENDORS.len())
-            .flat_map(|v| (0..PRODUCTS.len()).map(move |p| (v, p)))
-            .collect();
-        shuffle(&mut combos, rng);
-        combos.truncate(1000);
-        for (v, p) in combos {
-            let (publisher, short) = VENDORS[v];
-            let mut name = format!("{short} {}", PRODUCTS[p]);
-            if rng.random_bool(0.2) {
-                let suffix = rng.random_range(2015..=2025);
-                name = format!("{name} {suffix}");
-            }
-            let major = rng.random_range(1..=25u32);
-            let count = rng.random_range(1..=4);
-            let with_build = rng.random_bool(0.4);
-            let mut vs: Vec<V> = Vec::with_capacity(count);
-            for k in 0..count {
-                let minor = rng.random_range(0..10u32) + u32::try_from(k).unwrap_or(0);
-                let version = if with_build {
-                    format!("{major}.{minor}.{}.0", rng.random_range(100..9000u32))
-                } else {
-                    format!("{major}.{minor}.{}", rng.random_range(0..20u32))
-                };
-                vs.push((name.clone(), Some(version), 0));
-            }
-            let publisher = (!rng.random_bool(0.05)).then_some(publisher);
-            tail.push(self.add(TAIL, false, publisher, vs));
-        }
-        for n in 1..=150u32 {
-            let count = rng.random_range(1..=3u32);
-            let vs = (0..count)
-                .map(|k| {
-                    (
-                        format!("Lab Tool {n}"),
-                        Some(format!("{}.{}", 1 + k, rng.random_range(0..10u32))),
-                        0,
-                    )
-                })
-                .collect();
-            let publisher = rng.random_bool(0.7).then_some("Lab Software Section");
-            tail.push(self.add(TAIL, false, publisher, vs));
-        }
-        for k in 0..60u32 {
-            let kb = 5_002_000 + k * 37;
-            let edition = if k % 4 == 0 { "32-Bit" } else { "64-Bit" };
-            let kind = if k % 3 == 0 {
-                "Update"
-            } else {
-                "Security Update"
-            };
-            let vs = vec![(
-                format!("{kind} for Microsoft Office 2016 (KB{kb}) {edition} Edition"),
-                None,
-                0,
-            )];
-            tail.push(self.add(TAIL, false, Some(MS), vs));
-        }
-        for b in [
-            "10.0.22621.2428",
-            "10.0.22621.3233",
-            "10.0.19041.685",
-            "10.0.26100.1742",
-            "10.0.18362.1",
-            "10.0.17763.132",
-        ] {
-            let vs = vec![(
-                format!("Windows Software Development Kit - Windows {b}"),
-                Some(b.to_string()),
-                0,
-            )];
-            tail.push(self.add(TAIL, false, Some(MS), vs));
-        }
-        shuffle(&mut tail, rng);
-        self.win_tail = tail;
-    }
-
-    fn add_unix_tail(&mut self, rng: &mut StdRng) {
-        const SYLLABLES: &[&str] = &[
-            "ac", "bel", "cor", "dra", "el", "fin", "gor", "hal", "ix", "jun", "kel", "lum", "mor",
-            "nex", "or", "pax", "qu", "ral", "sol", "tor", "ul", "vex", "wyn", "zel",
-        ];
-        const SHAPES: &[&str] = &[
-            "lib{}{}",
-            "lib{}{}-dev",
-            "{}{}-utils",
-            "python3-{}{}",
-            "perl-{}{}",
-            "{}{}d",
-            "{}{}",
-        ];
-        let mut names: HashSet<String> = HashSet::new();
-        let mut tail: Vec<u32> = Vec::new();
-        while tail.len() < 450 {
-            let a = SYLLABLES[rng.random_range(0..SYLLABLES.len())];
-            let b = SYLLABLES[rng.random_range(0..SYLLABLES.len())];
-            let shape = SHAPES[rng.random_range(0..SHAPES.len())];
-            let mut name = shape.replacen("{}", a, 1).replacen("{}", b, 1);
-            if rng.random_bool(0.3) {
-                name.push_str(&rng.random_range(1..10u32).to_string());
-            }
-            if !names.insert(name.clone()) {
+        let mut family: Option<Reading> = None;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let count = rng.random_range(1..=3u32);
-            let major = rng.random_range(0..6u32);
-            let vs = (0..count)
-                .map(|k| {
-                    let v = format!(
-                        "{major}.{}.{}-{}",
-                        rng.random_range(0..20u32),
-                        k + rng.random_range(0..9u32),
-                        1 + k
-                    );
-                    (name.clone(), Some(v), 0)
-                })
-                .collect();
-            tail.push(self.add(TAIL, false, None, vs));
+            let mut f = line.split('\t');
+            match f.next() {
+                Some("F") => {
+                    if let Some((p, m, publisher, variants)) = family.take() {
+                        pool.add(p, m, publisher.as_deref(), variants);
+                    }
+                    let mut p = [0.0; 4];
+                    for x in &mut p {
+                        *x = f
+                            .next()
+                            .and_then(|v| v.parse().ok())
+                            .ok_or(format!("line {n}: a probability"))?;
+                    }
+                    let metered = f.next() == Some("1");
+                    let publisher = f.next().and_then(absent);
+                    family = Some((p, metered, publisher, Vec::new()));
+                }
+                Some("V") => {
+                    let (Some(name), Some(version), Some(since)) = (f.next(), f.next(), f.next())
+                    else {
+                        return Err(format!("line {n}: name, version and year"));
+                    };
+                    let since = since.parse().map_err(|e| format!("line {n}: {e}"))?;
+                    family
+                        .as_mut()
+                        .ok_or(format!("line {n}: a title before its family"))?
+                        .3
+                        .push((name.to_string(), absent(version), since));
+                }
+                Some(kind @ ("W" | "U" | "S")) => {
+                    if let Some((p, m, publisher, variants)) = family.take() {
+                        pool.add(p, m, publisher.as_deref(), variants);
+                    }
+                    let list = ids(f.next(), n)?;
+                    match kind {
+                        "W" => pool.win_tail = list,
+                        "U" => pool.unix_tail = list,
+                        _ => pool.sql = list.first().copied().unwrap_or(0),
+                    }
+                }
+                _ => return Err(format!("line {n}: unknown line")),
+            }
         }
-        self.unix_tail = tail;
+        let families = pool.families.len() as u32;
+        if pool
+            .win_tail
+            .iter()
+            .chain(&pool.unix_tail)
+            .chain(std::iter::once(&pool.sql))
+            .any(|&f| f >= families)
+        {
+            return Err("a long-tail family number beyond the families".into());
+        }
+        Ok(pool)
     }
 
     /// Pick `n` families for one machine into `chosen`, marking them in
@@ -1579,42 +847,11 @@ impl Pool {
     }
 }
 
-fn chrome_versions() -> Vec<V> {
-    let mut out = Vec::new();
-    for m in (118..=139u32).rev() {
-        let build = 5993 + (m - 118) * 62;
-        let year = if m < 121 {
-            2023
-        } else if m < 132 {
-            2024
-        } else {
-            2025
-        };
-        out.push((
-            "Google Chrome".to_string(),
-            Some(format!("{m}.0.{build}.{}", 20 + (m * 37) % 180)),
-            year,
-        ));
-        out.push((
-            "Google Chrome".to_string(),
-            Some(format!("{m}.0.{build}.{}", 100 + (m * 53) % 120)),
-            year,
-        ));
-    }
-    out
-}
-
-fn shuffle<T>(v: &mut [T], rng: &mut StdRng) {
-    for i in (1..v.len()).rev() {
-        let j = rng.random_range(0..=i);
-        v.swap(i, j);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
+    use std::collections::HashSet;
     use winventory_core::{Catalog, OsInfo};
 
     fn now() -> DateTime<Utc> {
@@ -1663,6 +900,19 @@ mod tests {
             product_type: os["product_type"].as_i64(),
             architecture: os["architecture"].as_str().map(Into::into),
         }
+    }
+
+    #[test]
+    fn the_title_table_reads_and_a_broken_one_names_its_line() {
+        let pool = Pool::parse(TITLES).expect("the table reads");
+        assert!(pool.families.len() > 1000 && pool.titles.len() > 4000);
+        assert!(!pool.common.is_empty() && !pool.win_tail.is_empty());
+        let e = Pool::parse("F\t0.5\t0\t0\t0\t0\tX\nV\tName\n").err();
+        assert_eq!(e.as_deref(), Some("line 2: name, version and year"));
+        let e = Pool::parse("V\tName\t1.0\t2020\n").err();
+        assert_eq!(e.as_deref(), Some("line 1: a title before its family"));
+        let e = Pool::parse("W\t7\n").err();
+        assert!(e.is_some_and(|e| e.contains("beyond")));
     }
 
     #[test]
@@ -1826,7 +1076,7 @@ mod tests {
         let redist = "Microsoft Visual C++ 2015-2022 Redistributable (x64) - 14.38.33130";
         assert!(
             catalog
-                .match_software(redist, "14.38.33130.0", MS)
+                .match_software(redist, "14.38.33130.0", "Microsoft Corporation")
                 .cycle
                 .is_none()
         );
@@ -1858,7 +1108,7 @@ mod tests {
             "PowerShell",
         ];
         let catalog = Catalog::builtin();
-        let pool = Pool::builtin();
+        let pool = Pool::builtin().expect("the compiled-in title table reads");
         let mut checked = 0;
         let mut unmatched = Vec::new();
         for &f in &pool.common {
