@@ -7,7 +7,7 @@
 use chrono::Duration;
 use winventory_core::on_both_backends;
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 const LADDER: &str =
     "reminders = \"0 9 * * *\"\nescalate_after = 2\nescalation = [\"group\", \"manager\"]";
