@@ -10,6 +10,7 @@ use winventory_core::store::{CampaignState, MachineRow, NewTarget, StoreError};
 use crate::plan::{Scope, load_matching, load_targets, recipient_key, unknown_targets};
 use crate::spec::CampaignSpec;
 
+use super::states::MachineState;
 use super::{Campaign, Engine, EngineError};
 
 /// Campaign progress for `campaign status`.
@@ -145,9 +146,6 @@ impl Engine {
                 "only a running campaign reminds; resume it first",
             ));
         }
-        if c.spec.schedule.reminder_schedule().is_err() {
-            return Err(Self::state_error(&c, "it has no valid reminder schedule"));
-        }
         Ok(self.store.remind_open(c.row.id).await?)
     }
 
@@ -174,14 +172,14 @@ impl Engine {
             if m.escalation > 0 {
                 s.escalated += 1;
             }
-            match m.state.as_str() {
-                "resolved" => s.resolved += 1,
-                "answered" => {
+            match MachineState::of(m) {
+                MachineState::Resolved => s.resolved += 1,
+                MachineState::Answered => {
                     *s.answered
                         .entry(m.answer.clone().unwrap_or_default())
                         .or_default() += 1
                 }
-                _ => {
+                MachineState::Open => {
                     s.open += 1;
                     if now.date_naive() > c.spec.deadline {
                         s.overdue += 1;

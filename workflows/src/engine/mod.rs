@@ -9,7 +9,10 @@
 //! route), [`wave`] (planning a wave), [`verify`] (what the snapshots say
 //! about answers), [`answers`] (answers from signed tokens), [`chat`]
 //! (answers typed or voted in chat), [`exceptions`] (the exception
-//! register), [`preview`] (preview and test-send). This file holds the
+//! register), [`preview`] (preview and test-send); [`states`] holds the
+//! enums of the words the store keeps. The decisions (which machines are
+//! due, what the latest snapshot says about an answer) are pure functions
+//! over plain data in their rooms, tested there. This file holds the
 //! [`Engine`] and what every room shares.
 
 mod answers;
@@ -18,6 +21,7 @@ mod compose;
 mod digest;
 mod exceptions;
 mod preview;
+pub mod states;
 mod verify;
 mod wave;
 
@@ -39,7 +43,7 @@ use winventory_core::{AsOf, Catalog, User};
 
 use crate::plan::{DigestMachine, Holdings};
 use crate::render::{RenderError, Templates};
-use crate::spec::{CampaignSpec, SpecError};
+use crate::spec::{CampaignSpec, Schedule, SpecError};
 use crate::token::Signer;
 
 /// What can go wrong in the engine, in words for an admin.
@@ -152,6 +156,8 @@ pub struct Campaign {
     pub row: CampaignRow,
     /// Its definition.
     pub spec: CampaignSpec,
+    /// Its schedule, parsed once from the definition.
+    pub schedule: Schedule,
 }
 
 /// A serializable value as a template value.
@@ -173,7 +179,14 @@ impl Engine {
             .ok_or_else(|| EngineError::NoCampaign(id_or_name.to_string()))?;
         let spec = CampaignSpec::parse(&row.spec)
             .map_err(|e| EngineError::StoredSpec(row.name.clone(), e))?;
-        Ok(Campaign { row, spec })
+        let schedule = spec
+            .schedule()
+            .map_err(|e| EngineError::StoredSpec(row.name.clone(), e))?;
+        Ok(Campaign {
+            row,
+            spec,
+            schedule,
+        })
     }
 
     fn state_error(c: &Campaign, what: &str) -> EngineError {

@@ -4,13 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use winventory_core::store::{CampaignMachine, CampaignState, MachineRow, NewMessage};
 
 use crate::answer::AnswerKind;
 use crate::plan::{Addressee, DigestMachine, Holdings, load_holdings};
-use crate::spec::is_quiet;
+use crate::spec::Schedule;
+
+use super::states::{MachineState, Resolution};
 
 use super::{Campaign, Engine, EngineError};
 
@@ -36,12 +38,113 @@ pub struct WaveSummary {
     pub rerouted: u64,
 }
 
-/// One campaign's part of a digest: recipient key, machines, and their
-/// (campaign id, machine id) pairs.
-type Section = (String, Vec<DigestMachine>, Vec<(i64, i64)>);
+/// One campaign's part of a person's digest.
+struct Section {
+    /// Who is asked about these machines (the person, or their group).
+    recipient: String,
+    /// The machines, as the digest shows them.
+    machines: Vec<DigestMachine>,
+    /// Their (campaign id, machine id) pairs, which the message lists.
+    listed: Vec<(i64, i64)>,
+}
 
-/// A campaign's quiet hours, reminder schedule and time zone, parsed once a wave.
-type ScheduleFacts = (Option<(u32, u32)>, Option<cron::Schedule>, chrono_tz::Tz);
+/// One person's digest, selected and waiting to be rendered.
+struct Job {
+    login: String,
+    person: Addressee,
+    route: super::Route,
+    /// The day of the person's clock the digest belongs to (one a day).
+    day: NaiveDate,
+    /// By campaign index.
+    sections: BTreeMap<usize, Section>,
+    /// No machine is listed for the first time.
+    reminder: bool,
+}
+
+/// One open machine of a running campaign (by index) in a wave.
+struct Asked {
+    campaign: usize,
+    machine: CampaignMachine,
+}
+
+/// What deciding whether a machine is due needs to know of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Waiting {
+    /// Index of its campaign's schedule.
+    pub campaign: usize,
+    /// When a digest last listed it, if ever.
+    pub last_messaged: Option<DateTime<Utc>>,
+}
+
+/// Whether a machine goes into a person's digest now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// The person's quiet hours: not now.
+    Quiet,
+    /// Never listed: due at once.
+    First,
+    /// Listed before, and the reminder schedule fired since.
+    Reminder,
+    /// Listed before; the next reminder has not come yet.
+    NotYet,
+}
+
+/// Whether a machine last listed at `last_messaged` is due at `now` under
+/// its campaign's `schedule`, on the clock of the person's time zone `tz`
+/// (the campaign's when the person has none).
+pub(crate) fn due(
+    schedule: &Schedule,
+    tz: Option<chrono_tz::Tz>,
+    last_messaged: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Due {
+    let tz = tz.unwrap_or(schedule.time_zone);
+    if schedule.is_quiet(now, tz) {
+        return Due::Quiet;
+    }
+    match last_messaged {
+        None => Due::First,
+        Some(last) if schedule.reminder_due(last, tz, now) => Due::Reminder,
+        Some(_) => Due::NotYet,
+    }
+}
+
+/// What is due for one person now, of the machines they are asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// Positions (among the machines given) of those due, in order.
+    pub due: Vec<usize>,
+    /// Some machine is due its first message (the digest is no reminder).
+    pub first: bool,
+    /// Some machine was held back by quiet hours.
+    pub quiet: bool,
+}
+
+/// Select a person's due machines: `schedules` by campaign index, `tz` the
+/// person's own time zone, if any.
+pub(crate) fn select(
+    machines: impl IntoIterator<Item = Waiting>,
+    schedules: &[&Schedule],
+    tz: Option<chrono_tz::Tz>,
+    now: DateTime<Utc>,
+) -> Selection {
+    let mut out = Selection::default();
+    for (at, m) in machines.into_iter().enumerate() {
+        let Some(schedule) = schedules.get(m.campaign) else {
+            continue;
+        };
+        match due(schedule, tz, m.last_messaged, now) {
+            Due::Quiet => out.quiet = true,
+            Due::NotYet => {}
+            Due::First => {
+                out.first = true;
+                out.due.push(at);
+            }
+            Due::Reminder => out.due.push(at),
+        }
+    }
+    out
+}
 
 impl Engine {
     /// Plan a wave for every running campaign: add new targets, then queue
@@ -80,26 +183,27 @@ impl Engine {
             elapsed_ms = clock.elapsed().as_millis() as u64,
             "wave: targets refreshed and verified"
         );
-        // (person) -> [(campaign index, recipient key, machine, reminder?)]
-        let mut wanted: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> = BTreeMap::new();
+        // Every open machine once; people refer to them by index.
+        let mut asked: Vec<Asked> = Vec::new();
+        let mut wanted: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut group_names = Vec::new();
         let mut ids = Vec::new();
-        for (ci, list) in open_lists.into_iter().enumerate() {
-            for cm in list {
-                if cm.state != "open" {
+        for (campaign, list) in open_lists.into_iter().enumerate() {
+            for machine in list {
+                if MachineState::of(&machine) != MachineState::Open {
                     continue;
                 }
-                if let Some(g) = cm.recipient.strip_prefix("group:") {
+                if let Some(g) = machine.recipient.strip_prefix("group:") {
                     group_names.push(g.to_string());
                 }
-                if !machine_rows.contains_key(&cm.machine_id) {
-                    ids.push(cm.machine_id);
+                if !machine_rows.contains_key(&machine.machine_id) {
+                    ids.push(machine.machine_id);
                 }
-                wanted.entry(cm.recipient.clone()).or_default().push((
-                    ci,
-                    cm.recipient.clone(),
-                    cm,
-                ));
+                wanted
+                    .entry(machine.recipient.clone())
+                    .or_default()
+                    .push(asked.len());
+                asked.push(Asked { campaign, machine });
             }
         }
         // Open machines that are no longer fresh targets (kept until proven gone).
@@ -112,8 +216,7 @@ impl Engine {
         );
         let groups = self.group_members(group_names).await?;
         // Expand groups to people.
-        let mut per_person: BTreeMap<String, Vec<(usize, String, CampaignMachine)>> =
-            BTreeMap::new();
+        let mut per_person: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (recipient, items) in wanted {
             let people = Self::people(&recipient, &groups);
             if people.is_empty() {
@@ -123,20 +226,10 @@ impl Engine {
                 per_person
                     .entry(p.to_string())
                     .or_default()
-                    .extend(items.iter().cloned());
+                    .extend(items.iter().copied());
             }
         }
-        // Per campaign, parsed once: quiet hours, reminder schedule, time zone.
-        let facts: Vec<ScheduleFacts> = running
-            .iter()
-            .map(|c| {
-                (
-                    c.spec.schedule.quiet().ok().flatten(),
-                    c.spec.schedule.reminder_schedule().ok(),
-                    c.spec.tz(),
-                )
-            })
-            .collect();
+        let schedules: Vec<&Schedule> = running.iter().map(|c| &c.schedule).collect();
         let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::new();
         let mut jobs = Vec::new();
         for (login, items) in per_person {
@@ -147,51 +240,43 @@ impl Engine {
                     .entry(t.to_string())
                     .or_insert_with(|| t.parse::<chrono_tz::Tz>().ok()),
             };
-            // Select what is due: a first message, or a reminder.
+            let selection = select(
+                items.iter().map(|&i| Waiting {
+                    campaign: asked[i].campaign,
+                    last_messaged: asked[i].machine.last_messaged,
+                }),
+                &schedules,
+                tz,
+                now,
+            );
             let mut sections: BTreeMap<usize, Section> = BTreeMap::new();
-            let mut any_first = false;
-            let mut quiet = false;
-            for (ci, recipient, cm) in &items {
-                let c = &running[*ci];
-                let (quiet_hours, schedule, campaign_tz) = &facts[*ci];
-                let tz = tz.unwrap_or(*campaign_tz);
-                let local = now.with_timezone(&tz);
-                if is_quiet(*quiet_hours, local.hour() * 60 + local.minute()) {
-                    quiet = true;
-                    continue;
-                }
-                let due = match cm.last_messaged {
-                    None => {
-                        any_first = true;
-                        true
-                    }
-                    Some(last) => schedule.as_ref().is_some_and(|sch| {
-                        sch.after(&last.with_timezone(&tz))
-                            .next()
-                            .is_some_and(|t| t.with_timezone(&Utc) <= now)
-                    }),
-                };
-                let Some(m) = machine_rows.get(&cm.machine_id) else {
+            for &at in &selection.due {
+                let Asked { campaign, machine } = &asked[items[at]];
+                let Some(row) = machine_rows.get(&machine.machine_id) else {
                     continue;
                 };
-                if due {
-                    let s = sections
-                        .entry(*ci)
-                        .or_insert_with(|| (recipient.clone(), Vec::new(), Vec::new()));
-                    let mut view = self.machine_view(c, m, now, &holdings[*ci]);
-                    view.passed_on_by.clone_from(&cm.transfer_from);
-                    if cm.resolution.as_deref() == Some("reopened") {
-                        view.reopened = cm.answer.as_deref().map(|a| match cm.answer_date {
+                let c = &running[*campaign];
+                let section = sections.entry(*campaign).or_insert_with(|| Section {
+                    recipient: machine.recipient.clone(),
+                    machines: Vec::new(),
+                    listed: Vec::new(),
+                });
+                let mut view = self.machine_view(c, row, now, &holdings[*campaign]);
+                view.passed_on_by.clone_from(&machine.transfer_from);
+                if Resolution::of(machine) == Some(Resolution::Reopened) {
+                    view.reopened = machine
+                        .answer
+                        .as_deref()
+                        .map(|a| match machine.answer_date {
                             Some(d) => format!("{a} by {d}"),
                             None => a.to_string(),
                         });
-                    }
-                    s.1.push(view);
-                    s.2.push((c.row.id, cm.machine_id));
                 }
+                section.machines.push(view);
+                section.listed.push((c.row.id, machine.machine_id));
             }
             if sections.is_empty() {
-                if quiet {
+                if selection.quiet {
                     summary.deferred += 1;
                 }
                 continue;
@@ -200,9 +285,20 @@ impl Engine {
                 summary.unreachable.push(login.clone());
                 continue;
             };
-            let tz = tz.unwrap_or_else(|| running[*sections.keys().next().unwrap_or(&0)].spec.tz());
+            let tz = tz.unwrap_or_else(|| {
+                running[*sections.keys().next().unwrap_or(&0)]
+                    .schedule
+                    .time_zone
+            });
             let day: NaiveDate = now.with_timezone(&tz).date_naive();
-            jobs.push((login, person, route, day, sections, any_first));
+            jobs.push(Job {
+                login,
+                person,
+                route,
+                day,
+                sections,
+                reminder: !selection.first,
+            });
         }
         tracing::debug!(
             elapsed_ms = clock.elapsed().as_millis() as u64,
@@ -213,14 +309,22 @@ impl Engine {
         let messages: Vec<NewMessage> = {
             use rayon::prelude::*;
             jobs.into_par_iter()
-                .map(|(login, person, route, day, sections, any_first)| {
+                .map(|job| {
+                    let Job {
+                        login,
+                        person,
+                        route,
+                        day,
+                        sections,
+                        reminder,
+                    } = job;
                     let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
                         .iter()
-                        .map(|(ci, (r, ms, _))| (&running[*ci], r.as_str(), ms.clone()))
+                        .map(|(ci, s)| (&running[*ci], s.recipient.as_str(), s.machines.clone()))
                         .collect();
                     let key = format!("digest:{login}:{day}:{}", route.channel);
                     let rendered =
-                        self.render_digest(&person, &list, !any_first, &route.channel, &key)?;
+                        self.render_digest(&person, &list, reminder, &route.channel, &key)?;
                     // Offered for all at once: what every listed machine
                     // offers, but for answers that need a text of their own.
                     let actions: Vec<String> = list
@@ -249,8 +353,8 @@ impl Engine {
                         subject: rendered.subject,
                         body_text: rendered.text,
                         body_html: Some(rendered.html),
-                        machines: sections.into_values().flat_map(|(_, _, ids)| ids).collect(),
-                        reminder: !any_first,
+                        machines: sections.into_values().flat_map(|s| s.listed).collect(),
+                        reminder,
                         actions,
                         buttons,
                     })
@@ -276,5 +380,148 @@ impl Engine {
         summary.unreachable.sort();
         summary.unreachable.dedup();
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono_tz::{America, Asia, Europe};
+
+    use super::*;
+    use crate::spec::{QuietHours, parse_cron};
+
+    /// Reminders on Mondays at 09:00, quiet from 19:00 to 08:00, in Zurich.
+    fn zurich() -> Schedule {
+        Schedule {
+            reminders: parse_cron("0 9 * * Mon").expect("cron"),
+            quiet: Some(QuietHours {
+                start: 19 * 60,
+                end: 8 * 60,
+            }),
+            time_zone: Europe::Zurich,
+        }
+    }
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_machine_never_listed_is_due_at_once_outside_quiet_hours() {
+        // Wednesday 10:00 in Zurich.
+        assert_eq!(
+            due(&zurich(), None, None, at("2026-12-02T09:00:00Z")),
+            Due::First
+        );
+    }
+
+    #[test]
+    fn nothing_is_due_in_quiet_hours_read_on_the_persons_own_clock() {
+        // 06:30 UTC: 07:30 in Zurich (quiet), 01:30 in New York (quiet),
+        // 15:30 in Tokyo (not quiet).
+        let now = at("2026-12-02T06:30:00Z");
+        assert_eq!(due(&zurich(), None, None, now), Due::Quiet);
+        assert_eq!(
+            due(&zurich(), Some(America::New_York), None, now),
+            Due::Quiet
+        );
+        assert_eq!(due(&zurich(), Some(Asia::Tokyo), None, now), Due::First);
+    }
+
+    #[test]
+    fn a_reminder_is_due_once_the_schedule_fires_after_the_last_message_in_the_persons_zone() {
+        // Listed on Monday 23 November at 10:00 in Zurich.
+        let last = Some(at("2026-11-23T09:00:00Z"));
+        // Monday 30 November, 08:30 in Zurich: 09:00 has not come yet.
+        assert_eq!(
+            due(&zurich(), None, last, at("2026-11-30T07:30:00Z")),
+            Due::NotYet
+        );
+        // 09:30 in Zurich: the reminder fired.
+        assert_eq!(
+            due(&zurich(), None, last, at("2026-11-30T08:30:00Z")),
+            Due::Reminder
+        );
+        // The same instant is 03:30 in New York: quiet.
+        assert_eq!(
+            due(
+                &zurich(),
+                Some(America::New_York),
+                last,
+                at("2026-11-30T08:30:00Z")
+            ),
+            Due::Quiet
+        );
+        // 09:30 in New York, and Monday's 09:00 there came after the last message.
+        assert_eq!(
+            due(
+                &zurich(),
+                Some(America::New_York),
+                last,
+                at("2026-11-30T14:30:00Z")
+            ),
+            Due::Reminder
+        );
+    }
+
+    #[test]
+    fn a_person_is_sent_what_is_due_across_campaigns_and_a_first_message_makes_it_no_reminder() {
+        let quiet_never = Schedule {
+            quiet: None,
+            ..zurich()
+        };
+        let schedules = [&zurich(), &quiet_never];
+        let now = at("2026-11-30T08:30:00Z");
+        let listed_last_week = Some(at("2026-11-23T09:00:00Z"));
+        let listed_today = Some(at("2026-11-30T08:15:00Z"));
+        let machines = [
+            Waiting {
+                campaign: 0,
+                last_messaged: listed_today,
+            },
+            Waiting {
+                campaign: 0,
+                last_messaged: listed_last_week,
+            },
+            Waiting {
+                campaign: 1,
+                last_messaged: None,
+            },
+        ];
+        let s = select(machines, &schedules, None, now);
+        assert_eq!(s.due, vec![1, 2]);
+        assert!(s.first);
+        assert!(!s.quiet);
+        // Only reminders: the digest is a reminder.
+        let s = select(machines[..2].iter().copied(), &schedules, None, now);
+        assert_eq!(s.due, vec![1]);
+        assert!(!s.first);
+    }
+
+    #[test]
+    fn a_person_in_quiet_hours_is_deferred_for_the_quiet_campaigns_only() {
+        let quiet_never = Schedule {
+            quiet: None,
+            ..zurich()
+        };
+        let schedules = [&zurich(), &quiet_never];
+        // 07:30 in Zurich: the first campaign is quiet, the second is not.
+        let now = at("2026-12-02T06:30:00Z");
+        let machines = [
+            Waiting {
+                campaign: 0,
+                last_messaged: None,
+            },
+            Waiting {
+                campaign: 1,
+                last_messaged: None,
+            },
+        ];
+        let s = select(machines, &schedules, None, now);
+        assert_eq!(s.due, vec![1]);
+        assert!(s.quiet);
+        assert!(s.first);
     }
 }
