@@ -2,17 +2,238 @@
 //! campaign (resolved, a promise overdue, a hand-over, an escalation), and
 //! those changes written and applied to the wave's copy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use winventory_core::User;
-use winventory_core::store::{CampaignMachine, MachineRow};
+use winventory_core::store::{CampaignMachine, MachineChange, MachineRow};
 
 use crate::answer::AnswerKind;
 use crate::plan::load_matching;
-use crate::spec::CampaignKind;
+use crate::spec::{CampaignKind, EscalationStep};
 
+use super::states::{ExceptionState, MachineState, Resolution};
 use super::{Campaign, EXCEPTION_NOTICE_DAYS, Engine, EngineError, WaveSummary};
+
+/// Where a machine of a campaign stands, as verification reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Standing<'a> {
+    /// Open or answered (resolved machines are not verified).
+    pub state: MachineState,
+    /// The latest answer.
+    pub answer: Option<AnswerKind>,
+    /// The date it names.
+    pub answer_date: Option<NaiveDate>,
+    /// Its justification, or the person "not mine" named.
+    pub answer_detail: Option<&'a str>,
+    /// Who answered.
+    pub answered_by: Option<&'a str>,
+    /// The exception request, if the answer is one.
+    pub exception: Option<ExceptionState>,
+    /// Who is asked now (a login or `group:NAME`).
+    pub recipient: &'a str,
+    /// Who passed it on with "not mine", if anyone.
+    pub transfer_from: Option<&'a str>,
+    /// Reminders since the last answer or step.
+    pub reminders: i64,
+    /// Escalation steps taken.
+    pub escalation: i64,
+}
+
+impl<'a> Standing<'a> {
+    /// A stored campaign machine, read.
+    pub fn of(m: &'a CampaignMachine) -> Self {
+        Standing {
+            state: MachineState::of(m),
+            answer: m.answer.as_deref().and_then(AnswerKind::parse),
+            answer_date: m.answer_date,
+            answer_detail: m.answer_detail.as_deref(),
+            answered_by: m.answered_by.as_deref(),
+            exception: ExceptionState::of(m),
+            recipient: &m.recipient,
+            transfer_from: m.transfer_from.as_deref(),
+            reminders: m.reminders,
+            escalation: m.escalation,
+        }
+    }
+}
+
+/// What the latest snapshot says of a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot<'a> {
+    /// Still a target: fresh, and matching the campaign.
+    pub still_target: bool,
+    /// Its latest report is fresh.
+    pub fresh: bool,
+    /// Its owner (the responsible, else the main user), if known.
+    pub owner: Option<&'a str>,
+}
+
+/// A campaign's rules, as verification applies them on `today`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    /// Machines or programs.
+    pub kind: CampaignKind,
+    /// The campaign's deadline.
+    pub deadline: NaiveDate,
+    /// Today.
+    pub today: NaiveDate,
+    /// Unanswered reminders before the next escalation step.
+    pub escalate_after: u32,
+    /// The escalation chain.
+    pub steps: &'a [EscalationStep],
+    /// The fallback group's recipient key (`group:NAME`).
+    pub fallback: &'a str,
+}
+
+impl Rules<'_> {
+    /// Whether an open machine has waited long enough for its next step,
+    /// and what steps are left.
+    fn steps_left(&self, m: &Standing) -> Option<(usize, &[EscalationStep])> {
+        let step = usize::try_from(m.escalation).unwrap_or(usize::MAX);
+        (m.reminders >= i64::from(self.escalate_after) && step < self.steps.len())
+            .then(|| (step, &self.steps[step..]))
+    }
+}
+
+/// The people verification may hand a machine to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct People<'a> {
+    /// The directory, by login.
+    pub users: &'a HashMap<String, User>,
+    /// Groups by login (in name order), loaded only when an escalation
+    /// may reach the owner's group.
+    pub groups: &'a HashMap<String, Vec<String>>,
+    /// People whose email failed for good in this campaign.
+    pub unreachable: &'a HashSet<String>,
+}
+
+/// What verification decides for one machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Dealt with, as the data shows.
+    Resolve(Resolution),
+    /// A promise the data contradicts after its date: ask again.
+    Reopen,
+    /// "Not mine": ask `recipient` instead, passed on by `from`.
+    Reroute {
+        /// The named person or the fallback group.
+        recipient: String,
+        /// Who said "not mine".
+        from: String,
+    },
+    /// Ask `recipient`, as escalation step `step`.
+    Escalate {
+        /// A login or `group:NAME`.
+        recipient: String,
+        /// Steps taken, this one included.
+        step: i64,
+    },
+}
+
+impl Verdict {
+    /// The change the store writes.
+    pub fn change(self) -> MachineChange {
+        match self {
+            Verdict::Resolve(why) => MachineChange::Resolve(why.as_str().into()),
+            Verdict::Reopen => MachineChange::Reopen,
+            Verdict::Reroute { recipient, from } => MachineChange::Reroute { recipient, from },
+            Verdict::Escalate { recipient, step } => MachineChange::Escalate { recipient, step },
+        }
+    }
+}
+
+/// What the latest snapshot says about a machine of a campaign and its
+/// answer: `None` when nothing changes.
+pub(crate) fn judge(
+    m: &Standing,
+    snapshot: Snapshot,
+    rules: &Rules,
+    people: &People,
+) -> Option<Verdict> {
+    if !snapshot.still_target {
+        // No longer a target: it stopped reporting, or it runs something
+        // else now.
+        return match (snapshot.fresh, m.answer) {
+            (false, Some(AnswerKind::Decommission)) => Some(Resolution::Decommissioned),
+            (false, _) => None, // silent, not proven gone: keep asking
+            // A fresh snapshot without the program: the seat is free.
+            (true, _) if rules.kind == CampaignKind::Licence => Some(Resolution::Uninstalled),
+            (true, Some(AnswerKind::Upgrade)) => Some(Resolution::Upgraded),
+            (true, Some(AnswerKind::Replace)) => Some(Resolution::Replaced),
+            (true, _) => Some(Resolution::Fixed),
+        }
+        .map(Verdict::Resolve);
+    }
+    let today = rules.today;
+    if m.state == MachineState::Answered && m.answer == Some(AnswerKind::NotMine) {
+        // Ask the person named instead (they confirm by answering); a name
+        // nobody knows, or a hand-over going in circles, goes to the
+        // fallback group.
+        let named = m
+            .answer_detail
+            .filter(|n| people.users.contains_key(*n))
+            .filter(|n| m.transfer_from != Some(*n));
+        let to = named.unwrap_or(rules.fallback);
+        return (to != m.recipient).then(|| Verdict::Reroute {
+            recipient: to.to_string(),
+            from: m.answered_by.unwrap_or(m.recipient).to_string(),
+        });
+    }
+    if m.state == MachineState::Answered {
+        // A dated promise the data contradicts after its date.
+        let overdue = match m.answer {
+            Some(AnswerKind::Upgrade) => m.answer_date.is_some_and(|d| d < today),
+            Some(AnswerKind::Esu) => m.answer_date.is_some_and(|d| d < today),
+            // A request waits for the admins; a declined one is asked
+            // again at once; an approved one two weeks before it ends.
+            Some(AnswerKind::Exception) => match m.exception {
+                Some(ExceptionState::Declined) => true,
+                Some(ExceptionState::Approved) => m
+                    .answer_date
+                    .is_some_and(|d| d - Duration::days(EXCEPTION_NOTICE_DAYS) <= today),
+                _ => false,
+            },
+            Some(AnswerKind::Decommission | AnswerKind::Replace | AnswerKind::Remove) => {
+                rules.deadline < today
+            }
+            // Still installed after the promised date: asked again, and
+            // the seat is not counted as saved.
+            Some(AnswerKind::Uninstall) => m.answer_date.is_some_and(|d| d < today),
+            _ => false,
+        };
+        return overdue.then_some(Verdict::Reopen);
+    }
+    // Open, and its person cannot be reached: straight to the fallback group.
+    if people.unreachable.contains(m.recipient) && m.recipient != rules.fallback {
+        return Some(Verdict::Escalate {
+            recipient: rules.fallback.to_string(),
+            step: rules.steps.len() as i64,
+        });
+    }
+    // Open: escalate after enough unanswered reminders, to the first step
+    // of the chain that names someone new.
+    let (from, steps) = rules.steps_left(m)?;
+    steps.iter().enumerate().find_map(|(i, s)| {
+        let to = match s {
+            EscalationStep::Group => snapshot
+                .owner
+                .and_then(|o| people.groups.get(o))
+                .and_then(|gs| gs.first())
+                .map(|g| format!("group:{g}")),
+            EscalationStep::Manager => snapshot
+                .owner
+                .and_then(|o| people.users.get(o))
+                .and_then(|u| u.manager.clone()),
+            EscalationStep::Fallback => Some(rules.fallback.to_string()),
+        };
+        to.filter(|t| t != m.recipient)
+            .map(|recipient| Verdict::Escalate {
+                recipient,
+                step: (from + i) as i64 + 1,
+            })
+    })
+}
 
 impl Engine {
     /// Close the loop for one campaign against the latest snapshots:
@@ -47,7 +268,6 @@ impl Engine {
         now: DateTime<Utc>,
         targets: &[MachineRow],
     ) -> Result<(WaveSummary, Vec<CampaignMachine>), EngineError> {
-        use winventory_core::store::MachineChange;
         let mut out = WaveSummary::default();
         let as_of = self.as_of(now);
         let mut machines: Vec<CampaignMachine> = self
@@ -55,7 +275,7 @@ impl Engine {
             .campaign_machines(c.row.id)
             .await?
             .into_iter()
-            .filter(|m| m.state != "resolved")
+            .filter(|m| MachineState::of(m) != MachineState::Resolved)
             .collect();
         if machines.is_empty() {
             return Ok((out, machines));
@@ -75,17 +295,41 @@ impl Engine {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
-        let today = now.date_naive();
-        let steps = &c.spec.schedule.escalation;
         let fallback = format!("group:{}", c.spec.fallback_group);
+        let rules = Rules {
+            kind: c.spec.kind,
+            deadline: c.spec.deadline,
+            today: now.date_naive(),
+            escalate_after: c.spec.schedule.escalate_after,
+            steps: &c.spec.schedule.escalation,
+            fallback: &fallback,
+        };
         // People whose email failed for good: their machines go to the
         // fallback group rather than waiting on a message nobody receives.
-        let unreachable: std::collections::HashSet<String> = self
+        let unreachable: HashSet<String> = self
             .store
             .unreachable(c.row.id)
             .await?
             .into_iter()
             .collect();
+        // The owners' groups, read once, and only when an open machine may
+        // be escalated to its owner's group.
+        let groups = if machines.iter().any(|m| {
+            let m = Standing::of(m);
+            m.state == MachineState::Open
+                && rules
+                    .steps_left(&m)
+                    .is_some_and(|(_, s)| s.contains(&EscalationStep::Group))
+        }) {
+            self.store.group_memberships().await?
+        } else {
+            HashMap::new()
+        };
+        let people = People {
+            users,
+            groups: &groups,
+            unreachable: &unreachable,
+        };
         let mut changes = Vec::new();
         for cm in &machines {
             let Some(row) = still
@@ -95,131 +339,23 @@ impl Engine {
             else {
                 continue;
             };
-            let fresh = as_of.is_fresh(row.last_report);
-            let answer = cm.answer.as_deref().and_then(AnswerKind::parse);
-            if !still.contains_key(&cm.machine_id) {
-                // No longer a target: it stopped reporting, or it runs
-                // something else now.
-                let why = match (fresh, answer) {
-                    (false, Some(AnswerKind::Decommission)) => Some("decommissioned"),
-                    (false, _) => None, // silent, not proven gone: keep asking
-                    // A fresh snapshot without the program: the seat is free.
-                    (true, _) if c.spec.kind == CampaignKind::Licence => Some("uninstalled"),
-                    (true, Some(AnswerKind::Upgrade)) => Some("upgraded"),
-                    (true, Some(AnswerKind::Replace)) => Some("replaced"),
-                    (true, _) => Some("fixed"),
-                };
-                if let Some(why) = why {
-                    changes.push((cm.machine_id, MachineChange::Resolve(why.into())));
-                    out.resolved += 1;
-                }
-                continue;
-            }
-            if cm.state == "answered" && answer == Some(AnswerKind::NotMine) {
-                // Ask the person named instead (they confirm by answering);
-                // a name nobody knows, or a hand-over going in circles, goes
-                // to the fallback group.
-                let named = cm
-                    .answer_detail
-                    .as_deref()
-                    .filter(|n| users.contains_key(*n))
-                    .filter(|n| cm.transfer_from.as_deref() != Some(*n));
-                let to = named.map_or_else(|| fallback.clone(), str::to_string);
-                if to != cm.recipient {
-                    let from = cm
-                        .answered_by
-                        .clone()
-                        .unwrap_or_else(|| cm.recipient.clone());
-                    changes.push((
-                        cm.machine_id,
-                        MachineChange::Reroute {
-                            recipient: to,
-                            from,
-                        },
-                    ));
-                    out.rerouted += 1;
-                }
-                continue;
-            }
-            if cm.state == "answered" {
-                // A dated promise the data contradicts after its date.
-                let overdue = match answer {
-                    Some(AnswerKind::Upgrade) => cm.answer_date.is_some_and(|d| d < today),
-                    Some(AnswerKind::Esu) => cm.answer_date.is_some_and(|d| d < today),
-                    // A request waits for the admins; a declined one is asked
-                    // again at once; an approved one two weeks before it ends.
-                    Some(AnswerKind::Exception) => match cm.exception_state.as_deref() {
-                        Some("declined") => true,
-                        Some("approved") => cm
-                            .answer_date
-                            .is_some_and(|d| d - Duration::days(EXCEPTION_NOTICE_DAYS) <= today),
-                        _ => false,
-                    },
-                    Some(AnswerKind::Decommission | AnswerKind::Replace | AnswerKind::Remove) => {
-                        c.spec.deadline < today
-                    }
-                    // Still installed after the promised date: asked again,
-                    // and the seat is not counted as saved.
-                    Some(AnswerKind::Uninstall) => cm.answer_date.is_some_and(|d| d < today),
-                    _ => false,
-                };
-                if overdue {
-                    changes.push((cm.machine_id, MachineChange::Reopen));
-                    out.reopened += 1;
-                }
-                continue;
-            }
-            // Open, and its person cannot be reached: straight to the fallback group.
-            if unreachable.contains(&cm.recipient) && cm.recipient != fallback {
-                changes.push((
-                    cm.machine_id,
-                    MachineChange::Escalate {
-                        recipient: fallback.clone(),
-                        step: steps.len() as i64,
-                    },
-                ));
-                out.escalated += 1;
-                continue;
-            }
-            // Open: escalate after enough unanswered reminders.
-            let step = usize::try_from(cm.escalation).unwrap_or(usize::MAX);
-            if cm.reminders >= i64::from(c.spec.schedule.escalate_after) && step < steps.len() {
-                let owner = row
+            let snapshot = Snapshot {
+                still_target: still.contains_key(&cm.machine_id),
+                fresh: as_of.is_fresh(row.last_report),
+                owner: row
                     .responsible
                     .as_ref()
                     .or(row.main_user.as_ref())
-                    .map(|f| f.login.clone());
-                // The first step of the chain that names someone new.
-                let mut next = None;
-                for (i, s) in steps.iter().enumerate().skip(step) {
-                    let to = match s {
-                        crate::spec::EscalationStep::Group => match &owner {
-                            Some(o) => self
-                                .store
-                                .groups_of(o)
-                                .await?
-                                .into_iter()
-                                .next()
-                                .map(|g| format!("group:{g}")),
-                            None => None,
-                        },
-                        crate::spec::EscalationStep::Manager => owner
-                            .as_ref()
-                            .and_then(|o| users.get(o))
-                            .and_then(|u| u.manager.clone()),
-                        crate::spec::EscalationStep::Fallback => {
-                            Some(format!("group:{}", c.spec.fallback_group))
-                        }
-                    };
-                    if let Some(to) = to.filter(|t| *t != cm.recipient) {
-                        next = Some((to, i as i64 + 1));
-                        break;
-                    }
+                    .map(|f| f.login.as_str()),
+            };
+            if let Some(verdict) = judge(&Standing::of(cm), snapshot, &rules, &people) {
+                match verdict {
+                    Verdict::Resolve(_) => out.resolved += 1,
+                    Verdict::Reopen => out.reopened += 1,
+                    Verdict::Reroute { .. } => out.rerouted += 1,
+                    Verdict::Escalate { .. } => out.escalated += 1,
                 }
-                if let Some((recipient, step)) = next {
-                    changes.push((cm.machine_id, MachineChange::Escalate { recipient, step }));
-                    out.escalated += 1;
-                }
+                changes.push((cm.machine_id, verdict.change()));
             }
         }
         if !changes.is_empty() {
@@ -234,10 +370,10 @@ impl Engine {
             None => true,
             Some(MachineChange::Resolve(_)) => false,
             Some(MachineChange::Reopen) => {
-                m.state = "open".into();
+                m.state = MachineState::Open.as_str().into();
                 m.reminders = 0;
                 m.last_messaged = None;
-                m.resolution = Some("reopened".into());
+                m.resolution = Some(Resolution::Reopened.as_str().into());
                 true
             }
             Some(MachineChange::Escalate { recipient, step }) => {
@@ -250,7 +386,7 @@ impl Engine {
             Some(MachineChange::Reroute { recipient, from }) => {
                 m.recipient = recipient.clone();
                 m.transfer_from = Some(from.clone());
-                m.state = "open".into();
+                m.state = MachineState::Open.as_str().into();
                 m.escalation = 0;
                 m.reminders = 0;
                 m.last_messaged = None;
@@ -258,5 +394,317 @@ impl Engine {
             }
         });
         Ok((out, machines))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEPS: &[EscalationStep] = &[
+        EscalationStep::Group,
+        EscalationStep::Manager,
+        EscalationStep::Fallback,
+    ];
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    /// A machine campaign with a deadline of 2027-01-31, judged on 2026-12-02.
+    fn rules(kind: CampaignKind) -> Rules<'static> {
+        Rules {
+            kind,
+            deadline: date("2027-01-31"),
+            today: date("2026-12-02"),
+            escalate_after: 2,
+            steps: STEPS,
+            fallback: "group:it-ops",
+        }
+    }
+
+    fn open(recipient: &str) -> Standing<'_> {
+        Standing {
+            state: MachineState::Open,
+            answer: None,
+            answer_date: None,
+            answer_detail: None,
+            answered_by: None,
+            exception: None,
+            recipient,
+            transfer_from: None,
+            reminders: 0,
+            escalation: 0,
+        }
+    }
+
+    fn answered(kind: AnswerKind, date: Option<NaiveDate>) -> Standing<'static> {
+        Standing {
+            state: MachineState::Answered,
+            answer: Some(kind),
+            answer_date: date,
+            answered_by: Some("jdoe"),
+            ..open("jdoe")
+        }
+    }
+
+    const REPORTING: Snapshot<'static> = Snapshot {
+        still_target: true,
+        fresh: true,
+        owner: Some("jdoe"),
+    };
+
+    /// The directory: jdoe (managed by boss, in groups devs and ops) and asmith.
+    struct Site {
+        users: HashMap<String, User>,
+        groups: HashMap<String, Vec<String>>,
+        unreachable: HashSet<String>,
+    }
+
+    impl Site {
+        fn new() -> Self {
+            let user = |login: &str, manager: Option<&str>| User {
+                login: login.into(),
+                manager: manager.map(str::to_string),
+                ..Default::default()
+            };
+            Site {
+                users: [user("jdoe", Some("boss")), user("asmith", None)]
+                    .into_iter()
+                    .map(|u| (u.login.clone(), u))
+                    .collect(),
+                groups: HashMap::from([("jdoe".into(), vec!["devs".into(), "ops".into()])]),
+                unreachable: HashSet::new(),
+            }
+        }
+
+        fn people(&self) -> People<'_> {
+            People {
+                users: &self.users,
+                groups: &self.groups,
+                unreachable: &self.unreachable,
+            }
+        }
+    }
+
+    fn judged(m: &Standing, snapshot: Snapshot, kind: CampaignKind) -> Option<Verdict> {
+        judge(m, snapshot, &rules(kind), &Site::new().people())
+    }
+
+    #[test]
+    fn a_machine_that_reports_something_supported_now_is_resolved_by_what_was_promised() {
+        let moved_on = Snapshot {
+            still_target: false,
+            ..REPORTING
+        };
+        let cases = [
+            (Some(AnswerKind::Upgrade), Resolution::Upgraded),
+            (Some(AnswerKind::Replace), Resolution::Replaced),
+            (Some(AnswerKind::Keep), Resolution::Fixed),
+            (None, Resolution::Fixed),
+        ];
+        for (answer, why) in cases {
+            let m = Standing {
+                answer,
+                ..open("jdoe")
+            };
+            assert_eq!(
+                judged(&m, moved_on, CampaignKind::Eol),
+                Some(Verdict::Resolve(why)),
+                "{answer:?}"
+            );
+        }
+        // A licence campaign: the program is gone from a fresh snapshot.
+        assert_eq!(
+            judged(&open("jdoe"), moved_on, CampaignKind::Licence),
+            Some(Verdict::Resolve(Resolution::Uninstalled))
+        );
+    }
+
+    #[test]
+    fn a_silent_machine_is_resolved_only_when_it_was_to_be_decommissioned() {
+        let silent = Snapshot {
+            still_target: false,
+            fresh: false,
+            owner: Some("jdoe"),
+        };
+        assert_eq!(judged(&open("jdoe"), silent, CampaignKind::Eol), None);
+        assert_eq!(
+            judged(
+                &answered(AnswerKind::Decommission, None),
+                silent,
+                CampaignKind::Eol
+            ),
+            Some(Verdict::Resolve(Resolution::Decommissioned))
+        );
+    }
+
+    #[test]
+    fn a_dated_promise_still_contradicted_after_its_date_is_reopened() {
+        let before = Some(date("2026-12-01"));
+        let after = Some(date("2026-12-10"));
+        for kind in [AnswerKind::Upgrade, AnswerKind::Esu, AnswerKind::Uninstall] {
+            assert_eq!(
+                judged(&answered(kind, before), REPORTING, CampaignKind::Eol),
+                Some(Verdict::Reopen),
+                "{kind:?}"
+            );
+            assert_eq!(
+                judged(&answered(kind, after), REPORTING, CampaignKind::Eol),
+                None,
+                "{kind:?}"
+            );
+        }
+        // Decommissioning has until the campaign's deadline.
+        let late = Rules {
+            today: date("2027-02-01"),
+            ..rules(CampaignKind::Eol)
+        };
+        let m = answered(AnswerKind::Decommission, None);
+        assert_eq!(judged(&m, REPORTING, CampaignKind::Eol), None);
+        assert_eq!(
+            judge(&m, REPORTING, &late, &Site::new().people()),
+            Some(Verdict::Reopen)
+        );
+    }
+
+    #[test]
+    fn an_exception_is_asked_again_when_declined_or_two_weeks_before_it_ends() {
+        let exception = |state, until: &str| Standing {
+            exception: Some(state),
+            ..answered(AnswerKind::Exception, Some(date(until)))
+        };
+        let verdict = |m: &Standing| judged(m, REPORTING, CampaignKind::Eol);
+        assert_eq!(
+            verdict(&exception(ExceptionState::Requested, "2026-12-03")),
+            None
+        );
+        assert_eq!(
+            verdict(&exception(ExceptionState::Declined, "2027-06-30")),
+            Some(Verdict::Reopen)
+        );
+        assert_eq!(
+            verdict(&exception(ExceptionState::Approved, "2026-12-17")),
+            None
+        );
+        assert_eq!(
+            verdict(&exception(ExceptionState::Approved, "2026-12-16")),
+            Some(Verdict::Reopen)
+        );
+    }
+
+    #[test]
+    fn not_mine_hands_the_machine_to_a_known_person_named_else_to_the_fallback_group() {
+        let not_mine = |named: &'static str, transfer_from| Standing {
+            answer_detail: Some(named),
+            transfer_from,
+            ..answered(AnswerKind::NotMine, None)
+        };
+        assert_eq!(
+            judged(&not_mine("asmith", None), REPORTING, CampaignKind::Eol),
+            Some(Verdict::Reroute {
+                recipient: "asmith".into(),
+                from: "jdoe".into()
+            })
+        );
+        // Nobody the directory knows.
+        assert_eq!(
+            judged(&not_mine("nobody", None), REPORTING, CampaignKind::Eol),
+            Some(Verdict::Reroute {
+                recipient: "group:it-ops".into(),
+                from: "jdoe".into()
+            })
+        );
+        // Back to whoever passed it on: going in circles.
+        assert_eq!(
+            judged(
+                &not_mine("asmith", Some("asmith")),
+                REPORTING,
+                CampaignKind::Eol
+            ),
+            Some(Verdict::Reroute {
+                recipient: "group:it-ops".into(),
+                from: "jdoe".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_unanswered_machine_climbs_the_chain_to_the_first_step_that_names_someone_new() {
+        let waited = |escalation, recipient| Standing {
+            reminders: 2,
+            escalation,
+            ..open(recipient)
+        };
+        let verdict = |m: &Standing| judged(m, REPORTING, CampaignKind::Eol);
+        // One reminder short: nothing yet.
+        assert_eq!(
+            verdict(&Standing {
+                reminders: 1,
+                ..open("jdoe")
+            }),
+            None
+        );
+        // The owner's first group (by name).
+        assert_eq!(
+            verdict(&waited(0, "jdoe")),
+            Some(Verdict::Escalate {
+                recipient: "group:devs".into(),
+                step: 1
+            })
+        );
+        // Then the owner's manager.
+        assert_eq!(
+            verdict(&waited(1, "group:devs")),
+            Some(Verdict::Escalate {
+                recipient: "boss".into(),
+                step: 2
+            })
+        );
+        // Then the fallback group; past the last step, nothing more.
+        assert_eq!(
+            verdict(&waited(2, "boss")),
+            Some(Verdict::Escalate {
+                recipient: "group:it-ops".into(),
+                step: 3
+            })
+        );
+        assert_eq!(verdict(&waited(3, "group:it-ops")), None);
+        // An owner with no group and no manager goes straight to the fallback.
+        let orphan = Snapshot {
+            owner: Some("asmith"),
+            ..REPORTING
+        };
+        assert_eq!(
+            judged(&waited(0, "asmith"), orphan, CampaignKind::Eol),
+            Some(Verdict::Escalate {
+                recipient: "group:it-ops".into(),
+                step: 3
+            })
+        );
+    }
+
+    #[test]
+    fn an_open_machine_of_someone_whose_email_failed_goes_straight_to_the_fallback_group() {
+        let mut site = Site::new();
+        site.unreachable.insert("jdoe".into());
+        let rules = rules(CampaignKind::Eol);
+        assert_eq!(
+            judge(&open("jdoe"), REPORTING, &rules, &site.people()),
+            Some(Verdict::Escalate {
+                recipient: "group:it-ops".into(),
+                step: 3
+            })
+        );
+        // An answer stands, reachable or not.
+        assert_eq!(
+            judge(
+                &answered(AnswerKind::Keep, None),
+                REPORTING,
+                &rules,
+                &site.people()
+            ),
+            None
+        );
     }
 }
