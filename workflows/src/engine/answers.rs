@@ -13,6 +13,7 @@ use crate::spec::CampaignSpec;
 use crate::token::{Claims, TokenError};
 
 use super::Engine;
+use super::states::{ChannelKind, MachineState};
 
 /// A checked token: what it would record, on which machines.
 #[derive(Debug, Clone)]
@@ -144,7 +145,7 @@ impl Engine {
         let machines: Vec<CampaignMachine> = found
             .machines
             .iter()
-            .filter(|m| m.state != "resolved")
+            .filter(|m| MachineState::of(m) != MachineState::Resolved)
             .filter(|m| in_scope(m))
             .filter(|m| narrow.is_none_or(|id| id == m.machine_id))
             .cloned()
@@ -188,7 +189,9 @@ impl Engine {
             detail,
             comment,
         };
-        let (view, done) = self.answer_pick(token, None, fields, "email", now).await?;
+        let (view, done) = self
+            .answer_pick(token, None, fields, ChannelKind::Email.as_str(), now)
+            .await?;
         Ok((view, done.updated.len() as u64))
     }
 

@@ -7,6 +7,7 @@ use winventory_core::store::{CampaignMachine, CampaignState, MessageRef};
 
 use crate::answer::{Answer, AnswerKind};
 
+use super::states::{MachineState, RecipientKey};
 use super::{Campaign, Engine, EngineError, LinkError};
 
 /// What a chat answer did.
@@ -74,7 +75,7 @@ impl Engine {
             .groups_of(login)
             .await?
             .into_iter()
-            .map(|g| format!("group:{g}"))
+            .map(|g| RecipientKey::Group(&g).to_string())
             .collect();
         let mut out = Vec::new();
         for row in self.store.campaigns().await? {
@@ -87,7 +88,7 @@ impl Engine {
                 .campaign_machines(row.id)
                 .await?
                 .into_iter()
-                .filter(|m| m.state != "resolved")
+                .filter(|m| MachineState::of(m) != MachineState::Resolved)
                 .filter(|m| m.recipient == login || groups.contains(&m.recipient))
                 .collect();
             if !mine.is_empty() {
@@ -256,7 +257,9 @@ impl Engine {
         out.still_open = campaigns
             .iter()
             .flat_map(|(_, ms)| ms.iter())
-            .filter(|m| m.state == "open" && !out.recorded.contains(&m.host_key))
+            .filter(|m| {
+                MachineState::of(m) == MachineState::Open && !out.recorded.contains(&m.host_key)
+            })
             .map(|m| m.host_key.clone())
             .collect();
         // A machine asked about in two campaigns is named once.

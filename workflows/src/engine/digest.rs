@@ -11,6 +11,7 @@ use crate::render::{AnswerLink, answer_label};
 use crate::spec::{CampaignKind, CampaignSpec};
 use crate::token::Claims;
 
+use super::states::{ChannelKind, RecipientKey};
 use super::{Campaign, Engine, EngineError, hex, ser};
 
 /// The answers "apply to all" offers: those every one of the machines
@@ -204,10 +205,10 @@ impl Engine {
                 kind => c.spec.kind.as_str(),
                 applications => c.spec.target.applications.join(", "),
                 deadline => c.spec.deadline.to_string(),
-                group => recipient.strip_prefix("group:"),
+                group => RecipientKey::parse(recipient).group(),
                 // The fallback group (no known owner, or none who answers), or
                 // the owner's group an unanswered machine was escalated to.
-                fallback => recipient.strip_prefix("group:") == Some(c.spec.fallback_group.as_str()),
+                fallback => RecipientKey::parse(recipient) == RecipientKey::Group(&c.spec.fallback_group),
                 machines => rows,
                 all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, message, &common, lang)? } else { Vec::new() }),
             });
@@ -224,7 +225,7 @@ impl Engine {
             example => first.and_then(|(_, _, ms)| ms.first()).map(|m| m.hostname.clone()).unwrap_or_default(),
             example_date => first.map(|(c, _, _)| c.spec.deadline.to_string()).unwrap_or_default(),
         };
-        let base = if channel == "email" {
+        let base = if ChannelKind::parse(channel) == Some(ChannelKind::Email) {
             first.map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str())
         } else {
             crate::render::CHAT_DIGEST
@@ -238,21 +239,21 @@ impl Engine {
     pub fn route(&self, person: &Addressee) -> Option<Route> {
         let email = person.email.clone();
         for channel in &self.config.chat_channels {
-            let address = match channel.as_str() {
-                "matrix" => person.matrix_id.clone(),
-                "mattermost" => person.mattermost_username.clone(),
-                _ => None,
+            let address = match ChannelKind::parse(channel) {
+                Some(ChannelKind::Matrix) => person.matrix_id.clone(),
+                Some(ChannelKind::Mattermost) => person.mattermost_username.clone(),
+                Some(ChannelKind::Email) | None => None,
             };
             if let Some(address) = address.filter(|a| !a.trim().is_empty()) {
                 return Some(Route {
                     channel: channel.clone(),
                     address,
-                    fallback: email.map(|e| ("email".to_string(), e)),
+                    fallback: email.map(|e| (ChannelKind::Email.as_str().to_string(), e)),
                 });
             }
         }
         email.map(|address| Route {
-            channel: "email".into(),
+            channel: ChannelKind::Email.as_str().into(),
             address,
             fallback: None,
         })

@@ -8,6 +8,7 @@ use winventory_core::store::NewMessage;
 
 use crate::plan::Addressee;
 
+use super::states::ExceptionState;
 use super::{Engine, EngineError, ser};
 
 /// Days before an approved exception ends that its owner is asked again.
@@ -52,7 +53,8 @@ impl Engine {
                 let Some(state) = m.exception_state.clone() else {
                     continue;
                 };
-                if pending_only && state != "requested" {
+                if pending_only && ExceptionState::parse(&state) != Some(ExceptionState::Requested)
+                {
                     continue;
                 }
                 out.push(ExceptionRow {
@@ -90,7 +92,7 @@ impl Engine {
             .into_iter()
             .find(|m| m.host_key == key)
             .ok_or_else(|| Self::state_error(&c, &format!("it has no machine {host}")))?;
-        if m.exception_state.as_deref() != Some("requested") {
+        if ExceptionState::of(&m) != Some(ExceptionState::Requested) {
             return Err(Self::state_error(
                 &c,
                 &format!(
@@ -101,7 +103,7 @@ impl Engine {
         let owner = m.answered_by.clone().unwrap_or_default();
         let users = self.directory().await?;
         let person = Addressee::of(&owner, users.get(&owner));
-        let decision = if approve { "approved" } else { "declined" };
+        let decision = ExceptionState::decision(approve).as_str();
         let notice = match self.route(&person) {
             Some(route) => {
                 let ctx = context! {

@@ -45,6 +45,7 @@ use crate::plan::{DigestMachine, Holdings};
 use crate::render::{RenderError, Templates};
 use crate::spec::{CampaignSpec, Schedule, SpecError};
 use crate::token::Signer;
+use states::RecipientKey;
 
 /// What can go wrong in the engine, in words for an admin.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +226,7 @@ impl Engine {
 
     /// The people a recipient key reaches: the person, or a group's members.
     fn people<'a>(recipient: &'a str, groups: &'a HashMap<String, Vec<String>>) -> Vec<&'a str> {
-        match recipient.strip_prefix("group:") {
+        match RecipientKey::parse(recipient).group() {
             Some(g) => groups
                 .get(g)
                 .map(|v| v.iter().map(String::as_str).collect())

@@ -10,6 +10,7 @@ use winventory_core::store::NewMessage;
 
 use crate::plan::{Addressee, DigestMachine, load_holdings, recipient_key};
 
+use super::states::{ChannelKind, RecipientKey};
 use super::{Engine, EngineError};
 
 /// What `campaign preview` produced.
@@ -48,7 +49,7 @@ impl Engine {
         };
         for m in &machines {
             let r = recipient_key(m, &c.spec.fallback_group);
-            if r.starts_with("group:") {
+            if RecipientKey::parse(&r).group().is_some() {
                 summary.machines_without_owner += 1;
             }
             by.entry(r)
@@ -58,7 +59,7 @@ impl Engine {
         let groups = self
             .group_members(
                 by.keys()
-                    .filter_map(|k| k.strip_prefix("group:").map(str::to_string))
+                    .filter_map(|k| RecipientKey::parse(k).group().map(str::to_string))
                     .collect(),
             )
             .await?;
@@ -83,7 +84,7 @@ impl Engine {
                     &person,
                     &[(&c, recipient.as_str(), list.clone())],
                     false,
-                    "email",
+                    ChannelKind::Email.as_str(),
                     &format!("preview:{}:{login}", c.row.id),
                 )?;
                 let safe: String = login
@@ -140,11 +141,12 @@ impl Engine {
         // them cannot answer for the real owner.
         // Nor can its answers for all machines: its message lists none.
         let key = format!("test:{}:{}:{}", c.row.id, login, now.timestamp_micros());
-        let r = self.render_digest(&admin, &[(&c, login, list)], false, "email", &key)?;
+        let email_channel = ChannelKind::Email.as_str();
+        let r = self.render_digest(&admin, &[(&c, login, list)], false, email_channel, &key)?;
         let msg = NewMessage {
             message_id: self.message_id(&key),
             idem_key: key,
-            channel: "email".into(),
+            channel: email_channel.into(),
             recipient: login.to_string(),
             address: email.clone(),
             fallback: None,

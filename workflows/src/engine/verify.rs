@@ -12,7 +12,7 @@ use crate::answer::AnswerKind;
 use crate::plan::load_matching;
 use crate::spec::{CampaignKind, EscalationStep};
 
-use super::states::{ExceptionState, MachineState, Resolution};
+use super::states::{ExceptionState, MachineState, RecipientKey, Resolution};
 use super::{Campaign, EXCEPTION_NOTICE_DAYS, Engine, EngineError, WaveSummary};
 
 /// Where a machine of a campaign stands, as verification reads it.
@@ -220,7 +220,7 @@ pub(crate) fn judge(
                 .owner
                 .and_then(|o| people.groups.get(o))
                 .and_then(|gs| gs.first())
-                .map(|g| format!("group:{g}")),
+                .map(|g| RecipientKey::Group(g).to_string()),
             EscalationStep::Manager => snapshot
                 .owner
                 .and_then(|o| people.users.get(o))
@@ -295,7 +295,7 @@ impl Engine {
             .into_iter()
             .map(|m| (m.id, m))
             .collect();
-        let fallback = format!("group:{}", c.spec.fallback_group);
+        let fallback = RecipientKey::Group(&c.spec.fallback_group).to_string();
         let rules = Rules {
             kind: c.spec.kind,
             deadline: c.spec.deadline,

@@ -12,7 +12,7 @@ use crate::answer::AnswerKind;
 use crate::plan::{Addressee, DigestMachine, Holdings, load_holdings};
 use crate::spec::Schedule;
 
-use super::states::{MachineState, Resolution};
+use super::states::{ChannelKind, MachineState, RecipientKey, Resolution};
 
 use super::{Campaign, Engine, EngineError};
 
@@ -193,7 +193,7 @@ impl Engine {
                 if MachineState::of(&machine) != MachineState::Open {
                     continue;
                 }
-                if let Some(g) = machine.recipient.strip_prefix("group:") {
+                if let Some(g) = RecipientKey::parse(&machine.recipient).group() {
                     group_names.push(g.to_string());
                 }
                 if !machine_rows.contains_key(&machine.machine_id) {
@@ -339,9 +339,11 @@ impl Engine {
                         })
                         .map(|a| a.as_str().to_string())
                         .collect();
-                    let buttons = match route.channel.as_str() {
-                        "mattermost" => Some(self.buttons(&person, &list, &key)?.to_json()),
-                        _ => None,
+                    let buttons = match ChannelKind::parse(&route.channel) {
+                        Some(ChannelKind::Mattermost) => {
+                            Some(self.buttons(&person, &list, &key)?.to_json())
+                        }
+                        Some(ChannelKind::Email | ChannelKind::Matrix) | None => None,
                     };
                     Ok(NewMessage {
                         message_id: self.message_id(&key),
