@@ -2,17 +2,16 @@
 //! buttons, the rendered message, and where it is sent (its route).
 
 use chrono::{DateTime, Duration, Utc};
-use minijinja::context;
 use sha2::Digest as _;
 
 use crate::answer::AnswerKind;
 use crate::plan::{Addressee, DigestMachine};
-use crate::render::{AnswerLink, answer_label};
+use crate::render::{AnswerLink, CampaignContext, DigestContext, MachineContext, answer_label};
 use crate::spec::{CampaignKind, CampaignSpec};
 use crate::token::Claims;
 
 use super::states::{ChannelKind, RecipientKey};
-use super::{Campaign, Engine, EngineError, hex, ser};
+use super::{Campaign, Engine, EngineError, hex};
 
 /// The answers "apply to all" offers: those every one of the machines
 /// offers, in the campaign's order.
@@ -188,49 +187,76 @@ impl Engine {
             let rows = machines
                 .iter()
                 .map(|m| {
-                    Ok(context! {
-                        hostname => &m.hostname, os => &m.os, cycle => &m.cycle,
-                        eol => m.eol.map(|d| d.to_string()),
-                        application => &m.application,
-                        reopened => &m.reopened,
-                        last_used => m.last_used.map(|d| d.to_string()),
-                        passed_on_by => &m.passed_on_by,
-                        links => ser(&self.links(c, recipient, &person.login, Some(m), message, &m.answers, lang)?),
+                    Ok(MachineContext {
+                        hostname: m.hostname.clone(),
+                        os: m.os.clone(),
+                        cycle: m.cycle.clone(),
+                        eol: m.eol.map(|d| d.to_string()),
+                        application: m.application.clone(),
+                        reopened: m.reopened.clone(),
+                        last_used: m.last_used.map(|d| d.to_string()),
+                        passed_on_by: m.passed_on_by.clone(),
+                        links: self.links(
+                            c,
+                            recipient,
+                            &person.login,
+                            Some(m),
+                            message,
+                            &m.answers,
+                            lang,
+                        )?,
                     })
                 })
                 .collect::<Result<Vec<_>, EngineError>>()?;
-            let common = common_answers(c, machines);
-            campaigns.push(context! {
-                name => &c.row.name, title => &c.spec.title, description => &c.spec.description,
-                kind => c.spec.kind.as_str(),
-                applications => c.spec.target.applications.join(", "),
-                deadline => c.spec.deadline.to_string(),
-                group => RecipientKey::parse(recipient).group(),
+            let all_links = if machines.len() > 1 {
+                let common = common_answers(c, machines);
+                self.links(c, recipient, &person.login, None, message, &common, lang)?
+            } else {
+                Vec::new()
+            };
+            let key = RecipientKey::parse(recipient);
+            campaigns.push(CampaignContext {
+                name: c.row.name.clone(),
+                title: c.spec.title.clone(),
+                description: c.spec.description.clone(),
+                kind: c.spec.kind.as_str().into(),
+                applications: c.spec.target.applications.join(", "),
+                deadline: c.spec.deadline.to_string(),
+                group: key.group().map(str::to_string),
                 // The fallback group (no known owner, or none who answers), or
                 // the owner's group an unanswered machine was escalated to.
-                fallback => RecipientKey::parse(recipient) == RecipientKey::Group(&c.spec.fallback_group),
-                machines => rows,
-                all_links => ser(&if machines.len() > 1 { self.links(c, recipient, &person.login, None, message, &common, lang)? } else { Vec::new() }),
+                fallback: key == RecipientKey::Group(&c.spec.fallback_group),
+                machines: rows,
+                all_links,
             });
         }
         let first = sections.first();
-        let ctx = context! {
-            person => ser(person),
-            campaigns => campaigns,
-            machines => count,
-            reminder => reminder,
-            channel => channel,
-            licence_only => sections.iter().all(|(c, _, _)| c.spec.kind == CampaignKind::Licence),
-            expires => expires.map(|e| e.date_naive().to_string()).unwrap_or_default(),
-            example => first.and_then(|(_, _, ms)| ms.first()).map(|m| m.hostname.clone()).unwrap_or_default(),
-            example_date => first.map(|(c, _, _)| c.spec.deadline.to_string()).unwrap_or_default(),
+        let ctx = DigestContext {
+            channel: channel.to_string(),
+            person: person.clone(),
+            campaigns,
+            machines: count,
+            reminder,
+            licence_only: sections
+                .iter()
+                .all(|(c, _, _)| c.spec.kind == CampaignKind::Licence),
+            expires: expires
+                .map(|e| e.date_naive().to_string())
+                .unwrap_or_default(),
+            example: first
+                .and_then(|(_, _, ms)| ms.first())
+                .map(|m| m.hostname.clone())
+                .unwrap_or_default(),
+            example_date: first
+                .map(|(c, _, _)| c.spec.deadline.to_string())
+                .unwrap_or_default(),
         };
         let base = if ChannelKind::parse(channel) == Some(ChannelKind::Email) {
             first.map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str())
         } else {
             crate::render::CHAT_DIGEST
         };
-        Ok(self.templates.message(base, lang, &ctx)?)
+        Ok(self.templates.digest(base, lang, &ctx)?)
     }
 
     /// Where messages to `person` go at this site: the first configured chat

@@ -2,14 +2,14 @@
 //! with the notice to the owner.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use minijinja::context;
 use serde::Serialize;
 use winventory_core::store::NewMessage;
 
 use crate::plan::Addressee;
+use crate::render::ExceptionNotice;
 
 use super::states::ExceptionState;
-use super::{Engine, EngineError, ser};
+use super::{Engine, EngineError};
 
 /// Days before an approved exception ends that its owner is asked again.
 pub const EXCEPTION_NOTICE_DAYS: i64 = 14;
@@ -106,14 +106,16 @@ impl Engine {
         let decision = ExceptionState::decision(approve).as_str();
         let notice = match self.route(&person) {
             Some(route) => {
-                let ctx = context! {
-                    person => ser(&person), host => &m.host_key, campaign => &c.spec.title,
-                    approved => approve, until => m.answer_date.map(|d| d.to_string()),
-                    note => note, decided_by => by,
+                let ctx = ExceptionNotice {
+                    person: person.clone(),
+                    host: m.host_key.clone(),
+                    campaign: c.spec.title.clone(),
+                    approved: approve,
+                    until: m.answer_date.map(|d| d.to_string()),
+                    note: note.map(str::to_string),
+                    decided_by: by.to_string(),
                 };
-                let r = self
-                    .templates
-                    .message("exception", &person.language, &ctx)?;
+                let r = self.templates.exception_notice(&person.language, &ctx)?;
                 let key = format!(
                     "exception:{}:{}:{}:{}",
                     c.row.id,
