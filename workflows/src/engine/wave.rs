@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use winventory_core::User;
 use winventory_core::store::{CampaignMachine, CampaignState, MachineRow, NewMessage};
 
 use crate::answer::AnswerKind;
@@ -146,6 +147,20 @@ pub(crate) fn select(
     out
 }
 
+/// What a wave loaded once for all its people: the running campaigns with
+/// their holdings, the directory, the rows of the machines asked about, and
+/// every open machine once, by the people it reaches.
+struct Loaded {
+    running: Vec<Campaign>,
+    holdings: Vec<Holdings>,
+    users: HashMap<String, User>,
+    rows: HashMap<i64, MachineRow>,
+    /// Every open machine, once.
+    asked: Vec<Asked>,
+    /// Each person's open machines (indices into `asked`), groups expanded.
+    per_person: BTreeMap<String, Vec<usize>>,
+}
+
 impl Engine {
     /// Plan a wave for every running campaign: add new targets, then queue
     /// one digest per person with every open machine that needs a first
@@ -153,18 +168,72 @@ impl Engine {
     /// person, never in their quiet hours. Safe to run any number of times.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<WaveSummary, EngineError> {
         let mut summary = WaveSummary::default();
+        let running = self.running_campaigns().await?;
+        if running.is_empty() {
+            return Ok(summary);
+        }
+        let clock = std::time::Instant::now();
+        let wave = self.load_wave(running, now, &mut summary).await?;
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "wave: targets refreshed and verified"
+        );
+        let jobs = self.select_digests(&wave, now, &mut summary);
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            people = jobs.len(),
+            "wave: digests selected"
+        );
+        // Rendering (templates, signed links) is the costly part: on every core.
+        let messages: Vec<NewMessage> = {
+            use rayon::prelude::*;
+            jobs.into_par_iter()
+                .map(|job| self.digest_message(job, &wave.running))
+                .collect::<Result<_, EngineError>>()?
+        };
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            "wave: digests rendered"
+        );
+        let planned = messages.len();
+        // Each message with its machines' counters is one unit; chunks keep
+        // transactions short on a large wave.
+        for chunk in messages.chunks(2000) {
+            summary.queued += self.store.enqueue(chunk, now).await?;
+        }
+        summary.deferred += planned - summary.queued as usize;
+        tracing::debug!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            queued = summary.queued,
+            "wave: outbox written"
+        );
+        summary.unreachable.sort();
+        summary.unreachable.dedup();
+        Ok(summary)
+    }
+
+    /// The running campaigns.
+    async fn running_campaigns(&self) -> Result<Vec<Campaign>, EngineError> {
         let mut running = Vec::new();
         for row in self.store.campaigns().await? {
             if row.state == CampaignState::Running {
                 running.push(self.campaign(&row.id.to_string()).await?);
             }
         }
-        if running.is_empty() {
-            return Ok(summary);
-        }
-        let clock = std::time::Instant::now();
+        Ok(running)
+    }
+
+    /// Refresh and verify every running campaign, then load what selecting
+    /// and rendering the digests needs, once: the rows of open machines that
+    /// are no longer targets, and the members of the groups asked.
+    async fn load_wave(
+        &self,
+        running: Vec<Campaign>,
+        now: DateTime<Utc>,
+        summary: &mut WaveSummary,
+    ) -> Result<Loaded, EngineError> {
         let users = self.directory().await?;
-        let mut machine_rows: HashMap<i64, MachineRow> = HashMap::new();
+        let mut rows: HashMap<i64, MachineRow> = HashMap::new();
         let mut open_lists: Vec<Vec<CampaignMachine>> = Vec::new();
         let mut holdings: Vec<Holdings> = Vec::new();
         for c in &running {
@@ -176,13 +245,9 @@ impl Engine {
             summary.reopened += v.reopened;
             summary.escalated += v.escalated;
             summary.rerouted += v.rerouted;
-            machine_rows.extend(targets.into_iter().map(|m| (m.id, m)));
+            rows.extend(targets.into_iter().map(|m| (m.id, m)));
             open_lists.push(current);
         }
-        tracing::debug!(
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            "wave: targets refreshed and verified"
-        );
         // Every open machine once; people refer to them by index.
         let mut asked: Vec<Asked> = Vec::new();
         let mut wanted: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -196,7 +261,7 @@ impl Engine {
                 if let Some(g) = RecipientKey::parse(&machine.recipient).group() {
                     group_names.push(g.to_string());
                 }
-                if !machine_rows.contains_key(&machine.machine_id) {
+                if !rows.contains_key(&machine.machine_id) {
                     ids.push(machine.machine_id);
                 }
                 wanted
@@ -207,7 +272,7 @@ impl Engine {
             }
         }
         // Open machines that are no longer fresh targets (kept until proven gone).
-        machine_rows.extend(
+        rows.extend(
             self.store
                 .machines_by_id(&ids)
                 .await?
@@ -229,11 +294,29 @@ impl Engine {
                     .extend(items.iter().copied());
             }
         }
-        let schedules: Vec<&Schedule> = running.iter().map(|c| &c.schedule).collect();
+        Ok(Loaded {
+            running,
+            holdings,
+            users,
+            rows,
+            asked,
+            per_person,
+        })
+    }
+
+    /// Each person's digest, if one is due: the machines due (see
+    /// [`select`]), by campaign, with the route and the day of their clock.
+    fn select_digests(
+        &self,
+        wave: &Loaded,
+        now: DateTime<Utc>,
+        summary: &mut WaveSummary,
+    ) -> Vec<Job> {
+        let schedules: Vec<&Schedule> = wave.running.iter().map(|c| &c.schedule).collect();
         let mut zones: HashMap<String, Option<chrono_tz::Tz>> = HashMap::new();
         let mut jobs = Vec::new();
-        for (login, items) in per_person {
-            let person = Addressee::of(&login, users.get(&login));
+        for (login, items) in &wave.per_person {
+            let person = Addressee::of(login, wave.users.get(login));
             let tz = match person.time_zone.as_deref() {
                 None => None,
                 Some(t) => *zones
@@ -242,8 +325,8 @@ impl Engine {
             };
             let selection = select(
                 items.iter().map(|&i| Waiting {
-                    campaign: asked[i].campaign,
-                    last_messaged: asked[i].machine.last_messaged,
+                    campaign: wave.asked[i].campaign,
+                    last_messaged: wave.asked[i].machine.last_messaged,
                 }),
                 &schedules,
                 tz,
@@ -251,17 +334,17 @@ impl Engine {
             );
             let mut sections: BTreeMap<usize, Section> = BTreeMap::new();
             for &at in &selection.due {
-                let Asked { campaign, machine } = &asked[items[at]];
-                let Some(row) = machine_rows.get(&machine.machine_id) else {
+                let Asked { campaign, machine } = &wave.asked[items[at]];
+                let Some(row) = wave.rows.get(&machine.machine_id) else {
                     continue;
                 };
-                let c = &running[*campaign];
+                let c = &wave.running[*campaign];
                 let section = sections.entry(*campaign).or_insert_with(|| Section {
                     recipient: machine.recipient.clone(),
                     machines: Vec::new(),
                     listed: Vec::new(),
                 });
-                let mut view = self.machine_view(c, row, now, &holdings[*campaign]);
+                let mut view = self.machine_view(c, row, now, &wave.holdings[*campaign]);
                 view.passed_on_by.clone_from(&machine.transfer_from);
                 if Resolution::of(machine) == Some(Resolution::Reopened) {
                     view.reopened = machine
@@ -286,13 +369,13 @@ impl Engine {
                 continue;
             };
             let tz = tz.unwrap_or_else(|| {
-                running[*sections.keys().next().unwrap_or(&0)]
+                wave.running[*sections.keys().next().unwrap_or(&0)]
                     .schedule
                     .time_zone
             });
             let day: NaiveDate = now.with_timezone(&tz).date_naive();
             jobs.push(Job {
-                login,
+                login: login.clone(),
                 person,
                 route,
                 day,
@@ -300,88 +383,58 @@ impl Engine {
                 reminder: !selection.first,
             });
         }
-        tracing::debug!(
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            people = jobs.len(),
-            "wave: digests selected"
-        );
-        // Rendering (templates, signed links) is the costly part: on every core.
-        let messages: Vec<NewMessage> = {
-            use rayon::prelude::*;
-            jobs.into_par_iter()
-                .map(|job| {
-                    let Job {
-                        login,
-                        person,
-                        route,
-                        day,
-                        sections,
-                        reminder,
-                    } = job;
-                    let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
-                        .iter()
-                        .map(|(ci, s)| (&running[*ci], s.recipient.as_str(), s.machines.clone()))
-                        .collect();
-                    let key = format!("digest:{login}:{day}:{}", route.channel);
-                    let rendered =
-                        self.render_digest(&person, &list, reminder, &route.channel, &key)?;
-                    // Offered for all at once: what every listed machine
-                    // offers, but for answers that need a text of their own.
-                    let actions: Vec<String> = list
-                        .first()
-                        .map(|(_, _, ms)| ms.first().map(|m| m.answers.clone()).unwrap_or_default())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|a| !matches!(a, AnswerKind::Esu | AnswerKind::Exception))
-                        .filter(|a| {
-                            list.iter()
-                                .all(|(_, _, ms)| ms.iter().all(|m| m.answers.contains(a)))
-                        })
-                        .map(|a| a.as_str().to_string())
-                        .collect();
-                    let buttons = match ChannelKind::parse(&route.channel) {
-                        Some(ChannelKind::Mattermost) => {
-                            Some(self.buttons(&person, &list, &key)?.to_json())
-                        }
-                        Some(ChannelKind::Email | ChannelKind::Matrix) | None => None,
-                    };
-                    Ok(NewMessage {
-                        message_id: self.message_id(&key),
-                        idem_key: key,
-                        channel: route.channel,
-                        recipient: login,
-                        address: route.address,
-                        fallback: route.fallback,
-                        subject: rendered.subject,
-                        body_text: rendered.text,
-                        body_html: Some(rendered.html),
-                        machines: sections.into_values().flat_map(|s| s.listed).collect(),
-                        reminder,
-                        actions,
-                        buttons,
-                    })
-                })
-                .collect::<Result<_, EngineError>>()?
+        jobs
+    }
+
+    /// Render one person's digest into the message to queue.
+    fn digest_message(&self, job: Job, running: &[Campaign]) -> Result<NewMessage, EngineError> {
+        let Job {
+            login,
+            person,
+            route,
+            day,
+            sections,
+            reminder,
+        } = job;
+        let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
+            .iter()
+            .map(|(ci, s)| (&running[*ci], s.recipient.as_str(), s.machines.clone()))
+            .collect();
+        let key = format!("digest:{login}:{day}:{}", route.channel);
+        let rendered = self.render_digest(&person, &list, reminder, &route.channel, &key)?;
+        // Offered for all at once: what every listed machine offers, but for
+        // answers that need a text of their own.
+        let actions: Vec<String> = list
+            .first()
+            .map(|(_, _, ms)| ms.first().map(|m| m.answers.clone()).unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !matches!(a, AnswerKind::Esu | AnswerKind::Exception))
+            .filter(|a| {
+                list.iter()
+                    .all(|(_, _, ms)| ms.iter().all(|m| m.answers.contains(a)))
+            })
+            .map(|a| a.as_str().to_string())
+            .collect();
+        let buttons = match ChannelKind::parse(&route.channel) {
+            Some(ChannelKind::Mattermost) => Some(self.buttons(&person, &list, &key)?.to_json()),
+            Some(ChannelKind::Email | ChannelKind::Matrix) | None => None,
         };
-        tracing::debug!(
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            "wave: digests rendered"
-        );
-        let planned = messages.len();
-        // Each message with its machines' counters is one unit; chunks keep
-        // transactions short on a large wave.
-        for chunk in messages.chunks(2000) {
-            summary.queued += self.store.enqueue(chunk, now).await?;
-        }
-        summary.deferred += planned - summary.queued as usize;
-        tracing::debug!(
-            elapsed_ms = clock.elapsed().as_millis() as u64,
-            queued = summary.queued,
-            "wave: outbox written"
-        );
-        summary.unreachable.sort();
-        summary.unreachable.dedup();
-        Ok(summary)
+        Ok(NewMessage {
+            message_id: self.message_id(&key),
+            idem_key: key,
+            channel: route.channel,
+            recipient: login,
+            address: route.address,
+            fallback: route.fallback,
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: Some(rendered.html),
+            machines: sections.into_values().flat_map(|s| s.listed).collect(),
+            reminder,
+            actions,
+            buttons,
+        })
     }
 }
 
