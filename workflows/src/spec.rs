@@ -344,11 +344,8 @@ impl CampaignSpec {
                 ),
             );
         }
-        if let Err(e) = self.schedule.reminder_schedule() {
-            return err("schedule.reminders", e);
-        }
-        if let Err(e) = self.schedule.quiet() {
-            return err("schedule.quiet_hours", e);
+        if let Err(e) = self.schedule() {
+            return err(&e.field, e.message);
         }
         if self.schedule.escalate_after == 0 {
             return err(
@@ -387,7 +384,10 @@ impl CampaignSpec {
         let time_zone = chrono_tz::Tz::from_str(&self.time_zone).map_err(|_| {
             wrong(
                 "time_zone",
-                format!("{:?} is not an IANA time zone", self.time_zone),
+                format!(
+                    "{:?} is not an IANA time zone (such as Europe/Zurich)",
+                    self.time_zone
+                ),
             )
         })?;
         Ok(Schedule {
@@ -395,11 +395,6 @@ impl CampaignSpec {
             quiet,
             time_zone,
         })
-    }
-
-    /// The campaign's default time zone.
-    pub fn tz(&self) -> chrono_tz::Tz {
-        chrono_tz::Tz::from_str(&self.time_zone).unwrap_or(chrono_tz::UTC)
     }
 }
 
@@ -638,7 +633,10 @@ quiet_hours = "19:00-08:00"
         assert_eq!(s.answers(), AnswerKind::EOL);
         assert_eq!(s.schedule.escalate_after, 2);
         assert_eq!(s.schedule.quiet().expect("q"), Some((19 * 60, 8 * 60)));
-        assert_eq!(s.tz(), chrono_tz::Europe::Zurich);
+        assert_eq!(
+            s.schedule().expect("schedule").time_zone,
+            chrono_tz::Europe::Zurich
+        );
     }
 
     #[test]

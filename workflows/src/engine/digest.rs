@@ -35,6 +35,18 @@ pub struct Route {
     pub fallback: Option<(String, String)>,
 }
 
+/// One campaign's part of a digest being rendered: who is asked (the
+/// person, or their group) about which machines.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part<'a> {
+    /// The campaign.
+    pub campaign: &'a Campaign,
+    /// The recipient key asked (a login or `group:NAME`).
+    pub recipient: &'a str,
+    /// The machines, as the digest shows them.
+    pub machines: &'a [DigestMachine],
+}
+
 impl Engine {
     pub(super) fn expiry(&self, spec: &CampaignSpec) -> DateTime<Utc> {
         let last = spec.deadline + Duration::days(self.config.link_grace_days);
@@ -101,7 +113,7 @@ impl Engine {
     pub(super) fn buttons(
         &self,
         person: &Addressee,
-        sections: &[(&Campaign, &str, Vec<DigestMachine>)],
+        sections: &[Part<'_>],
         message: &str,
     ) -> Result<crate::buttons::Buttons, EngineError> {
         use crate::buttons::{Button, Buttons, MachineButtons, Section, needs_fields};
@@ -118,7 +130,12 @@ impl Engine {
                 .collect()
         };
         let mut out = Buttons::default();
-        for (c, recipient, machines) in sections {
+        for &Part {
+            campaign: c,
+            recipient,
+            machines,
+        } in sections
+        {
             let rows = machines
                 .iter()
                 .map(|m| {
@@ -171,7 +188,7 @@ impl Engine {
     pub(super) fn render_digest(
         &self,
         person: &Addressee,
-        sections: &[(&Campaign, &str, Vec<DigestMachine>)],
+        sections: &[Part<'_>],
         reminder: bool,
         channel: &str,
         message: &str,
@@ -180,7 +197,12 @@ impl Engine {
         let mut campaigns = Vec::new();
         let mut count = 0;
         let mut expires: Option<DateTime<Utc>> = None;
-        for (c, recipient, machines) in sections {
+        for &Part {
+            campaign: c,
+            recipient,
+            machines,
+        } in sections
+        {
             count += machines.len();
             let e = self.expiry(&c.spec);
             expires = Some(expires.map_or(e, |x| x.min(e)));
@@ -239,20 +261,20 @@ impl Engine {
             reminder,
             licence_only: sections
                 .iter()
-                .all(|(c, _, _)| c.spec.kind == CampaignKind::Licence),
+                .all(|p| p.campaign.spec.kind == CampaignKind::Licence),
             expires: expires
                 .map(|e| e.date_naive().to_string())
                 .unwrap_or_default(),
             example: first
-                .and_then(|(_, _, ms)| ms.first())
+                .and_then(|p| p.machines.first())
                 .map(|m| m.hostname.clone())
                 .unwrap_or_default(),
             example_date: first
-                .map(|(c, _, _)| c.spec.deadline.to_string())
+                .map(|p| p.campaign.spec.deadline.to_string())
                 .unwrap_or_default(),
         };
         let base = if ChannelKind::parse(channel) == Some(ChannelKind::Email) {
-            first.map_or("digest", |(c, _, _)| c.spec.templates.digest.as_str())
+            first.map_or("digest", |p| p.campaign.spec.templates.digest.as_str())
         } else {
             crate::render::CHAT_DIGEST
         };

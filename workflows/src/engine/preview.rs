@@ -10,6 +10,7 @@ use winventory_core::store::NewMessage;
 
 use crate::plan::{Addressee, DigestMachine, load_holdings, recipient_key};
 
+use super::digest::Part;
 use super::states::{ChannelKind, RecipientKey};
 use super::{Engine, EngineError};
 
@@ -82,7 +83,11 @@ impl Engine {
                 // that lists none, so they answer nothing.
                 let r = self.render_digest(
                     &person,
-                    &[(&c, recipient.as_str(), list.clone())],
+                    &[Part {
+                        campaign: &c,
+                        recipient,
+                        machines: list,
+                    }],
                     false,
                     ChannelKind::Email.as_str(),
                     &format!("preview:{}:{login}", c.row.id),
@@ -142,7 +147,12 @@ impl Engine {
         // Nor can its answers for all machines: its message lists none.
         let key = format!("test:{}:{}:{}", c.row.id, login, now.timestamp_micros());
         let email_channel = ChannelKind::Email.as_str();
-        let r = self.render_digest(&admin, &[(&c, login, list)], false, email_channel, &key)?;
+        let part = Part {
+            campaign: &c,
+            recipient: login,
+            machines: &list,
+        };
+        let r = self.render_digest(&admin, &[part], false, email_channel, &key)?;
         let msg = NewMessage {
             message_id: self.message_id(&key),
             idem_key: key,

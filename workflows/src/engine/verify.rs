@@ -235,6 +235,14 @@ pub(crate) fn judge(
     })
 }
 
+/// What verifying a campaign did, and its machines after it.
+pub(super) struct Verified {
+    /// What changed (resolved, reopened, escalated, rerouted).
+    pub summary: WaveSummary,
+    /// The campaign's machines not resolved, with the changes applied.
+    pub unresolved: Vec<CampaignMachine>,
+}
+
 impl Engine {
     /// Close the loop for one campaign against the latest snapshots:
     /// resolve machines the data shows dealt with (a supported OS or
@@ -254,7 +262,7 @@ impl Engine {
             &self.as_of(now),
         )
         .await?;
-        Ok(self.verify_against(c, users, now, &matching).await?.0)
+        Ok(self.verify_against(c, users, now, &matching).await?.summary)
     }
 
     /// [`Engine::verify`] with the machines matching the campaign (its
@@ -267,7 +275,7 @@ impl Engine {
         users: &HashMap<String, User>,
         now: DateTime<Utc>,
         targets: &[MachineRow],
-    ) -> Result<(WaveSummary, Vec<CampaignMachine>), EngineError> {
+    ) -> Result<Verified, EngineError> {
         let mut out = WaveSummary::default();
         let as_of = self.as_of(now);
         let mut machines: Vec<CampaignMachine> = self
@@ -278,7 +286,10 @@ impl Engine {
             .filter(|m| MachineState::of(m) != MachineState::Resolved)
             .collect();
         if machines.is_empty() {
-            return Ok((out, machines));
+            return Ok(Verified {
+                summary: out,
+                unresolved: machines,
+            });
         }
         // Still a target now (fresh, and matching) or not.
         let still: HashMap<i64, &MachineRow> = targets.iter().map(|m| (m.id, m)).collect();
@@ -393,7 +404,10 @@ impl Engine {
                 true
             }
         });
-        Ok((out, machines))
+        Ok(Verified {
+            summary: out,
+            unresolved: machines,
+        })
     }
 }
 

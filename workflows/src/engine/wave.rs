@@ -13,6 +13,7 @@ use crate::answer::AnswerKind;
 use crate::plan::{Addressee, DigestMachine, Holdings, load_holdings};
 use crate::spec::Schedule;
 
+use super::digest::Part;
 use super::states::{ChannelKind, MachineState, RecipientKey, Resolution};
 
 use super::{Campaign, Engine, EngineError};
@@ -240,13 +241,14 @@ impl Engine {
             holdings.push(load_holdings(self.store.as_ref(), &c.spec).await?);
             let (added, targets) = self.refresh_targets(c, now).await?;
             summary.machines_added += added;
-            let (v, current) = self.verify_against(c, &users, now, &targets).await?;
+            let verified = self.verify_against(c, &users, now, &targets).await?;
+            let v = &verified.summary;
             summary.resolved += v.resolved;
             summary.reopened += v.reopened;
             summary.escalated += v.escalated;
             summary.rerouted += v.rerouted;
             rows.extend(targets.into_iter().map(|m| (m.id, m)));
-            open_lists.push(current);
+            open_lists.push(verified.unresolved);
         }
         // Every open machine once; people refer to them by index.
         let mut asked: Vec<Asked> = Vec::new();
@@ -396,9 +398,13 @@ impl Engine {
             sections,
             reminder,
         } = job;
-        let list: Vec<(&Campaign, &str, Vec<DigestMachine>)> = sections
+        let list: Vec<Part<'_>> = sections
             .iter()
-            .map(|(ci, s)| (&running[*ci], s.recipient.as_str(), s.machines.clone()))
+            .map(|(ci, s)| Part {
+                campaign: &running[*ci],
+                recipient: &s.recipient,
+                machines: &s.machines,
+            })
             .collect();
         let key = format!("digest:{login}:{day}:{}", route.channel);
         let rendered = self.render_digest(&person, &list, reminder, &route.channel, &key)?;
@@ -406,13 +412,18 @@ impl Engine {
         // answers that need a text of their own.
         let actions: Vec<String> = list
             .first()
-            .map(|(_, _, ms)| ms.first().map(|m| m.answers.clone()).unwrap_or_default())
+            .map(|p| {
+                p.machines
+                    .first()
+                    .map(|m| m.answers.clone())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default()
             .into_iter()
             .filter(|a| !matches!(a, AnswerKind::Esu | AnswerKind::Exception))
             .filter(|a| {
                 list.iter()
-                    .all(|(_, _, ms)| ms.iter().all(|m| m.answers.contains(a)))
+                    .all(|p| p.machines.iter().all(|m| m.answers.contains(a)))
             })
             .map(|a| a.as_str().to_string())
             .collect();
