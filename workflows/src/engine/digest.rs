@@ -35,6 +35,32 @@ pub struct Route {
     pub fallback: Option<(String, String)>,
 }
 
+/// Where messages to `person` go given the site's chat channels (in order
+/// of preference): the first one they have an address on, with email as the
+/// fallback; else email; `None` when they cannot be reached at all.
+pub(crate) fn route_for(chat_channels: &[String], person: &Addressee) -> Option<Route> {
+    let email = person.email.clone();
+    for channel in chat_channels {
+        let address = match ChannelKind::parse(channel) {
+            Some(ChannelKind::Matrix) => person.matrix_id.clone(),
+            Some(ChannelKind::Mattermost) => person.mattermost_username.clone(),
+            Some(ChannelKind::Email) | None => None,
+        };
+        if let Some(address) = address.filter(|a| !a.trim().is_empty()) {
+            return Some(Route {
+                channel: channel.clone(),
+                address,
+                fallback: email.map(|e| (ChannelKind::Email.as_str().to_string(), e)),
+            });
+        }
+    }
+    email.map(|address| Route {
+        channel: ChannelKind::Email.as_str().into(),
+        address,
+        fallback: None,
+    })
+}
+
 /// One campaign's part of a digest being rendered: who is asked (the
 /// person, or their group) about which machines.
 #[derive(Debug, Clone, Copy)]
@@ -281,34 +307,83 @@ impl Engine {
         Ok(self.templates.digest(base, lang, &ctx)?)
     }
 
-    /// Where messages to `person` go at this site: the first configured chat
-    /// channel they have an address on (email as the fallback), else email;
-    /// `None` when they cannot be reached at all.
+    /// Where messages to `person` go at this site (see [`route_for`]).
     pub fn route(&self, person: &Addressee) -> Option<Route> {
-        let email = person.email.clone();
-        for channel in &self.config.chat_channels {
-            let address = match ChannelKind::parse(channel) {
-                Some(ChannelKind::Matrix) => person.matrix_id.clone(),
-                Some(ChannelKind::Mattermost) => person.mattermost_username.clone(),
-                Some(ChannelKind::Email) | None => None,
-            };
-            if let Some(address) = address.filter(|a| !a.trim().is_empty()) {
-                return Some(Route {
-                    channel: channel.clone(),
-                    address,
-                    fallback: email.map(|e| (ChannelKind::Email.as_str().to_string(), e)),
-                });
-            }
-        }
-        email.map(|address| Route {
-            channel: ChannelKind::Email.as_str().into(),
-            address,
-            fallback: None,
-        })
+        route_for(&self.config.chat_channels, person)
     }
 
     pub(super) fn message_id(&self, key: &str) -> String {
         let h = sha2::Sha256::digest(key.as_bytes());
         format!("<{}@{}>", hex(&h[..16]), self.config.message_domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(email: Option<&str>, matrix: Option<&str>, mattermost: Option<&str>) -> Addressee {
+        Addressee {
+            login: "jdoe".into(),
+            name: "J. Doe".into(),
+            email: email.map(str::to_string),
+            matrix_id: matrix.map(str::to_string),
+            mattermost_username: mattermost.map(str::to_string),
+            language: "en".into(),
+            time_zone: None,
+        }
+    }
+
+    fn chats(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_person_is_written_to_on_the_first_chat_they_have_an_address_on_with_email_as_the_fallback()
+    {
+        let p = person(
+            Some("jdoe@example.org"),
+            Some("@jdoe:example.org"),
+            Some("jdoe"),
+        );
+        let r = route_for(&chats(&["mattermost", "matrix"]), &p).expect("reachable");
+        assert_eq!(
+            r,
+            Route {
+                channel: "mattermost".into(),
+                address: "jdoe".into(),
+                fallback: Some(("email".into(), "jdoe@example.org".into())),
+            }
+        );
+        let r = route_for(&chats(&["matrix", "mattermost"]), &p).expect("reachable");
+        assert_eq!(
+            (r.channel.as_str(), r.address.as_str()),
+            ("matrix", "@jdoe:example.org")
+        );
+    }
+
+    #[test]
+    fn a_blank_chat_address_or_a_chat_the_site_does_not_use_leaves_email() {
+        let p = person(Some("jdoe@example.org"), Some("  "), Some("jdoe"));
+        let r = route_for(&chats(&["matrix"]), &p).expect("reachable");
+        assert_eq!(
+            r,
+            Route {
+                channel: "email".into(),
+                address: "jdoe@example.org".into(),
+                fallback: None,
+            }
+        );
+    }
+
+    #[test]
+    fn someone_with_a_chat_address_and_no_email_has_no_fallback_and_someone_with_neither_is_unreachable()
+     {
+        let r = route_for(&chats(&["matrix"]), &person(None, Some("@j:x"), None)).expect("chat");
+        assert_eq!(r.fallback, None);
+        assert_eq!(
+            route_for(&chats(&["matrix"]), &person(None, None, Some("j"))),
+            None
+        );
     }
 }
