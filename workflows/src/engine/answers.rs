@@ -2,10 +2,12 @@
 //! checking a token, what it would record, and recording it through the
 //! checks every channel shares.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use winventory_core::store::{
-    AnswerRecord, CampaignMachine, CampaignState, MessageRef, StoreError,
+    AnswerRecord, CampaignMachine, CampaignState, MachineRow, MessageRef, StoreError,
 };
 
 use crate::answer::{Answer, AnswerError, AnswerKind};
@@ -76,6 +78,18 @@ pub enum LinkError {
     /// Storage.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The date extended support covers every one of the machines until (their
+/// OS cycles' ends): the earliest, or `None` when one has none (or there are
+/// no machines).
+pub(crate) fn common_esu_end(
+    ends: impl IntoIterator<Item = Option<NaiveDate>>,
+) -> Option<NaiveDate> {
+    ends.into_iter()
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .min()
 }
 
 impl Engine {
@@ -265,31 +279,29 @@ impl Engine {
                 .filter(|d| !d.is_empty()),
             ..answer
         };
-        // Extended support: the earliest end among the machines' OS cycles.
-        let mut esu: Option<NaiveDate> = None;
-        if answer.kind == AnswerKind::Esu {
-            for m in machines {
-                let end = self
-                    .store
-                    .machine(&m.host_key)
-                    .await?
-                    .and_then(|row| row.os_match)
-                    .and_then(|cy| self.catalog.get(&cy.product, &cy.cycle).cloned())
+        // Extended support: the earliest end among the machines' OS cycles,
+        // their rows read at once.
+        let esu = if answer.kind == AnswerKind::Esu {
+            let ids: Vec<i64> = machines.iter().map(|m| m.machine_id).collect();
+            let rows: HashMap<i64, MachineRow> = self
+                .store
+                .machines_by_id(&ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r))
+                .collect();
+            common_esu_end(machines.iter().map(|m| {
+                rows.get(&m.machine_id)
+                    .and_then(|row| row.os_match.as_ref())
+                    .and_then(|cy| self.catalog.get(&cy.product, &cy.cycle))
                     .and_then(|i| match i.extended_support_end {
                         Some(winventory_core::Lifecycle::Date(d)) => Some(d),
                         _ => None,
-                    });
-                esu = match (esu, end) {
-                    (_, None) => None,
-                    (None, e) if m.machine_id == machines[0].machine_id => e,
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (None, Some(_)) => None,
-                };
-                if esu.is_none() {
-                    break;
-                }
-            }
-        }
+                    })
+            }))
+        } else {
+            None
+        };
         answer.check(by, now.date_naive(), esu)?;
         let detail = match (answer.kind, &answer.detail) {
             (AnswerKind::NotMine, Some(d)) => {
@@ -318,5 +330,25 @@ impl Engine {
                 now,
             )
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Option<NaiveDate> {
+        Some(s.parse().expect("date"))
+    }
+
+    #[test]
+    fn extended_support_covers_machines_until_the_earliest_end_and_not_at_all_when_one_has_none() {
+        assert_eq!(
+            common_esu_end([d("2028-10-10"), d("2026-10-13")]),
+            d("2026-10-13")
+        );
+        assert_eq!(common_esu_end([d("2028-10-10"), None]), None);
+        assert_eq!(common_esu_end([None, d("2028-10-10")]), None);
+        assert_eq!(common_esu_end([]), None);
     }
 }
