@@ -4,16 +4,21 @@
 //! campaigns; reminders on the campaign's schedule in the person's time
 //! zone, never in quiet hours), and recording answers from signed links.
 //!
-//! One room a file: [`compose`] (a campaign's creation, state, targets and
-//! progress), [`digest`] (one person's rendered digest, links, buttons,
-//! route), [`wave`] (planning a wave), [`verify`] (what the snapshots say
-//! about answers), [`answers`] (answers from signed tokens), [`chat`]
-//! (answers typed or voted in chat), [`exceptions`] (the exception
-//! register), [`preview`] (preview and test-send); [`states`] holds the
-//! enums of the words the store keeps. The decisions (which machines are
-//! due, what the latest snapshot says about an answer) are pure functions
-//! over plain data in their rooms, tested there. This file holds the
-//! [`Engine`] and what every room shares.
+//! One room a file: `compose` (a campaign's creation, state changes,
+//! targets, reminders on demand and progress), `digest` (one person's
+//! rendered digest, its signed links and chat buttons, and where it goes),
+//! `wave` (planning a wave: refresh, verify, select, render, queue),
+//! `verify` (what the latest snapshots say about each machine and its
+//! answer), `answers` (answers from signed tokens), `chat` (answers typed
+//! or voted in chat), `exceptions` (the exception register and decisions),
+//! `preview` (preview and test-send); [`states`] holds the enums of the
+//! words the store keeps, read at the store boundary. Each room's decisions
+//! are pure functions over named plain data, unit-tested in the room:
+//! which machines are due (`wave::due`, `wave::select`), what a snapshot
+//! says about an answer (`verify::judge`), where a person is written to
+//! (`digest::route_for`), what a chat answer covers (`chat::choose`), the
+//! extended support an ESU answer may claim (`answers::common_esu_end`).
+//! This file holds the [`Engine`] and what every room shares.
 
 mod answers;
 mod chat;
