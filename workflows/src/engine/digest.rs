@@ -307,7 +307,9 @@ impl Engine {
         Ok(self.templates.digest(base, lang, &ctx)?)
     }
 
-    /// Where messages to `person` go at this site (see [`route_for`]).
+    /// Where messages to `person` go at this site: the first configured chat
+    /// channel they have an address on (email as the fallback), else email;
+    /// `None` when they cannot be reached at all.
     pub fn route(&self, person: &Addressee) -> Option<Route> {
         route_for(&self.config.chat_channels, person)
     }

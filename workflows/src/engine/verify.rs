@@ -243,6 +243,33 @@ pub(super) struct Verified {
     pub unresolved: Vec<CampaignMachine>,
 }
 
+/// A change written to the store, applied to the wave's copy of the
+/// machine as the store applies it; `false` when the machine is resolved
+/// (and leaves the wave).
+pub(crate) fn apply(m: &mut CampaignMachine, change: &MachineChange) -> bool {
+    match change {
+        MachineChange::Resolve(_) => return false,
+        MachineChange::Reopen => {
+            m.state = MachineState::Open.as_str().into();
+            m.resolution = Some(Resolution::Reopened.as_str().into());
+        }
+        MachineChange::Escalate { recipient, step } => {
+            m.recipient = recipient.clone();
+            m.escalation = *step;
+        }
+        MachineChange::Reroute { recipient, from } => {
+            m.recipient = recipient.clone();
+            m.transfer_from = Some(from.clone());
+            m.state = MachineState::Open.as_str().into();
+            m.escalation = 0;
+        }
+    }
+    // Every change that keeps the machine starts its reminders afresh.
+    m.reminders = 0;
+    m.last_messaged = None;
+    true
+}
+
 impl Engine {
     /// Close the loop for one campaign against the latest snapshots:
     /// resolve machines the data shows dealt with (a supported OS or
@@ -379,30 +406,7 @@ impl Engine {
             changes.iter().map(|(id, ch)| (*id, ch)).collect();
         machines.retain_mut(|m| match changed.get(&m.machine_id) {
             None => true,
-            Some(MachineChange::Resolve(_)) => false,
-            Some(MachineChange::Reopen) => {
-                m.state = MachineState::Open.as_str().into();
-                m.reminders = 0;
-                m.last_messaged = None;
-                m.resolution = Some(Resolution::Reopened.as_str().into());
-                true
-            }
-            Some(MachineChange::Escalate { recipient, step }) => {
-                m.recipient = recipient.clone();
-                m.escalation = *step;
-                m.reminders = 0;
-                m.last_messaged = None;
-                true
-            }
-            Some(MachineChange::Reroute { recipient, from }) => {
-                m.recipient = recipient.clone();
-                m.transfer_from = Some(from.clone());
-                m.state = MachineState::Open.as_str().into();
-                m.escalation = 0;
-                m.reminders = 0;
-                m.last_messaged = None;
-                true
-            }
+            Some(change) => apply(m, change),
         });
         Ok(Verified {
             summary: out,
