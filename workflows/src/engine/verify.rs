@@ -2,7 +2,7 @@
 //! campaign (resolved, a promise overdue, a hand-over, an escalation), and
 //! those changes written and applied to the wave's copy.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use winventory_core::User;
@@ -141,6 +141,25 @@ impl Verdict {
             Verdict::Escalate { recipient, step } => MachineChange::Escalate { recipient, step },
         }
     }
+}
+
+/// Owners up to this many have their groups read one statement each; more
+/// read every membership in one statement.
+const OWNER_QUERIES: usize = 32;
+
+/// The owner whose groups judging this machine may need: it is open, still
+/// a target, and the escalation steps left to it include the owner's group.
+pub(crate) fn group_step_owner<'a>(
+    m: &Standing,
+    snapshot: &Snapshot<'a>,
+    rules: &Rules,
+) -> Option<&'a str> {
+    let climbs = m.state == MachineState::Open
+        && snapshot.still_target
+        && rules
+            .steps_left(m)
+            .is_some_and(|(_, steps)| steps.contains(&EscalationStep::Group));
+    climbs.then_some(snapshot.owner).flatten()
 }
 
 /// What the latest snapshot says about a machine of a campaign and its
@@ -350,18 +369,41 @@ impl Engine {
             .await?
             .into_iter()
             .collect();
-        // The owners' groups, read once, and only when an open machine may
-        // be escalated to its owner's group.
-        let groups = if machines.iter().any(|m| {
-            let m = Standing::of(m);
-            m.state == MachineState::Open
-                && rules
-                    .steps_left(&m)
-                    .is_some_and(|(_, s)| s.contains(&EscalationStep::Group))
-        }) {
+        // Each machine with what its latest snapshot says.
+        let read: Vec<(&CampaignMachine, Snapshot)> = machines
+            .iter()
+            .filter_map(|cm| {
+                let row = still
+                    .get(&cm.machine_id)
+                    .copied()
+                    .or_else(|| gone.get(&cm.machine_id))?;
+                let snapshot = Snapshot {
+                    still_target: still.contains_key(&cm.machine_id),
+                    fresh: as_of.is_fresh(row.last_report),
+                    owner: row
+                        .responsible
+                        .as_ref()
+                        .or(row.main_user.as_ref())
+                        .map(|f| f.login.as_str()),
+                };
+                Some((cm, snapshot))
+            })
+            .collect();
+        // The groups of the owners whose machines may climb to their group,
+        // read before judging: one statement per owner when they are few,
+        // every membership in one statement otherwise.
+        let owners: BTreeSet<&str> = read
+            .iter()
+            .filter_map(|(cm, snapshot)| group_step_owner(&Standing::of(cm), snapshot, &rules))
+            .collect();
+        let groups: HashMap<String, Vec<String>> = if owners.len() > OWNER_QUERIES {
             self.store.group_memberships().await?
         } else {
-            HashMap::new()
+            let mut groups = HashMap::new();
+            for owner in owners {
+                groups.insert(owner.to_string(), self.store.groups_of(owner).await?);
+            }
+            groups
         };
         let people = People {
             users,
@@ -369,23 +411,7 @@ impl Engine {
             unreachable: &unreachable,
         };
         let mut changes = Vec::new();
-        for cm in &machines {
-            let Some(row) = still
-                .get(&cm.machine_id)
-                .copied()
-                .or_else(|| gone.get(&cm.machine_id))
-            else {
-                continue;
-            };
-            let snapshot = Snapshot {
-                still_target: still.contains_key(&cm.machine_id),
-                fresh: as_of.is_fresh(row.last_report),
-                owner: row
-                    .responsible
-                    .as_ref()
-                    .or(row.main_user.as_ref())
-                    .map(|f| f.login.as_str()),
-            };
+        for (cm, snapshot) in read {
             if let Some(verdict) = judge(&Standing::of(cm), snapshot, &rules, &people) {
                 match verdict {
                     Verdict::Resolve(_) => out.resolved += 1,
@@ -724,5 +750,33 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn only_an_open_target_with_the_group_step_ahead_needs_its_owners_groups() {
+        let rules = rules(CampaignKind::Eol);
+        let waited = |escalation| Standing {
+            reminders: 2,
+            escalation,
+            ..open("jdoe")
+        };
+        assert_eq!(
+            group_step_owner(&waited(0), &REPORTING, &rules),
+            Some("jdoe")
+        );
+        // The group step is behind it: the manager and the fallback are left.
+        assert_eq!(group_step_owner(&waited(1), &REPORTING, &rules), None);
+        let answered = answered(AnswerKind::Keep, None);
+        assert_eq!(group_step_owner(&answered, &REPORTING, &rules), None);
+        let gone = Snapshot {
+            still_target: false,
+            ..REPORTING
+        };
+        assert_eq!(group_step_owner(&waited(0), &gone, &rules), None);
+        let orphan = Snapshot {
+            owner: None,
+            ..REPORTING
+        };
+        assert_eq!(group_step_owner(&waited(0), &orphan, &rules), None);
     }
 }
