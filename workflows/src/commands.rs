@@ -15,6 +15,7 @@ use winventory_core::store::{AuditEntry, CampaignState};
 use winventory_core::{AsOf, HostKey, report};
 
 use crate::engine::Engine;
+use crate::engine::states::MachineState;
 
 /// A command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,7 +404,11 @@ impl Engine {
                     .open_machines_of(&login)
                     .await?
                     .iter()
-                    .map(|(_, ms)| ms.iter().filter(|m| m.state == "open").count())
+                    .map(|(_, ms)| {
+                        ms.iter()
+                            .filter(|m| MachineState::of(m) == MachineState::Open)
+                            .count()
+                    })
                     .sum();
                 Output {
                     title: format!(

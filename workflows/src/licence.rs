@@ -10,6 +10,7 @@ use winventory_core::licence::{self, LicenceBook, LicenceRow, Removal, RemovalSt
 use winventory_core::store::{Store, StoreError};
 
 use crate::answer::AnswerKind;
+use crate::engine::states::{MachineState, Resolution};
 use crate::spec::{CampaignKind, CampaignSpec};
 
 /// Every install licence campaigns (any state, closed ones too) found no
@@ -31,10 +32,12 @@ pub async fn removals(store: &dyn Store) -> Result<Vec<Removal>, StoreError> {
         for cm in store.campaign_machines(row.id).await? {
             let answer = cm.answer.as_deref().and_then(AnswerKind::parse);
             let gives_up = answer.is_some_and(AnswerKind::gives_up_seat);
-            let status = match (cm.state.as_str(), cm.resolution.as_deref()) {
-                ("resolved", Some("uninstalled")) => RemovalStatus::Confirmed,
-                ("answered", _) if gives_up => RemovalStatus::Pending,
-                ("open", Some("reopened")) if gives_up => RemovalStatus::Overdue,
+            let status = match (MachineState::of(&cm), Resolution::of(&cm)) {
+                (MachineState::Resolved, Some(Resolution::Uninstalled)) => RemovalStatus::Confirmed,
+                (MachineState::Answered, _) if gives_up => RemovalStatus::Pending,
+                (MachineState::Open, Some(Resolution::Reopened)) if gives_up => {
+                    RemovalStatus::Overdue
+                }
                 _ => continue,
             };
             out.push(Removal {

@@ -217,7 +217,7 @@ impl Scope {
 pub fn recipient_key(m: &MachineRow, fallback_group: &str) -> String {
     match recipient_for(m.responsible.as_ref(), m.main_user.as_ref(), fallback_group) {
         Recipient::Person(login) => login,
-        Recipient::FallbackGroup(g) => format!("group:{g}"),
+        Recipient::FallbackGroup(g) => crate::engine::states::RecipientKey::Group(&g).to_string(),
     }
 }
 

@@ -12,6 +12,7 @@ use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
 use crate::answer::AnswerKind;
+use crate::plan::Addressee;
 
 /// The shipped templates, by file name.
 const SHIPPED: &[(&str, &str)] = &[
@@ -148,6 +149,99 @@ pub struct AnswerLink {
     pub url: String,
 }
 
+/// What a digest's templates see (`digest.*` and `chat-digest.*`): one
+/// typed context that rendering fills and [`Templates::check`] samples, so
+/// a variable the engine stops giving fails the check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestContext {
+    /// `email`, `matrix` or `mattermost`.
+    pub channel: String,
+    /// The reader.
+    pub person: Addressee,
+    /// One section per campaign.
+    pub campaigns: Vec<CampaignContext>,
+    /// Machines listed, over all campaigns.
+    pub machines: usize,
+    /// No machine is listed for the first time.
+    pub reminder: bool,
+    /// Every campaign is a licence campaign.
+    pub licence_only: bool,
+    /// The date the links stop working (the earliest of the campaigns').
+    pub expires: String,
+    /// A hostname to show the reply grammar with.
+    pub example: String,
+    /// A date to show the reply grammar with.
+    pub example_date: String,
+}
+
+/// One campaign's section of a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignContext {
+    /// Short name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Why.
+    pub description: String,
+    /// `eol` or `licence`.
+    pub kind: String,
+    /// The applications of a licence campaign, joined.
+    pub applications: String,
+    /// Deadline (ISO date).
+    pub deadline: String,
+    /// The group asked, when the reader is asked as one of its members.
+    pub group: Option<String>,
+    /// The group asked is the campaign's fallback group (no known owner,
+    /// or none who answers), not an owner's group escalated to.
+    pub fallback: bool,
+    /// The machines.
+    pub machines: Vec<MachineContext>,
+    /// Links answering for all the machines (none for a single machine).
+    pub all_links: Vec<AnswerLink>,
+}
+
+/// One machine of a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MachineContext {
+    /// Hostname.
+    pub hostname: String,
+    /// OS as reported.
+    pub os: String,
+    /// The matched cycle.
+    pub cycle: Option<String>,
+    /// End of life (ISO date).
+    pub eol: Option<String>,
+    /// The application of a licence campaign.
+    pub application: Option<String>,
+    /// The answer asked again, with its date (`upgrade by 2026-12-01`).
+    pub reopened: Option<String>,
+    /// When the application was last used (ISO date).
+    pub last_used: Option<String>,
+    /// Who passed the machine on with "not mine".
+    pub passed_on_by: Option<String>,
+    /// Links, one per answer.
+    pub links: Vec<AnswerLink>,
+}
+
+/// What the exception notice's templates (`exception.*`) see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionNotice {
+    /// The owner who asked.
+    pub person: Addressee,
+    /// Host key.
+    pub host: String,
+    /// The campaign's title.
+    pub campaign: String,
+    /// Approved, else declined.
+    pub approved: bool,
+    /// Until when (ISO date).
+    pub until: Option<String>,
+    /// The admin's note.
+    pub note: Option<String>,
+    /// The admin who decided.
+    pub decided_by: String,
+}
+
 /// An answer's label in a language.
 pub fn answer_label(kind: AnswerKind, language: &str) -> &'static str {
     let fr = language == "fr";
@@ -258,6 +352,34 @@ impl Templates {
         })
     }
 
+    /// Render a digest from the templates `base` (`digest`, a site's own,
+    /// or [`CHAT_DIGEST`]).
+    pub fn digest(
+        &self,
+        base: &str,
+        lang: &str,
+        ctx: &DigestContext,
+    ) -> Result<Rendered, RenderError> {
+        self.message(
+            base,
+            lang,
+            &minijinja::Value::from(minijinja::value::Serde(ctx)),
+        )
+    }
+
+    /// Render the notice of an admin's decision on an exception request.
+    pub fn exception_notice(
+        &self,
+        lang: &str,
+        ctx: &ExceptionNotice,
+    ) -> Result<Rendered, RenderError> {
+        self.message(
+            "exception",
+            lang,
+            &minijinja::Value::from(minijinja::value::Serde(ctx)),
+        )
+    }
+
     /// Render an answer page (`answer.{lang}.html.j2`).
     pub fn page(&self, lang: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
         self.render(&format!("answer.{}.html.j2", language(lang)), ctx)
@@ -272,39 +394,86 @@ impl Templates {
             label: "Will upgrade".into(),
             url: "https://example.org/a/x".into(),
         };
-        let sample = |channel: &str| {
-            context! {
-                channel => channel,
-                person => context!{ login => "jdoe", name => "J. Doe", email => "jdoe@example.org", language => "en", time_zone => () },
-                campaigns => vec![context!{
-                    name => "c", title => "T", description => "", deadline => "2027-01-01", group => (), fallback => false,
-                    kind => "eol", applications => "",
-                    machines => vec![context!{ hostname => "PC1", os => "Windows", cycle => "Windows 10 22H2", eol => "2025-10-14", passed_on_by => "asmith", application => (), last_used => (), reopened => "upgrade by 2026-12-01", links => crate::engine::ser(&vec![link.clone()]) }],
-                    all_links => crate::engine::ser(&vec![link.clone()]),
-                }, context!{
-                    name => "l", title => "L", description => "", deadline => "2027-01-01", group => "it-desk", fallback => true,
-                    kind => "licence", applications => "MATLAB",
-                    machines => vec![context!{ hostname => "PC2", os => "Windows", cycle => (), eol => (), passed_on_by => (), application => "MATLAB", last_used => "2026-01-02", reopened => (), links => crate::engine::ser(&vec![link.clone()]) }],
-                    all_links => crate::engine::ser(&vec![link.clone()]),
-                }],
-                machines => 2,
-                reminder => false,
-                licence_only => false,
-                expires => "2027-01-01",
-                example => "PC1",
-                example_date => "2027-01-01",
-            }
+        let person = Addressee {
+            login: "jdoe".into(),
+            name: "J. Doe".into(),
+            email: Some("jdoe@example.org".into()),
+            matrix_id: None,
+            mattermost_username: None,
+            language: "en".into(),
+            time_zone: None,
         };
-        let notice = context! {
-            person => context!{ name => "J. Doe" }, host => "pc1", campaign => "c", approved => false,
-            until => "2027-01-01", note => "n", decided_by => "admin",
+        let sample = |channel: &str| DigestContext {
+            channel: channel.into(),
+            person: person.clone(),
+            campaigns: vec![
+                CampaignContext {
+                    name: "c".into(),
+                    title: "T".into(),
+                    description: String::new(),
+                    kind: "eol".into(),
+                    applications: String::new(),
+                    deadline: "2027-01-01".into(),
+                    group: None,
+                    fallback: false,
+                    machines: vec![MachineContext {
+                        hostname: "PC1".into(),
+                        os: "Windows".into(),
+                        cycle: Some("Windows 10 22H2".into()),
+                        eol: Some("2025-10-14".into()),
+                        application: None,
+                        reopened: Some("upgrade by 2026-12-01".into()),
+                        last_used: None,
+                        passed_on_by: Some("asmith".into()),
+                        links: vec![link.clone()],
+                    }],
+                    all_links: vec![link.clone()],
+                },
+                CampaignContext {
+                    name: "l".into(),
+                    title: "L".into(),
+                    description: String::new(),
+                    kind: "licence".into(),
+                    applications: "MATLAB".into(),
+                    deadline: "2027-01-01".into(),
+                    group: Some("it-desk".into()),
+                    fallback: true,
+                    machines: vec![MachineContext {
+                        hostname: "PC2".into(),
+                        os: "Windows".into(),
+                        cycle: None,
+                        eol: None,
+                        application: Some("MATLAB".into()),
+                        reopened: None,
+                        last_used: Some("2026-01-02".into()),
+                        passed_on_by: None,
+                        links: vec![link.clone()],
+                    }],
+                    all_links: vec![link.clone()],
+                },
+            ],
+            machines: 2,
+            reminder: false,
+            licence_only: false,
+            expires: "2027-01-01".into(),
+            example: "PC1".into(),
+            example_date: "2027-01-01".into(),
+        };
+        let notice = ExceptionNotice {
+            person: person.clone(),
+            host: "pc1".into(),
+            campaign: "c".into(),
+            approved: false,
+            until: Some("2027-01-01".into()),
+            note: Some("n".into()),
+            decided_by: "admin".into(),
         };
         for lang in LANGUAGES {
-            self.message(base, lang, &sample("email"))?;
+            self.digest(base, lang, &sample("email"))?;
             for channel in ["matrix", "mattermost"] {
-                self.message(CHAT_DIGEST, lang, &sample(channel))?;
+                self.digest(CHAT_DIGEST, lang, &sample(channel))?;
             }
-            self.message("exception", lang, &notice)?;
+            self.exception_notice(lang, &notice)?;
             for mode in ["confirm", "recorded", "error"] {
                 self.page(
                     lang,
@@ -375,5 +544,28 @@ mod tests {
         assert_eq!(language("fr-CH"), "fr");
         assert_eq!(language("de"), "en");
         assert_eq!(language(""), "en");
+    }
+
+    #[test]
+    fn a_site_digest_naming_a_variable_the_typed_context_lacks_fails_the_check() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("digest.en.subject.j2"),
+            "{{ campaigns[0].owner }}",
+        )
+        .expect("write");
+        let e = Templates::new(Some(dir.path().to_path_buf()))
+            .check("digest")
+            .expect_err("owner is no variable of a campaign");
+        assert_eq!(e.name, "digest.en.subject.j2");
+        // What the context has is accepted.
+        std::fs::write(
+            dir.path().join("digest.en.subject.j2"),
+            "{{ campaigns[0].title }} for {{ person.name }}",
+        )
+        .expect("write");
+        Templates::new(Some(dir.path().to_path_buf()))
+            .check("digest")
+            .expect("renders");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::AnswerKind;
@@ -344,11 +344,8 @@ impl CampaignSpec {
                 ),
             );
         }
-        if let Err(e) = self.schedule.reminder_schedule() {
-            return err("schedule.reminders", e);
-        }
-        if let Err(e) = self.schedule.quiet() {
-            return err("schedule.quiet_hours", e);
+        if let Err(e) = self.schedule() {
+            return err(&e.field, e.message);
         }
         if self.schedule.escalate_after == 0 {
             return err(
@@ -367,9 +364,37 @@ impl CampaignSpec {
             .unwrap_or(self.kind.default_answers())
     }
 
-    /// The campaign's default time zone.
-    pub fn tz(&self) -> chrono_tz::Tz {
-        chrono_tz::Tz::from_str(&self.time_zone).unwrap_or(chrono_tz::UTC)
+    /// The campaign's schedule, parsed: an error names the field that is
+    /// wrong (a stored definition written by an earlier version may be).
+    pub fn schedule(&self) -> Result<Schedule, SpecError> {
+        let wrong = |field: &str, message: String| SpecError {
+            line: None,
+            field: field.into(),
+            message,
+        };
+        let reminders = self
+            .schedule
+            .reminder_schedule()
+            .map_err(|e| wrong("schedule.reminders", e))?;
+        let quiet = self
+            .schedule
+            .quiet()
+            .map_err(|e| wrong("schedule.quiet_hours", e))?
+            .map(|(start, end)| QuietHours { start, end });
+        let time_zone = chrono_tz::Tz::from_str(&self.time_zone).map_err(|_| {
+            wrong(
+                "time_zone",
+                format!(
+                    "{:?} is not an IANA time zone (such as Europe/Zurich)",
+                    self.time_zone
+                ),
+            )
+        })?;
+        Ok(Schedule {
+            reminders,
+            quiet,
+            time_zone,
+        })
     }
 }
 
@@ -478,6 +503,60 @@ fn parse_quiet_hours(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// Quiet hours: minutes after midnight from `start` (included) to `end`
+/// (excluded), wrapping past midnight when `end` comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    /// First quiet minute after midnight.
+    pub start: u32,
+    /// First minute after midnight that is no longer quiet.
+    pub end: u32,
+}
+
+impl QuietHours {
+    /// Whether `minute` (after midnight) is quiet.
+    pub fn contains(self, minute: u32) -> bool {
+        is_quiet(Some((self.start, self.end)), minute)
+    }
+
+    /// Whether the instant `at`, read on the clock of `tz`, is quiet.
+    pub fn covers(self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
+        use chrono::Timelike as _;
+        let local = at.with_timezone(&tz);
+        self.contains(local.hour() * 60 + local.minute())
+    }
+}
+
+/// A campaign's schedule, parsed once from its definition (see
+/// [`CampaignSpec::schedule`]): when reminders fire, when nothing is sent,
+/// and the time zone of people who have none of their own.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The reminder schedule.
+    pub reminders: cron::Schedule,
+    /// The quiet hours, if any.
+    pub quiet: Option<QuietHours>,
+    /// The campaign's time zone.
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl Schedule {
+    /// Whether `at`, on the clock of `tz`, falls in the quiet hours.
+    pub fn is_quiet(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
+        self.quiet.is_some_and(|q| q.covers(at, tz))
+    }
+
+    /// Whether a reminder is due at `now` for a machine last listed at
+    /// `last`: the schedule, read in `tz`, fired after `last` and at or
+    /// before `now`.
+    pub fn reminder_due(&self, last: DateTime<Utc>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> bool {
+        self.reminders
+            .after(&last.with_timezone(&tz))
+            .next()
+            .is_some_and(|t| t.with_timezone(&Utc) <= now)
+    }
+}
+
 /// Whether `minute` (after midnight) falls in the quiet range (which may
 /// wrap past midnight).
 pub fn is_quiet(quiet: Option<(u32, u32)>, minute: u32) -> bool {
@@ -554,7 +633,10 @@ quiet_hours = "19:00-08:00"
         assert_eq!(s.answers(), AnswerKind::EOL);
         assert_eq!(s.schedule.escalate_after, 2);
         assert_eq!(s.schedule.quiet().expect("q"), Some((19 * 60, 8 * 60)));
-        assert_eq!(s.tz(), chrono_tz::Europe::Zurich);
+        assert_eq!(
+            s.schedule().expect("schedule").time_zone,
+            chrono_tz::Europe::Zurich
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use winventory_core::on_both_backends;
 use winventory_workflows::engine::{EngineError, LinkError};
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 async fn fleet(s: &Site) -> winventory_workflows::engine::Campaign {
     let t = at("2026-11-26T00:00:00Z");

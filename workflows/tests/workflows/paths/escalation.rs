@@ -7,7 +7,7 @@
 use chrono::Duration;
 use winventory_core::on_both_backends;
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 const LADDER: &str =
     "reminders = \"0 9 * * *\"\nescalate_after = 2\nescalation = [\"group\", \"manager\"]";
@@ -121,6 +121,41 @@ on_both_backends! {
         assert_eq!(s.machine(&c, "ORPHAN-1").await.recipient, "group:it-desk");
         for m in s.outbox().await {
             assert!(m.body_text.contains("You receive this as a member of it-desk, which is asked about machines whose owner is unknown or has not answered."), "{}", m.body_text);
+        }
+    }
+}
+
+on_both_backends! {
+    async fn many_owners_escalated_the_same_day_each_reach_their_own_group(backend) {
+        // More owners than are read one statement each: every membership is
+        // read at once, with the same outcome.
+        let s = site(backend).await;
+        let t = at("2026-11-22T00:00:00Z");
+        let logins: Vec<String> = (0..40).map(|i| format!("owner{i:02}")).collect();
+        let groups: Vec<[String; 2]> = (0..40).map(|i| [format!("lab{i:02}"), format!("zz-other{i:02}")]).collect();
+        let group_refs: Vec<[&str; 2]> = groups.iter().map(|[a, b]| [a.as_str(), b.as_str()]).collect();
+        let people: Vec<Person> = logins
+            .iter()
+            .zip(&group_refs)
+            .map(|(l, g)| Person { groups: g, ..Person::new(l) })
+            .collect();
+        s.people(t, &people).await;
+        let lines: Vec<String> = logins
+            .iter()
+            .enumerate()
+            .map(|(i, l)| snapshot(&format!("LAB-{i:02}"), "2026-11-21T12:00:00Z", Os::Server2012R2, Some(l), &[]))
+            .collect();
+        s.ingest(t, &lines).await;
+        let c = s.start(&campaign("many", r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#, LADDER), day(0)).await;
+        for n in 0..3 {
+            let w = s.engine.tick(day(n)).await.expect("wave");
+            assert_eq!(w.escalated, 0, "day {n}: {w:?}");
+        }
+        let w = s.engine.tick(day(3)).await.expect("wave");
+        assert_eq!(w.escalated, 40, "{w:?}");
+        for i in 0..40 {
+            let m = s.machine(&c, &format!("LAB-{i:02}")).await;
+            assert_eq!((m.recipient, m.escalation), (format!("group:lab{i:02}"), 1));
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Paths of the campaign engine that no other test walks, run in-process
 //! with a fixed clock on SQLite and on PostgreSQL: reminders in the owners'
-//! own time zones and quiet hours, the escalation ladder, `campaign
-//! test-send`, `pause --all` / `resume --all`, an ESU answer reopened after
+//! own time zones and quiet hours, the escalation ladder, verification
+//! against later snapshots (resolutions, "not mine", an owner whose email
+//! bounces), `campaign test-send`, `pause --all` / `resume --all`, an ESU answer reopened after
 //! its date, the `software`, `eol_within_days` and `hosts` selectors,
 //! `report software`, and the numbers `/metrics` renders. Fleets go in
 //! through the real ingest pipeline; messages come out of the real outbox,
-//! delivered by the real worker to a channel that records them.
+//! delivered by the real worker to a channel that records them and
+//! refuses by address as a test scripts it.
 
 mod escalation;
 mod esu;
@@ -16,3 +18,4 @@ mod reminders;
 mod reports;
 mod selectors;
 mod test_send;
+mod verification;

@@ -8,7 +8,7 @@ use chrono::Duration;
 use winventory_core::on_both_backends;
 use winventory_workflows::delivery::{DeliveryConfig, PAUSE_ALL, Worker};
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 on_both_backends! {
     async fn pause_all_holds_every_delivery_and_resume_all_sends_each_message_once(backend) {

@@ -11,7 +11,7 @@ use winventory_core::on_both_backends;
 use winventory_core::store::{CampaignState, OutboxCounts};
 use winventory_workflows::delivery::{DeliveryConfig, SendError, Worker};
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 /// Campaigns by state, as `/metrics` counts them.
 async fn campaigns_by_state(s: &Site) -> Vec<(&'static str, usize)> {

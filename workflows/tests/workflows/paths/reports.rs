@@ -7,7 +7,7 @@
 use winventory_core::report::{self, ApplicationRow};
 use winventory_core::{AsOf, on_both_backends};
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 on_both_backends! {
     async fn report_software_counts_fresh_machines_by_application_and_by_cycle(backend) {

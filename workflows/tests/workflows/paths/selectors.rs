@@ -5,7 +5,7 @@
 
 use winventory_core::on_both_backends;
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 const NOW: &str = "2026-11-27T12:00:00Z";
 

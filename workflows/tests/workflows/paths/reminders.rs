@@ -7,7 +7,7 @@
 use winventory_core::on_both_backends;
 use winventory_workflows::engine::Campaign;
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 /// Kiri in Auckland (UTC+13 in November) and Lena in Los Angeles (UTC-8),
 /// one machine each, a Monday 09:00 reminder and quiet hours 19:00-08:00;

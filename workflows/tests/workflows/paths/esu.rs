@@ -10,7 +10,7 @@ use winventory_workflows::answer::{AnswerError, AnswerKind};
 use winventory_workflows::engine::{Campaign, LinkError};
 use winventory_workflows::token::Claims;
 
-use crate::helpers::*;
+use crate::paths::helpers::*;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("a date")
