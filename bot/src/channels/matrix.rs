@@ -403,7 +403,7 @@ async fn conversation(
     body: &str,
 ) -> (String, String) {
     let user = login_of(e, sender).await;
-    let parts = crate::channels::conversation::conversation(
+    let parts = winventory_workflows::conversation::conversation(
         e,
         now,
         admin_groups,
@@ -414,8 +414,8 @@ async fn conversation(
     )
     .await;
     (
-        crate::channels::conversation::plain(&parts),
-        crate::channels::conversation::html(&parts),
+        winventory_workflows::conversation::plain(&parts),
+        winventory_workflows::conversation::html(&parts),
     )
 }
 
@@ -455,7 +455,7 @@ async fn vote(
     let done = e
         .answer_poll(&user.login, "matrix", poll, answer, now)
         .await;
-    Some(crate::channels::conversation::said(
+    Some(winventory_workflows::conversation::said(
         &user,
         kind,
         None,

@@ -2,9 +2,8 @@
 //! [`Channel`] trait for delivery and, for the chat ones, the [`Listener`]
 //! trait for what people write, vote or press; chosen once at start-up
 //! from the settings ([`Channels::connect`]). The conversation the chat
-//! channels share is in [`conversation`].
+//! channels share is `winventory_workflows::conversation`.
 
-pub mod conversation;
 pub mod email;
 pub mod matrix;
 pub mod mattermost;

@@ -554,7 +554,7 @@ pub async fn command(
     }
     let name = username(&req.user_name);
     let user = directory_user(&s.engine, name).await;
-    let parts = crate::channels::conversation::conversation(
+    let parts = winventory_workflows::conversation::conversation(
         &s.engine,
         s.app.clock.now(),
         &s.app.settings.admin_groups,
@@ -566,6 +566,6 @@ pub async fn command(
     .await;
     slash_reply(
         StatusCode::OK,
-        &crate::channels::conversation::markdown(&parts),
+        &winventory_workflows::conversation::markdown(&parts),
     )
 }

@@ -171,7 +171,7 @@ impl MattermostChannel {
             }
         }
         let user = super::directory_user(engine, sender).await;
-        let parts = crate::channels::conversation::conversation(
+        let parts = winventory_workflows::conversation::conversation(
             engine,
             self.clock.now(),
             admin_groups,
@@ -183,7 +183,7 @@ impl MattermostChannel {
         .await;
         let answer = Post {
             channel_id: post.channel_id.clone(),
-            message: crate::channels::conversation::markdown(&parts),
+            message: winventory_workflows::conversation::markdown(&parts),
             ..Post::default()
         };
         if let Err(e) = self.client.create_post(&answer).await {

@@ -4,12 +4,12 @@
 //! run under the person's rights and audited. The channel renders the parts
 //! its own way (plain text and HTML in Matrix, Markdown in Mattermost).
 
+use crate::answer::Answer;
+use crate::engine::{ChatError, Engine, EngineError, LinkError};
+use crate::render::answer_label;
+use crate::{commands, reply};
 use chrono::{DateTime, Utc};
 use winventory_core::User;
-use winventory_workflows::answer::Answer;
-use winventory_workflows::engine::{ChatError, Engine, EngineError, LinkError};
-use winventory_workflows::render::answer_label;
-use winventory_workflows::{commands, reply};
 
 /// A part of the bot's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,12 +137,12 @@ pub async fn answer_reply(
 /// once tried: what was recorded and what is still open, or why not.
 pub fn said(
     user: &User,
-    kind: winventory_workflows::answer::AnswerKind,
+    kind: crate::answer::AnswerKind,
     date: Option<chrono::NaiveDate>,
     line: &str,
-    done: Result<winventory_workflows::engine::ChatAnswer, ChatError>,
+    done: Result<crate::engine::ChatAnswer, ChatError>,
 ) -> String {
-    let lang = winventory_workflows::render::language(user.language.as_deref().unwrap_or("en"));
+    let lang = crate::render::language(user.language.as_deref().unwrap_or("en"));
     match done {
         Ok(done) => {
             let mut said = format!(
