@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
@@ -690,15 +690,10 @@ pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> 
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
-/// An HTTP date: IMF-fixdate (RFC 1123), or the obsolete RFC 850 and asctime forms.
+/// An HTTP date: IMF-fixdate (RFC 1123), or the obsolete RFC 850 and
+/// asctime forms (`httpdate`, the parser hyper uses).
 fn parse_http_date(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
-        return Some(d.with_timezone(&Utc));
-    }
-    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|d| d.and_utc())
+    httpdate::parse_http_date(s).ok().map(DateTime::<Utc>::from)
 }
 
 /// What [`refresh`] brought back.

@@ -227,11 +227,7 @@ impl Output {
 
     /// HTML: the title as a paragraph, the table as a table.
     pub fn html(&self) -> String {
-        let esc = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
+        let esc = |s: &str| minijinja::HtmlEscape(s).to_string();
         let mut out = format!("<p>{}</p>", esc(&self.title).replace('\n', "<br>"));
         if !self.header.is_empty() {
             out.push_str("<table><tr>");

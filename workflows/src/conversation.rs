@@ -169,11 +169,9 @@ pub fn said(
     }
 }
 
+/// Text as HTML: escaped by minijinja (as the templates are), lines kept.
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', "<br>")
+    minijinja::HtmlEscape(s).to_string().replace('\n', "<br>")
 }
 
 /// Plain text.
