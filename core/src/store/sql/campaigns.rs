@@ -1,5 +1,7 @@
-//! The one SQL implementation of [`CampaignStore`], for both backends (the
-//! same macro pattern as the inventory store).
+//! The SQL of [`CampaignStore`]: campaigns, the machines they select and
+//! ask about, recording answers (where the engines differ: one statement of
+//! CTEs on PostgreSQL, one `UPDATE` whose triggers write the rest on
+//! SQLite), the engine's decisions and the audit log.
 
 use std::sync::LazyLock;
 
@@ -7,21 +9,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{QueryBuilder, Row};
 
-use super::super::campaign::{
+use super::super::campaigns::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, ListedMessage, MachineChange, MessageRef, NewMessage,
-    NewTarget, OutboxCounts, OutboxRow, PostedMessage,
+    CampaignStore, ExceptionDecision, MachineChange, NewTarget,
 };
-use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
+use super::super::{MachineRow, NewMessage, Result, StoreError, from_micros, to_micros};
 use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, parse_date};
-use crate::domain::{CycleRef, User};
+use crate::domain::CycleRef;
 
 const CAMPAIGN_COLUMNS: &str =
     "SELECT id, name, kind, state, spec, created_at, started_at, closed_at FROM campaigns ";
-
-const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
-     body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
-     fallback_address, actions, buttons";
 
 const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
@@ -165,83 +162,8 @@ impl SqliteStore {
 fn date_text(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
-
-macro_rules! campaign_store {
+macro_rules! campaign_sql {
     ($name:ident, $db:ty) => {
-        impl $name {
-            fn campaign_row(r: &<$db as sqlx::Database>::Row) -> Result<CampaignRow> {
-                let state: String = r.try_get("state")?;
-                Ok(CampaignRow {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    kind: r.try_get("kind")?,
-                    state: CampaignState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
-                    spec: r.try_get("spec")?,
-                    created_at: from_micros(r.try_get("created_at")?),
-                    started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_micros),
-                    closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(from_micros),
-                })
-            }
-
-            fn campaign_machine(r: &<$db as sqlx::Database>::Row) -> Result<CampaignMachine> {
-                // By position (CM_COLUMNS' order): 85,000 rows by name cost a second.
-                Ok(CampaignMachine {
-                    campaign_id: r.try_get(0)?,
-                    machine_id: r.try_get(1)?,
-                    host_key: r.try_get(2)?,
-                    recipient: r.try_get(3)?,
-                    state: r.try_get(4)?,
-                    answer: r.try_get(5)?,
-                    answer_date: parse_date(r.try_get(6)?),
-                    answer_detail: r.try_get(7)?,
-                    answered_by: r.try_get(8)?,
-                    answered_at: r.try_get::<Option<i64>, _>(9)?.map(from_micros),
-                    resolution: r.try_get(10)?,
-                    messages: r.try_get::<i64, _>(11)?,
-                    reminders: r.try_get::<i64, _>(12)?,
-                    escalation: r.try_get::<i64, _>(13)?,
-                    last_messaged: r.try_get::<Option<i64>, _>(14)?.map(from_micros),
-                    exception_state: r.try_get(15)?,
-                    exception_decided_by: r.try_get(16)?,
-                    exception_note: r.try_get(17)?,
-                    transfer_from: r.try_get(18)?,
-                    resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
-                })
-            }
-
-            fn outbox_row(r: &<$db as sqlx::Database>::Row) -> Result<OutboxRow> {
-                Ok(OutboxRow {
-                    id: r.try_get("id")?,
-                    idem_key: r.try_get("idem_key")?,
-                    message_id: r.try_get("message_id")?,
-                    channel: r.try_get("channel")?,
-                    recipient: r.try_get("recipient")?,
-                    address: r.try_get("address")?,
-                    fallback: match (
-                        r.try_get::<Option<String>, _>("fallback_channel")?,
-                        r.try_get::<Option<String>, _>("fallback_address")?,
-                    ) {
-                        (Some(c), Some(a)) => Some((c, a)),
-                        _ => None,
-                    },
-                    subject: r.try_get("subject")?,
-                    body_text: r.try_get("body_text")?,
-                    body_html: r.try_get("body_html")?,
-                    actions: r
-                        .try_get::<Option<String>, _>("actions")?
-                        .map(|a| a.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
-                    buttons: r.try_get("buttons")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get::<i64, _>("attempts")?,
-                    last_error: r.try_get("last_error")?,
-                    created_at: from_micros(r.try_get("created_at")?),
-                    sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_micros),
-                })
-            }
-        }
-
         #[async_trait]
         impl CampaignStore for $name {
             async fn create_campaign(
@@ -419,28 +341,6 @@ macro_rules! campaign_store {
                 Ok(out)
             }
 
-            async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>> {
-                let mut out = Vec::new();
-                for chunk in groups.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT group_name, login FROM group_members WHERE group_name IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for g in chunk {
-                        sep.push_bind(g.clone());
-                    }
-                    qb.push(") ORDER BY group_name, login");
-                    out.extend(qb.build_query_as::<(String, String)>().persistent(false).fetch_all(&self.pool).await?);
-                }
-                Ok(out)
-            }
-
-            async fn users(&self) -> Result<Vec<User>> {
-                let q = format!("SELECT {USER_COLUMNS} FROM users ORDER BY login");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
-                rows.iter().map(|r| Self::user_at(r, 0)).collect()
-            }
-
             async fn add_campaign_machines(
                 &self,
                 campaign_id: i64,
@@ -525,304 +425,6 @@ macro_rules! campaign_store {
                     machines,
                     person,
                 }))
-            }
-
-            async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET remote_id = $1 WHERE id = $2")
-                    .bind(remote_id)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn posted_message(&self, channel: &str, remote_id: &str) -> Result<Option<PostedMessage>> {
-                let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-                    "SELECT idem_key, recipient, body_text, buttons FROM outbox \
-                     WHERE remote_id = $1 AND channel = $2",
-                )
-                .bind(remote_id)
-                .bind(channel)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(|(idem_key, recipient, body_text, buttons)| PostedMessage {
-                    idem_key,
-                    recipient,
-                    body_text,
-                    buttons,
-                }))
-            }
-
-            async fn listed_message(&self, which: MessageRef<'_>) -> Result<Option<ListedMessage>> {
-                // One read: the message's row beside each machine it lists.
-                let (id, a, b) = match which {
-                    MessageRef::Key(key) => ("SELECT MAX(id) FROM outbox WHERE idem_key = $1", key, ""),
-                    MessageRef::Remote { channel, id } => (
-                        "SELECT MAX(id) FROM outbox WHERE remote_id = $1 AND channel = $2",
-                        id,
-                        channel,
-                    ),
-                    MessageRef::LatestSent { recipient, channel } => (
-                        "SELECT MAX(x.id) FROM outbox x WHERE x.recipient = $1 AND x.channel = $2 \
-                         AND x.state = 'sent' \
-                         AND EXISTS (SELECT 1 FROM outbox_machines y WHERE y.outbox_id = x.id)",
-                        recipient,
-                        channel,
-                    ),
-                };
-                let q = format!(
-                    "SELECT o.id, o.idem_key, o.recipient, o.channel, om.campaign_id, om.machine_id \
-                     FROM outbox o LEFT JOIN outbox_machines om ON om.outbox_id = o.id \
-                     WHERE o.id = ({id}) ORDER BY om.campaign_id, om.machine_id"
-                );
-                let mut query = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, Option<i64>)>(
-                    sqlx::AssertSqlSafe(q),
-                )
-                .bind(a);
-                if !b.is_empty() {
-                    query = query.bind(b);
-                }
-                let rows = query.fetch_all(&self.pool).await?;
-                let Some((id, idem_key, recipient, channel, _, _)) = rows.first().cloned() else {
-                    return Ok(None);
-                };
-                Ok(Some(ListedMessage {
-                    id,
-                    idem_key,
-                    recipient,
-                    channel,
-                    machines: rows
-                        .into_iter()
-                        .filter_map(|(_, _, _, _, c, m)| Some((c?, m?)))
-                        .collect(),
-                }))
-            }
-
-            async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
-                let (at,): (Option<i64>,) =
-                    sqlx::query_as("SELECT MAX(seen_at) FROM chat_events WHERE channel = $1")
-                        .bind(channel)
-                        .fetch_one(&self.pool)
-                        .await?;
-                Ok(at.map(from_micros))
-            }
-
-            async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
-                let _turn = self.write_turn().await;
-                let done = sqlx::query(
-                    "INSERT INTO chat_events (channel, event_id, seen_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (channel, event_id) DO NOTHING",
-                )
-                .bind(channel)
-                .bind(event_id)
-                .bind(to_micros(now))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
-                // Set-wise: one multi-row INSERT per chunk of messages (those
-                // whose key is queued already are skipped by ON CONFLICT and
-                // not returned), then their campaign links, then one UPDATE
-                // per campaign for the machines the new messages list.
-                let now = to_micros(now);
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                let mut queued = 0;
-                for chunk in messages.chunks(CHUNK_PARAMS / 15) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address, actions, buttons) ",
-                    );
-                    qb.push_values(chunk, |mut b, m| {
-                        b.push_bind(m.idem_key.clone())
-                            .push_bind(m.message_id.clone())
-                            .push_bind(m.channel.clone())
-                            .push_bind(m.recipient.clone())
-                            .push_bind(m.address.clone())
-                            .push_bind(m.subject.clone())
-                            .push_bind(m.body_text.clone())
-                            .push_bind(m.body_html.clone())
-                            .push_bind("pending")
-                            .push_bind(now)
-                            .push_bind(now)
-                            .push_bind(m.fallback.as_ref().map(|f| f.0.clone()))
-                            .push_bind(m.fallback.as_ref().map(|f| f.1.clone()))
-                            .push_bind((!m.actions.is_empty()).then(|| m.actions.join(",")))
-                            .push_bind(m.buttons.clone());
-                    });
-                    qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
-                    let inserted: Vec<(i64, String)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-                    queued += inserted.len() as u64;
-                    let new: std::collections::HashMap<&str, i64> =
-                        inserted.iter().map(|(id, k)| (k.as_str(), *id)).collect();
-                    let mut links: Vec<(i64, i64)> = Vec::new();
-                    let mut listed: Vec<(i64, i64, i64)> = Vec::new();
-                    let mut touched: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-                    for m in chunk {
-                        let Some(&id) = new.get(m.idem_key.as_str()) else { continue };
-                        let mut pairs = m.machines.clone();
-                        pairs.sort_unstable();
-                        pairs.dedup();
-                        listed.extend(pairs.into_iter().map(|(c, machine)| (id, c, machine)));
-                        let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
-                        campaigns.sort_unstable();
-                        campaigns.dedup();
-                        links.extend(campaigns.into_iter().map(|c| (id, c)));
-                        for (campaign, machine) in &m.machines {
-                            touched.entry(*campaign).or_default().push(*machine);
-                        }
-                    }
-                    for part in links.chunks(CHUNK_PARAMS / 2) {
-                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO outbox_campaigns (outbox_id, campaign_id) ");
-                        qb.push_values(part, |mut b, (id, c)| {
-                            b.push_bind(*id).push_bind(*c);
-                        });
-                        qb.build().persistent(false).execute(&mut *tx).await?;
-                    }
-                    for part in listed.chunks(CHUNK_PARAMS / 3) {
-                        let mut qb = QueryBuilder::<$db>::new(
-                            "INSERT INTO outbox_machines (outbox_id, campaign_id, machine_id) ",
-                        );
-                        qb.push_values(part, |mut b, (id, c, machine)| {
-                            b.push_bind(*id).push_bind(*c).push_bind(*machine);
-                        });
-                        qb.build().persistent(false).execute(&mut *tx).await?;
-                    }
-                    for (campaign, machines) in touched {
-                        for part in machines.chunks(CHUNK_PARAMS) {
-                            let mut qb = QueryBuilder::<$db>::new(
-                                "UPDATE campaign_machines SET messages = messages + 1, \
-                                 reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
-                                 last_messaged = ",
-                            );
-                            qb.push_bind(now);
-                            qb.push(" WHERE campaign_id = ");
-                            qb.push_bind(campaign);
-                            qb.push(" AND machine_id IN (");
-                            let mut sep = qb.separated(", ");
-                            for id in part {
-                                sep.push_bind(*id);
-                            }
-                            qb.push(")");
-                            qb.build().persistent(false).execute(&mut *tx).await?;
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(queued)
-            }
-
-            async fn claim_due(
-                &self,
-                now: DateTime<Utc>,
-                lease: chrono::Duration,
-                limit: i64,
-            ) -> Result<Vec<OutboxRow>> {
-                let _turn = self.write_turn().await;
-                // The outer condition is checked again on the row a
-                // concurrent worker may have just claimed (PostgreSQL
-                // re-evaluates it on the new row version), so a message is
-                // claimed by one worker at a time.
-                let q = format!(
-                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
-                     WHERE state = 'pending' AND next_attempt_at <= $2 AND id IN \
-                     (SELECT id FROM outbox o WHERE state = 'pending' AND next_attempt_at <= $2 \
-                      AND (NOT EXISTS (SELECT 1 FROM outbox_campaigns oc WHERE oc.outbox_id = o.id) \
-                           OR EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
-                                      WHERE oc.outbox_id = o.id AND c.state = 'running')) \
-                      ORDER BY id LIMIT $3) \
-                     RETURNING {OUTBOX_COLUMNS}"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
-                    .bind(to_micros(now + lease))
-                    .bind(to_micros(now))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut out: Vec<OutboxRow> = rows.iter().map(Self::outbox_row).collect::<Result<_>>()?;
-                out.sort_by_key(|r| r.id);
-                Ok(out)
-            }
-
-            async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL WHERE id = $2")
-                    .bind(to_micros(now))
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND state = 'pending'")
-                    .bind(to_micros(at))
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1 WHERE id = $3 AND state = 'pending' AND attempts > 0")
-                    .bind(to_micros(at))
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<Option<String>> {
-                let _turn = self.write_turn().await;
-                // One statement: turned into its fallback, or failed.
-                let row: Option<(Option<String>,)> = sqlx::query_as(
-                    "UPDATE outbox SET \
-                     state = CASE WHEN fallback_channel IS NULL THEN 'failed' ELSE 'pending' END, \
-                     last_error = CASE WHEN fallback_channel IS NULL THEN $1 \
-                                  ELSE channel || ' refused it (' || $1 || '); sent by ' || fallback_channel || ' instead' END, \
-                     channel = COALESCE(fallback_channel, channel), \
-                     address = COALESCE(fallback_address, address), \
-                     attempts = CASE WHEN fallback_channel IS NULL THEN attempts ELSE 0 END, \
-                     next_attempt_at = CASE WHEN fallback_channel IS NULL THEN next_attempt_at ELSE $2 END, \
-                     fallback_channel = NULL, fallback_address = NULL \
-                     WHERE id = $3 RETURNING CASE WHEN state = 'pending' THEN channel END",
-                )
-                .bind(error)
-                .bind(to_micros(now))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.and_then(|(c,)| c))
-            }
-
-            async fn outbox(&self) -> Result<Vec<OutboxRow>> {
-                let q = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
-                rows.iter().map(Self::outbox_row).collect()
-            }
-
-            async fn outbox_counts(&self) -> Result<OutboxCounts> {
-                let rows: Vec<(String, i64)> =
-                    sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut c = OutboxCounts::default();
-                for (state, n) in rows {
-                    match state.as_str() {
-                        "pending" => c.pending = n,
-                        "sent" => c.sent = n,
-                        "cancelled" => c.cancelled = n,
-                        _ => c.failed += n,
-                    }
-                }
-                Ok(c)
             }
 
             async fn change_campaign_machines(
@@ -1025,40 +627,9 @@ macro_rules! campaign_store {
                     )
                     .collect())
             }
-
-            async fn control(&self, name: &str) -> Result<Option<String>> {
-                let v: Option<(String,)> = sqlx::query_as("SELECT value FROM control WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(v.map(|(v,)| v))
-            }
-
-            async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()> {
-                let _turn = self.write_turn().await;
-                match value {
-                    Some(v) => {
-                        sqlx::query(
-                            "INSERT INTO control (name, value) VALUES ($1, $2) \
-                             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        )
-                        .bind(name)
-                        .bind(v)
-                        .execute(&self.pool)
-                        .await?;
-                    }
-                    None => {
-                        sqlx::query("DELETE FROM control WHERE name = $1")
-                            .bind(name)
-                            .execute(&self.pool)
-                            .await?;
-                    }
-                }
-                Ok(())
-            }
         }
     };
 }
 
-campaign_store!(SqliteStore, sqlx::Sqlite);
-campaign_store!(PostgresStore, sqlx::Postgres);
+campaign_sql!(SqliteStore, sqlx::Sqlite);
+campaign_sql!(PostgresStore, sqlx::Postgres);
