@@ -14,7 +14,9 @@ use super::super::campaigns::{
     CampaignStore, ExceptionDecision, MachineChange, NewTarget,
 };
 use super::super::{MachineRow, NewMessage, Result, StoreError, from_micros, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, parse_date};
+use super::{
+    CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, in_lists, parse_date,
+};
 use crate::domain::CycleRef;
 
 const CAMPAIGN_COLUMNS: &str =
@@ -289,13 +291,8 @@ macro_rules! campaign_sql {
 
             async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>> {
                 let mut out = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.id IN ("));
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
+                let head = || QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.id IN ("));
+                for mut qb in in_lists(ids, head, "") {
                     for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
                         out.push(Self::machine_row(&r)?);
                     }
@@ -305,15 +302,10 @@ macro_rules! campaign_sql {
 
             async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>> {
                 let mut out = Vec::new();
-                for chunk in applications.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT DISTINCT machine_id FROM machine_applications WHERE application IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for a in chunk {
-                        sep.push_bind(a.clone());
-                    }
-                    qb.push(")");
+                let head = || {
+                    QueryBuilder::<$db>::new("SELECT DISTINCT machine_id FROM machine_applications WHERE application IN (")
+                };
+                for mut qb in in_lists(applications, head, "") {
                     let rows: Vec<(i64,)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id,)| id));
                 }
@@ -325,15 +317,12 @@ macro_rules! campaign_sql {
                 applications: &[String],
             ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
                 let mut out = Vec::new();
-                for chunk in applications.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
+                let head = || {
+                    QueryBuilder::<$db>::new(
                         "SELECT machine_id, application, last_used FROM machine_applications WHERE application IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for a in chunk {
-                        sep.push_bind(a.clone());
-                    }
-                    qb.push(") ORDER BY machine_id, application");
+                    )
+                };
+                for mut qb in in_lists(applications, head, " ORDER BY machine_id, application") {
                     let rows: Vec<(i64, String, Option<i64>)> =
                         qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id, a, u)| (id, a, u.map(from_micros))));

@@ -9,7 +9,7 @@ use sqlx::QueryBuilder;
 
 use super::super::directory::{DirectoryStore, UserImport};
 use super::super::{Result, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS};
+use super::{PostgresStore, SqliteStore, USER_COLUMNS, in_lists};
 use crate::domain::{OwnerFact, OwnerRole, User};
 
 macro_rules! directory_sql {
@@ -111,15 +111,8 @@ macro_rules! directory_sql {
 
             async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>> {
                 let mut out = Vec::new();
-                for chunk in groups.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT group_name, login FROM group_members WHERE group_name IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for g in chunk {
-                        sep.push_bind(g.clone());
-                    }
-                    qb.push(") ORDER BY group_name, login");
+                let head = || QueryBuilder::<$db>::new("SELECT group_name, login FROM group_members WHERE group_name IN (");
+                for mut qb in in_lists(groups, head, " ORDER BY group_name, login") {
                     out.extend(qb.build_query_as::<(String, String)>().persistent(false).fetch_all(&self.pool).await?);
                 }
                 Ok(out)

@@ -14,7 +14,7 @@ use super::super::inventory::{
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, TitleRow,
 };
 use super::super::{Backend, Result, StoreError, from_micros, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, cycle_ref};
+use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, cycle_ref, in_lists};
 use crate::domain::{CycleRef, OwnerFact, OwnerRole, OwnerSource};
 
 macro_rules! inventory_sql {
@@ -25,13 +25,8 @@ macro_rules! inventory_sql {
                 table: &str,
                 ids: &[i64],
             ) -> Result<()> {
-                for chunk in ids.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE machine_id IN ("));
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
+                let head = || QueryBuilder::<$db>::new(format!("DELETE FROM {table} WHERE machine_id IN ("));
+                for mut qb in in_lists(ids, head, "") {
                     qb.build().persistent(false).execute(&mut **tx).await?;
                 }
                 Ok(())
@@ -192,15 +187,13 @@ macro_rules! inventory_sql {
                 }
                 $bulk::upsert_owners(&mut tx, &sets, now_us).await?;
                 for (role, ids) in clears {
-                    for chunk in ids.chunks(CHUNK_PARAMS) {
+                    let head = || {
                         let mut qb = QueryBuilder::<$db>::new("DELETE FROM machine_owners WHERE role = ");
                         qb.push_bind(role);
                         qb.push(" AND source <> 'answer' AND machine_id IN (");
-                        let mut sep = qb.separated(", ");
-                        for id in chunk {
-                            sep.push_bind(*id);
-                        }
-                        qb.push(")");
+                        qb
+                    };
+                    for mut qb in in_lists(&ids, head, "") {
                         qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                 }

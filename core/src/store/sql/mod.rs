@@ -13,7 +13,7 @@
 //! sqlx code.
 
 use chrono::NaiveDate;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 
 use super::campaigns::{CampaignMachine, CampaignRow, CampaignState};
 use super::outbox::OutboxRow;
@@ -32,6 +32,32 @@ use crate::domain::{CycleRef, OsInfo, OwnerFact, OwnerSource, User};
 /// 50 MB of such programs at its peak, and their memory followed the sizes
 /// of the batches rather than the work in hand.
 const CHUNK_PARAMS: usize = 30_000;
+
+/// The statements of one look-up or change by a list of values, one per
+/// [`CHUNK_PARAMS`] values: each is what `head` starts (ending in `IN (`),
+/// the values bound and separated by commas, `)`, then `tail`. Their text
+/// depends on how many values they carry, so each must run with
+/// `persistent(false)` (see [`CHUNK_PARAMS`]).
+fn in_lists<'a, DB, T>(
+    values: &'a [T],
+    head: impl Fn() -> QueryBuilder<DB> + 'a,
+    tail: &'a str,
+) -> impl Iterator<Item = QueryBuilder<DB>> + 'a
+where
+    DB: sqlx::Database,
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    values.chunks(CHUNK_PARAMS).map(move |chunk| {
+        let mut qb = head();
+        let mut sep = qb.separated(", ");
+        for value in chunk {
+            sep.push_bind(value);
+        }
+        qb.push(")");
+        qb.push(tail);
+        qb
+    })
+}
 
 /// A directory entry's columns, in the order the stores' `user_at` reads
 /// them.

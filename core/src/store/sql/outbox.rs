@@ -7,7 +7,7 @@ use sqlx::QueryBuilder;
 
 use super::super::outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 use super::super::{Result, to_micros};
-use super::{CHUNK_PARAMS, OUTBOX_COLUMNS, PostgresStore, SqliteStore};
+use super::{CHUNK_PARAMS, OUTBOX_COLUMNS, PostgresStore, SqliteStore, in_lists};
 
 macro_rules! outbox_sql {
     ($name:ident, $db:ty) => {
@@ -83,7 +83,7 @@ macro_rules! outbox_sql {
                         qb.build().persistent(false).execute(&mut *tx).await?;
                     }
                     for (campaign, machines) in touched {
-                        for part in machines.chunks(CHUNK_PARAMS) {
+                        let head = || {
                             let mut qb = QueryBuilder::<$db>::new(
                                 "UPDATE campaign_machines SET messages = messages + 1, \
                                  reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
@@ -93,11 +93,9 @@ macro_rules! outbox_sql {
                             qb.push(" WHERE campaign_id = ");
                             qb.push_bind(campaign);
                             qb.push(" AND machine_id IN (");
-                            let mut sep = qb.separated(", ");
-                            for id in part {
-                                sep.push_bind(*id);
-                            }
-                            qb.push(")");
+                            qb
+                        };
+                        for mut qb in in_lists(&machines, head, "") {
                             qb.build().persistent(false).execute(&mut *tx).await?;
                         }
                     }

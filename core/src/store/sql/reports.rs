@@ -12,7 +12,7 @@ use super::super::reports::{
     InstalledSoftware, MachineRow, RejectedMachine, ReportStore, StoreCounts,
 };
 use super::super::{Result, StoreError, from_micros, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, cycle_ref, parse_date};
+use super::{PostgresStore, SqliteStore, cycle_ref, in_lists, parse_date};
 use crate::domain::{CycleRef, Window};
 
 /// The window's upper bound as stored: no bound is the largest time.
@@ -86,15 +86,10 @@ macro_rules! reports_sql {
                     self.uncounted_ids(window)
                 )?;
                 let mut stale: HashMap<(String, String), i64> = HashMap::new();
-                for chunk in stale_ids.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT product, cycle, COUNT(*) FROM machine_software WHERE machine_id IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(") GROUP BY product, cycle");
+                let head = || {
+                    QueryBuilder::<$db>::new("SELECT product, cycle, COUNT(*) FROM machine_software WHERE machine_id IN (")
+                };
+                for mut qb in in_lists(&stale_ids, head, " GROUP BY product, cycle") {
                     let rows: Vec<(String, String, i64)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     for (p, c, n) in rows {
                         *stale.entry((p, c)).or_default() += n;
@@ -114,15 +109,11 @@ macro_rules! reports_sql {
                 .fetch_all(&self.pool)
                 .await?;
                 let mut stale: HashMap<String, i64> = HashMap::new();
-                for chunk in self.uncounted_ids(window).await?.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT application, COUNT(*) FROM machine_applications WHERE machine_id IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(") GROUP BY application");
+                let stale_ids = self.uncounted_ids(window).await?;
+                let head = || {
+                    QueryBuilder::<$db>::new("SELECT application, COUNT(*) FROM machine_applications WHERE machine_id IN (")
+                };
+                for mut qb in in_lists(&stale_ids, head, " GROUP BY application") {
                     let rows: Vec<(String, i64)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     for (a, n) in rows {
                         *stale.entry(a).or_default() += n;
@@ -342,15 +333,10 @@ macro_rules! reports_sql {
 
             async fn software_cycles_of(&self, machine_ids: &[i64]) -> Result<Vec<(i64, CycleRef)>> {
                 let mut out = Vec::new();
-                for chunk in machine_ids.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT machine_id, product, cycle FROM machine_software WHERE machine_id IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(") ORDER BY machine_id, product, cycle");
+                let head = || {
+                    QueryBuilder::<$db>::new("SELECT machine_id, product, cycle FROM machine_software WHERE machine_id IN (")
+                };
+                for mut qb in in_lists(machine_ids, head, " ORDER BY machine_id, product, cycle") {
                     let rows: Vec<(i64, String, String)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
                     out.extend(rows.into_iter().map(|(id, product, cycle)| (id, CycleRef { product, cycle })));
                 }
