@@ -24,6 +24,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod chat;
 pub mod directory;
+mod error;
 pub mod inventory;
 pub mod outbox;
 pub mod reports;
@@ -42,6 +43,7 @@ pub use campaigns::{
 pub use catalog::CatalogStore;
 pub use chat::{ChatStore, ListedMessage, MessageRef, PostedMessage};
 pub use directory::{DirectoryStore, UserImport};
+pub use error::{DriverError, StoreError};
 pub use inventory::{
     CachedNetDb, DirectoryPerson, InstallRow, InventoryStore, KeyDigest, MachineIndexEntry,
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, SoftwareWrite, TitleRow,
@@ -49,78 +51,6 @@ pub use inventory::{
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{InstalledSoftware, MachineRow, RejectedMachine, ReportStore, StoreCounts};
 pub use sql::{PostgresStore, SqliteStore};
-
-/// A storage failure. The message never carries the database URL's password.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be reached or opened.
-    #[error("cannot open the database {url}: {source}")]
-    Connect {
-        /// The URL with any password masked.
-        url: String,
-        /// The driver's error.
-        source: sqlx::Error,
-    },
-    /// The URL names no supported backend.
-    #[error("unsupported database URL {0}: use sqlite://PATH or postgres://USER@HOST/DB")]
-    UnsupportedUrl(String),
-    /// Migrations failed.
-    #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A query failed.
-    #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
-    /// Stored data could not be decoded.
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    /// Whether the failure is worth waiting out: the database is away for a
-    /// moment (connection lost or refused, pool time-out, a server shutting
-    /// down or starting, a locked or busy SQLite file, a full disk, a
-    /// serialization conflict). Long-running loops wait these out with
-    /// backoff and go on; anything else (bad SQL, corrupt rows, a failed
-    /// migration) will not heal by itself.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            StoreError::Connect { source, .. } => sqlx_transient(source),
-            StoreError::Query(e) => sqlx_transient(e),
-            StoreError::UnsupportedUrl(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
-                false
-            }
-        }
-    }
-}
-
-/// The sqlx errors that mean "the database is not there right now".
-fn sqlx_transient(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code();
-            let code = code.as_deref().unwrap_or("");
-            // PostgreSQL SQLSTATE: connection exceptions (08), insufficient
-            // resources such as a full disk (53), operator intervention
-            // (57P01-57P03: shutdown, crash, starting up), serialization
-            // failure and deadlock (40001, 40P01).
-            code.starts_with("08")
-                || code.starts_with("53")
-                || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
-                // SQLite primary result codes (extended ones keep them in
-                // the low byte): BUSY 5, LOCKED 6, FULL 13, IOERR 10.
-                || code
-                    .parse::<i64>()
-                    .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13))
-        }
-        _ => false,
-    }
-}
 
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -187,9 +117,9 @@ const SLOW_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Open the store the URL names, creating and migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    let connect_err = |source| StoreError::Connect {
+    let connect_err = |e: sqlx::Error| StoreError::Connect {
         url: redact_url(url),
-        source,
+        source: e.into(),
     };
     if url.starts_with("sqlite:") {
         let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url)
