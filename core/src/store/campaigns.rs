@@ -47,30 +47,31 @@ impl CampaignState {
 /// A stored campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignRow {
-    /// Id.
+    /// `campaigns.id`: answer tokens and the outbox name the campaign by it.
     pub id: i64,
     /// Unique name.
     pub name: String,
-    /// `eol` or `custom`.
+    /// `eol`, `custom` or `licence`.
     pub kind: String,
-    /// State.
+    /// Where it is in its life.
     pub state: CampaignState,
     /// The TOML it was created from.
     pub spec: String,
-    /// Created.
+    /// When it was stored (as a draft).
     pub created_at: DateTime<Utc>,
-    /// Started.
+    /// When it first ran (a resume after a pause keeps it).
     pub started_at: Option<DateTime<Utc>>,
-    /// Closed.
+    /// When it was closed (`None` until then).
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A machine a campaign asks about, as planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTarget {
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
-    /// Host key.
+    /// The machine's host key (lower-cased hostname), kept with the row so
+    /// listings need no join.
     pub host_key: String,
     /// Who is asked: a login, or `group:NAME`.
     pub recipient: String,
@@ -79,11 +80,12 @@ pub struct NewTarget {
 /// A machine of a campaign, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CampaignMachine {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
-    /// Host key.
+    /// The machine's host key (lower-cased hostname), kept with the row so
+    /// listings need no join.
     pub host_key: String,
     /// Who is asked now.
     pub recipient: String,
@@ -95,9 +97,9 @@ pub struct CampaignMachine {
     pub answer_date: Option<NaiveDate>,
     /// Justification or named owner.
     pub answer_detail: Option<String>,
-    /// Who answered.
+    /// Who gave the latest answer (a login).
     pub answered_by: Option<String>,
-    /// When.
+    /// When the latest answer was given.
     pub answered_at: Option<DateTime<Utc>>,
     /// Why it is resolved.
     pub resolution: Option<String>,
@@ -125,7 +127,7 @@ pub struct CampaignMachine {
 /// An answer to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerRecord {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
     /// The machines it covers.
     pub machine_ids: Vec<i64>,
@@ -135,7 +137,7 @@ pub struct AnswerRecord {
     pub date: Option<NaiveDate>,
     /// Justification / named owner.
     pub detail: Option<String>,
-    /// Comment.
+    /// A free comment the person added.
     pub comment: Option<String>,
     /// Who answered.
     pub by: String,
@@ -183,9 +185,9 @@ pub enum MachineChange {
 /// An admin's decision on an exception request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionDecision {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
     /// `approved` or `declined`.
     pub decision: String,
@@ -240,7 +242,7 @@ pub struct AnswerEntry {
     pub date: Option<NaiveDate>,
     /// Justification / named owner.
     pub detail: Option<String>,
-    /// Comment.
+    /// A free comment the person added.
     pub comment: Option<String>,
 }
 

@@ -47,7 +47,7 @@ impl OwnerMark {
 /// (no stored string is kept, only digests).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineIndexEntry {
-    /// Row id.
+    /// `machines.id`, what every other table names the machine by.
     pub id: i64,
     /// Digest of the lower-cased hostname (the machine's identity).
     pub host: KeyDigest,
@@ -55,37 +55,37 @@ pub struct MachineIndexEntry {
     pub last_report: DateTime<Utc>,
     /// Hash of the stored software list, `None` if never reported.
     pub software_hash: Option<i64>,
-    /// Stored responsible.
+    /// The stored responsible's source and login digest (`None`: unknown).
     pub responsible: Option<OwnerMark>,
-    /// Stored main user.
+    /// The stored main user's source and login digest (`None`: unknown).
     pub main_user: Option<OwnerMark>,
 }
 
 /// A distinct program title with its match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TitleRow {
-    /// Row id.
+    /// `software_titles.id` (ignored when storing a new title).
     pub id: i64,
-    /// `DisplayName`.
+    /// `DisplayName`; with version and publisher, the title's identity.
     pub name: String,
     /// `DisplayVersion` (empty when absent).
     pub version: String,
     /// `Publisher` (empty when absent).
     pub publisher: String,
-    /// Matched cycle.
+    /// The catalog cycle the software rules placed it in (`None`: unmatched).
     pub cycle: Option<CycleRef>,
-    /// Matched application.
+    /// The application licences count it as (`MATLAB`), if a rule names one.
     pub application: Option<String>,
 }
 
 /// One installation to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallRow {
-    /// The title's id.
+    /// `software_titles.id`.
     pub title_id: i64,
-    /// Install date.
+    /// `InstallDate` as reported (a date without a time).
     pub install_date: Option<NaiveDate>,
-    /// Last use.
+    /// Last use, where the collector meters it.
     pub last_used: Option<DateTime<Utc>>,
 }
 
@@ -120,17 +120,18 @@ pub struct MachineWrite {
     pub host_key: String,
     /// Hostname as reported.
     pub hostname: String,
-    /// Domain.
+    /// The Windows domain or workgroup, as reported.
     pub domain: Option<String>,
-    /// OS facts.
+    /// The OS as reported.
     pub os: OsInfo,
-    /// OS match.
+    /// The catalog cycle the OS matched (`None`: unmatched).
     pub os_match: Option<CycleRef>,
-    /// `collected_at`.
+    /// When the collector took the report (the latest report wins).
     pub collected_at: DateTime<Utc>,
     /// `None`: keep the stored list.
     pub software: Option<SoftwareWrite>,
-    /// Owner changes.
+    /// Owner facts to set or forget (a fact from an answer is never
+    /// replaced by the ingest).
     pub owners: Vec<OwnerChange>,
 }
 
@@ -139,9 +140,9 @@ pub struct MachineWrite {
 pub struct DirectoryPerson {
     /// Login (lower-cased).
     pub login: String,
-    /// Display name.
+    /// Display name (`None` keeps the stored one).
     pub name: Option<String>,
-    /// Email.
+    /// Email (`None` keeps the stored one).
     pub email: Option<String>,
 }
 
@@ -169,7 +170,7 @@ pub struct CachedNetDb {
     pub responsible: Option<String>,
     /// Main user login.
     pub main_user: Option<String>,
-    /// When fetched.
+    /// When it was fetched (answers are reused for a day).
     pub fetched_at: DateTime<Utc>,
 }
 

@@ -11,44 +11,44 @@ use crate::domain::{CycleRef, OsInfo, OwnerFact, Window};
 /// A stored machine, as reports show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MachineRow {
-    /// Row id.
+    /// `machines.id`, what every other table names the machine by.
     pub id: i64,
     /// Hostname as last reported.
     pub hostname: String,
-    /// Domain.
+    /// The Windows domain or workgroup, as reported.
     pub domain: Option<String>,
-    /// OS facts.
+    /// The OS as last reported.
     pub os: OsInfo,
-    /// OS match.
+    /// The catalog cycle the OS matched (`None`: unmatched).
     pub os_match: Option<CycleRef>,
-    /// First stored.
+    /// When it was first stored (the ingest's clock, not the collector's).
     pub first_seen: DateTime<Utc>,
     /// Last time a report won.
     pub last_seen: DateTime<Utc>,
     /// `collected_at` of the stored report.
     pub last_report: DateTime<Utc>,
-    /// Responsible.
+    /// The responsible, with where the fact came from (`None`: unknown).
     pub responsible: Option<OwnerFact>,
-    /// Main user.
+    /// The main user, with where the fact came from (`None`: unknown).
     pub main_user: Option<OwnerFact>,
 }
 
 /// One installed program of one machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstalledSoftware {
-    /// Title.
+    /// `DisplayName` as reported.
     pub name: String,
-    /// Version.
+    /// `DisplayVersion` (empty when absent).
     pub version: String,
-    /// Publisher.
+    /// `Publisher` (empty when absent).
     pub publisher: String,
-    /// Install date.
+    /// `InstallDate` as reported (a date without a time).
     pub install_date: Option<NaiveDate>,
-    /// Last use.
+    /// Last use, where the collector meters it.
     pub last_used: Option<DateTime<Utc>>,
-    /// Matched cycle.
+    /// The catalog cycle its title matched (`None`: unmatched).
     pub cycle: Option<CycleRef>,
-    /// Application.
+    /// The application licences count it as, if a rule names one.
     pub application: Option<String>,
 }
 
@@ -71,13 +71,13 @@ pub struct RejectedMachine {
 /// Counts of what is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreCounts {
-    /// Machines.
+    /// Stored machines, stale ones included.
     pub machines: i64,
     /// Distinct titles.
     pub titles: i64,
-    /// Installations.
+    /// Programs over every machine's software list.
     pub installations: i64,
-    /// Users.
+    /// People in the directory.
     pub users: i64,
 }
 
