@@ -50,7 +50,7 @@ pub use inventory::{
 };
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{InstalledSoftware, MachineRow, RejectedMachine, ReportStore, StoreCounts};
-pub use sql::{PostgresStore, SqliteStore};
+pub use sql::{PostgresStore, SqlStore, SqliteStore};
 
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

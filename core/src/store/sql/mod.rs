@@ -20,7 +20,7 @@
 use chrono::NaiveDate;
 use sqlx::QueryBuilder;
 
-use super::{Backend, Result, Store, StoreError};
+use super::{Result, StoreError};
 use crate::domain::{CycleRef, OwnerFact, OwnerSource};
 
 /// Rows per multi-row statement, under SQLite's 32,766 bound parameters.
@@ -116,56 +116,43 @@ macro_rules! machine_select {
     };
 }
 
-macro_rules! sql_store {
-    ($name:ident, $db:ty, $pool:ty, $backend:expr) => {
-        /// The inventory store on this backend.
-        #[derive(Debug, Clone)]
-        pub struct $name {
-            pool: $pool,
-            /// SQLite has one writer at a time; the others wait in its busy
-            /// handler, which sleeps 1, 2, 5, 10 ms and more between tries
-            /// (a click's 99th percentile was 60 to 120 ms at 1,000/s).
-            /// Write transactions of this process queue here instead, in
-            /// order and without sleeping. Unused on PostgreSQL.
-            write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
-        }
-
-        impl $name {
-            /// Wrap a migrated pool.
-            pub fn new(pool: $pool) -> Self {
-                Self {
-                    pool,
-                    write_gate: std::sync::Arc::default(),
-                }
-            }
-            /// The backend, for the few statements that differ.
-            const BACKEND: Backend = $backend;
-
-            /// Wait for this process's turn to write (SQLite only; `None`
-            /// on PostgreSQL, whose row locks do the job).
-            async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-                match $backend {
-                    Backend::Sqlite => Some(self.write_gate.lock().await),
-                    Backend::Postgres => None,
-                }
-            }
-        }
-
-        impl Store for $name {
-            fn backend(&self) -> Backend {
-                $backend
-            }
-        }
-    };
+/// The store on one sqlx backend; [`SqliteStore`] and [`PostgresStore`]
+/// are the two there are, each role implemented for both by the files
+/// `on_sqlite.rs` and `on_postgres.rs` compile.
+#[derive(Debug)]
+pub struct SqlStore<DB: sqlx::Database> {
+    pool: sqlx::Pool<DB>,
+    /// SQLite has one writer at a time; the others wait in its busy
+    /// handler, which sleeps 1, 2, 5, 10 ms and more between tries (a
+    /// click's 99th percentile was 60 to 120 ms at 1,000/s). Write
+    /// transactions of this process queue here instead, in order and
+    /// without sleeping. Unused on PostgreSQL.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, sqlx::SqlitePool, Backend::Sqlite);
-sql_store!(
-    PostgresStore,
-    sqlx::Postgres,
-    sqlx::PgPool,
-    Backend::Postgres
-);
+impl<DB: sqlx::Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            write_gate: self.write_gate.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> SqlStore<DB> {
+    /// Wrap a migrated pool.
+    pub fn new(pool: sqlx::Pool<DB>) -> Self {
+        Self {
+            pool,
+            write_gate: std::sync::Arc::default(),
+        }
+    }
+}
+
+/// The store on SQLite, the embedded default.
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+/// The store on PostgreSQL, for sites that outgrow one machine.
+pub type PostgresStore = SqlStore<sqlx::Postgres>;
 
 mod aggregates;
 mod answers;

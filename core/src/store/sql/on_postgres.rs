@@ -1,11 +1,29 @@
 //! Every role's SQL on PostgreSQL: the role files beside this one, compiled
 //! with `Db` and `This` naming PostgreSQL's sqlx backend and store.
 
+use super::bulk::postgres as bulk;
+use crate::store::{Backend, Store};
+
 /// The backend the role files are compiled for here.
 type Db = sqlx::Postgres;
 /// Its store.
 type This = super::PostgresStore;
-use super::bulk::postgres as bulk;
+
+impl This {
+    /// The backend, for the few statements that differ.
+    const BACKEND: Backend = Backend::Postgres;
+
+    /// No turn to wait for: PostgreSQL's row locks do the job.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
+}
+
+impl Store for This {
+    fn backend(&self) -> Backend {
+        Self::BACKEND
+    }
+}
 
 #[path = "campaigns.rs"]
 mod campaigns;
