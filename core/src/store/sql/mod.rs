@@ -1,8 +1,8 @@
 //! The one SQL implementation of [`Store`], for SQLite and for PostgreSQL:
 //! the statements are identical on both, so the conformance suite
 //! (`core/tests/store`) proves one behaviour on two engines. This file owns
-//! the two store types and what every role shares (the SQLite write turn,
-//! the chunked `IN (...)` lists, column lists); each role's SQL is in its
+//! the store type ([`SqlStore`], one per backend) and what every role
+//! shares (the chunked `IN (...)` lists, column lists, small decoders); each role's SQL is in its
 //! own file beside it (`inventory.rs`, `directory.rs`, `catalog.rs`,
 //! `reports.rs`, `campaigns.rs`, `outbox.rs`, `chat.rs`, with the row
 //! decoders in `rows.rs`), and the statements where the engines differ in
@@ -10,7 +10,9 @@
 //!
 //! Each role file is plain Rust over two names, `Db` (the sqlx backend) and
 //! `This` (its store type), and is compiled twice, once in `on_sqlite` and
-//! once in `on_postgres`, which define them. Code generic over
+//! once in `on_postgres`, which define them (with the backend's write
+//! turn: a fair queue of this process's writers on SQLite, none on
+//! PostgreSQL). Code generic over
 //! `sqlx::Database` would need, on every function, bounds for each type it
 //! binds or decodes and for executors on pools and transactions (the
 //! compiler does not carry them from a trait's where-clauses); a file
