@@ -147,3 +147,90 @@ on_both_backends! {
         assert_eq!(store.control("pause_all").await.expect("read"), None);
     }
 }
+
+/// A message to `login` by email listing machines of a campaign.
+fn digest(key: &str, login: &str, machines: &[(i64, i64)]) -> winventory_core::store::NewMessage {
+    winventory_core::store::NewMessage {
+        idem_key: key.into(),
+        message_id: format!("<{key}@example.org>"),
+        channel: "email".into(),
+        recipient: login.into(),
+        address: format!("{login}@example.org"),
+        fallback: None,
+        subject: "Machines to upgrade".into(),
+        body_text: "PC1".into(),
+        body_html: None,
+        machines: machines.to_vec(),
+        reminder: false,
+        actions: Vec::new(),
+        buttons: None,
+    }
+}
+
+on_both_backends! {
+    async fn an_exception_is_decided_once_with_its_notice_queued_in_the_same_step(backend) {
+        let (_db, store) = store(backend).await;
+        let written = store.apply_machines(&[machine("PC1", at(0), None), machine("PC2", at(0), None)], at(0)).await.expect("write");
+        let id = |host: &str| written.iter().find(|(k, _)| k == host).expect("written").1;
+        let c = store.create_campaign("retire", "eol", "", at(0)).await.expect("create").expect("new");
+        store.add_campaign_machines(c, &[target(id("pc1"), "pc1", "alice"), target(id("pc2"), "pc2", "alice")], at(0)).await.expect("add");
+        let request = winventory_core::store::AnswerRecord {
+            campaign_id: c,
+            machine_ids: vec![id("pc1")],
+            answer: "exception".into(),
+            date: None,
+            detail: Some("lab instrument".into()),
+            comment: None,
+            by: "alice".into(),
+            via: "email".into(),
+        };
+        let done = store.record_answer(&request, at(1)).await.expect("request an exception");
+        assert_eq!(done[0].exception_state.as_deref(), Some("requested"));
+
+        let decision = winventory_core::store::ExceptionDecision {
+            campaign_id: c,
+            machine_id: id("pc1"),
+            decision: "approved".into(),
+            by: "admin".into(),
+            note: Some("until the lab moves".into()),
+        };
+        let notice = digest("notice-1", "alice", &[]);
+        assert!(store.decide_exception(&decision, Some(&notice), at(2)).await.expect("decide"));
+        // Decided already, and pc2 asked for nothing: no change, no notice.
+        assert!(!store.decide_exception(&decision, Some(&digest("notice-2", "alice", &[])), at(3)).await.expect("again"));
+        let other = winventory_core::store::ExceptionDecision { machine_id: id("pc2"), ..decision };
+        assert!(!store.decide_exception(&other, None, at(3)).await.expect("nothing asked"));
+        let pc1 = store.campaign_machines(c).await.expect("machines").into_iter().find(|m| m.host_key == "pc1").expect("pc1");
+        assert_eq!(
+            (pc1.exception_state.as_deref(), pc1.exception_decided_by.as_deref(), pc1.exception_note.as_deref()),
+            (Some("approved"), Some("admin"), Some("until the lab moves"))
+        );
+        let keys: Vec<_> = store.outbox().await.expect("outbox").into_iter().map(|m| m.idem_key).collect();
+        assert_eq!(keys, ["notice-1"]);
+    }
+}
+
+on_both_backends! {
+    async fn messaged_open_machines_are_reminded_and_failed_email_names_who_cannot_be_reached(backend) {
+        let (_db, store) = store(backend).await;
+        let written = store.apply_machines(&[machine("PC1", at(0), None), machine("PC2", at(0), None)], at(0)).await.expect("write");
+        let id = |host: &str| written.iter().find(|(k, _)| k == host).expect("written").1;
+        let c = store.create_campaign("retire", "eol", "", at(0)).await.expect("create").expect("new");
+        store.add_campaign_machines(c, &[target(id("pc1"), "pc1", "alice"), target(id("pc2"), "pc2", "bob")], at(0)).await.expect("add");
+        store.set_campaign_state(c, CampaignState::Running, at(0)).await.expect("start");
+        store
+            .enqueue(&[digest("a", "alice", &[(c, id("pc1"))]), digest("b", "bob", &[(c, id("pc2"))])], at(1))
+            .await
+            .expect("enqueue");
+        // pc2 is dealt with: only pc1 is open and messaged.
+        store.change_campaign_machines(c, &[(id("pc2"), MachineChange::Resolve("upgraded".into()))], at(2)).await.expect("resolve");
+        assert_eq!(store.remind_open(c).await.expect("remind"), 1);
+        let pc1 = store.campaign_machines(c).await.expect("machines").into_iter().find(|m| m.host_key == "pc1").expect("pc1");
+        assert_eq!(pc1.last_messaged, Some(chrono::DateTime::UNIX_EPOCH));
+
+        let claimed = store.claim_due(at(3), chrono::Duration::minutes(5), 10).await.expect("claim");
+        let bob = claimed.iter().find(|m| m.recipient == "bob").expect("bob's message");
+        store.mark_failed(bob.id, "550 no such user", at(4)).await.expect("refused");
+        assert_eq!(store.unreachable(c).await.expect("unreachable"), ["bob"]);
+    }
+}
