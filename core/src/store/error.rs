@@ -19,10 +19,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     /// Migrations failed.
     #[error("cannot migrate the database: {0}")]
-    Migrate(DriverError),
+    Migrate(#[source] DriverError),
     /// A query failed.
     #[error("database error: {0}")]
-    Query(DriverError),
+    Query(#[source] DriverError),
     /// Stored data could not be decoded.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
