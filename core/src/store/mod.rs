@@ -11,8 +11,8 @@
 //! durable message queue and the process-wide switches) and [`chat`]
 //! (delivered messages as chat servers know them, chat events claimed once).
 //! [`Store`] is all of them on one backend; callers hold one
-//! `Arc<dyn Store>` and bring the roles' methods into scope with
-//! `use winventory_core::store::prelude::*`.
+//! `Arc<dyn Store>` and call any role's methods on it (code holding a
+//! concrete store brings the roles in with `store::prelude::*`).
 //!
 //! Both backends share one implementation (`sql/`, one file per role) with
 //! runtime-built queries: the SQL is the same on both (`$1` placeholders,
@@ -65,8 +65,10 @@ pub enum Backend {
 }
 
 /// The whole store: every role, on one backend. The application holds one
-/// `Arc<dyn Store>` chosen at start-up by [`connect`]; the roles' methods
-/// need their traits in scope (`use winventory_core::store::prelude::*`).
+/// `Arc<dyn Store>` chosen at start-up by [`connect`], on which every role's
+/// methods are called directly; code that holds a concrete store
+/// ([`SqliteStore`], [`PostgresStore`]) or is generic over one brings the
+/// roles into scope with `use winventory_core::store::prelude::*`.
 pub trait Store:
     InventoryStore
     + DirectoryStore
