@@ -19,6 +19,7 @@ pub mod domain;
 pub mod licence;
 pub mod report;
 pub mod store;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 

@@ -1,1064 +1,514 @@
-//! The one SQL implementation of [`CampaignStore`], for both backends (the
-//! same macro pattern as the inventory store).
-
-use std::sync::LazyLock;
+//! The SQL of [`CampaignStore`]: campaigns, the machines they select and
+//! ask about, the engine's decisions and the audit log (recording an answer,
+//! where the engines differ, is in `answers.rs`).
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 
-use super::super::campaign::{
+use super::{Db, This};
+use crate::domain::CycleRef;
+use crate::store::sql::answers::{ANSWER_VIEW, CAMPAIGN_COLUMNS, CM_COLUMNS};
+use crate::store::sql::{CHUNK_PARAMS, in_lists, parse_date};
+use crate::store::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, ListedMessage, MachineChange, MessageRef, NewMessage,
-    NewTarget, OutboxCounts, OutboxRow, PostedMessage,
+    CampaignStore, ExceptionDecision, MachineChange, MachineRow, NewMessage, NewTarget, Result,
+    StoreError, from_micros, to_micros,
 };
-use super::super::{MachineRow, Result, StoreError, from_micros, to_micros};
-use super::{CHUNK_PARAMS, PostgresStore, SqliteStore, USER_COLUMNS, columns_of, parse_date};
-use crate::domain::{CycleRef, User};
 
-const CAMPAIGN_COLUMNS: &str =
-    "SELECT id, name, kind, state, spec, created_at, started_at, closed_at FROM campaigns ";
-
-const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, address, subject, \
-     body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
-     fallback_address, actions, buttons";
-
-const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
-     answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
-     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at";
-
-/// One read for checking an answer: the recipient's machines (columns 0 to
-/// 19, null when none), the campaign's state and name (20, 21), the person
-/// (22 to 29, null when unknown).
-static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {}, c.state, c.name, {} FROM campaigns c \
-         LEFT JOIN campaign_machines cm ON cm.campaign_id = c.id AND cm.recipient = $2 \
-         LEFT JOIN users u ON u.login = $3 WHERE c.id = $1 ORDER BY cm.host_key",
-        columns_of(CM_COLUMNS, "cm"),
-        columns_of(USER_COLUMNS, "u"),
-    )
-});
-
-/// What recording an answer sets on each machine it covers: `$1` answer,
-/// `$2` date, `$3` detail, `$4` by, `$5` at, `$7` comment, `$8` via; and a
-/// hand-over it confirms (the person it was handed to answers anything but
-/// "not mine") is no longer pending.
-const ANSWER_SET: &str = "state = 'answered', answer = $1, answer_date = $2, answer_detail = $3, \
-     answered_by = $4, answered_at = $5, answer_comment = $7, answered_via = $8, reminders = 0, \
-     exception_state = CASE WHEN $1 = 'exception' THEN 'requested' ELSE NULL END, \
-     exception_decided_by = NULL, exception_decided_at = NULL, exception_note = NULL, \
-     transfer_from = CASE WHEN $1 <> 'not_mine' AND recipient = $4 THEN NULL ELSE transfer_from END";
-
-/// Recording an answer on PostgreSQL: one statement, so one round trip and
-/// one commit. `pre` reads the hand-overs the answer confirms before the
-/// update clears them (every part of the statement sees its snapshot); `$6`
-/// campaign, `$9` the machine or machines (`machines` is `machine_id = $9`
-/// or `machine_id = ANY($9)`).
-fn pg_record_answer(machines: &str) -> String {
-    format!(
-        "WITH pre AS (SELECT machine_id FROM campaign_machines \
-           WHERE campaign_id = $6 AND {machines} AND state <> 'resolved' \
-           AND transfer_from IS NOT NULL AND recipient = $4 AND $1 <> 'not_mine'), \
-         up AS (UPDATE campaign_machines SET {ANSWER_SET} \
-           WHERE campaign_id = $6 AND {machines} AND state <> 'resolved' RETURNING {CM_COLUMNS}), \
-         history AS (INSERT INTO campaign_answers \
-           (campaign_id, machine_id, answer, answer_date, detail, comment, answered_by, via, at) \
-           SELECT $6, machine_id, $1, $2, $3, $7, $4, $8, $5 FROM up), \
-         owners AS (INSERT INTO machine_owners (machine_id, role, login, source, updated_at) \
-           SELECT machine_id, 'responsible', $4, 'answer', $5 FROM up \
-           WHERE machine_id IN (SELECT machine_id FROM pre) \
-           ON CONFLICT (machine_id, role) DO UPDATE SET login = excluded.login, \
-           source = excluded.source, updated_at = excluded.updated_at) \
-         SELECT {CM_COLUMNS} FROM up"
-    )
-}
-
-/// [`pg_record_answer`] for one machine. PostgreSQL plans it once per
-/// connection and reuses the plan; the form for many machines (an array
-/// parameter) it plans again at each execution, which was a third of its
-/// work under a load of clicks.
-static PG_RECORD_ANSWER_ONE: LazyLock<String> =
-    LazyLock::new(|| pg_record_answer("machine_id = $9"));
-/// [`pg_record_answer`] for several machines.
-static PG_RECORD_ANSWER_MANY: LazyLock<String> =
-    LazyLock::new(|| pg_record_answer("machine_id = ANY($9)"));
-
-impl PostgresStore {
-    async fn record_answer_sql(&self, a: &AnswerRecord, now: i64) -> Result<Vec<CampaignMachine>> {
-        let sql = match a.machine_ids.as_slice() {
-            [_] => PG_RECORD_ANSWER_ONE.as_str(),
-            _ => PG_RECORD_ANSWER_MANY.as_str(),
-        };
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&a.answer)
-            .bind(date_text(a.date))
-            .bind(&a.detail)
-            .bind(&a.by)
-            .bind(now)
-            .bind(a.campaign_id)
-            .bind(&a.comment)
-            .bind(&a.via);
-        let q = match a.machine_ids.as_slice() {
-            [one] => q.bind(*one),
-            many => q.bind(many.to_vec()),
-        };
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(Self::campaign_machine).collect()
+#[async_trait]
+impl CampaignStore for This {
+    async fn create_campaign(
+        &self,
+        name: &str,
+        kind: &str,
+        spec: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let id: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO campaigns (name, kind, state, spec, created_at) VALUES ($1, $2, 'draft', $3, $4) \
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(spec)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(|(id,)| id))
     }
-}
 
-impl SqliteStore {
-    /// Recording an answer on SQLite: one UPDATE statement per 30,000
-    /// machines (in a transaction when there are more), whose triggers
-    /// (migration 0011) write the history rows and a confirmed hand-over's
-    /// owner. One step for the single writer, where a transaction of four
-    /// statements held the write lock across four hand-offs between the
-    /// server and SQLite's thread.
-    async fn record_answer_sql(&self, a: &AnswerRecord, now: i64) -> Result<Vec<CampaignMachine>> {
-        let statement = |n: usize| {
-            let list = (0..n)
-                .map(|i| format!("${}", i + 9))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!(
-                "UPDATE campaign_machines SET {ANSWER_SET} WHERE campaign_id = $6 \
-                 AND state <> 'resolved' AND machine_id IN ({list}) RETURNING {CM_COLUMNS}"
-            )
-        };
-        let query = |sql: String, chunk: &[i64]| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(a.answer.clone())
-                .bind(date_text(a.date))
-                .bind(a.detail.clone())
-                .bind(a.by.clone())
-                .bind(now)
-                .bind(a.campaign_id)
-                .bind(a.comment.clone())
-                .bind(a.via.clone());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q
-        };
-        let rows = if a.machine_ids.len() <= CHUNK_PARAMS {
-            query(statement(a.machine_ids.len()), &a.machine_ids)
-                .fetch_all(&self.pool)
+    async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+        let q = format!("{CAMPAIGN_COLUMNS} ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::campaign_row).collect()
+    }
+
+    async fn campaign(&self, id_or_name: &str) -> Result<Option<CampaignRow>> {
+        let row = match id_or_name.parse::<i64>() {
+            Ok(id) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{CAMPAIGN_COLUMNS} WHERE id = $1"
+                )))
+                .bind(id)
+                .fetch_optional(&self.pool)
                 .await?
-        } else {
-            let mut tx = self.pool.begin().await?;
-            let mut rows = Vec::new();
-            for chunk in a.machine_ids.chunks(CHUNK_PARAMS) {
-                rows.extend(
-                    query(statement(chunk.len()), chunk)
-                        .fetch_all(&mut *tx)
-                        .await?,
-                );
             }
-            tx.commit().await?;
-            rows
+            Err(_) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{CAMPAIGN_COLUMNS} WHERE name = $1"
+                )))
+                .bind(id_or_name)
+                .fetch_optional(&self.pool)
+                .await?
+            }
         };
-        rows.iter().map(Self::campaign_machine).collect()
+        row.as_ref().map(Self::campaign_row).transpose()
     }
-}
 
-fn date_text(d: Option<NaiveDate>) -> Option<String> {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
-}
+    async fn set_campaign_state(
+        &self,
+        id: i64,
+        state: CampaignState,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = to_micros(now);
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE campaigns SET state = $1, \
+             started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN $2 ELSE started_at END, \
+             closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
+        )
+        .bind(state.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if state == CampaignState::Closed {
+            sqlx::query(
+                "UPDATE outbox SET state = 'cancelled', last_error = 'campaign closed' \
+                 WHERE state = 'pending' AND id IN (SELECT outbox_id FROM outbox_campaigns WHERE campaign_id = $1) \
+                 AND NOT EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
+                                 WHERE oc.outbox_id = outbox.id AND c.state <> 'closed')",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 
-macro_rules! campaign_store {
-    ($name:ident, $db:ty) => {
-        impl $name {
-            fn campaign_row(r: &<$db as sqlx::Database>::Row) -> Result<CampaignRow> {
-                let state: String = r.try_get("state")?;
-                Ok(CampaignRow {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    kind: r.try_get("kind")?,
-                    state: CampaignState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
-                    spec: r.try_get("spec")?,
-                    created_at: from_micros(r.try_get("created_at")?),
-                    started_at: r.try_get::<Option<i64>, _>("started_at")?.map(from_micros),
-                    closed_at: r.try_get::<Option<i64>, _>("closed_at")?.map(from_micros),
-                })
-            }
-
-            fn campaign_machine(r: &<$db as sqlx::Database>::Row) -> Result<CampaignMachine> {
-                // By position (CM_COLUMNS' order): 85,000 rows by name cost a second.
-                Ok(CampaignMachine {
-                    campaign_id: r.try_get(0)?,
-                    machine_id: r.try_get(1)?,
-                    host_key: r.try_get(2)?,
-                    recipient: r.try_get(3)?,
-                    state: r.try_get(4)?,
-                    answer: r.try_get(5)?,
-                    answer_date: parse_date(r.try_get(6)?),
-                    answer_detail: r.try_get(7)?,
-                    answered_by: r.try_get(8)?,
-                    answered_at: r.try_get::<Option<i64>, _>(9)?.map(from_micros),
-                    resolution: r.try_get(10)?,
-                    messages: r.try_get::<i64, _>(11)?,
-                    reminders: r.try_get::<i64, _>(12)?,
-                    escalation: r.try_get::<i64, _>(13)?,
-                    last_messaged: r.try_get::<Option<i64>, _>(14)?.map(from_micros),
-                    exception_state: r.try_get(15)?,
-                    exception_decided_by: r.try_get(16)?,
-                    exception_note: r.try_get(17)?,
-                    transfer_from: r.try_get(18)?,
-                    resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
-                })
-            }
-
-            fn outbox_row(r: &<$db as sqlx::Database>::Row) -> Result<OutboxRow> {
-                Ok(OutboxRow {
-                    id: r.try_get("id")?,
-                    idem_key: r.try_get("idem_key")?,
-                    message_id: r.try_get("message_id")?,
-                    channel: r.try_get("channel")?,
-                    recipient: r.try_get("recipient")?,
-                    address: r.try_get("address")?,
-                    fallback: match (
-                        r.try_get::<Option<String>, _>("fallback_channel")?,
-                        r.try_get::<Option<String>, _>("fallback_address")?,
-                    ) {
-                        (Some(c), Some(a)) => Some((c, a)),
-                        _ => None,
-                    },
-                    subject: r.try_get("subject")?,
-                    body_text: r.try_get("body_text")?,
-                    body_html: r.try_get("body_html")?,
-                    actions: r
-                        .try_get::<Option<String>, _>("actions")?
-                        .map(|a| a.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
-                    buttons: r.try_get("buttons")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get::<i64, _>("attempts")?,
-                    last_error: r.try_get("last_error")?,
-                    created_at: from_micros(r.try_get("created_at")?),
-                    sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(from_micros),
-                })
+    async fn machines_with_cycles(
+        &self,
+        os: &[CycleRef],
+        software: &[CycleRef],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Vec<MachineRow>> {
+        let mut out: Vec<MachineRow> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        // OS cycles and software cycles are asked separately: each
+        // query stays on one index.
+        for (table, list) in [("os", os), ("software", software)] {
+            for chunk in list.chunks(CHUNK_PARAMS / 2 - 1) {
+                if chunk.is_empty() {
+                    continue;
+                }
+                let mut qb =
+                    QueryBuilder::<Db>::new(concat!(machine_select!(), "WHERE m.last_report >= "));
+                qb.push_bind(to_micros(fresh_since));
+                if table == "os" {
+                    qb.push(" AND (m.os_product, m.os_cycle) IN (");
+                } else {
+                    qb.push(" AND m.id IN (SELECT machine_id FROM machine_software WHERE (product, cycle) IN (");
+                }
+                let mut sep = qb.separated(", ");
+                for c in chunk {
+                    sep.push("(");
+                    sep.push_bind_unseparated(c.product.clone());
+                    sep.push_unseparated(", ");
+                    sep.push_bind_unseparated(c.cycle.clone());
+                    sep.push_unseparated(")");
+                }
+                qb.push(if table == "os" { ")" } else { "))" });
+                for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
+                    let m = Self::machine_row(&r)?;
+                    if seen.insert(m.id) {
+                        out.push(m);
+                    }
+                }
             }
         }
+        out.sort_by_cached_key(|m| m.hostname.to_lowercase());
+        Ok(out)
+    }
 
-        #[async_trait]
-        impl CampaignStore for $name {
-            async fn create_campaign(
-                &self,
-                name: &str,
-                kind: &str,
-                spec: &str,
-                now: DateTime<Utc>,
-            ) -> Result<Option<i64>> {
-                let id: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO campaigns (name, kind, state, spec, created_at) VALUES ($1, $2, 'draft', $3, $4) \
-                     ON CONFLICT (name) DO NOTHING RETURNING id",
-                )
-                .bind(name)
-                .bind(kind)
-                .bind(spec)
-                .bind(to_micros(now))
-                .fetch_optional(&self.pool)
+    async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let head = || QueryBuilder::<Db>::new(concat!(machine_select!(), "WHERE m.id IN ("));
+        for mut qb in in_lists(ids, head, "") {
+            for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
+                out.push(Self::machine_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>> {
+        let mut out = Vec::new();
+        let head = || {
+            QueryBuilder::<Db>::new(
+                "SELECT DISTINCT machine_id FROM machine_applications WHERE application IN (",
+            )
+        };
+        for mut qb in in_lists(applications, head, "") {
+            let rows: Vec<(i64,)> = qb
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.pool)
                 .await?;
-                Ok(id.map(|(id,)| id))
-            }
+            out.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(out)
+    }
 
-            async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
-                let q = format!("{CAMPAIGN_COLUMNS} ORDER BY id");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
-                rows.iter().map(Self::campaign_row).collect()
-            }
-
-            async fn campaign(&self, id_or_name: &str) -> Result<Option<CampaignRow>> {
-                let row = match id_or_name.parse::<i64>() {
-                    Ok(id) => {
-                        sqlx::query(sqlx::AssertSqlSafe(format!("{CAMPAIGN_COLUMNS} WHERE id = $1")))
-                            .bind(id)
-                            .fetch_optional(&self.pool)
-                            .await?
-                    }
-                    Err(_) => {
-                        sqlx::query(sqlx::AssertSqlSafe(format!("{CAMPAIGN_COLUMNS} WHERE name = $1")))
-                            .bind(id_or_name)
-                            .fetch_optional(&self.pool)
-                            .await?
-                    }
-                };
-                row.as_ref().map(Self::campaign_row).transpose()
-            }
-
-            async fn set_campaign_state(
-                &self,
-                id: i64,
-                state: CampaignState,
-                now: DateTime<Utc>,
-            ) -> Result<()> {
-                let now = to_micros(now);
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "UPDATE campaigns SET state = $1, \
-                     started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN $2 ELSE started_at END, \
-                     closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END WHERE id = $3",
-                )
-                .bind(state.as_str())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
+    async fn application_installs(
+        &self,
+        applications: &[String],
+    ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
+        let mut out = Vec::new();
+        let head = || {
+            QueryBuilder::<Db>::new(
+                "SELECT machine_id, application, last_used FROM machine_applications WHERE application IN (",
+            )
+        };
+        for mut qb in in_lists(applications, head, " ORDER BY machine_id, application") {
+            let rows: Vec<(i64, String, Option<i64>)> = qb
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.pool)
                 .await?;
-                if state == CampaignState::Closed {
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'cancelled', last_error = 'campaign closed' \
-                         WHERE state = 'pending' AND id IN (SELECT outbox_id FROM outbox_campaigns WHERE campaign_id = $1) \
-                         AND NOT EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
-                                         WHERE oc.outbox_id = outbox.id AND c.state <> 'closed')",
-                    )
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, a, u)| (id, a, u.map(from_micros))),
+            );
+        }
+        Ok(out)
+    }
 
-            async fn machines_with_cycles(
-                &self,
-                os: &[CycleRef],
-                software: &[CycleRef],
-                fresh_since: DateTime<Utc>,
-            ) -> Result<Vec<MachineRow>> {
-                let mut out: Vec<MachineRow> = Vec::new();
-                let mut seen = std::collections::HashSet::new();
-                // OS cycles and software cycles are asked separately: each
-                // query stays on one index.
-                for (table, list) in [("os", os), ("software", software)] {
-                    for chunk in list.chunks(CHUNK_PARAMS / 2 - 1) {
-                        if chunk.is_empty() {
-                            continue;
-                        }
-                        let mut qb = QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.last_report >= "));
-                        qb.push_bind(to_micros(fresh_since));
-                        if table == "os" {
-                            qb.push(" AND (m.os_product, m.os_cycle) IN (");
-                        } else {
-                            qb.push(" AND m.id IN (SELECT machine_id FROM machine_software WHERE (product, cycle) IN (");
-                        }
-                        let mut sep = qb.separated(", ");
-                        for c in chunk {
-                            sep.push("(");
-                            sep.push_bind_unseparated(c.product.clone());
-                            sep.push_unseparated(", ");
-                            sep.push_bind_unseparated(c.cycle.clone());
-                            sep.push_unseparated(")");
-                        }
-                        qb.push(if table == "os" { ")" } else { "))" });
-                        for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
-                            let m = Self::machine_row(&r)?;
-                            if seen.insert(m.id) {
-                                out.push(m);
-                            }
-                        }
-                    }
-                }
-                out.sort_by_cached_key(|m| m.hostname.to_lowercase());
-                Ok(out)
-            }
-
-            async fn machines_by_id(&self, ids: &[i64]) -> Result<Vec<MachineRow>> {
-                let mut out = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(concat!(machine_select!(), "WHERE m.id IN ("));
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for r in qb.build().persistent(false).fetch_all(&self.pool).await? {
-                        out.push(Self::machine_row(&r)?);
-                    }
-                }
-                Ok(out)
-            }
-
-            async fn machines_with_applications(&self, applications: &[String]) -> Result<Vec<i64>> {
-                let mut out = Vec::new();
-                for chunk in applications.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT DISTINCT machine_id FROM machine_applications WHERE application IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for a in chunk {
-                        sep.push_bind(a.clone());
-                    }
-                    qb.push(")");
-                    let rows: Vec<(i64,)> = qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
-                    out.extend(rows.into_iter().map(|(id,)| id));
-                }
-                Ok(out)
-            }
-
-            async fn application_installs(
-                &self,
-                applications: &[String],
-            ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>> {
-                let mut out = Vec::new();
-                for chunk in applications.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT machine_id, application, last_used FROM machine_applications WHERE application IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for a in chunk {
-                        sep.push_bind(a.clone());
-                    }
-                    qb.push(") ORDER BY machine_id, application");
-                    let rows: Vec<(i64, String, Option<i64>)> =
-                        qb.build_query_as().persistent(false).fetch_all(&self.pool).await?;
-                    out.extend(rows.into_iter().map(|(id, a, u)| (id, a, u.map(from_micros))));
-                }
-                Ok(out)
-            }
-
-            async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>> {
-                let mut out = Vec::new();
-                for chunk in groups.chunks(CHUNK_PARAMS) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT group_name, login FROM group_members WHERE group_name IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for g in chunk {
-                        sep.push_bind(g.clone());
-                    }
-                    qb.push(") ORDER BY group_name, login");
-                    out.extend(qb.build_query_as::<(String, String)>().persistent(false).fetch_all(&self.pool).await?);
-                }
-                Ok(out)
-            }
-
-            async fn users(&self) -> Result<Vec<User>> {
-                let q = format!("SELECT {USER_COLUMNS} FROM users ORDER BY login");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
-                rows.iter().map(|r| Self::user_at(r, 0)).collect()
-            }
-
-            async fn add_campaign_machines(
-                &self,
-                campaign_id: i64,
-                targets: &[NewTarget],
-                now: DateTime<Utc>,
-            ) -> Result<u64> {
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                let mut added = 0;
-                for chunk in targets.chunks(CHUNK_PARAMS / 6) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at) ",
-                    );
-                    qb.push_values(chunk, |mut b, t| {
-                        b.push_bind(campaign_id)
-                            .push_bind(t.machine_id)
-                            .push_bind(t.host_key.clone())
-                            .push_bind(t.recipient.clone())
-                            .push_bind("open")
-                            .push_bind(to_micros(now));
-                    });
-                    qb.push(" ON CONFLICT (campaign_id, machine_id) DO NOTHING");
-                    added += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
-                }
-                tx.commit().await?;
-                Ok(added)
-            }
-
-            async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>> {
-                let q = format!("SELECT {CM_COLUMNS} FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
-                    .bind(campaign_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(Self::campaign_machine).collect()
-            }
-
-            async fn campaign_machines_of(&self, campaign_id: i64, recipient: &str) -> Result<Vec<CampaignMachine>> {
-                let q = format!(
-                    "SELECT {CM_COLUMNS} FROM campaign_machines WHERE recipient = $1 AND campaign_id = $2 ORDER BY host_key"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
-                    .bind(recipient)
-                    .bind(campaign_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(Self::campaign_machine).collect()
-            }
-
-            async fn answer_view(
-                &self,
-                campaign_id: i64,
-                recipient: &str,
-                person: &str,
-            ) -> Result<Option<AnswerView>> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(ANSWER_VIEW.as_str()))
-                    .bind(campaign_id)
-                    .bind(recipient)
-                    .bind(person)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let Some(first) = rows.first() else {
-                    return Ok(None);
-                };
-                // By position: the machine's columns (null when the
-                // recipient has none), then the campaign's, then the person's.
-                let state: String = first.try_get(20)?;
-                let person = match first.try_get::<Option<String>, _>(22)? {
-                    Some(_) => Some(Self::user_at(first, 22)?),
-                    None => None,
-                };
-                let mut machines = Vec::with_capacity(rows.len());
-                for r in &rows {
-                    if r.try_get::<Option<i64>, _>(1)?.is_some() {
-                        machines.push(Self::campaign_machine(r)?);
-                    }
-                }
-                Ok(Some(AnswerView {
-                    campaign_name: first.try_get(21)?,
-                    state: CampaignState::parse(&state)
-                        .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
-                    machines,
-                    person,
-                }))
-            }
-
-            async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET remote_id = $1 WHERE id = $2")
-                    .bind(remote_id)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn posted_message(&self, channel: &str, remote_id: &str) -> Result<Option<PostedMessage>> {
-                let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-                    "SELECT idem_key, recipient, body_text, buttons FROM outbox \
-                     WHERE remote_id = $1 AND channel = $2",
-                )
-                .bind(remote_id)
-                .bind(channel)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(|(idem_key, recipient, body_text, buttons)| PostedMessage {
-                    idem_key,
-                    recipient,
-                    body_text,
-                    buttons,
-                }))
-            }
-
-            async fn listed_message(&self, which: MessageRef<'_>) -> Result<Option<ListedMessage>> {
-                // One read: the message's row beside each machine it lists.
-                let (id, a, b) = match which {
-                    MessageRef::Key(key) => ("SELECT MAX(id) FROM outbox WHERE idem_key = $1", key, ""),
-                    MessageRef::Remote { channel, id } => (
-                        "SELECT MAX(id) FROM outbox WHERE remote_id = $1 AND channel = $2",
-                        id,
-                        channel,
-                    ),
-                    MessageRef::LatestSent { recipient, channel } => (
-                        "SELECT MAX(x.id) FROM outbox x WHERE x.recipient = $1 AND x.channel = $2 \
-                         AND x.state = 'sent' \
-                         AND EXISTS (SELECT 1 FROM outbox_machines y WHERE y.outbox_id = x.id)",
-                        recipient,
-                        channel,
-                    ),
-                };
-                let q = format!(
-                    "SELECT o.id, o.idem_key, o.recipient, o.channel, om.campaign_id, om.machine_id \
-                     FROM outbox o LEFT JOIN outbox_machines om ON om.outbox_id = o.id \
-                     WHERE o.id = ({id}) ORDER BY om.campaign_id, om.machine_id"
-                );
-                let mut query = sqlx::query_as::<_, (i64, String, String, String, Option<i64>, Option<i64>)>(
-                    sqlx::AssertSqlSafe(q),
-                )
-                .bind(a);
-                if !b.is_empty() {
-                    query = query.bind(b);
-                }
-                let rows = query.fetch_all(&self.pool).await?;
-                let Some((id, idem_key, recipient, channel, _, _)) = rows.first().cloned() else {
-                    return Ok(None);
-                };
-                Ok(Some(ListedMessage {
-                    id,
-                    idem_key,
-                    recipient,
-                    channel,
-                    machines: rows
-                        .into_iter()
-                        .filter_map(|(_, _, _, _, c, m)| Some((c?, m?)))
-                        .collect(),
-                }))
-            }
-
-            async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
-                let (at,): (Option<i64>,) =
-                    sqlx::query_as("SELECT MAX(seen_at) FROM chat_events WHERE channel = $1")
-                        .bind(channel)
-                        .fetch_one(&self.pool)
-                        .await?;
-                Ok(at.map(from_micros))
-            }
-
-            async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool> {
-                let _turn = self.write_turn().await;
-                let done = sqlx::query(
-                    "INSERT INTO chat_events (channel, event_id, seen_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (channel, event_id) DO NOTHING",
-                )
-                .bind(channel)
-                .bind(event_id)
-                .bind(to_micros(now))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
-                // Set-wise: one multi-row INSERT per chunk of messages (those
-                // whose key is queued already are skipped by ON CONFLICT and
-                // not returned), then their campaign links, then one UPDATE
-                // per campaign for the machines the new messages list.
-                let now = to_micros(now);
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                let mut queued = 0;
-                for chunk in messages.chunks(CHUNK_PARAMS / 15) {
-                    let mut qb = QueryBuilder::<$db>::new(
-                        "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at, fallback_channel, fallback_address, actions, buttons) ",
-                    );
-                    qb.push_values(chunk, |mut b, m| {
-                        b.push_bind(m.idem_key.clone())
-                            .push_bind(m.message_id.clone())
-                            .push_bind(m.channel.clone())
-                            .push_bind(m.recipient.clone())
-                            .push_bind(m.address.clone())
-                            .push_bind(m.subject.clone())
-                            .push_bind(m.body_text.clone())
-                            .push_bind(m.body_html.clone())
-                            .push_bind("pending")
-                            .push_bind(now)
-                            .push_bind(now)
-                            .push_bind(m.fallback.as_ref().map(|f| f.0.clone()))
-                            .push_bind(m.fallback.as_ref().map(|f| f.1.clone()))
-                            .push_bind((!m.actions.is_empty()).then(|| m.actions.join(",")))
-                            .push_bind(m.buttons.clone());
-                    });
-                    qb.push(" ON CONFLICT (idem_key) DO NOTHING RETURNING id, idem_key");
-                    let inserted: Vec<(i64, String)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-                    queued += inserted.len() as u64;
-                    let new: std::collections::HashMap<&str, i64> =
-                        inserted.iter().map(|(id, k)| (k.as_str(), *id)).collect();
-                    let mut links: Vec<(i64, i64)> = Vec::new();
-                    let mut listed: Vec<(i64, i64, i64)> = Vec::new();
-                    let mut touched: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-                    for m in chunk {
-                        let Some(&id) = new.get(m.idem_key.as_str()) else { continue };
-                        let mut pairs = m.machines.clone();
-                        pairs.sort_unstable();
-                        pairs.dedup();
-                        listed.extend(pairs.into_iter().map(|(c, machine)| (id, c, machine)));
-                        let mut campaigns: Vec<i64> = m.machines.iter().map(|(c, _)| *c).collect();
-                        campaigns.sort_unstable();
-                        campaigns.dedup();
-                        links.extend(campaigns.into_iter().map(|c| (id, c)));
-                        for (campaign, machine) in &m.machines {
-                            touched.entry(*campaign).or_default().push(*machine);
-                        }
-                    }
-                    for part in links.chunks(CHUNK_PARAMS / 2) {
-                        let mut qb = QueryBuilder::<$db>::new("INSERT INTO outbox_campaigns (outbox_id, campaign_id) ");
-                        qb.push_values(part, |mut b, (id, c)| {
-                            b.push_bind(*id).push_bind(*c);
-                        });
-                        qb.build().persistent(false).execute(&mut *tx).await?;
-                    }
-                    for part in listed.chunks(CHUNK_PARAMS / 3) {
-                        let mut qb = QueryBuilder::<$db>::new(
-                            "INSERT INTO outbox_machines (outbox_id, campaign_id, machine_id) ",
-                        );
-                        qb.push_values(part, |mut b, (id, c, machine)| {
-                            b.push_bind(*id).push_bind(*c).push_bind(*machine);
-                        });
-                        qb.build().persistent(false).execute(&mut *tx).await?;
-                    }
-                    for (campaign, machines) in touched {
-                        for part in machines.chunks(CHUNK_PARAMS) {
-                            let mut qb = QueryBuilder::<$db>::new(
-                                "UPDATE campaign_machines SET messages = messages + 1, \
-                                 reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
-                                 last_messaged = ",
-                            );
-                            qb.push_bind(now);
-                            qb.push(" WHERE campaign_id = ");
-                            qb.push_bind(campaign);
-                            qb.push(" AND machine_id IN (");
-                            let mut sep = qb.separated(", ");
-                            for id in part {
-                                sep.push_bind(*id);
-                            }
-                            qb.push(")");
-                            qb.build().persistent(false).execute(&mut *tx).await?;
-                        }
-                    }
-                }
-                tx.commit().await?;
-                Ok(queued)
-            }
-
-            async fn claim_due(
-                &self,
-                now: DateTime<Utc>,
-                lease: chrono::Duration,
-                limit: i64,
-            ) -> Result<Vec<OutboxRow>> {
-                let _turn = self.write_turn().await;
-                // The outer condition is checked again on the row a
-                // concurrent worker may have just claimed (PostgreSQL
-                // re-evaluates it on the new row version), so a message is
-                // claimed by one worker at a time.
-                let q = format!(
-                    "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1 \
-                     WHERE state = 'pending' AND next_attempt_at <= $2 AND id IN \
-                     (SELECT id FROM outbox o WHERE state = 'pending' AND next_attempt_at <= $2 \
-                      AND (NOT EXISTS (SELECT 1 FROM outbox_campaigns oc WHERE oc.outbox_id = o.id) \
-                           OR EXISTS (SELECT 1 FROM outbox_campaigns oc JOIN campaigns c ON c.id = oc.campaign_id \
-                                      WHERE oc.outbox_id = o.id AND c.state = 'running')) \
-                      ORDER BY id LIMIT $3) \
-                     RETURNING {OUTBOX_COLUMNS}"
-                );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q))
-                    .bind(to_micros(now + lease))
-                    .bind(to_micros(now))
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut out: Vec<OutboxRow> = rows.iter().map(Self::outbox_row).collect::<Result<_>>()?;
-                out.sort_by_key(|r| r.id);
-                Ok(out)
-            }
-
-            async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $1, last_error = NULL WHERE id = $2")
-                    .bind(to_micros(now))
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND state = 'pending'")
-                    .bind(to_micros(at))
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, attempts = attempts - 1 WHERE id = $3 AND state = 'pending' AND attempts > 0")
-                    .bind(to_micros(at))
-                    .bind(error)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<Option<String>> {
-                let _turn = self.write_turn().await;
-                // One statement: turned into its fallback, or failed.
-                let row: Option<(Option<String>,)> = sqlx::query_as(
-                    "UPDATE outbox SET \
-                     state = CASE WHEN fallback_channel IS NULL THEN 'failed' ELSE 'pending' END, \
-                     last_error = CASE WHEN fallback_channel IS NULL THEN $1 \
-                                  ELSE channel || ' refused it (' || $1 || '); sent by ' || fallback_channel || ' instead' END, \
-                     channel = COALESCE(fallback_channel, channel), \
-                     address = COALESCE(fallback_address, address), \
-                     attempts = CASE WHEN fallback_channel IS NULL THEN attempts ELSE 0 END, \
-                     next_attempt_at = CASE WHEN fallback_channel IS NULL THEN next_attempt_at ELSE $2 END, \
-                     fallback_channel = NULL, fallback_address = NULL \
-                     WHERE id = $3 RETURNING CASE WHEN state = 'pending' THEN channel END",
-                )
-                .bind(error)
-                .bind(to_micros(now))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.and_then(|(c,)| c))
-            }
-
-            async fn outbox(&self) -> Result<Vec<OutboxRow>> {
-                let q = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_all(&self.pool).await?;
-                rows.iter().map(Self::outbox_row).collect()
-            }
-
-            async fn outbox_counts(&self) -> Result<OutboxCounts> {
-                let rows: Vec<(String, i64)> =
-                    sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state")
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut c = OutboxCounts::default();
-                for (state, n) in rows {
-                    match state.as_str() {
-                        "pending" => c.pending = n,
-                        "sent" => c.sent = n,
-                        "cancelled" => c.cancelled = n,
-                        _ => c.failed += n,
-                    }
-                }
-                Ok(c)
-            }
-
-            async fn change_campaign_machines(
-                &self,
-                campaign_id: i64,
-                changes: &[(i64, MachineChange)],
-                now: DateTime<Utc>,
-            ) -> Result<()> {
-                let now = to_micros(now);
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                for (machine, change) in changes {
-                    let q = match change {
-                        MachineChange::Resolve(why) => sqlx::query(
-                            "UPDATE campaign_machines SET state = 'resolved', resolution = $1, resolved_at = $2 \
-                             WHERE campaign_id = $3 AND machine_id = $4",
-                        )
-                        .bind(why.clone())
-                        .bind(now),
-                        MachineChange::Reopen => sqlx::query(
-                            "UPDATE campaign_machines SET state = 'open', reminders = 0, last_messaged = NULL, \
-                             resolution = 'reopened' WHERE campaign_id = $1 AND machine_id = $2",
-                        ),
-                        MachineChange::Reroute { recipient, from } => sqlx::query(
-                            "UPDATE campaign_machines SET recipient = $1, transfer_from = $2, state = 'open', \
-                             reminders = 0, escalation = 0, last_messaged = NULL \
-                             WHERE campaign_id = $3 AND machine_id = $4",
-                        )
-                        .bind(recipient.clone())
-                        .bind(from.clone()),
-                        MachineChange::Escalate { recipient, step } => sqlx::query(
-                            "UPDATE campaign_machines SET recipient = $1, escalation = $2, reminders = 0, \
-                             last_messaged = NULL WHERE campaign_id = $3 AND machine_id = $4",
-                        )
-                        .bind(recipient.clone())
-                        .bind(*step),
-                    };
-                    q.bind(campaign_id).bind(*machine).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn decide_exception(
-                &self,
-                d: &ExceptionDecision,
-                notice: Option<&NewMessage>,
-                now: DateTime<Utc>,
-            ) -> Result<bool> {
-                let _turn = self.write_turn().await;
-                let mut tx = self.pool.begin().await?;
-                let n = sqlx::query(
-                    "UPDATE campaign_machines SET exception_state = $1, exception_decided_by = $2, \
-                     exception_decided_at = $3, exception_note = $4 \
-                     WHERE campaign_id = $5 AND machine_id = $6 AND exception_state = 'requested' \
-                     AND answer = 'exception' AND state = 'answered'",
-                )
-                .bind(&d.decision)
-                .bind(&d.by)
-                .bind(to_micros(now))
-                .bind(&d.note)
-                .bind(d.campaign_id)
-                .bind(d.machine_id)
+    async fn add_campaign_machines(
+        &self,
+        campaign_id: i64,
+        targets: &[NewTarget],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let mut added = 0;
+        for chunk in targets.chunks(CHUNK_PARAMS / 6) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at) ",
+            );
+            qb.push_values(chunk, |mut b, t| {
+                b.push_bind(campaign_id)
+                    .push_bind(t.machine_id)
+                    .push_bind(t.host_key.clone())
+                    .push_bind(t.recipient.clone())
+                    .push_bind("open")
+                    .push_bind(to_micros(now));
+            });
+            qb.push(" ON CONFLICT (campaign_id, machine_id) DO NOTHING");
+            added += qb
+                .build()
+                .persistent(false)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if n == 0 {
-                    return Ok(false);
-                }
-                if let Some(m) = notice {
-                    sqlx::query(
-                        "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
-                         body_html, state, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) ON CONFLICT (idem_key) DO NOTHING",
-                    )
-                    .bind(&m.idem_key)
-                    .bind(&m.message_id)
-                    .bind(&m.channel)
-                    .bind(&m.recipient)
-                    .bind(&m.address)
-                    .bind(&m.subject)
-                    .bind(&m.body_text)
-                    .bind(&m.body_html)
-                    .bind(to_micros(now))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(true)
-            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
 
-            async fn record_answer(
-                &self,
-                a: &AnswerRecord,
-                now: DateTime<Utc>,
-            ) -> Result<Vec<CampaignMachine>> {
-                if a.machine_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let _turn = self.write_turn().await;
-                let mut rows = self.record_answer_sql(a, to_micros(now)).await?;
-                rows.sort_by(|x, y| x.host_key.cmp(&y.host_key));
-                Ok(rows)
-            }
+    async fn campaign_machines(&self, campaign_id: i64) -> Result<Vec<CampaignMachine>> {
+        let q = format!(
+            "SELECT {CM_COLUMNS} FROM campaign_machines WHERE campaign_id = $1 ORDER BY host_key"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(campaign_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::campaign_machine).collect()
+    }
 
-            async fn answer_history(&self, campaign_id: i64, host_key: &str) -> Result<Vec<AnswerEntry>> {
-                let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
-                    sqlx::query_as(
-                        "SELECT a.at, a.answered_by, a.via, a.answer, a.answer_date, a.detail, a.comment \
-                         FROM campaign_answers a JOIN campaign_machines cm \
-                         ON cm.campaign_id = a.campaign_id AND cm.machine_id = a.machine_id \
-                         WHERE a.campaign_id = $1 AND cm.host_key = $2 ORDER BY a.at, a.id",
-                    )
-                    .bind(campaign_id)
-                    .bind(host_key)
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(at, by, via, answer, date, detail, comment)| AnswerEntry {
-                        at: from_micros(at),
-                        by,
-                        via,
-                        answer,
-                        date: parse_date(date),
-                        detail,
-                        comment,
-                    })
-                    .collect())
-            }
+    async fn campaign_machines_of(
+        &self,
+        campaign_id: i64,
+        recipient: &str,
+    ) -> Result<Vec<CampaignMachine>> {
+        let q = format!(
+            "SELECT {CM_COLUMNS} FROM campaign_machines WHERE recipient = $1 AND campaign_id = $2 ORDER BY host_key"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(recipient)
+            .bind(campaign_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::campaign_machine).collect()
+    }
 
-            async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>> {
-                let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT DISTINCT o.recipient FROM outbox o \
-                     JOIN outbox_campaigns oc ON oc.outbox_id = o.id \
-                     WHERE oc.campaign_id = $1 AND o.state = 'failed' AND o.channel = 'email' \
-                     ORDER BY o.recipient",
-                )
-                .bind(campaign_id)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|(r,)| r).collect())
-            }
-
-            async fn remind_open(&self, campaign_id: i64) -> Result<u64> {
-                let _turn = self.write_turn().await;
-                Ok(sqlx::query(
-                    "UPDATE campaign_machines SET last_messaged = 0 \
-                     WHERE campaign_id = $1 AND state = 'open' AND last_messaged IS NOT NULL",
-                )
-                .bind(campaign_id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected())
-            }
-
-            async fn audit(&self, e: &AuditEntry) -> Result<()> {
-                let _turn = self.write_turn().await;
-                sqlx::query(
-                    "INSERT INTO audit_log (at, channel, actor, command, outcome, role, action, target, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(to_micros(e.at))
-                .bind(&e.channel)
-                .bind(&e.actor)
-                .bind(&e.command)
-                .bind(&e.outcome)
-                .bind(&e.role)
-                .bind(&e.action)
-                .bind(&e.target)
-                .bind(&e.origin)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
-                type Row = (i64, String, String, String, String, String, String, String, String);
-                let rows: Vec<Row> = sqlx::query_as(
-                    "SELECT at, channel, actor, command, outcome, role, action, target, origin FROM audit_log ORDER BY id DESC LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(
-                        |(at, channel, actor, command, outcome, role, action, target, origin)| {
-                            AuditEntry {
-                                at: from_micros(at),
-                                channel,
-                                actor,
-                                role,
-                                action,
-                                target,
-                                command,
-                                outcome,
-                                origin,
-                            }
-                        },
-                    )
-                    .collect())
-            }
-
-            async fn control(&self, name: &str) -> Result<Option<String>> {
-                let v: Option<(String,)> = sqlx::query_as("SELECT value FROM control WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(v.map(|(v,)| v))
-            }
-
-            async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()> {
-                let _turn = self.write_turn().await;
-                match value {
-                    Some(v) => {
-                        sqlx::query(
-                            "INSERT INTO control (name, value) VALUES ($1, $2) \
-                             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        )
-                        .bind(name)
-                        .bind(v)
-                        .execute(&self.pool)
-                        .await?;
-                    }
-                    None => {
-                        sqlx::query("DELETE FROM control WHERE name = $1")
-                            .bind(name)
-                            .execute(&self.pool)
-                            .await?;
-                    }
-                }
-                Ok(())
+    async fn answer_view(
+        &self,
+        campaign_id: i64,
+        recipient: &str,
+        person: &str,
+    ) -> Result<Option<AnswerView>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(ANSWER_VIEW.as_str()))
+            .bind(campaign_id)
+            .bind(recipient)
+            .bind(person)
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        // By position: the machine's columns (null when the
+        // recipient has none), then the campaign's, then the person's.
+        let state: String = first.try_get(20)?;
+        let person = match first.try_get::<Option<String>, _>(22)? {
+            Some(_) => Some(Self::user_at(first, 22)?),
+            None => None,
+        };
+        let mut machines = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<Option<i64>, _>(1)?.is_some() {
+                machines.push(Self::campaign_machine(r)?);
             }
         }
-    };
-}
+        Ok(Some(AnswerView {
+            campaign_name: first.try_get(21)?,
+            state: CampaignState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
+            machines,
+            person,
+        }))
+    }
 
-campaign_store!(SqliteStore, sqlx::Sqlite);
-campaign_store!(PostgresStore, sqlx::Postgres);
+    async fn change_campaign_machines(
+        &self,
+        campaign_id: i64,
+        changes: &[(i64, MachineChange)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = to_micros(now);
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        for (machine, change) in changes {
+            let q = match change {
+                MachineChange::Resolve(why) => sqlx::query(
+                    "UPDATE campaign_machines SET state = 'resolved', resolution = $1, resolved_at = $2 \
+                     WHERE campaign_id = $3 AND machine_id = $4",
+                )
+                .bind(why.clone())
+                .bind(now),
+                MachineChange::Reopen => sqlx::query(
+                    "UPDATE campaign_machines SET state = 'open', reminders = 0, last_messaged = NULL, \
+                     resolution = 'reopened' WHERE campaign_id = $1 AND machine_id = $2",
+                ),
+                MachineChange::Reroute { recipient, from } => sqlx::query(
+                    "UPDATE campaign_machines SET recipient = $1, transfer_from = $2, state = 'open', \
+                     reminders = 0, escalation = 0, last_messaged = NULL \
+                     WHERE campaign_id = $3 AND machine_id = $4",
+                )
+                .bind(recipient.clone())
+                .bind(from.clone()),
+                MachineChange::Escalate { recipient, step } => sqlx::query(
+                    "UPDATE campaign_machines SET recipient = $1, escalation = $2, reminders = 0, \
+                     last_messaged = NULL WHERE campaign_id = $3 AND machine_id = $4",
+                )
+                .bind(recipient.clone())
+                .bind(*step),
+            };
+            q.bind(campaign_id).bind(*machine).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn decide_exception(
+        &self,
+        d: &ExceptionDecision,
+        notice: Option<&NewMessage>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE campaign_machines SET exception_state = $1, exception_decided_by = $2, \
+             exception_decided_at = $3, exception_note = $4 \
+             WHERE campaign_id = $5 AND machine_id = $6 AND exception_state = 'requested' \
+             AND answer = 'exception' AND state = 'answered'",
+        )
+        .bind(&d.decision)
+        .bind(&d.by)
+        .bind(to_micros(now))
+        .bind(&d.note)
+        .bind(d.campaign_id)
+        .bind(d.machine_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Some(m) = notice {
+            sqlx::query(
+                "INSERT INTO outbox (idem_key, message_id, channel, recipient, address, subject, body_text, \
+                 body_html, state, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9) ON CONFLICT (idem_key) DO NOTHING",
+            )
+            .bind(&m.idem_key)
+            .bind(&m.message_id)
+            .bind(&m.channel)
+            .bind(&m.recipient)
+            .bind(&m.address)
+            .bind(&m.subject)
+            .bind(&m.body_text)
+            .bind(&m.body_html)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record_answer(
+        &self,
+        a: &AnswerRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CampaignMachine>> {
+        if a.machine_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _turn = self.write_turn().await;
+        let mut rows = self.record_answer_sql(a, to_micros(now)).await?;
+        rows.sort_by(|x, y| x.host_key.cmp(&y.host_key));
+        Ok(rows)
+    }
+
+    async fn answer_history(&self, campaign_id: i64, host_key: &str) -> Result<Vec<AnswerEntry>> {
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT a.at, a.answered_by, a.via, a.answer, a.answer_date, a.detail, a.comment \
+                 FROM campaign_answers a JOIN campaign_machines cm \
+                 ON cm.campaign_id = a.campaign_id AND cm.machine_id = a.machine_id \
+                 WHERE a.campaign_id = $1 AND cm.host_key = $2 ORDER BY a.at, a.id",
+        )
+        .bind(campaign_id)
+        .bind(host_key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, by, via, answer, date, detail, comment)| AnswerEntry {
+                at: from_micros(at),
+                by,
+                via,
+                answer,
+                date: parse_date(date),
+                detail,
+                comment,
+            })
+            .collect())
+    }
+
+    async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT o.recipient FROM outbox o \
+             JOIN outbox_campaigns oc ON oc.outbox_id = o.id \
+             WHERE oc.campaign_id = $1 AND o.state = 'failed' AND o.channel = 'email' \
+             ORDER BY o.recipient",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    async fn remind_open(&self, campaign_id: i64) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        Ok(sqlx::query(
+            "UPDATE campaign_machines SET last_messaged = 0 \
+             WHERE campaign_id = $1 AND state = 'open' AND last_messaged IS NOT NULL",
+        )
+        .bind(campaign_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn audit(&self, e: &AuditEntry) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO audit_log (at, channel, actor, command, outcome, role, action, target, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(to_micros(e.at))
+        .bind(&e.channel)
+        .bind(&e.actor)
+        .bind(&e.command)
+        .bind(&e.outcome)
+        .bind(&e.role)
+        .bind(&e.action)
+        .bind(&e.target)
+        .bind(&e.origin)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT at, channel, actor, command, outcome, role, action, target, origin FROM audit_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(at, channel, actor, command, outcome, role, action, target, origin)| AuditEntry {
+                    at: from_micros(at),
+                    channel,
+                    actor,
+                    role,
+                    action,
+                    target,
+                    command,
+                    outcome,
+                    origin,
+                },
+            )
+            .collect())
+    }
+}

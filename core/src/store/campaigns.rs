@@ -1,14 +1,14 @@
-//! Storage of campaigns: the campaign rows, the machines each one asks
-//! about with their answers, and the outbox every message goes through. The
-//! rules (who is asked, what a digest holds, when to remind) live in the
-//! workflows crate; this is only what they read and write, each state change
-//! and the messages it causes in one transaction.
+//! The campaigns role: the campaign rows, the machines each one asks about
+//! with their answers, the engine's decisions and the audit log. The rules
+//! (who is asked, what a digest holds, when to remind) live in the
+//! workflows crate; this is only what they read and write, each state
+//! change and the messages it causes in one transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{MachineRow, Result};
+use super::{MachineRow, NewMessage, Result};
 use crate::domain::{CycleRef, User};
 
 /// A campaign's life.
@@ -47,30 +47,31 @@ impl CampaignState {
 /// A stored campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignRow {
-    /// Id.
+    /// `campaigns.id`: answer tokens and the outbox name the campaign by it.
     pub id: i64,
     /// Unique name.
     pub name: String,
-    /// `eol` or `custom`.
+    /// `eol`, `custom` or `licence`.
     pub kind: String,
-    /// State.
+    /// Where it is in its life.
     pub state: CampaignState,
     /// The TOML it was created from.
     pub spec: String,
-    /// Created.
+    /// When it was stored (as a draft).
     pub created_at: DateTime<Utc>,
-    /// Started.
+    /// When it first ran (a resume after a pause keeps it).
     pub started_at: Option<DateTime<Utc>>,
-    /// Closed.
+    /// When it was closed (`None` until then).
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// A machine a campaign asks about, as planned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTarget {
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
-    /// Host key.
+    /// The machine's host key (lower-cased hostname), kept with the row so
+    /// listings need no join.
     pub host_key: String,
     /// Who is asked: a login, or `group:NAME`.
     pub recipient: String,
@@ -79,11 +80,12 @@ pub struct NewTarget {
 /// A machine of a campaign, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CampaignMachine {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
-    /// Host key.
+    /// The machine's host key (lower-cased hostname), kept with the row so
+    /// listings need no join.
     pub host_key: String,
     /// Who is asked now.
     pub recipient: String,
@@ -95,9 +97,9 @@ pub struct CampaignMachine {
     pub answer_date: Option<NaiveDate>,
     /// Justification or named owner.
     pub answer_detail: Option<String>,
-    /// Who answered.
+    /// Who gave the latest answer (a login).
     pub answered_by: Option<String>,
-    /// When.
+    /// When the latest answer was given.
     pub answered_at: Option<DateTime<Utc>>,
     /// Why it is resolved.
     pub resolution: Option<String>,
@@ -122,84 +124,10 @@ pub struct CampaignMachine {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-/// A message to queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMessage {
-    /// Unique key: (campaigns, wave, person, channel).
-    pub idem_key: String,
-    /// Message-ID (email) or transaction id (chat), derived from the key.
-    pub message_id: String,
-    /// `email`, `matrix` or `mattermost`.
-    pub channel: String,
-    /// Login or `group:NAME`.
-    pub recipient: String,
-    /// Address on the channel.
-    pub address: String,
-    /// Where it goes instead if the channel refuses it for good: (channel,
-    /// address), e.g. `("email", "jdoe@example.org")` for a chat message.
-    pub fallback: Option<(String, String)>,
-    /// Subject.
-    pub subject: String,
-    /// Plain text body.
-    pub body_text: String,
-    /// HTML body.
-    pub body_html: Option<String>,
-    /// The campaign machines the message lists: (campaign id, machine id).
-    pub machines: Vec<(i64, i64)>,
-    /// Whether it is a reminder (for display; each machine listed again
-    /// counts as reminded, one listed for the first time does not).
-    pub reminder: bool,
-    /// The answers offered for every machine it lists at once (answer
-    /// kinds as stored), which chat channels show as a poll or buttons.
-    pub actions: Vec<String>,
-    /// Per-machine buttons with their signed answer tokens (JSON, see
-    /// `winventory_workflows::buttons`), for chats that have buttons.
-    pub buttons: Option<String>,
-}
-
-/// A queued message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OutboxRow {
-    /// Id.
-    pub id: i64,
-    /// Idempotency key.
-    pub idem_key: String,
-    /// Message-ID.
-    pub message_id: String,
-    /// Channel.
-    pub channel: String,
-    /// Recipient.
-    pub recipient: String,
-    /// Address.
-    pub address: String,
-    /// The fallback (channel, address), if the message has one left.
-    pub fallback: Option<(String, String)>,
-    /// Subject.
-    pub subject: String,
-    /// Text body.
-    pub body_text: String,
-    /// HTML body.
-    pub body_html: Option<String>,
-    /// The answers offered for every machine at once (see [`NewMessage::actions`]).
-    pub actions: Vec<String>,
-    /// Per-machine buttons (see [`NewMessage::buttons`]).
-    pub buttons: Option<String>,
-    /// `pending`, `sent` or `failed`.
-    pub state: String,
-    /// Attempts so far (including the one a claim starts).
-    pub attempts: i64,
-    /// Last error.
-    pub last_error: Option<String>,
-    /// When it was queued.
-    pub created_at: DateTime<Utc>,
-    /// When the channel accepted it.
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
 /// An answer to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerRecord {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
     /// The machines it covers.
     pub machine_ids: Vec<i64>,
@@ -209,62 +137,12 @@ pub struct AnswerRecord {
     pub date: Option<NaiveDate>,
     /// Justification / named owner.
     pub detail: Option<String>,
-    /// Comment.
+    /// A free comment the person added.
     pub comment: Option<String>,
     /// Who answered.
     pub by: String,
     /// Through which channel (`email`, `cli`, ...).
     pub via: String,
-}
-
-/// What [`CampaignStore::posted_message`] reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedMessage {
-    /// Idempotency key.
-    pub idem_key: String,
-    /// Recipient (login or `group:NAME`).
-    pub recipient: String,
-    /// The text.
-    pub body_text: String,
-    /// Its buttons (JSON), if any.
-    pub buttons: Option<String>,
-}
-
-/// Which message [`CampaignStore::listed_message`] reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageRef<'a> {
-    /// By its idempotency key (what an answer token names).
-    Key(&'a str),
-    /// By the id a chat server gave it on `channel` (a Matrix poll's event id).
-    Remote {
-        /// The channel.
-        channel: &'a str,
-        /// The chat server's id.
-        id: &'a str,
-    },
-    /// The latest message sent to `recipient` on `channel` that lists
-    /// machines (what a typed "all" answers).
-    LatestSent {
-        /// The person's login.
-        recipient: &'a str,
-        /// The channel.
-        channel: &'a str,
-    },
-}
-
-/// A message and the machines it lists (what an answer "for all" covers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedMessage {
-    /// Outbox id.
-    pub id: i64,
-    /// Idempotency key.
-    pub idem_key: String,
-    /// The person it was sent to (login).
-    pub recipient: String,
-    /// The channel it went through (last).
-    pub channel: String,
-    /// The machines it lists: (campaign id, machine id), sorted.
-    pub machines: Vec<(i64, i64)>,
 }
 
 /// What [`CampaignStore::answer_view`] reads.
@@ -307,9 +185,9 @@ pub enum MachineChange {
 /// An admin's decision on an exception request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionDecision {
-    /// Campaign id.
+    /// `campaigns.id`.
     pub campaign_id: i64,
-    /// Machine id.
+    /// `machines.id`.
     pub machine_id: i64,
     /// `approved` or `declined`.
     pub decision: String,
@@ -364,24 +242,12 @@ pub struct AnswerEntry {
     pub date: Option<NaiveDate>,
     /// Justification / named owner.
     pub detail: Option<String>,
-    /// Comment.
+    /// A free comment the person added.
     pub comment: Option<String>,
 }
 
-/// Counts of a campaign's messages by state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct OutboxCounts {
-    /// Waiting to be sent (or being sent).
-    pub pending: i64,
-    /// Accepted by the channel.
-    pub sent: i64,
-    /// Given up (permanent rejection or too many attempts).
-    pub failed: i64,
-    /// Dropped unsent because their campaigns closed.
-    pub cancelled: i64,
-}
-
-/// Campaign storage. Implemented by both backends beside [`super::Store`].
+/// Campaigns: their rows and states, the machines they select and ask
+/// about, the answers and the engine's decisions, the audit log.
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
     /// Store a new draft campaign; `Ok(None)` when the name is taken.
@@ -403,7 +269,6 @@ pub trait CampaignStore: Send + Sync {
         state: CampaignState,
         now: DateTime<Utc>,
     ) -> Result<()>;
-
     /// Fresh machines running one of the OS cycles or software cycles.
     async fn machines_with_cycles(
         &self,
@@ -421,11 +286,6 @@ pub trait CampaignStore: Send + Sync {
         &self,
         applications: &[String],
     ) -> Result<Vec<(i64, String, Option<DateTime<Utc>>)>>;
-    /// Members (logins) of these groups.
-    async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>>;
-    /// Every known person.
-    async fn users(&self) -> Result<Vec<User>>;
-
     /// Add machines to a campaign (those already in it are left as they are).
     async fn add_campaign_machines(
         &self,
@@ -452,52 +312,6 @@ pub trait CampaignStore: Send + Sync {
         recipient: &str,
         person: &str,
     ) -> Result<Option<AnswerView>>;
-
-    /// Queue messages, and count each newly queued one against the machines
-    /// it lists, in one transaction. A message whose key is already queued
-    /// is skipped (planning twice sends once). Returns how many were new.
-    async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64>;
-    /// Claim up to `limit` due messages for `lease` (a crashed sender's
-    /// claim runs out and the message is sent again).
-    async fn claim_due(
-        &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-        limit: i64,
-    ) -> Result<Vec<OutboxRow>>;
-    /// The channel accepted the message.
-    async fn mark_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
-    /// Try again at `at`.
-    async fn mark_retry(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
-    /// The server asked to wait: try again at `at`, and do not count the
-    /// attempt the claim started.
-    async fn mark_wait(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<()>;
-    /// The channel refused the message for good: it becomes its fallback
-    /// (channel and address swapped in, attempts reset, due at `now`) when it
-    /// has one, and is given up otherwise. Returns the fallback channel used.
-    async fn mark_failed(&self, id: i64, error: &str, now: DateTime<Utc>)
-    -> Result<Option<String>>;
-    /// Every message, oldest first.
-    async fn outbox(&self) -> Result<Vec<OutboxRow>>;
-    /// Remember the id the chat server gave a delivered message (a
-    /// Mattermost post id), so a click on it finds the message again.
-    async fn set_remote_id(&self, id: i64, remote_id: &str) -> Result<()>;
-    /// The message a chat server knows by `remote_id` on `channel`: what a
-    /// click needs to rebuild the post (not the HTML, not the delivery state).
-    async fn posted_message(&self, channel: &str, remote_id: &str)
-    -> Result<Option<PostedMessage>>;
-    /// A message with the machines it lists (none for messages queued
-    /// before schema version 15), if there is one.
-    async fn listed_message(&self, which: MessageRef<'_>) -> Result<Option<ListedMessage>>;
-    /// Mark a chat event (a websocket post) as handled; `false` when it was
-    /// already, so no event is acted on twice, even across restarts.
-    async fn claim_event(&self, channel: &str, event_id: &str, now: DateTime<Utc>) -> Result<bool>;
-    /// When the latest chat event of `channel` was claimed (where a
-    /// listener that was away catches up from), if any ever was.
-    async fn last_event_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Messages by state.
-    async fn outbox_counts(&self) -> Result<OutboxCounts>;
-
     /// Apply engine decisions to campaign machines, in one transaction.
     async fn change_campaign_machines(
         &self,
@@ -505,7 +319,6 @@ pub trait CampaignStore: Send + Sync {
         changes: &[(i64, MachineChange)],
         now: DateTime<Utc>,
     ) -> Result<()>;
-
     /// Decide a requested exception (`approved` or `declined`) and queue the
     /// owner's notice, in one transaction. `Ok(false)` when the machine has no
     /// pending request.
@@ -515,7 +328,6 @@ pub trait CampaignStore: Send + Sync {
         notice: Option<&NewMessage>,
         now: DateTime<Utc>,
     ) -> Result<bool>;
-
     /// Record an answer for machines of a campaign: the machines' latest
     /// answer and the history, in one transaction. A machine handed over
     /// with "not mine" whose new recipient answers anything but "not mine"
@@ -527,28 +339,19 @@ pub trait CampaignStore: Send + Sync {
         a: &AnswerRecord,
         now: DateTime<Utc>,
     ) -> Result<Vec<CampaignMachine>>;
-
     /// Every answer given for machine `host_key` of a campaign, oldest
     /// first.
     async fn answer_history(&self, campaign_id: i64, host_key: &str) -> Result<Vec<AnswerEntry>>;
-
     /// People a message of this campaign could not reach: recipients
     /// (logins) of its email messages that failed for good.
     async fn unreachable(&self, campaign_id: i64) -> Result<Vec<String>>;
-
     /// Make every open, already messaged machine of a campaign due for a
     /// reminder in the next wave (its schedule then counts from the epoch).
     /// Returns how many.
     async fn remind_open(&self, campaign_id: i64) -> Result<u64>;
-
     /// Write one line of the audit log (admin actions of every edge, chat
     /// commands).
     async fn audit(&self, e: &AuditEntry) -> Result<()>;
     /// The audit log, newest first, at most `limit` lines.
     async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
-
-    /// A process-wide switch (`pause_all`).
-    async fn control(&self, name: &str) -> Result<Option<String>>;
-    /// Set (or with `None` clear) a switch.
-    async fn set_control(&self, name: &str, value: Option<&str>) -> Result<()>;
 }

@@ -1,0 +1,127 @@
+//! The reports role: every read a report makes, each applying the
+//! [`Window`] of its as-of (fresh machines, and for a dated as-of only
+//! those known then), and the rows they return.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::Result;
+use crate::domain::{CycleRef, OsInfo, OwnerFact, Window};
+
+/// A stored machine, as reports show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineRow {
+    /// `machines.id`, what every other table names the machine by.
+    pub id: i64,
+    /// Hostname as last reported.
+    pub hostname: String,
+    /// The Windows domain or workgroup, as reported.
+    pub domain: Option<String>,
+    /// The OS as last reported.
+    pub os: OsInfo,
+    /// The catalog cycle the OS matched (`None`: unmatched).
+    pub os_match: Option<CycleRef>,
+    /// When it was first stored (the ingest's clock, not the collector's).
+    pub first_seen: DateTime<Utc>,
+    /// Last time a report won.
+    pub last_seen: DateTime<Utc>,
+    /// `collected_at` of the stored report.
+    pub last_report: DateTime<Utc>,
+    /// The responsible, with where the fact came from (`None`: unknown).
+    pub responsible: Option<OwnerFact>,
+    /// The main user, with where the fact came from (`None`: unknown).
+    pub main_user: Option<OwnerFact>,
+}
+
+/// One installed program of one machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstalledSoftware {
+    /// `DisplayName` as reported.
+    pub name: String,
+    /// `DisplayVersion` (empty when absent).
+    pub version: String,
+    /// `Publisher` (empty when absent).
+    pub publisher: String,
+    /// `InstallDate` as reported (a date without a time).
+    pub install_date: Option<NaiveDate>,
+    /// Last use, where the collector meters it.
+    pub last_used: Option<DateTime<Utc>>,
+    /// The catalog cycle its title matched (`None`: unmatched).
+    pub cycle: Option<CycleRef>,
+    /// The application licences count it as, if a rule names one.
+    pub application: Option<String>,
+}
+
+/// A machine set aside by migration 12 because a stored field was over the
+/// snapshot format's limits (`rejected_machines`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedMachine {
+    /// The first 64 characters of its stored hostname.
+    pub hostname: String,
+    /// The stored hostname's length in bytes.
+    pub hostname_bytes: i64,
+    /// `collected_at` of its stored report.
+    pub last_report: DateTime<Utc>,
+    /// Every field over its limit, by name.
+    pub reason: String,
+    /// When it was set aside.
+    pub rejected_at: DateTime<Utc>,
+}
+
+/// Counts of what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreCounts {
+    /// Stored machines, stale ones included.
+    pub machines: i64,
+    /// Distinct titles.
+    pub titles: i64,
+    /// Programs over every machine's software list.
+    pub installations: i64,
+    /// People in the directory.
+    pub users: i64,
+}
+
+/// What the reports read: counts over a [`Window`], the licence facts, one
+/// machine or one person's machines, and what is stored.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Machines the window counts, per OS match (`None` for unmatched).
+    async fn os_counts(&self, window: Window) -> Result<Vec<(Option<CycleRef>, i64)>>;
+    /// Machines the window counts, per matched software cycle.
+    async fn software_counts(&self, window: Window) -> Result<Vec<(CycleRef, i64)>>;
+    /// Machines the window counts, per application.
+    async fn application_counts(&self, window: Window) -> Result<Vec<(String, i64)>>;
+    /// Every machine known in the window (stale ones too: only
+    /// `window.before` applies) holding what these licences cover, with its
+    /// user (main user, else responsible) and the last use there.
+    async fn licence_holders(
+        &self,
+        covers: &[crate::licence::Coverage],
+        window: Window,
+    ) -> Result<Vec<crate::licence::Holder>>;
+    /// What the licence report counts, for these coverages: the machines
+    /// the window counts (`fresh`), every machine's user and the installs,
+    /// in compact form.
+    async fn licence_usage(
+        &self,
+        covers: &[crate::licence::Coverage],
+        window: Window,
+    ) -> Result<crate::licence::UsageFacts>;
+    /// What a dated report can know: the oldest stored report's
+    /// `collected_at` (`None` when no machine is stored) and how many
+    /// machines' latest report was collected at or after `instant`.
+    async fn reported_since(&self, instant: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, i64)>;
+    /// One machine by host key.
+    async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>>;
+    /// A machine's installed software.
+    async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>>;
+    /// Matched software cycles of machines.
+    async fn software_cycles_of(&self, machine_ids: &[i64]) -> Result<Vec<(i64, CycleRef)>>;
+    /// Machines a person is responsible for or mainly uses.
+    async fn machines_of(&self, login: &str) -> Result<Vec<MachineRow>>;
+    /// Counts of what is stored.
+    async fn counts(&self) -> Result<StoreCounts>;
+    /// The machines set aside for fields over the format's limits, oldest
+    /// first, at most `limit` of them, and how many there are in all.
+    async fn rejected_machines(&self, limit: i64) -> Result<(Vec<RejectedMachine>, i64)>;
+}

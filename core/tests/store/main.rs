@@ -1,0 +1,18 @@
+//! The store's conformance suite: every role of [`winventory_core::Store`]
+//! (inventory, directory, catalog, reports, campaigns, outbox, chat) held to
+//! one contract on SQLite and on PostgreSQL (`on_both_backends!`), the
+//! migrations that keep stored data, and a check that both schemas hold the
+//! same tables and columns. One test binary for the crate.
+
+mod answers;
+mod as_of;
+mod campaigns;
+mod catalog;
+mod chat;
+mod directory;
+mod helpers;
+mod inventory;
+mod migrations;
+mod outbox;
+mod reports;
+mod schema;

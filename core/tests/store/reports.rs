@@ -1,0 +1,113 @@
+//! The reports role's contract: every count applies the window (fresh since
+//! its cut-off, and for a dated as-of known before its instant), and the
+//! licence reads see the same machines.
+
+use chrono::Duration;
+use winventory_core::licence::Coverage;
+use winventory_core::on_both_backends;
+use winventory_core::store::{OwnerChange, SoftwareWrite, Store};
+use winventory_core::{OwnerFact, OwnerRole, OwnerSource, Window};
+
+use crate::helpers::{at, cycle, machine, store};
+
+/// Three machines with Python 3.8: `stale` (reported 100 days before
+/// `at(0)`), `fresh` (at `at(0)`) and `late` (at `at(60)`); `fresh` is
+/// mainly used by asmith, the others have jdoe as responsible.
+async fn fleet(store: &dyn Store) -> [i64; 3] {
+    let python = |mut w: winventory_core::store::MachineWrite| {
+        w.software = Some(SoftwareWrite {
+            hash: 1,
+            rows: Vec::new(),
+            cycles: vec![(cycle("python", "3.8"), Some(w.collected_at))],
+            applications: vec![("Python".into(), Some(w.collected_at))],
+        });
+        w
+    };
+    let mut fresh = python(machine("fresh", at(0), Some("jdoe")));
+    fresh.owners.push(OwnerChange::Set(
+        OwnerRole::MainUser,
+        OwnerFact {
+            login: "asmith".into(),
+            source: OwnerSource::Snapshot,
+        },
+    ));
+    let written = store
+        .apply_machines(
+            &[
+                python(machine("stale", at(0) - Duration::days(100), Some("jdoe"))),
+                fresh,
+                python(machine("late", at(60), Some("jdoe"))),
+            ],
+            at(61),
+        )
+        .await
+        .expect("write");
+    [written[0].1, written[1].1, written[2].1]
+}
+
+on_both_backends! {
+    async fn counts_leave_out_stale_machines_and_those_reported_after_a_dated_window(backend) {
+        let (_db, store) = store(backend).await;
+        fleet(store.as_ref()).await;
+        let os = Some(cycle("windows-server", "2012-r2"));
+        let now = Window { since: at(-90 * 24 * 60), before: None };
+        assert_eq!(store.os_counts(now).await.expect("os"), [(os.clone(), 2)]);
+        assert_eq!(store.software_counts(now).await.expect("software"), [(cycle("python", "3.8"), 2)]);
+        assert_eq!(store.application_counts(now).await.expect("applications"), [("Python".to_string(), 2)]);
+
+        // Dated just after `fresh`'s report: `late` is not known yet.
+        let dated = Window { since: now.since, before: Some(at(30)) };
+        assert_eq!(store.os_counts(dated).await.expect("os"), [(os, 1)]);
+        assert_eq!(store.software_counts(dated).await.expect("software"), [(cycle("python", "3.8"), 1)]);
+        assert_eq!(store.application_counts(dated).await.expect("applications"), [("Python".to_string(), 1)]);
+
+        // Nothing counted: no row rather than a zero.
+        let none = Window { since: at(1000), before: None };
+        assert!(store.os_counts(none).await.expect("os").is_empty());
+        assert!(store.software_counts(none).await.expect("software").is_empty());
+        assert!(store.application_counts(none).await.expect("applications").is_empty());
+
+        assert_eq!(store.reported_since(at(1)).await.expect("since"), (Some(at(0) - Duration::days(100)), 1));
+        assert_eq!(store.reported_since(at(-1)).await.expect("since").1, 2);
+    }
+}
+
+on_both_backends! {
+    async fn licence_reads_see_every_known_holder_with_its_user(backend) {
+        let (_db, store) = store(backend).await;
+        let [stale, fresh, late] = fleet(store.as_ref()).await;
+        let dated = Window { since: at(-90 * 24 * 60), before: Some(at(30)) };
+        let covers = [Coverage::Application("Python".into()), Coverage::Product("python".into())];
+
+        // Holders: stale ones too, but not those unknown at the date.
+        let mut holders: Vec<_> = store
+            .licence_holders(&covers, dated)
+            .await
+            .expect("holders")
+            .into_iter()
+            .map(|h| (h.covers.to_string(), h.host_key, h.user))
+            .collect();
+        holders.sort();
+        assert_eq!(
+            holders,
+            [
+                ("Python".into(), "fresh".into(), Some("asmith".into())),
+                ("Python".into(), "stale".into(), Some("jdoe".into())),
+                ("product python".into(), "fresh".into(), Some("asmith".into())),
+                ("product python".into(), "stale".into(), Some("jdoe".into())),
+            ]
+        );
+
+        let usage = store.licence_usage(&covers, dated).await.expect("usage");
+        assert!(usage.fresh.contains(&fresh) && !usage.fresh.contains(&stale) && !usage.fresh.contains(&late));
+        let user = |id: i64| usage.user_of.get(&id).map(|&i| usage.users[i as usize].as_str());
+        assert_eq!((user(stale), user(fresh), user(late)), (Some("jdoe"), Some("asmith"), Some("jdoe")));
+        let mut installs: Vec<_> = usage.installs[&covers[0]].iter().map(|(id, _)| *id).collect();
+        installs.sort();
+        let mut all = vec![stale, fresh, late];
+        all.sort();
+        assert_eq!(installs, all);
+        assert_eq!(usage.installs[&covers[1]].len(), 3);
+        assert!(store.licence_holders(&[], dated).await.expect("none").is_empty());
+    }
+}
