@@ -83,6 +83,9 @@ else
 
     banner "cargo clippy --workspace --all-targets --locked -- -D warnings"
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    # The bench subcommands are behind a feature no test build turns on.
+    banner "cargo clippy -p winventory --features bench --locked -- -D warnings"
+    cargo clippy -p winventory --features bench --locked -- -D warnings
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then

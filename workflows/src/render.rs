@@ -494,6 +494,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_template_file_of_the_repository_is_shipped() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("templates/") {
+            let name = entry.expect("an entry").file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".j2") && !SHIPPED.iter().any(|(n, _)| *n == name) {
+                missing.push(name.to_string());
+            }
+        }
+        assert!(missing.is_empty(), "not in SHIPPED: {missing:?}");
+    }
+
+    #[test]
     fn every_shipped_template_renders_in_every_language() {
         Templates::new(None).check("digest").expect("renders");
     }

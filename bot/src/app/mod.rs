@@ -9,10 +9,12 @@ mod ingest;
 
 pub use ingest::IngestRun;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use winventory_core::catalog::SiteCatalog;
+use winventory_core::licence::{Coverage, LicenceBook};
 use winventory_core::{Catalog, Store};
 use winventory_workflows::engine::{Engine, EngineConfig};
 use winventory_workflows::render::Templates;
@@ -75,10 +77,7 @@ impl App {
             None => None,
         };
         let licences = match &settings.licences {
-            Some(path) => Some(Arc::new(crate::cli::licences::load_file(
-                path,
-                &self.catalog,
-            )?)),
+            Some(path) => Some(Arc::new(load_licences(path, &self.catalog)?)),
             None => None,
         };
         let templates = Templates::new(settings.templates.clone());
@@ -122,4 +121,34 @@ async fn load_catalog(settings: &Settings, store: &dyn Store) -> Result<Catalog>
         catalog.apply_site(&site);
     }
     Ok(catalog)
+}
+
+/// Whether the inventory can recognise what a licence covers.
+fn known_to(catalog: &Catalog) -> impl Fn(&Coverage) -> bool + '_ {
+    let apps = catalog.applications();
+    move |c: &Coverage| match c {
+        Coverage::Application(a) => apps.contains(a.as_str()),
+        Coverage::Product(p) => catalog.has_product(p),
+    }
+}
+
+/// Read and check a licence file; every mistake is listed with the file,
+/// line and field.
+pub fn load_licences(path: &Path, catalog: &Catalog) -> Result<LicenceBook> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the licence file {}", path.display()))?;
+    LicenceBook::parse(&text, known_to(catalog)).map_err(|errors| {
+        let list = errors
+            .iter()
+            .map(|e| format!("  {}: {e}", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        anyhow::anyhow!(
+            "the licence file {} has {} mistake{}:\n{list}\nFix them and run `winventory licence check {}` again.",
+            path.display(),
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" },
+            path.display()
+        )
+    })
 }

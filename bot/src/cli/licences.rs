@@ -101,36 +101,6 @@ fn parse_model(s: &str) -> Result<Model, String> {
         .ok_or_else(|| format!("{s:?}: use per_device, per_user, site, subscription or concurrent"))
 }
 
-/// Whether the inventory can recognise what a licence covers.
-pub fn known_to(catalog: &Catalog) -> impl Fn(&Coverage) -> bool + '_ {
-    let apps = catalog.applications();
-    move |c: &Coverage| match c {
-        Coverage::Application(a) => apps.contains(a.as_str()),
-        Coverage::Product(p) => catalog.has_product(p),
-    }
-}
-
-/// Read and check a licence file; every mistake is listed with the file,
-/// line and field.
-pub fn load_file(path: &Path, catalog: &Catalog) -> Result<LicenceBook> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the licence file {}", path.display()))?;
-    LicenceBook::parse(&text, known_to(catalog)).map_err(|errors| {
-        let list = errors
-            .iter()
-            .map(|e| format!("  {}: {e}", path.display()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        anyhow::anyhow!(
-            "the licence file {} has {} mistake{}:\n{list}\nFix them and run `winventory licence check {}` again.",
-            path.display(),
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" },
-            path.display()
-        )
-    })
-}
-
 /// The licence file named by `--licences` or the settings.
 pub fn load(app: &App, over: Option<&Path>, catalog: &Catalog) -> Result<LicenceBook> {
     let Some(path) = over.or(app.settings.licences.as_deref()) else {
@@ -138,7 +108,7 @@ pub fn load(app: &App, over: Option<&Path>, catalog: &Catalog) -> Result<Licence
             "no licence file: pass --licences FILE or set WINVENTORY_LICENCES (docs/licences.md shows one)"
         );
     };
-    load_file(path, catalog)
+    crate::app::load_licences(path, catalog)
 }
 
 /// The licence report's rows at `as_of`.
@@ -208,7 +178,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
         LicenceCommand::Check { file } => {
             let _store = app.store.clone();
             let catalog = app.catalog.clone();
-            let book = load_file(&file, &catalog)?;
+            let book = crate::app::load_licences(&file, &catalog)?;
             println!(
                 "{}: {} licence{} checked, no mistakes",
                 file.display(),
