@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use minijinja::{Environment, UndefinedBehavior, context};
+use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::answer::AnswerKind;
@@ -136,6 +136,39 @@ impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Templates")
     }
+}
+
+/// What the answer page sees (`answer.*.html.j2`): one typed context that
+/// the HTTP edge fills and [`Templates::check`] samples in every mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PageContext {
+    /// `confirm` (what a GET shows, with a form), `recorded` (after the
+    /// POST) or `error` (nothing recorded).
+    pub mode: &'static str,
+    /// The page's title: the campaign's, or the product's on an error.
+    pub title: String,
+    /// The error (`error`), or what is wrong with the fields sent
+    /// (`confirm`, shown above the form).
+    pub message: Option<String>,
+    /// The campaign's name.
+    pub campaign: String,
+    /// Hostnames the answer is for.
+    pub machines: Vec<String>,
+    /// The answer's word (`upgrade`, `exception`, `not_mine`...): the
+    /// template shows the fields it needs.
+    pub answer: &'static str,
+    /// The answer in the reader's language.
+    pub answer_label: &'static str,
+    /// The answer needs a date.
+    pub needs_date: bool,
+    /// The date field's label in the reader's language.
+    pub date_label: &'static str,
+    /// The date given (`YYYY-MM-DD`), shown again when the form comes back.
+    pub date: Option<String>,
+    /// The justification or the owner's login given.
+    pub detail: Option<String>,
+    /// The comment given.
+    pub comment: Option<String>,
 }
 
 /// A link offered for one answer.
@@ -381,8 +414,11 @@ impl Templates {
     }
 
     /// Render an answer page (`answer.{lang}.html.j2`).
-    pub fn page(&self, lang: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
-        self.render(&format!("answer.{}.html.j2", language(lang)), ctx)
+    pub fn page(&self, lang: &str, ctx: &PageContext) -> Result<String, RenderError> {
+        self.render(
+            &format!("answer.{}.html.j2", language(lang)),
+            &minijinja::Value::from(minijinja::value::Serde(ctx)),
+        )
     }
 
     /// Check that every shipped message and page renders with sample data in
@@ -475,14 +511,21 @@ impl Templates {
             }
             self.exception_notice(lang, &notice)?;
             for mode in ["confirm", "recorded", "error"] {
-                self.page(
-                    lang,
-                    &context! {
-                        mode, title => "t", message => "m", campaign => "c", machines => vec!["PC1"],
-                        answer => "exception", answer_label => "x", needs_date => true, date_label => "d",
-                        date => (), detail => (), comment => (),
-                    },
-                )?;
+                let page = PageContext {
+                    mode,
+                    title: "t".into(),
+                    message: Some("m".into()),
+                    campaign: "c".into(),
+                    machines: vec!["PC1".into()],
+                    answer: AnswerKind::Exception.as_str(),
+                    answer_label: answer_label(AnswerKind::Exception, lang),
+                    needs_date: true,
+                    date_label: date_label(AnswerKind::Exception, lang),
+                    date: None,
+                    detail: None,
+                    comment: None,
+                };
+                self.page(lang, &page)?;
             }
         }
         Ok(())
@@ -492,6 +535,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minijinja::context;
 
     #[test]
     fn every_template_file_of_the_repository_is_shipped() {

@@ -16,10 +16,9 @@ use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use minijinja::context;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
-use winventory_workflows::render::{answer_label, date_label};
+use winventory_workflows::render::{PageContext, answer_label, date_label};
 
 pub use error::AppError;
 
@@ -228,7 +227,7 @@ async fn metrics(State(s): State<Arc<AppState>>, headers: axum::http::HeaderMap)
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-fn page(s: &AppState, lang: &str, status: StatusCode, ctx: minijinja::Value) -> Response {
+fn page(s: &AppState, lang: &str, status: StatusCode, ctx: PageContext) -> Response {
     match s.engine.templates.page(lang, &ctx) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -250,7 +249,12 @@ fn error_page(s: &AppState, e: AppError) -> Response {
         s,
         "en",
         status,
-        context! { mode => "error", title => "Winventory", message => message },
+        PageContext {
+            mode: "error",
+            title: "Winventory".into(),
+            message: Some(message),
+            ..PageContext::default()
+        },
     )
 }
 
@@ -258,22 +262,22 @@ fn confirm_ctx(
     view: &winventory_workflows::engine::LinkView,
     message: Option<String>,
     form: Option<&AnswerForm>,
-) -> minijinja::Value {
+) -> PageContext {
     let lang = winventory_workflows::render::language(&view.language);
     let kind = view.claims.answer;
-    context! {
-        mode => "confirm",
-        title => view.campaign.clone(),
-        campaign => view.campaign.clone(),
-        machines => view.machines.clone(),
-        answer => kind.as_str(),
-        answer_label => answer_label(kind, lang),
-        needs_date => kind.needs_date(),
-        date_label => date_label(kind, lang),
-        date => form.and_then(|f| f.date.clone()),
-        detail => form.and_then(|f| f.detail.clone()),
-        comment => form.and_then(|f| f.comment.clone()),
-        message => message,
+    PageContext {
+        mode: "confirm",
+        title: view.campaign.clone(),
+        message,
+        campaign: view.campaign.clone(),
+        machines: view.machines.clone(),
+        answer: kind.as_str(),
+        answer_label: answer_label(kind, lang),
+        needs_date: kind.needs_date(),
+        date_label: date_label(kind, lang),
+        date: form.and_then(|f| f.date.clone()),
+        detail: form.and_then(|f| f.detail.clone()),
+        comment: form.and_then(|f| f.comment.clone()),
     }
 }
 
@@ -341,10 +345,15 @@ async fn answer_post(
                 &s,
                 lang,
                 StatusCode::OK,
-                context! {
-                    mode => "recorded", title => view.campaign.clone(), campaign => view.campaign.clone(),
-                    machines => view.machines.clone(), answer => kind.as_str(),
-                    answer_label => answer_label(kind, lang), date => date.map(|d| d.to_string()),
+                PageContext {
+                    mode: "recorded",
+                    title: view.campaign.clone(),
+                    campaign: view.campaign.clone(),
+                    machines: view.machines.clone(),
+                    answer: kind.as_str(),
+                    answer_label: answer_label(kind, lang),
+                    date: date.map(|d| d.to_string()),
+                    ..PageContext::default()
                 },
             )
         }
