@@ -2,6 +2,7 @@
 # Campaign planning benchmark (run by hand, never by CI).
 #
 #   scripts/bench-campaign.sh [MACHINES]     # default 100000; run scripts/bench.sh MACHINES first
+#   NO_BUILD=1 ...                           # time the release binary already built
 #
 # Copies the SQLite database scripts/bench.sh left (bench-data/ingest.db, the
 # generated fleet of MACHINES machines), gives every owner found there an
@@ -17,7 +18,7 @@ OUT="$REPO_ROOT/bench-data"
 BIN="$REPO_ROOT/target/release/winventory"
 DB="$OUT/campaign-$N.db"
 [ -f "$OUT/ingest.db" ] || { echo "run scripts/bench.sh $N first (it leaves bench-data/ingest.db)" >&2; exit 1; }
-cargo build --release --locked -p winventory --features bench >/dev/null
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory --features bench >/dev/null
 rm -f "$DB" "$DB"-wal "$DB"-shm
 sqlite3 "$OUT/ingest.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 cp "$OUT/ingest.db" "$DB"

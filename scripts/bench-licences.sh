@@ -23,7 +23,7 @@ AT="2026-11-27T00:00:00Z"
 NOW="--now=2026-11-27T12:00:00Z"
 RESULTS="$OUT/results-licences-$N.txt"
 
-[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory >/dev/null
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory --features bench >/dev/null
 [ -f "$FLEET" ] || "$BIN" generate --machines "$N" --programs "$P" --seed 7 --stale 0.03 --at "$AT" --out "$FLEET"
 
 median_ms() {

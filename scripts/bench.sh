@@ -2,6 +2,7 @@
 # Ingest and report benchmark (run by hand, never by CI).
 #
 #   scripts/bench.sh [MACHINES] [PROGRAMS]      # default 20000 150
+#   NO_BUILD=1 scripts/bench.sh ...             # time the release binary already built
 #
 # For one generated fleet it measures, on SQLite and on PostgreSQL, in the
 # same run:
@@ -27,7 +28,7 @@ BIN="$REPO_ROOT/target/release/winventory"
 AT="2026-11-27T00:00:00Z"
 NOW="--now=2026-11-27T12:00:00Z"
 
-cargo build --release --locked -p winventory >/dev/null
+[ -n "${NO_BUILD:-}" ] || cargo build --release --locked -p winventory --features bench >/dev/null
 [ -f "$FLEET" ] || "$BIN" generate --machines "$N" --programs "$P" --seed 7 --stale 0.03 --at "$AT" --out "$FLEET"
 if [ ! -f "$CSV" ]; then
     python3 - "$FLEET" "$CSV" <<'PY'

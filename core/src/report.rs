@@ -238,7 +238,7 @@ pub async fn application_report(store: &dyn Store, as_of: &AsOf) -> Result<Vec<A
 /// An owner as `machine HOST` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnerView {
-    /// Login.
+    /// The person's login (their key in the directory).
     pub login: String,
     /// `snapshot`, `network-db` or `answer`.
     pub source: &'static str,
@@ -251,7 +251,7 @@ pub struct OwnerView {
 /// One program as `machine HOST` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SoftwareView {
-    /// Title.
+    /// `DisplayName` as the machine reported it.
     pub name: String,
     /// Version.
     pub version: String,
@@ -413,11 +413,11 @@ pub struct OwnedMachine {
 /// `owner LOGIN`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnerReport {
-    /// Login.
+    /// The login asked about.
     pub login: String,
-    /// Name.
+    /// The directory's name for them (`None`: not in the directory).
     pub name: Option<String>,
-    /// Email.
+    /// Their e-mail address, if the directory has one.
     pub email: Option<String>,
     /// Fresh machines this person is responsible for or mainly uses.
     pub machines: Vec<OwnedMachine>,

@@ -174,7 +174,7 @@ fn escape_html(s: &str) -> String {
     minijinja::HtmlEscape(s).to_string().replace('\n', "<br>")
 }
 
-/// Plain text.
+/// The parts as plain text (Matrix's `body`, the text of a notification).
 pub fn plain(parts: &[Part]) -> String {
     parts
         .iter()

@@ -252,7 +252,7 @@ pub struct DigestMachine {
 /// Someone a message goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Addressee {
-    /// Login.
+    /// Login (a person) or `group:NAME` (a fallback group).
     pub login: String,
     /// Display name (the login when unknown).
     pub name: String,

@@ -121,9 +121,9 @@ pub struct RenderError {
 pub struct Rendered {
     /// Subject (one line).
     pub subject: String,
-    /// Plain text.
+    /// The plain-text body (email's text part, the chat fallback).
     pub text: String,
-    /// HTML.
+    /// The HTML body (email's HTML part, Matrix's formatted body).
     pub html: String,
 }
 
@@ -212,7 +212,7 @@ pub struct DigestContext {
 pub struct CampaignContext {
     /// Short name.
     pub name: String,
-    /// Title.
+    /// The campaign's title as its file gives it.
     pub title: String,
     /// Why.
     pub description: String,

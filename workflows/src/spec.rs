@@ -200,7 +200,7 @@ impl Default for TemplateSpec {
 pub struct CampaignSpec {
     /// Unique short name (`retire-2012r2`): letters, digits, `-` and `_`.
     pub name: String,
-    /// Kind.
+    /// What the campaign asks about: end of life (`eol`), licences or a custom poll.
     pub kind: CampaignKind,
     /// Title shown to owners.
     pub title: String,
@@ -222,7 +222,7 @@ pub struct CampaignSpec {
     /// Reminders and escalation.
     #[serde(default)]
     pub schedule: ScheduleSpec,
-    /// Templates.
+    /// Site templates to use instead of the shipped digest.
     #[serde(default)]
     pub templates: TemplateSpec,
 }

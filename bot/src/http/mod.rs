@@ -298,7 +298,7 @@ pub struct AnswerForm {
     pub date: Option<String>,
     /// Justification or the owner's login.
     pub detail: Option<String>,
-    /// Comment.
+    /// A free comment, recorded with the answer.
     pub comment: Option<String>,
 }
 

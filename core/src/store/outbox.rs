@@ -26,7 +26,7 @@ pub struct NewMessage {
     /// Where it goes instead if the channel refuses it for good: (channel,
     /// address), e.g. `("email", "jdoe@example.org")` for a chat message.
     pub fallback: Option<(String, String)>,
-    /// Subject.
+    /// Subject line (email) or first line (chat), rendered.
     pub subject: String,
     /// Plain text body.
     pub body_text: String,
@@ -48,7 +48,7 @@ pub struct NewMessage {
 /// A queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxRow {
-    /// Id.
+    /// Outbox row id (the delivery key is built from it).
     pub id: i64,
     /// Idempotency key.
     pub idem_key: String,
@@ -62,7 +62,7 @@ pub struct OutboxRow {
     pub address: String,
     /// The fallback (channel, address), if the message has one left.
     pub fallback: Option<(String, String)>,
-    /// Subject.
+    /// Subject line (email) or first line (chat), rendered.
     pub subject: String,
     /// Text body.
     pub body_text: String,

@@ -75,7 +75,7 @@ pub enum LinkError {
     /// The answer is incomplete or invalid.
     #[error(transparent)]
     Answer(#[from] AnswerError),
-    /// Storage.
+    /// The database failed (the click may be tried again).
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -18,7 +18,7 @@ use super::{Campaign, Engine, EngineError};
 pub struct Status {
     /// Campaign name.
     pub campaign: String,
-    /// State.
+    /// The campaign's state word (`draft`, `running`, `paused`, `closed`).
     pub state: String,
     /// Deadline.
     pub deadline: String,

@@ -122,15 +122,15 @@ pub struct EngineConfig {
 /// The campaign engine.
 #[derive(Clone)]
 pub struct Engine {
-    /// Storage.
+    /// The store every room reads and writes through.
     pub store: Arc<dyn Store>,
     /// The lifecycle catalog.
     pub catalog: Arc<Catalog>,
-    /// Templates.
+    /// The site's templates (shipped, overridden by its directory).
     pub templates: Arc<Templates>,
     /// Link signing keys (needed to render messages and check links).
     pub signer: Option<Arc<Signer>>,
-    /// Settings.
+    /// Site-wide settings the engine needs (base URL, channels, windows).
     pub config: EngineConfig,
     /// The site's licences, when it has a licence file.
     pub licences: Option<Arc<winventory_core::licence::LicenceBook>>,

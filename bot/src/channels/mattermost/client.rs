@@ -63,7 +63,7 @@ pub struct User {
 /// A channel (the fields the bot reads).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Channel {
-    /// Id.
+    /// Mattermost's channel id (26 characters).
     pub id: String,
     /// `D` for a direct channel (`O` open, `P` private, `G` group).
     #[serde(default, rename = "type")]
@@ -134,7 +134,7 @@ pub struct Attachment {
     /// Bar colour (`#RRGGBB`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub color: String,
-    /// Title.
+    /// Bold first line of the attachment.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub title: String,
     /// Markdown text.
@@ -188,7 +188,7 @@ pub struct Integration {
 pub struct Dialog {
     /// Ours, sent back on submission.
     pub callback_id: String,
-    /// Title.
+    /// Shown at the top of the dialog.
     pub title: String,
     /// Markdown above the fields.
     #[serde(default, skip_serializing_if = "String::is_empty")]
