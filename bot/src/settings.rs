@@ -290,7 +290,7 @@ impl Settings {
                 .network_db_token
                 .or(file.network_db_token)
                 .filter(|s| !s.is_empty())
-                .map(Secret::new),
+                .map(Secret::from),
             network_db_timeout_secs: file.network_db_timeout_secs.unwrap_or(5),
             network_db_concurrency: file.network_db_concurrency.unwrap_or(8),
             freshness_days: o
@@ -307,17 +307,17 @@ impl Settings {
                 .unwrap_or_else(|| "https://endoflife.date/api/v1".into()),
             smtp_url: env("WINVENTORY_SMTP_URL")
                 .or(file.smtp_url)
-                .map(Secret::new),
+                .map(Secret::from),
             smtp_user: env("WINVENTORY_SMTP_USER").or(file.smtp_user),
             smtp_password: env("WINVENTORY_SMTP_PASSWORD")
                 .or(file.smtp_password)
-                .map(Secret::new),
+                .map(Secret::from),
             mail_from: env("WINVENTORY_MAIL_FROM")
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Winventory <winventory@localhost>".into()),
             link_keys: env("WINVENTORY_LINK_KEYS")
                 .or(file.link_keys)
-                .map(Secret::new),
+                .map(Secret::from),
             base_url: env("WINVENTORY_BASE_URL")
                 .or(file.base_url)
                 .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
@@ -335,7 +335,7 @@ impl Settings {
             .unwrap_or(20),
             api_token: env("WINVENTORY_API_TOKEN")
                 .or(file.api_token)
-                .map(Secret::new),
+                .map(Secret::from),
             delivery_lease_secs: env_num::<u64>(
                 "WINVENTORY_DELIVERY_LEASE_SECS",
                 "a whole number of seconds",
@@ -363,10 +363,10 @@ impl Settings {
             matrix_user: env("WINVENTORY_MATRIX_USER").or(file.matrix_user),
             matrix_password: env("WINVENTORY_MATRIX_PASSWORD")
                 .or(file.matrix_password)
-                .map(Secret::new),
+                .map(Secret::from),
             matrix_access_token: env("WINVENTORY_MATRIX_ACCESS_TOKEN")
                 .or(file.matrix_access_token)
-                .map(Secret::new),
+                .map(Secret::from),
             matrix_store: env("WINVENTORY_MATRIX_STORE")
                 .map(PathBuf::from)
                 .or(file.matrix_store)
@@ -376,10 +376,10 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty()),
             mattermost_token: env("WINVENTORY_MATTERMOST_TOKEN")
                 .or(file.mattermost_token)
-                .map(Secret::new),
+                .map(Secret::from),
             mattermost_command_token: env("WINVENTORY_MATTERMOST_COMMAND_TOKEN")
                 .or(file.mattermost_command_token)
-                .map(Secret::new),
+                .map(Secret::from),
             admin_groups: env("WINVENTORY_ADMIN_GROUPS")
                 .map(|v| {
                     v.split(',')
@@ -425,7 +425,7 @@ impl Settings {
             .max(1),
             metrics_token: env("WINVENTORY_METRICS_TOKEN")
                 .or(file.metrics_token)
-                .map(Secret::new),
+                .map(Secret::from),
         })
     }
 }

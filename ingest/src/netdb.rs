@@ -17,26 +17,11 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'_')
     .remove(b'~');
 
-/// A secret string: never shown by `Debug` or `Display`.
-#[derive(Clone, Default)]
-pub struct Secret(String);
+/// A secret string: never shown by `Debug`, zeroed when dropped, read
+/// only through [`ExposeSecret::expose_secret`] (secrecy's `SecretString`).
+pub type Secret = secrecy::SecretString;
 
-impl Secret {
-    /// Wrap a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use secrecy::ExposeSecret;
 
 /// The answer for one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +155,7 @@ impl NetDbClient {
         let url = format!("{}/devices/{encoded}", self.config.base_url);
         let mut req = self.http.get(&url).header("Accept", "application/json");
         if let Some(t) = &self.config.token {
-            req = req.bearer_auth(t.expose());
+            req = req.bearer_auth(t.expose_secret());
         }
         let map_err = |e: reqwest::Error| {
             if e.is_timeout() {
@@ -219,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_token_never_shows_in_debug_output() {
-        let c = NetDbConfig::new("http://x/", Some(Secret::new("hunter2")));
+        let c = NetDbConfig::new("http://x/", Some(Secret::from("hunter2")));
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(c.base_url, "http://x");

@@ -9,6 +9,7 @@ mod ingest;
 
 pub use ingest::IngestRun;
 
+use secrecy::ExposeSecret as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -72,7 +73,8 @@ impl App {
         let settings = &self.settings;
         let signer = match &settings.link_keys {
             Some(k) => Some(Arc::new(
-                Signer::from_spec(k.expose()).context("check WINVENTORY_LINK_KEYS / link_keys")?,
+                Signer::from_spec(k.expose_secret())
+                    .context("check WINVENTORY_LINK_KEYS / link_keys")?,
             )),
             None => None,
         };

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart, header};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret as _;
 use winventory_core::store::OutboxRow;
 use winventory_workflows::delivery::{Channel, SendError};
 
@@ -39,7 +40,7 @@ impl EmailChannel {
         let Some(url) = &s.smtp_url else {
             return Ok(None);
         };
-        let url = url.expose();
+        let url = url.expose_secret();
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| {
             anyhow::anyhow!(
                 "the SMTP URL {} is not valid ({e}); write smtp://HOST:PORT, smtp://HOST:587?tls=required or smtps://HOST:465",
@@ -49,7 +50,7 @@ impl EmailChannel {
         if let (Some(user), Some(password)) = (&s.smtp_user, &s.smtp_password) {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
-                password.expose().to_string(),
+                password.expose_secret().to_string(),
             ));
         }
         let timeout = std::time::Duration::from_secs(s.smtp_timeout_secs);

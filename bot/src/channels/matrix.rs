@@ -23,6 +23,7 @@
 //! user, a forbidden invite) is permanent and the message falls back to
 //! email.
 
+use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -128,14 +129,14 @@ impl MatrixChannel {
                 .context("cannot restore the kept Matrix session")?;
         } else if let Some(token) = &s.matrix_access_token {
             // A token the admin made for the bot: its device is the token's.
-            let who = whoami(homeserver, token.expose()).await?;
+            let who = whoami(homeserver, token.expose_secret()).await?;
             let session = MatrixSession {
                 meta: matrix_sdk::SessionMeta {
                     user_id: who.0,
                     device_id: who.1,
                 },
                 tokens: matrix_sdk::SessionTokens {
-                    access_token: token.expose().to_string(),
+                    access_token: token.expose_secret().to_string(),
                     refresh_token: None,
                 },
             };
@@ -152,7 +153,7 @@ impl MatrixChannel {
                 .await
             {
                 match (&s.matrix_password, s.matrix_user.as_deref()) {
-                    (Some(p), Some(u)) => cross_sign(&client, u, p.expose()).await?,
+                    (Some(p), Some(u)) => cross_sign(&client, u, p.expose_secret()).await?,
                     _ => tracing::warn!(
                         error = %e,
                         "cannot cross-sign the bot's device without its password; set WINVENTORY_MATRIX_PASSWORD once so clients that insist on cross-signing trust it"
@@ -168,7 +169,7 @@ impl MatrixChannel {
             )?;
             client
                 .matrix_auth()
-                .login_username(user, password.expose())
+                .login_username(user, password.expose_secret())
                 .initial_device_display_name("Winventory")
                 .send()
                 .await
@@ -180,7 +181,7 @@ impl MatrixChannel {
                 .session()
                 .context("the homeserver accepted the log-in but returned no session")?;
             keep_new_session(store, &session)?;
-            cross_sign(&client, user, password.expose()).await?;
+            cross_sign(&client, user, password.expose_secret()).await?;
         }
         // No sync here: only the listener syncs, so a process that only
         // delivers never consumes events the listener has to answer.

@@ -1,6 +1,7 @@
 //! `winventory bench ...`: measurements run by hand (never by CI), each
 //! beside its baseline in the same run. See docs/benchmarks.md.
 
+use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -159,7 +160,7 @@ async fn delivery(app: &App, n: usize, domain: &str) -> Result<u8> {
         bail!("set WINVENTORY_SMTP_URL to the SMTP server to measure");
     };
     // Baseline: lettre alone, one pooled transport, messages sent one after another.
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
         .context("the SMTP URL")?
         .build();
     let from: Mailbox = app.settings.mail_from.parse().context("mail_from")?;

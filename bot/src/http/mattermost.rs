@@ -16,6 +16,7 @@
 //! body over the limit 413 (as for clicks and dialogs), whatever it carries.
 //! Answers never carry a stack trace, a token or whether a user exists.
 
+use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -546,7 +547,11 @@ pub async fn command(
             return slash_reply(status, text);
         }
     };
-    if !bool::from(req.token.as_bytes().ct_eq(expected.expose().as_bytes())) {
+    if !bool::from(
+        req.token
+            .as_bytes()
+            .ct_eq(expected.expose_secret().as_bytes()),
+    ) {
         return slash_reply(
             StatusCode::UNAUTHORIZED,
             "This command's token is not valid.",

@@ -9,6 +9,7 @@ mod error;
 pub mod listener;
 pub mod mattermost;
 
+use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -371,7 +372,7 @@ fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secr
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+    bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
 }
 
 /// Whether the request carries the snapshot API's bearer token.

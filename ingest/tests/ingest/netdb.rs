@@ -15,7 +15,7 @@ fn client(server: &MockServer, timeout_ms: u64) -> NetDbClient {
     // A path prefix and a trailing slash on the base URL, as sites configure it.
     let mut cfg = NetDbConfig::new(
         &format!("{}/netdb/v1/", server.uri()),
-        Some(Secret::new("tok3n")),
+        Some(Secret::from("tok3n")),
     );
     cfg.timeout = Duration::from_millis(timeout_ms);
     cfg.breaker_threshold = 5;

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod listen;
 
+use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ impl MattermostChannel {
         let token = s.mattermost_token.as_ref().context(
             "mattermost_url is set but mattermost_token is not; set WINVENTORY_MATTERMOST_TOKEN to the bot account's access token",
         )?;
-        let client = Client::new(url, token.expose())?;
+        let client = Client::new(url, token.expose_secret())?;
         let bot_id = tokio::sync::OnceCell::new();
         match client.me().await {
             Ok(me) => {
