@@ -313,8 +313,9 @@ impl LoopHandle {
     }
 }
 
-/// The backoff before retry `n` (1-based): full jitter under a ceiling of
-/// 1 s doubling to 60 s.
+/// The backoff before retry `n` (1-based): a random wait between half and
+/// all of a ceiling of 1 s doubling to 60 s. Every retry loop of the binary
+/// waits by it (the loops here, Mattermost's reconnects).
 pub fn backoff(n: u64) -> Duration {
     let exp = u32::try_from(n.saturating_sub(1).min(6)).unwrap_or(6);
     let ceiling = Duration::from_secs(1u64 << exp).min(Duration::from_secs(60));

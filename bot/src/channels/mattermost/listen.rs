@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
-use rand::Rng as _;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -67,7 +66,8 @@ impl MattermostChannel {
         health: crate::tasks::supervise::LoopHandle,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut backoff = Duration::from_secs(1);
+        // Reconnects since the last connection that lasted a minute.
+        let mut failures: u64 = 0;
         while !*stop.borrow() {
             let started = std::time::Instant::now();
             let result = tokio::select! {
@@ -83,14 +83,15 @@ impl MattermostChannel {
                 },
             });
             if started.elapsed() > Duration::from_secs(60) {
-                backoff = Duration::from_secs(1);
+                failures = 0;
             }
-            let wait = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
+            failures += 1;
+            // The same backoff as every other loop (1 s doubling to 60 s).
+            let wait = crate::tasks::supervise::backoff(failures);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => break,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
         }
         health.stopped();
     }
