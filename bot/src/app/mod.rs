@@ -9,11 +9,11 @@ mod ingest;
 
 pub use ingest::IngestRun;
 
-use secrecy::ExposeSecret as _;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use secrecy::ExposeSecret as _;
 use winventory_core::catalog::SiteCatalog;
 use winventory_core::licence::{Coverage, LicenceBook};
 use winventory_core::{Catalog, Store};

@@ -23,7 +23,6 @@
 //! user, a forbidden invite) is permanent and the message falls back to
 //! email.
 
-use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +45,7 @@ use matrix_sdk::ruma::events::room::message::{
 };
 use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, OwnedUserId, UserId};
 use matrix_sdk::{Client, Room};
+use secrecy::ExposeSecret as _;
 use winventory_core::User;
 use winventory_core::store::{OutboxRow, Store};
 use winventory_workflows::answer::{Answer, AnswerKind};

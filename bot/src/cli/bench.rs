@@ -1,7 +1,6 @@
 //! `winventory bench ...`: measurements run by hand (never by CI), each
 //! beside its baseline in the same run. See docs/benchmarks.md.
 
-use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret as _;
 use winventory_core::store::NewMessage;
 use winventory_workflows::delivery::{DeliveryConfig, Worker};
 

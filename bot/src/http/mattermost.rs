@@ -16,7 +16,6 @@
 //! body over the limit 413 (as for clicks and dialogs), whatever it carries.
 //! Answers never carry a stack trace, a token or whether a user exists.
 
-use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -26,6 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::json;
 use winventory_core::store::{CampaignMachine, PostedMessage};

@@ -9,7 +9,6 @@ mod error;
 pub mod listener;
 pub mod mattermost;
 
-use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,6 +16,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
 use winventory_workflows::render::{PageContext, answer_label, date_label};

@@ -374,13 +374,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
 
     // The digest came with a poll; a vote answers for all the machines of
     // that digest: not SRV-A3, which joined the campaign after it.
-    let poll = owner
-        .polls
-        .lock()
-        .expect("polls")
-        .first()
-        .cloned()
-        .expect("the digest's poll");
+    let poll = owner.first_poll().await.expect("the digest's poll");
     room.send(UnstablePollResponseEventContent::new(
         vec!["replace".into()],
         poll,

@@ -210,13 +210,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
         "{got:?}"
     );
     dan.messages(1).await;
-    let poll = dan
-        .polls
-        .lock()
-        .expect("polls")
-        .first()
-        .cloned()
-        .expect("the digest's poll");
+    let poll = dan.first_poll().await.expect("the digest's poll");
     let dan_room = dan.client.joined_rooms()[0].clone();
     dan_room
         .send(UnstablePollResponseEventContent::new(

@@ -16,12 +16,12 @@
 pub mod client;
 pub mod listen;
 
-use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
+use secrecy::ExposeSecret as _;
 use sha2::Digest as _;
 use winventory_core::store::{OutboxRow, Store};
 use winventory_workflows::buttons::{Buttons, MAX_MACHINE_ROWS};

@@ -170,4 +170,17 @@ impl Owner {
         }
         self.inbox.lock().expect("inbox").clone()
     }
+
+    /// The first poll received (30 s at most): a digest is a text message
+    /// and a poll, two events that may arrive in different syncs, so
+    /// having its text does not mean having its poll yet.
+    pub async fn first_poll(&self) -> Option<OwnedEventId> {
+        for _ in 0..150 {
+            if let Some(p) = self.polls.lock().expect("polls").first().cloned() {
+                return Some(p);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        None
+    }
 }
