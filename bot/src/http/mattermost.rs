@@ -25,7 +25,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use serde_json::json;
 use winventory_core::store::{CampaignMachine, PostedMessage};
@@ -524,7 +523,6 @@ pub async fn command(
     State(s): State<Arc<AppState>>,
     form: Result<axum::extract::Form<SlashRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    use subtle::ConstantTimeEq as _;
     let Some(expected) = &s.app.settings.mattermost_command_token else {
         return slash_reply(
             StatusCode::NOT_FOUND,
@@ -547,11 +545,7 @@ pub async fn command(
             return slash_reply(status, text);
         }
     };
-    if !bool::from(
-        req.token
-            .as_bytes()
-            .ct_eq(expected.expose_secret().as_bytes()),
-    ) {
+    if !super::token_matches(&req.token, expected) {
         return slash_reply(
             StatusCode::UNAUTHORIZED,
             "This command's token is not valid.",

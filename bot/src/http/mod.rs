@@ -363,16 +363,21 @@ async fn answer_post(
     }
 }
 
-/// Whether the request carries `token` as its bearer token (compared in
-/// constant time).
-fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secret) -> bool {
+/// Whether `given` is the secret `token`, compared in constant time (every
+/// token the edge checks: the API's, the metrics', Mattermost's command).
+fn token_matches(given: &str, token: &crate::settings::Secret) -> bool {
     use subtle::ConstantTimeEq as _;
+    bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
+}
+
+/// Whether the request carries `token` as its bearer token.
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secret) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    bool::from(given.as_bytes().ct_eq(token.expose_secret().as_bytes()))
+    token_matches(given, token)
 }
 
 /// Whether the request carries the snapshot API's bearer token.
