@@ -102,16 +102,21 @@ impl Supervisor {
     }
 }
 
+/// The outbox worker over the channels that deliver, on the app's clock.
+fn delivery_worker(app: &App, channels: &Channels) -> Worker {
+    Worker::new(
+        app.store.clone(),
+        channels.senders.clone(),
+        delivery_config(app),
+    )
+    .at(app.clock.fixed())
+}
+
 /// `winventory worker`: plan waves and deliver.
 pub async fn worker(app: &App, once: bool) -> Result<u8> {
     let e = app.engine().await?;
     let channels = Channels::connect(app, true).await?;
-    let mut w = Worker::new(
-        e.store.clone(),
-        channels.senders.clone(),
-        delivery_config(app),
-    )
-    .at(app.clock.fixed());
+    let mut w = delivery_worker(app, &channels);
     if once {
         // What people wrote since the last run is answered first (and the
         // Matrix sync readies the bot's encryption for sending).
@@ -187,12 +192,7 @@ pub async fn serve(app: Arc<App>, no_worker: bool) -> Result<u8> {
     let health = sup.health();
     let channels = Channels::connect(&app, !no_worker).await?;
     if !no_worker {
-        let w = Worker::new(
-            e.store.clone(),
-            channels.senders.clone(),
-            delivery_config(&app),
-        )
-        .at(app.clock.fixed());
+        let w = delivery_worker(&app, &channels);
         sup.start("delivery", |stop| loops::spawn_delivery(&health, w, stop));
         let (sched_e, clock) = (e.clone(), app.clock);
         sup.start("scheduler", |stop| {
