@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use async_trait::async_trait;
-use winventory_workflows::delivery::{Channel, DeliveryConfig};
+use winventory_workflows::delivery::Channel;
 use winventory_workflows::engine::Engine;
 
 use crate::app::App;
@@ -131,17 +131,5 @@ impl Channels {
             listeners,
             mattermost,
         })
-    }
-}
-
-/// The delivery worker's settings.
-pub fn delivery_config(app: &App) -> DeliveryConfig {
-    let s = &app.settings;
-    DeliveryConfig {
-        rate_per_second: std::num::NonZeroU32::new(s.delivery_rate)
-            .unwrap_or(std::num::NonZeroU32::MIN),
-        lease: chrono::Duration::seconds(s.delivery_lease_secs as i64),
-        backoff_base: chrono::Duration::seconds(s.retry_base_secs as i64),
-        ..DeliveryConfig::default()
     }
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use winventory_workflows::delivery::{DeliveryReport, Worker};
+use winventory_workflows::delivery::{DeliveryConfig, DeliveryReport, Worker};
 use winventory_workflows::engine::EngineError;
 
 use crate::app::App;
-use crate::channels::{Channels, delivery_config};
+use crate::channels::Channels;
 use supervise::Health;
 
 /// The tasks of a process: each has a name, its own stop signal and its
@@ -110,6 +110,18 @@ fn delivery_worker(app: &App, channels: &Channels) -> Worker {
         delivery_config(app),
     )
     .at(app.clock.fixed())
+}
+
+/// The delivery worker's settings.
+fn delivery_config(app: &App) -> DeliveryConfig {
+    let s = &app.settings;
+    DeliveryConfig {
+        rate_per_second: std::num::NonZeroU32::new(s.delivery_rate)
+            .unwrap_or(std::num::NonZeroU32::MIN),
+        lease: chrono::Duration::seconds(s.delivery_lease_secs as i64),
+        backoff_base: chrono::Duration::seconds(s.retry_base_secs as i64),
+        ..DeliveryConfig::default()
+    }
 }
 
 /// `winventory worker`: plan waves and deliver.
