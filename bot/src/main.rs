@@ -1,6 +1,7 @@
 //! The `winventory` binary: logging, the async runtime, and the command
 //! line ([`winventory::cli`]); everything else is in the library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -26,6 +28,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(winventory::cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output went away (`| head`): end quietly.
+        Err(e) if winventory::cli::output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -146,6 +146,29 @@ impl Window {
     }
 }
 
+/// Read a date written as people are asked to write it everywhere:
+/// `YYYY-MM-DD`, four digits, two and two (`2027-03-31`). Other forms
+/// (`31.03.2027`, `02/12/2026`, `2026-2-1`) are refused, not guessed; the
+/// message says which form is wanted.
+pub fn parse_ymd(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    let b = t.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return Err(format!(
+            "{s:?} is not a date as written here: write dates as YYYY-MM-DD (for example 2027-03-31)"
+        ));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a day of the calendar (YYYY-MM-DD)"))
+}
+
 /// The default freshness window, in days.
 pub const DEFAULT_FRESHNESS_DAYS: u32 = 90;
 
@@ -321,4 +344,19 @@ pub struct User {
     pub time_zone: Option<String>,
     /// Login of this person's manager.
     pub manager: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_only_as_yyyy_mm_dd_and_other_forms_say_which_is_wanted() {
+        assert_eq!(parse_ymd("2027-03-31"), NaiveDate::from_ymd_opt(2027, 3, 31).ok_or(String::new()));
+        for bad in ["31.03.2027", "02/12/2026", "2026-2-1", "2026-02-1", "20260201", ""] {
+            let e = parse_ymd(bad).unwrap_err();
+            assert!(e.contains("YYYY-MM-DD"), "{bad}: {e}");
+        }
+        assert!(parse_ymd("2026-02-30").unwrap_err().contains("calendar"));
+    }
 }

@@ -8,6 +8,8 @@
 //! - [`catalog`]: the lifecycle catalog (endoflife.date's facts shipped with
 //!   the binary, overlaid by a refresh and a site file) and the matching of an
 //!   OS or a software title to a product and release cycle;
+//! - [`report`] and [`fleet`]: the reports, and the machines behind each of
+//!   their counts;
 //! - [`store`]: the [`store::Store`] trait and its two implementations, SQLite
 //!   (the embedded default) and PostgreSQL, chosen once from the database URL.
 //!
@@ -16,6 +18,7 @@
 
 pub mod catalog;
 pub mod domain;
+pub mod fleet;
 pub mod licence;
 pub mod report;
 pub mod store;

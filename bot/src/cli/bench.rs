@@ -14,6 +14,7 @@ use winventory_workflows::delivery::{DeliveryConfig, Worker};
 
 use crate::app::App;
 use crate::channels::email::EmailChannel;
+use crate::cli::output::outln;
 
 /// `winventory bench ...`.
 #[derive(Debug, Subcommand)]
@@ -138,7 +139,7 @@ async fn click_body(app: &App, campaign: &str, count: usize) -> Result<u8> {
             "data_source": "",
             "context": { "token": token },
         });
-        println!("{body}");
+        outln!("{body}");
         written += 1;
     }
     eprintln!("{written} click bodies for {campaign}");
@@ -223,16 +224,16 @@ async fn delivery(app: &App, n: usize, domain: &str) -> Result<u8> {
         }
     }
     let ours = started.elapsed().as_secs_f64();
-    println!("messages: {n} (sent through the outbox: {sent})");
-    println!(
+    outln!("messages: {n} (sent through the outbox: {sent})");
+    outln!(
         "baseline (plain lettre loop): {baseline:.2} s, {:.1} msg/s",
         n as f64 / baseline
     );
-    println!(
+    outln!(
         "outbox + worker:              {ours:.2} s, {:.1} msg/s ({:.2}x the baseline's time)",
         n as f64 / ours,
         ours / baseline
     );
-    println!("queueing {n} messages in the outbox: {:.3} s", enqueue);
+    outln!("queueing {n} messages in the outbox: {:.3} s", enqueue);
     Ok(0)
 }

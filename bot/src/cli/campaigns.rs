@@ -13,6 +13,7 @@ use winventory_workflows::engine::Engine;
 
 use crate::app::App;
 use crate::cli::output::{Format, json as print_json, opt, rows};
+use crate::cli::output::outln;
 
 /// `winventory campaign ...`.
 #[derive(Debug, Subcommand)]
@@ -22,6 +23,22 @@ pub enum CampaignCommand {
     Create {
         /// The campaign file.
         file: PathBuf,
+        /// Replace the draft of the same name (a started campaign cannot be
+        /// replaced).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Check a campaign file as `create` would, storing nothing: its
+    /// mistakes with their line and field, and targets the catalog does
+    /// not know. Exit status 0 when it can be created.
+    Check {
+        /// The campaign file.
+        file: PathBuf,
+    },
+    /// Delete a draft campaign (one never started; `close` ends the others).
+    Delete {
+        /// Campaign id or name.
+        campaign: String,
     },
     /// List campaigns.
     List {
@@ -165,10 +182,16 @@ fn admin_action(cmd: &CampaignCommand) -> Option<(&'static str, String, String)>
     let one =
         |action: &'static str, c: &str| Some((action, c.to_string(), format!("{action} {c}")));
     match cmd {
-        CampaignCommand::Create { file } => {
+        CampaignCommand::Create { file, replace } => {
             let f = file.display().to_string();
-            Some(("campaign create", f.clone(), format!("campaign create {f}")))
+            let flag = if *replace { " --replace" } else { "" };
+            Some((
+                "campaign create",
+                f.clone(),
+                format!("campaign create {f}{flag}"),
+            ))
         }
+        CampaignCommand::Delete { campaign } => one("campaign delete", campaign),
         CampaignCommand::TestSend { campaign, to } => Some((
             "campaign test-send",
             campaign.clone(),
@@ -223,7 +246,8 @@ fn admin_action(cmd: &CampaignCommand) -> Option<(&'static str, String, String)>
         | CampaignCommand::Exceptions { .. }
         | CampaignCommand::Show { .. }
         | CampaignCommand::History { .. }
-        | CampaignCommand::Status { .. } => None,
+        | CampaignCommand::Status { .. }
+        | CampaignCommand::Check { .. } => None,
     }
 }
 
@@ -273,6 +297,29 @@ async fn audit_cli(
     }
 }
 
+/// The engine `campaign preview` renders with: the site's, or, where no
+/// link keys are configured, the same with a throwaway key, so a preview
+/// never needs the site's secrets (its links answer nothing).
+fn preview_engine(e: &Engine) -> Engine {
+    if e.signer.is_some() {
+        return e.clone();
+    }
+    use rand::Rng as _;
+    let secret: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    let mut preview = e.clone();
+    preview.signer = winventory_workflows::token::Signer::from_spec(&format!("preview:{secret}"))
+        .ok()
+        .map(std::sync::Arc::new);
+    eprintln!(
+        "note: no link keys are configured (WINVENTORY_LINK_KEYS): the preview's answer links are signed with a throwaway key and answer nothing"
+    );
+    preview
+}
+
 /// Run one campaign command.
 async fn run_command(
     e: &Engine,
@@ -280,20 +327,56 @@ async fn run_command(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u8> {
     match cmd {
-        CampaignCommand::Create { file } => {
+        CampaignCommand::Create { file, replace } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let (c, warnings) = e
-                .create(&text, now)
-                .await
-                .map_err(|err| anyhow::anyhow!("{}: {err}", file.display()))?;
+            let made = if replace {
+                e.create_or_replace(&text, now).await
+            } else {
+                e.create(&text, now).await
+            };
+            let (c, warnings) = made.map_err(|err| anyhow::anyhow!("{}: {err}", file.display()))?;
             for w in warnings {
                 eprintln!("warning: {w}");
             }
-            println!(
-                "created campaign {} ({}), a draft: `winventory campaign preview {} --out DIR` shows what it would send",
-                c.row.id, c.row.name, c.row.name
+            outln!(
+                "{} campaign {} ({}), a draft: `winventory campaign preview {} --out DIR` shows what it would send",
+                if replace { "stored" } else { "created" },
+                c.row.id,
+                c.row.name,
+                c.row.name
             );
+        }
+        CampaignCommand::Check { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            match e.check(&text) {
+                Ok((spec, warnings)) => {
+                    for w in &warnings {
+                        eprintln!("warning: {}: {w}", file.display());
+                    }
+                    let exists = e.store.campaign(&spec.name).await?;
+                    outln!(
+                        "{}: campaign {} is valid{}",
+                        file.display(),
+                        spec.name,
+                        match exists {
+                            Some(c) if c.state == CampaignState::Draft =>
+                                "; a draft of that name exists: `campaign create --replace` replaces it",
+                            Some(_) => "; a started campaign has that name: give this one another",
+                            None => "",
+                        }
+                    );
+                }
+                Err(err) => {
+                    eprintln!("error: {}: {err}", file.display());
+                    return Ok(1);
+                }
+            }
+        }
+        CampaignCommand::Delete { campaign } => {
+            let c = e.delete_draft(&campaign).await?;
+            outln!("deleted draft campaign {} ({})", c.row.id, c.row.name);
         }
         CampaignCommand::List { format } => {
             let list = e.store.campaigns().await?;
@@ -318,11 +401,11 @@ async fn run_command(
             out,
             format,
         } => {
-            let s = e.preview(&campaign, now, &out).await?;
+            let s = preview_engine(e).preview(&campaign, now, &out).await?;
             match format {
                 Format::Json => print_json(&s)?,
                 _ => {
-                    println!(
+                    outln!(
                         "{} machines ({} with no known owner), {} recipients, {} digests written to {}",
                         s.machines,
                         s.machines_without_owner,
@@ -331,7 +414,7 @@ async fn run_command(
                         out.display()
                     );
                     if !s.unreachable.is_empty() {
-                        println!(
+                        outln!(
                             "no email address for {} recipients: {}",
                             s.unreachable.len(),
                             s.unreachable.join(", ")
@@ -342,7 +425,7 @@ async fn run_command(
         }
         CampaignCommand::TestSend { campaign, to } => {
             let address = e.test_send(&campaign, &to, now).await?;
-            println!(
+            outln!(
                 "queued a test digest to {address}; `winventory worker --once` (or a running `serve`) sends it"
             );
         }
@@ -353,14 +436,14 @@ async fn run_command(
             }
             let wave = e.tick(now).await?;
             let names: Vec<&str> = started.iter().map(|c| c.row.name.as_str()).collect();
-            println!(
+            outln!(
                 "running: {}; {} machines added, {} messages queued (the worker sends them)",
                 names.join(", "),
                 wave.machines_added,
                 wave.queued
             );
             if !wave.unreachable.is_empty() {
-                println!(
+                outln!(
                     "no email address for {} recipients: {}",
                     wave.unreachable.len(),
                     wave.unreachable.join(", ")
@@ -369,16 +452,16 @@ async fn run_command(
         }
         CampaignCommand::Pause { campaign } => {
             let c = e.set_state(&campaign, CampaignState::Paused, now).await?;
-            println!("campaign {} is paused", c.row.name);
+            outln!("campaign {} is paused", c.row.name);
         }
         CampaignCommand::Resume { campaign } => {
             let c = e.set_state(&campaign, CampaignState::Running, now).await?;
             e.tick(now).await?;
-            println!("campaign {} is running again", c.row.name);
+            outln!("campaign {} is running again", c.row.name);
         }
         CampaignCommand::Close { campaign } => {
             let c = e.set_state(&campaign, CampaignState::Closed, now).await?;
-            println!(
+            outln!(
                 "campaign {} is closed; its links no longer record answers",
                 c.row.name
             );
@@ -397,7 +480,7 @@ async fn run_command(
             let by = by.unwrap_or_else(|| "admin".into());
             e.decide_exception(&campaign, &host, true, &by, note.as_deref(), now)
                 .await?;
-            println!("approved the exception for {host}; the owner is told by the next delivery");
+            outln!("approved the exception for {host}; the owner is told by the next delivery");
         }
         CampaignCommand::Decline {
             campaign,
@@ -408,13 +491,13 @@ async fn run_command(
             let by = by.unwrap_or_else(|| "admin".into());
             e.decide_exception(&campaign, &host, false, &by, Some(&note), now)
                 .await?;
-            println!("declined the exception for {host}; the owner is told and asked again");
+            outln!("declined the exception for {host}; the owner is told and asked again");
         }
         CampaignCommand::Show { campaign, format } => {
             let c = e.campaign(&campaign).await?;
             let machines = e.store.campaign_machines(c.row.id).await?;
             if format == Format::Table {
-                println!(
+                outln!(
                     "{} ({}, {}): {}, deadline {}, fallback group {}",
                     c.row.name,
                     c.row.kind,
@@ -488,11 +571,11 @@ async fn run_command(
             match format {
                 Format::Json => print_json(&s)?,
                 _ => {
-                    println!(
+                    outln!(
                         "{} ({}), deadline {} ({} days left)",
                         s.campaign, s.state, s.deadline, s.days_left
                     );
-                    println!(
+                    outln!(
                         "targets {}  messaged {}  open {}  answered {}  resolved {}  overdue {}  escalated {}  progress {}%",
                         s.targets,
                         s.messaged,
@@ -504,7 +587,7 @@ async fn run_command(
                         s.progress_percent
                     );
                     for (kind, n) in &s.answered {
-                        println!("  {kind}: {n}");
+                        outln!("  {kind}: {n}");
                     }
                 }
             }
@@ -592,7 +675,7 @@ pub async fn outbox(app: &App, format: Format) -> Result<u8> {
             "cancelled": counts.cancelled, "paused_all": paused,
         }))?,
         _ => {
-            println!(
+            outln!(
                 "pending {}  sent {}  failed {}  cancelled {}{}",
                 counts.pending,
                 counts.sent,
@@ -605,7 +688,7 @@ pub async fn outbox(app: &App, format: Format) -> Result<u8> {
                 }
             );
             for m in store.outbox().await?.iter().filter(|m| m.state == "failed") {
-                println!(
+                outln!(
                     "failed: #{} to {} ({}): {}",
                     m.id,
                     m.recipient,
@@ -631,7 +714,7 @@ pub async fn pause_all(app: &App, pause: bool) -> Result<u8> {
     let action = if pause { "pause --all" } else { "resume --all" };
     audit_cli(store.as_ref(), now, action, "all", action, &result).await;
     result?;
-    println!(
+    outln!(
         "{}",
         if pause {
             "every delivery is paused (this survives restarts); `winventory resume --all` lifts it"

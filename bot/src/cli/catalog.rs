@@ -2,11 +2,11 @@
 //! from the endoflife.date API with every stored title and OS matched again.
 
 use anyhow::{Result, bail};
-use chrono::Utc;
 use winventory_core::{Catalog, Store};
 
 use crate::app::App;
 use crate::cli::output::{self as render, Format, lc, opt};
+use crate::cli::output::outln;
 
 /// `winventory catalog show`.
 pub async fn catalog_show(app: &App, product: Option<&str>, format: Format) -> Result<u8> {
@@ -95,11 +95,11 @@ pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
     let api = EolApi::new(&app.settings.eol_api, DEFAULT_TIMEOUT)?;
     let outcome = refresh(&api, &wanted, &catalog).await;
     store
-        .save_refreshed_catalog(&outcome.rows, Utc::now())
+        .save_refreshed_catalog(&outcome.rows, app.clock.now())
         .await?;
     let catalog = app.fresh_catalog().await?;
     let (titles, machines) = rematch(store.as_ref(), &catalog).await?;
-    println!(
+    outln!(
         "refreshed {} cycles of {} products; re-matched {} titles and {} machines",
         outcome.rows.len(),
         wanted.len() - outcome.errors.len(),
@@ -107,15 +107,15 @@ pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
         machines
     );
     for (old, new) in &outcome.renamed {
-        println!("  note: {old} is now called {new} by endoflife.date");
+        outln!("  note: {old} is now called {new} by endoflife.date");
     }
     for (p, e) in &outcome.errors {
-        println!("  failed: {p}: {e}");
+        outln!("  failed: {p}: {e}");
     }
     if outcome.errors.is_empty() {
         Ok(0)
     } else {
-        println!(
+        outln!(
             "The products that failed keep their previous dates; run the command again later."
         );
         Ok(1)

@@ -9,10 +9,11 @@ use winventory_core::AsOf;
 use winventory_ingest::Summary;
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format};
+use crate::cli::output::{self as render, Format, SummaryFormat};
 
 use crate::app::IngestRun;
-use crate::cli::reports::{report_eol, report_os};
+use crate::cli::reports::{EolBy, report_eol, report_os};
+use crate::cli::output::outln;
 
 /// `winventory ingest` arguments.
 #[derive(Debug, Args)]
@@ -32,7 +33,7 @@ pub struct IngestArgs {
     pub network_db: Option<String>,
     /// Summary format (`json` prints one object).
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: SummaryFormat,
     /// Machines written per transaction.
     #[arg(long, default_value_t = 500, value_name = "N")]
     batch: usize,
@@ -44,8 +45,8 @@ pub struct IngestArgs {
     now: Option<DateTime<Utc>>,
 }
 
-fn print_summary(s: &Summary, format: Format) -> Result<()> {
-    if format == Format::Json {
+fn print_summary(s: &Summary, format: SummaryFormat) -> Result<()> {
+    if format == SummaryFormat::Json {
         return render::json(s);
     }
     let mut out = std::io::stdout().lock();
@@ -104,7 +105,7 @@ fn print_summary(s: &Summary, format: Format) -> Result<()> {
 
 /// `winventory ingest`.
 pub async fn ingest(app: &App, args: IngestArgs) -> Result<u8> {
-    let now = args.now.unwrap_or_else(Utc::now);
+    let now = args.now.unwrap_or_else(|| app.clock.now());
     let run = IngestRun {
         now,
         batch: Some(args.batch),
@@ -122,7 +123,7 @@ pub async fn ingest(app: &App, args: IngestArgs) -> Result<u8> {
 
 /// `winventory demo`.
 pub async fn demo(app: &App, machines: usize, programs: usize) -> Result<u8> {
-    let now = Utc::now();
+    let now = app.clock.now();
     let dir = std::env::temp_dir().join(format!("winventory-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("demo-fleet.jsonl");
@@ -131,7 +132,7 @@ pub async fn demo(app: &App, machines: usize, programs: usize) -> Result<u8> {
     spec.programs_per_machine = programs;
     let file = std::fs::File::create(&path)?;
     let stats = winventory_ingest::generate::write_fleet(&spec, std::io::BufWriter::new(file))?;
-    println!(
+    outln!(
         "Demo fleet: {} machines, {} software rows ({}), into {}\n",
         stats.machines,
         stats.software_rows,
@@ -144,19 +145,61 @@ pub async fn demo(app: &App, machines: usize, programs: usize) -> Result<u8> {
         ..IngestRun::at(now)
     };
     let s = app.ingest_files(&[path.display().to_string()], run).await?;
-    print_summary(&s, Format::Table)?;
+    print_summary(&s, SummaryFormat::Text)?;
     let _ = std::fs::remove_dir_all(&dir);
-    let as_of = AsOf::now(app.settings.freshness_days);
-    println!("\nOperating systems of fresh machines (winventory report os):");
+    let as_of = AsOf::at(now, app.settings.freshness_days);
+    outln!("\nOperating systems of fresh machines (winventory report os):");
     report_os(app, &as_of, Format::Table).await?;
-    println!(
+    outln!(
         "\nReached end of life, or will within 180 days (winventory report eol --within 180):"
     );
-    report_eol(app, &as_of, 180, Format::Table).await?;
-    println!(
-        "\nNext: `winventory machine HOST`, `winventory owner LOGIN`, `winventory report software --by application`, `winventory --help`."
-    );
+    report_eol(app, &as_of, 180, EolBy::Product, Format::Table).await?;
+    demo_next_steps(app, &as_of).await?;
     Ok(0)
+}
+
+/// The demo's last words: commands to type next, with real names from the
+/// fleet just ingested.
+async fn demo_next_steps(app: &App, as_of: &AsOf) -> Result<()> {
+    let store = app.store.as_ref();
+    let ended = winventory_core::fleet::MachineFilter {
+        eol_within: Some(0),
+        ..Default::default()
+    };
+    let list = winventory_core::fleet::list_machines(store, &app.catalog, as_of, &ended).await?;
+    let os_ended = list
+        .iter()
+        .find(|m| m.matched.iter().any(|c| c.kind == "os"));
+    let mut owners: std::collections::BTreeMap<&str, usize> = Default::default();
+    for m in &list {
+        if let Some(r) = &m.responsible {
+            *owners.entry(r).or_default() += 1;
+        }
+    }
+    let owner = owners.iter().max_by_key(|(_, n)| **n).map(|(l, _)| *l);
+    let db = &app.settings.database;
+    outln!("\nThe demo's database is {db}. To explore it, point the commands at it:");
+    outln!("  export WINVENTORY_DATABASE_URL={db}");
+    if let Some(m) = os_ended.or(list.first()) {
+        outln!(
+            "  winventory machine {:<28} # one machine, everything known",
+            m.hostname
+        );
+        if let (Some(p), Some(c)) = (&m.product, &m.cycle) {
+            outln!(
+                "  winventory machines --os {:<22} # the machines behind a report row",
+                format!("{p}:{c}")
+            );
+        }
+    }
+    if let Some(o) = owner {
+        outln!("  winventory owner {o:<30} # a person's machines and what ends on them");
+    }
+    outln!("  winventory machines --eol-within 0 --format csv   # every machine concerned, for a spreadsheet");
+    outln!("  winventory machines --unmatched                   # machines whose OS is not in the catalog");
+    outln!("  winventory report software --by application      # what licences count");
+    outln!("  winventory --help                                 # every command");
+    Ok(())
 }
 
 /// `winventory generate`.

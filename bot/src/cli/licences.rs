@@ -16,8 +16,9 @@ use winventory_core::licence::{
 use winventory_core::store::Store;
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format};
+use crate::cli::output::{self as render, Format, SummaryFormat};
 use crate::cli::reports::check_as_of;
+use crate::cli::output::outln;
 
 /// `winventory licence ...`.
 #[derive(Debug, Subcommand)]
@@ -57,12 +58,12 @@ pub enum LicenceCommand {
         /// The licence file (default: the `licences` setting).
         #[arg(long, value_name = "FILE")]
         licences: Option<PathBuf>,
-        /// Look at the end of this date instead of now.
-        #[arg(long, value_name = "DATE")]
+        /// Look at the end of this date (YYYY-MM-DD, UTC) instead of now.
+        #[arg(long, value_name = "DATE", value_parser = winventory_core::parse_ymd)]
         as_of: Option<chrono::NaiveDate>,
-        /// Output format (table or json).
+        /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: SummaryFormat,
     },
     /// The installs licence campaigns found no longer needed, for the team
     /// that uninstalls remotely: by default the ones owners asked the IT team
@@ -179,7 +180,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
             let _store = app.store.clone();
             let catalog = app.catalog.clone();
             let book = crate::app::load_licences(&file, &catalog)?;
-            println!(
+            outln!(
                 "{}: {} licence{} checked, no mistakes",
                 file.display(),
                 book.licences.len(),
@@ -204,7 +205,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
             let book = load(app, licences.as_deref(), &catalog)?;
             let as_of = match as_of {
                 Some(d) => AsOf::end_of(d, app.settings.freshness_days),
-                None => AsOf::now(app.settings.freshness_days),
+                None => AsOf::at(app.clock.now(), app.settings.freshness_days),
             };
             check_as_of(store.as_ref(), &as_of).await?;
             let Some(l) = book.find(&what, as_of.date) else {
@@ -245,12 +246,12 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
                 as_of.instant,
                 &groups,
             );
-            if format == Format::Json {
+            if format == SummaryFormat::Json {
                 render::json(&r)?;
                 return Ok(0);
             }
             let c = r.currency;
-            println!(
+            outln!(
                 "{} ({}): {} seats at {} {c} per {}, {}",
                 l.name,
                 l.covers,
@@ -261,7 +262,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
                 l.period,
                 l.model.as_str()
             );
-            println!(
+            outln!(
                 "today:      {} {c} a year ({} seats owned, {} in use counting stale machines{})",
                 r.cost_today,
                 r.seats_today
@@ -276,7 +277,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
                     ),
                 }
             );
-            println!(
+            outln!(
                 "simulated:  {} {c} a year ({} seats needed, {}, {} {c} per {})",
                 r.cost_simulated,
                 r.seats_simulated,
@@ -289,7 +290,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
             } else {
                 ""
             };
-            println!("difference: {sign}{} {c} a year", r.difference);
+            outln!("difference: {sign}{} {c} a year", r.difference);
             if !r.groups.is_empty() {
                 render::rows(
                     Format::Table,

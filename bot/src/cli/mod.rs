@@ -10,6 +10,7 @@ pub mod campaigns;
 mod catalog;
 mod ingest;
 pub mod licences;
+mod manual;
 pub mod output;
 mod reports;
 mod users;
@@ -20,7 +21,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::App;
-use crate::cli::output::Format;
+use crate::cli::output::{Format, SummaryFormat};
 use crate::clock::Clock;
 use crate::settings::{Overrides, Settings};
 
@@ -74,7 +75,8 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "WINVENTORY_CATALOG", value_name = "FILE")]
     catalog: Option<PathBuf>,
     /// Log level (error, warn, info, debug), or a tracing filter such as
-    /// `winventory_ingest=debug` [default: warn].
+    /// `winventory_ingest=debug` [default: warn, the Matrix SDK's own lines
+    /// off]. Colour only when standard error is a terminal.
     #[arg(long, global = true, env = "WINVENTORY_LOG", value_name = "FILTER")]
     log: Option<String>,
 }
@@ -94,6 +96,18 @@ enum Command {
     /// `exceptions` register of campaigns.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// List machines: the ones behind any count of a report, by OS or
+    /// software cycle, end of life, owner or group.
+    ///
+    /// Filters combine (every one given must hold). Without `--stale` or
+    /// `--all` only fresh machines are listed, the ones reports count, so
+    /// `report os`'s row windows-server 2012-r2 is `machines --os
+    /// windows-server:2012-r2`, a software row of `report eol` is
+    /// `machines --software PRODUCT:CYCLE`, and `--eol-within 0` is every
+    /// machine with something that has reached end of life. PRODUCT and
+    /// CYCLE are catalog ids, as `catalog show` and the JSON of the reports
+    /// spell them.
+    Machines(reports::MachinesArgs),
     /// Everything known about one machine (stale ones included).
     Machine {
         /// Hostname (case-insensitive).
@@ -111,13 +125,14 @@ enum Command {
         #[command(flatten)]
         when: AsOfArgs,
         /// Also list what ends within this many days after as-of.
-        #[arg(long, default_value_t = 180, value_name = "DAYS")]
+        #[arg(long, default_value_t = 180, value_name = "DAYS", alias = "days")]
         within: u32,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// The user directory.
+    /// The user directory: import it from a CSV file, list it, show one
+    /// person.
     #[command(subcommand)]
     Users(UsersCommand),
     /// The lifecycle catalog: show it, refresh it from endoflife.date.
@@ -125,9 +140,14 @@ enum Command {
     Catalog(CatalogCommand),
     /// Generate the bundled demo fleet, ingest it and show the reports.
     ///
-    /// Uses the database in force (by default sqlite://winventory.db in the
-    /// working directory); nothing else is needed.
+    /// The demo writes to a database of its own (`--into`, by default
+    /// winventory-demo.db in the working directory), never to the one
+    /// configured, and ends with commands to explore it. Nothing else is
+    /// needed.
     Demo {
+        /// The demo's database.
+        #[arg(long, value_name = "URL", default_value = DEMO_DATABASE)]
+        into: String,
         /// Machines in the demo fleet.
         #[arg(long, default_value_t = 60)]
         machines: usize,
@@ -204,6 +224,21 @@ enum Command {
         #[arg(long)]
         no_worker: bool,
     },
+    /// Print shell completions (generated from the same definitions as
+    /// `--help`): `winventory completions bash >
+    /// /etc/bash_completion.d/winventory`, or zsh, fish, elvish, powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff, from the same definitions as `--help`):
+    /// `winventory man | man -l -`; with `--out DIR`, one page per command
+    /// (winventory.1, winventory-report-eol.1, ...) for `man -M`.
+    Man {
+        /// Write every command's page into this folder (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Write a synthetic fleet in the CMF format (for trials and benchmarks).
     Generate {
         /// Machines.
@@ -227,10 +262,11 @@ enum Command {
     },
 }
 
+/// `--as-of DATE`, shared by the commands that read as of a date.
 #[derive(Debug, Args, Clone, Copy)]
-struct AsOfArgs {
+pub struct AsOfArgs {
     /// Look at the end of this date (YYYY-MM-DD, UTC) instead of now.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = winventory_core::parse_ymd)]
     as_of: Option<NaiveDate>,
 }
 
@@ -244,14 +280,22 @@ enum ReportCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
-    /// OS and software cycles that have reached end of life (by as-of +
-    /// DAYS), with how many fresh machines run them.
+    /// What has reached end of life (or will within DAYS of as-of), by
+    /// product: how many fresh machines, which cycles, the product with
+    /// most machines first; `--by cycle` lists each cycle on its own row.
+    ///
+    /// Follow a row to its machines with `winventory machines --os
+    /// PRODUCT[:CYCLE]` or `--software PRODUCT[:CYCLE]` (`--eol-within
+    /// DAYS` lists every machine concerned).
     Eol {
         #[command(flatten)]
         when: AsOfArgs,
         /// Include what ends within this many days after as-of.
-        #[arg(long, default_value_t = 0, value_name = "DAYS")]
+        #[arg(long, default_value_t = 0, value_name = "DAYS", alias = "days")]
         within: u32,
+        /// One row per product (the default) or per cycle.
+        #[arg(long, value_enum, default_value = "product")]
+        by: reports::EolBy,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
@@ -301,6 +345,25 @@ enum UsersCommand {
         file: String,
         /// Output format of the summary.
         #[arg(long, value_enum, default_value_t)]
+        format: SummaryFormat,
+    },
+    /// Everyone in the directory, with their chat addresses, groups and
+    /// machines (any age).
+    List {
+        /// Only the members of this group.
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// One person of the directory (`owner LOGIN` shows what their
+    /// machines run).
+    Show {
+        /// Login (case-insensitive).
+        login: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
 }
@@ -326,25 +389,107 @@ enum CatalogCommand {
     },
 }
 
+/// Where `demo` writes unless told otherwise.
+pub const DEMO_DATABASE: &str = "sqlite://winventory-demo.db";
+
+/// The log filter without `--log`.
+const DEFAULT_LOG: &str = "warn,matrix_sdk=off,matrix_sdk_base=off,matrix_sdk_crypto=off,\
+                           matrix_sdk_sqlite=off,matrix_sdk_common=off,matrix_sdk_ui=off";
+
 impl Cli {
-    /// The log filter `--log` names (`warn` by default).
+    /// The log filter `--log` names. By default, warnings of Winventory's
+    /// own and of the libraries it drives, except the Matrix SDK's own
+    /// chatter (it logs a missing account-data entry as an error at every
+    /// start); its failures reach the log through ours.
     pub fn log_filter(&self) -> &str {
-        self.global.log.as_deref().unwrap_or("warn")
+        self.global.log.as_deref().unwrap_or(DEFAULT_LOG)
     }
+}
+
+impl Command {
+    /// What a command needs of the database: a read command pointed at a
+    /// SQLite file that does not exist stops with what to do instead of
+    /// creating an empty database and printing empty tables.
+    fn database_use(&self) -> DatabaseUse {
+        use campaigns::CampaignCommand as C;
+        use licences::LicenceCommand as L;
+        match self {
+            Command::Report(_)
+            | Command::Machine { .. }
+            | Command::Machines(_)
+            | Command::Owner { .. }
+            | Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
+            | Command::Audit { .. }
+            | Command::Outbox { .. }
+            | Command::Licence(L::Whatif { .. } | L::Removals { .. })
+            | Command::Campaign(
+                C::List { .. }
+                | C::Show { .. }
+                | C::Status { .. }
+                | C::History { .. }
+                | C::Exceptions { .. }
+                | C::Preview { .. },
+            ) => DatabaseUse::Reads,
+            // The bundled catalog is there without any database.
+            Command::Catalog(CatalogCommand::Show { .. })
+            | Command::Licence(L::Check { .. })
+            | Command::Campaign(C::Check { .. }) => DatabaseUse::Optional,
+            _ => DatabaseUse::Writes,
+        }
+    }
+}
+
+/// See [`Command::database_use`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DatabaseUse {
+    /// Reads what was stored: the database must exist.
+    Reads,
+    /// Uses what is stored if there is any (an absent SQLite file is not
+    /// created; an empty database in memory stands in).
+    Optional,
+    /// Stores: a SQLite file is created on first use.
+    Writes,
+}
+
+/// The file a `sqlite:` URL names (`None`: another backend, or memory).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(path))
 }
 
 /// Run the command line: settings resolved, the application built once,
 /// one command run. Returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(*shell, &mut cmd, "winventory", &mut out);
+            return Ok(0);
+        }
+        Command::Man { out } => {
+            return manual::write(out.as_deref());
+        }
+        _ => {}
+    }
     let clock = Clock::from_env()?;
     let g = cli.global;
     let eol_api = match &cli.command {
         Command::Catalog(CatalogCommand::Refresh { api, .. }) => api.clone(),
         _ => None,
     };
+    let database = match &cli.command {
+        Command::Demo { into, .. } => Some(into.clone()),
+        _ => g.database,
+    };
     let settings = Settings::resolve(Overrides {
         config: g.config,
-        database: g.database,
+        database,
         network_db: match &cli.command {
             Command::Ingest(a) => a.network_db.clone(),
             _ => None,
@@ -368,15 +513,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             programs,
             seed,
             stale,
-            at.unwrap_or_else(Utc::now),
+            at.unwrap_or_else(|| clock.now()),
             &out,
         );
+    }
+    let mut settings = settings;
+    if let Some(file) = sqlite_file(&settings.database)
+        && !file.exists()
+    {
+        match cli.command.database_use() {
+            DatabaseUse::Reads => {
+                eprintln!(
+                    "error: there is no database at {}: nothing has been stored there yet.\n\
+                     Point --database or WINVENTORY_DATABASE_URL at the site's database, \
+                     or store something first: `winventory ingest SNAPSHOT.jsonl` \
+                     (or try `winventory demo`, which writes its own winventory-demo.db).",
+                    file.display()
+                );
+                return Ok(2);
+            }
+            DatabaseUse::Optional => settings.database = "sqlite::memory:".into(),
+            DatabaseUse::Writes => {}
+        }
     }
     let shared = std::sync::Arc::new(App::open(settings, clock).await?);
     let app = shared.as_ref();
     let as_of = |w: AsOfArgs| match w.as_of {
         Some(d) => winventory_core::AsOf::end_of(d, app.settings.freshness_days),
-        None => winventory_core::AsOf::now(app.settings.freshness_days),
+        None => winventory_core::AsOf::at(app.clock.now(), app.settings.freshness_days),
     };
     match cli.command {
         Command::Ingest(args) => ingest::ingest(app, args).await,
@@ -386,14 +550,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(ReportCommand::Eol {
             when,
             within,
+            by,
             format,
-        }) => reports::report_eol(app, &as_of(when), within, format).await,
+        }) => reports::report_eol(app, &as_of(when), within, by, format).await,
         Command::Report(ReportCommand::Exceptions { format }) => {
             campaigns::report_exceptions(app, format).await
         }
         Command::Report(ReportCommand::Software { when, by, format }) => {
             reports::report_software(app, &as_of(when), by, format).await
         }
+        Command::Machines(args) => reports::machines(app, &as_of(args.when), &args).await,
         Command::Machine { host, when, format } => {
             reports::machine(app, &host, &as_of(when), format).await
         }
@@ -406,13 +572,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Users(UsersCommand::Import { file, format }) => {
             users::users_import(app, &file, format).await
         }
+        Command::Users(UsersCommand::List { group, format }) => {
+            users::users_list(app, group.as_deref(), format).await
+        }
+        Command::Users(UsersCommand::Show { login, format }) => {
+            users::users_show(app, &login, format).await
+        }
         Command::Catalog(CatalogCommand::Show { product, format }) => {
             catalog::catalog_show(app, product.as_deref(), format).await
         }
         Command::Catalog(CatalogCommand::Refresh { products, .. }) => {
             catalog::catalog_refresh(app, &products).await
         }
-        Command::Demo { machines, programs } => ingest::demo(app, machines, programs).await,
+        Command::Demo {
+            machines, programs, ..
+        } => ingest::demo(app, machines, programs).await,
         Command::Campaign(cmd) => campaigns::run(app, cmd).await,
         #[cfg(feature = "bench")]
         Command::Bench(cmd) => bench::run(app, cmd).await,
@@ -429,6 +603,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Worker { once } => crate::tasks::worker(app, once).await,
         Command::Serve { no_worker } => crate::tasks::serve(shared.clone(), no_worker).await,
         // Run above, before any store is opened.
-        Command::Generate { .. } => Ok(0),
+        Command::Generate { .. } | Command::Completions { .. } | Command::Man { .. } => Ok(0),
     }
 }

@@ -21,6 +21,51 @@ pub enum Format {
     Csv,
 }
 
+/// How to print a summary that is not a table (`--format csv` has no table
+/// to print there, so it is refused by the argument parser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SummaryFormat {
+    /// Lines for people.
+    #[default]
+    #[value(alias = "table")]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// `println!` for command output: a write that fails (a closed pipe: `|
+/// head`) returns the error from the enclosing function instead of
+/// panicking, and `main` ends quietly on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            return Err(e.into());
+        }
+    }};
+}
+pub(crate) use outln;
+
+/// Whether an error is a write to a closed pipe (the reader went away:
+/// `winventory report eol --format json | head`), which ends a command
+/// quietly, as Unix tools do.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        if let Some(j) = cause.downcast_ref::<serde_json::Error>() {
+            return j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe);
+        }
+        if let Some(c) = cause.downcast_ref::<csv::Error>()
+            && let csv::ErrorKind::Io(io) = c.kind()
+        {
+            return io.kind() == std::io::ErrorKind::BrokenPipe;
+        }
+        false
+    })
+}
+
 /// A lifecycle value for people.
 pub fn lc(v: Option<Lifecycle>) -> String {
     match v {

@@ -4,18 +4,18 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-struct Cli {
-    dir: tempfile::TempDir,
+pub(crate) struct Cli {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("tmp"),
         }
     }
 
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+    pub(crate) fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_winventory"));
         cmd.current_dir(self.dir.path())
             .args(args)
@@ -38,7 +38,7 @@ impl Cli {
         child.wait_with_output().expect("wait")
     }
 
-    fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args, None);
         assert!(
             out.status.success(),
@@ -48,14 +48,14 @@ impl Cli {
         serde_json::from_slice(&out.stdout).expect("JSON on stdout")
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         let p = self.dir.path().join(name);
         std::fs::write(&p, text).expect("write");
         p.display().to_string()
     }
 }
 
-fn fleet() -> String {
+pub(crate) fn fleet() -> String {
     [
         r#"{"hostname": "SRV2012", "collected_at": "2026-11-26T02:00:00Z", "os": {"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}, "responsible": "asmith", "software": [{"name": "Python 3.8.10 (64-bit)", "version": "3.8.10", "publisher": "Python Software Foundation", "install_date": "20200101"}]}"#,
         r#"{"hostname": "PC11", "collected_at": "2026-11-26T02:00:00Z", "os": {"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}, "main_user": "jdoe"}"#,
@@ -65,7 +65,7 @@ fn fleet() -> String {
     .join("\n")
 }
 
-const NOW: &str = "--now=2026-11-27T12:00:00Z";
+pub(crate) const NOW: &str = "--now=2026-11-27T12:00:00Z";
 
 #[test]
 fn ingest_prints_the_documented_json_summary_and_exit_codes() {
@@ -173,7 +173,16 @@ fn reports_keep_their_json_contract() {
         }
     }
 
-    let eol = cli.json(&["report", "eol", "--as-of", "2026-11-27", "--format", "json"]);
+    let eol = cli.json(&[
+        "report",
+        "eol",
+        "--as-of",
+        "2026-11-27",
+        "--by",
+        "cycle",
+        "--format",
+        "json",
+    ]);
     let got: Vec<_> = eol
         .as_array()
         .expect("array")
@@ -204,6 +213,8 @@ fn reports_keep_their_json_contract() {
         "2026-11-27",
         "--within",
         "400",
+        "--by",
+        "cycle",
         "--format",
         "json",
     ]);
@@ -250,10 +261,15 @@ fn reports_keep_their_json_contract() {
 #[test]
 fn an_unknown_host_exits_non_zero_with_a_clear_message() {
     let cli = Cli::new();
+    let f = cli.write("fleet.jsonl", &fleet());
+    assert!(cli.run(&["ingest", &f, NOW], None).status.success());
     let out = cli.run(&["machine", "NOPE"], None);
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("NOPE") && err.contains("report os"), "{err}");
+    assert!(
+        err.contains("NOPE") && err.contains("winventory machines"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -323,14 +339,33 @@ fn the_demo_runs_on_a_fresh_directory_with_no_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Windows Server 2012 R2"), "{text}");
     assert!(
-        text.contains("windows-server") && text.contains("2012-r2"),
-        "{text}"
+        cli.dir.path().join("winventory-demo.db").exists(),
+        "the demo's own database is created in the working directory"
     );
     assert!(
-        cli.dir.path().join("winventory.db").exists(),
-        "the default database is created in the working directory"
+        !cli.dir.path().join("winventory.db").exists(),
+        "the demo never writes to the configured database"
     );
+    // It ends with commands that work on its own fleet.
+    let next: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("winventory "))
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("--help"))
+        .collect();
+    assert!(next.len() >= 5, "{text}");
+    for cmd in next {
+        let mut args = vec!["--database", "sqlite://winventory-demo.db"];
+        args.extend(cmd.split_whitespace());
+        let out = cli.run(&args, None);
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -384,7 +419,9 @@ async fn catalog_refresh_saves_new_dates_and_the_reports_follow_them() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let eol = cli.json(&["report", "eol", "--as-of", "2026-11-27", "--format", "json"]);
+    let eol = cli.json(&[
+        "report", "eol", "--as-of", "2026-11-27", "--by", "cycle", "--format", "json",
+    ]);
     let products: Vec<&str> = eol
         .as_array()
         .expect("rows")

@@ -258,6 +258,12 @@ pub trait CampaignStore: Send + Sync {
         spec: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<i64>>;
+    /// Replace a draft campaign's kind and definition; `false` (and
+    /// nothing changed) when it is not a draft.
+    async fn replace_draft(&self, id: i64, kind: &str, spec: &str) -> Result<bool>;
+    /// Delete a draft campaign with what hangs on it; `false` (and nothing
+    /// deleted) when it is not a draft.
+    async fn delete_draft(&self, id: i64) -> Result<bool>;
     /// Every campaign, oldest first.
     async fn campaigns(&self) -> Result<Vec<CampaignRow>>;
     /// One campaign by id or name.

@@ -49,7 +49,10 @@ pub use inventory::{
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, SoftwareWrite, TitleRow,
 };
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
-pub use reports::{InstalledSoftware, MachineRow, RejectedMachine, ReportStore, StoreCounts};
+pub use reports::{
+    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore,
+    StoreCounts,
+};
 pub use sql::{PostgresStore, SqlStore, SqliteStore};
 
 /// `Result` with [`StoreError`].
@@ -148,6 +151,26 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
         let opts = sqlx::postgres::PgConnectOptions::from_str(url)
             .map_err(connect_err)?
             .log_slow_statements(SLOW_LEVEL, SLOW_AFTER);
+        // One connection first, on its own: a server that refuses or cannot
+        // be reached is said at once ("connection refused"), not after the
+        // pool has retried for its whole acquire time-out.
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(e)) => return Err(connect_err(e)),
+            Err(_) => {
+                return Err(connect_err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the server did not answer within 5 seconds",
+                ))));
+            }
+        }
         // No ping before each use: it is a round trip per query (a button
         // click makes ten). Only a connection that sat idle for a second
         // or more is pinged first, so after a server restart the idle ones

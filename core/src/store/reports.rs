@@ -81,6 +81,33 @@ pub struct StoreCounts {
     pub users: i64,
 }
 
+/// Which machines `winventory machines` starts from, by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Freshness {
+    /// Those the window counts (what every report counts).
+    #[default]
+    Fresh,
+    /// Those whose latest report is older than the freshness window.
+    Stale,
+    /// Both.
+    Any,
+}
+
+/// The part of a machine listing the database selects: age, and whose
+/// they are. Cycles and end-of-life dates are the catalog's, so they are
+/// filtered by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineSelection {
+    /// Fresh, stale or both, for this window (a dated as-of also leaves
+    /// out the machines reported after it).
+    pub freshness: Freshness,
+    /// Only machines this login (lower-cased) is responsible for or mainly
+    /// uses.
+    pub owner: Option<String>,
+    /// Only machines whose responsible or main user is in this group.
+    pub group: Option<String>,
+}
+
 /// What the reports read: counts over a [`Window`], the licence facts, one
 /// machine or one person's machines, and what is stored.
 #[async_trait]
@@ -119,6 +146,21 @@ pub trait ReportStore: Send + Sync {
     async fn software_cycles_of(&self, machine_ids: &[i64]) -> Result<Vec<(i64, CycleRef)>>;
     /// Machines a person is responsible for or mainly uses.
     async fn machines_of(&self, login: &str) -> Result<Vec<MachineRow>>;
+    /// The machines a selection names, in the window (ordered by host key).
+    async fn select_machines(
+        &self,
+        selection: &MachineSelection,
+        window: Window,
+    ) -> Result<Vec<MachineRow>>;
+    /// Distinct machines the window counts that have one of these cycles
+    /// of `product` installed (a machine with two ended Java cycles is one
+    /// machine).
+    async fn machines_with_software(
+        &self,
+        product: &str,
+        cycles: &[String],
+        window: Window,
+    ) -> Result<i64>;
     /// Counts of what is stored.
     async fn counts(&self) -> Result<StoreCounts>;
     /// The machines set aside for fields over the format's limits, oldest

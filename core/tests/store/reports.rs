@@ -111,3 +111,77 @@ on_both_backends! {
         assert!(store.licence_holders(&[], dated).await.expect("none").is_empty());
     }
 }
+
+on_both_backends! {
+    async fn a_machine_selection_applies_the_window_its_age_and_whose_machines_they_are(backend) {
+        use winventory_core::store::{Freshness, MachineSelection, UserImport};
+        let (_db, store) = store(backend).await;
+        fleet(store.as_ref()).await;
+        store
+            .import_users(
+                &[UserImport {
+                    user: winventory_core::User { login: "asmith".into(), ..Default::default() },
+                    groups: vec!["lab".into()],
+                }],
+                at(0),
+            )
+            .await
+            .expect("users");
+        let now = Window { since: at(-90 * 24 * 60), before: None };
+        let hosts = |sel: MachineSelection, w: Window| {
+            let store = store.clone();
+            async move {
+                store
+                    .select_machines(&sel, w)
+                    .await
+                    .expect("select")
+                    .into_iter()
+                    .map(|m| m.hostname)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(hosts(MachineSelection::default(), now).await, ["fresh", "late"]);
+        let stale = MachineSelection { freshness: Freshness::Stale, ..Default::default() };
+        assert_eq!(hosts(stale, now).await, ["stale"]);
+        let any = MachineSelection { freshness: Freshness::Any, ..Default::default() };
+        assert_eq!(hosts(any.clone(), now).await, ["fresh", "late", "stale"]);
+        let dated = Window { since: now.since, before: Some(at(30)) };
+        assert_eq!(hosts(any, dated).await, ["fresh", "stale"], "late is not known yet");
+        let jdoe = MachineSelection { owner: Some("jdoe".into()), ..Default::default() };
+        assert_eq!(hosts(jdoe, now).await, ["fresh", "late"]);
+        let lab = MachineSelection { group: Some("lab".into()), ..Default::default() };
+        assert_eq!(hosts(lab, now).await, ["fresh"], "asmith mainly uses it");
+        let nobody = MachineSelection { group: Some("none".into()), ..Default::default() };
+        assert!(hosts(nobody, now).await.is_empty());
+    }
+}
+
+on_both_backends! {
+    async fn machines_with_a_products_cycles_are_counted_once_each(backend) {
+        let (_db, store) = store(backend).await;
+        let two = |host: &str| {
+            let mut w = machine(host, at(0), None);
+            w.software = Some(SoftwareWrite {
+                hash: 2,
+                rows: Vec::new(),
+                cycles: vec![
+                    (cycle("oracle-jdk", "8"), Some(at(0))),
+                    (cycle("oracle-jdk", "11"), Some(at(0))),
+                ],
+                applications: Vec::new(),
+            });
+            w
+        };
+        store
+            .apply_machines(&[two("a"), two("b"), machine("c", at(0), None)], at(1))
+            .await
+            .expect("write");
+        let now = Window { since: at(-90 * 24 * 60), before: None };
+        let cycles = ["8".to_string(), "11".to_string()];
+        assert_eq!(store.machines_with_software("oracle-jdk", &cycles, now).await.expect("count"), 2);
+        assert_eq!(store.machines_with_software("oracle-jdk", &cycles[..1], now).await.expect("count"), 2);
+        assert_eq!(store.machines_with_software("python", &cycles, now).await.expect("count"), 0);
+        let gone = Window { since: at(10), before: None };
+        assert_eq!(store.machines_with_software("oracle-jdk", &cycles, gone).await.expect("count"), 0);
+    }
+}

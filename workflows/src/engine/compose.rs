@@ -50,18 +50,66 @@ impl Engine {
         text: &str,
         now: DateTime<Utc>,
     ) -> Result<(Campaign, Vec<String>), EngineError> {
-        let spec = CampaignSpec::parse(text)?;
-        self.templates.check(&spec.templates.digest)?;
-        let warnings = unknown_targets(&self.catalog, &spec)
-            .into_iter()
-            .map(|t| format!("the catalog has no {t}: it will match no machine"))
-            .collect();
+        let (spec, warnings) = self.check(text)?;
         let id = self
             .store
             .create_campaign(&spec.name, spec.kind.as_str(), text, now)
             .await?
             .ok_or_else(|| EngineError::NameTaken(spec.name.clone()))?;
         Ok((self.campaign(&id.to_string()).await?, warnings))
+    }
+
+    /// Check a campaign file's text as `create` would, storing nothing:
+    /// the parsed campaign, with warnings (targets the catalog does not
+    /// know).
+    pub fn check(&self, text: &str) -> Result<(CampaignSpec, Vec<String>), EngineError> {
+        let spec = CampaignSpec::parse(text)?;
+        self.templates.check(&spec.templates.digest)?;
+        let warnings = unknown_targets(&self.catalog, &spec)
+            .into_iter()
+            .map(|t| format!("the catalog has no {t}: it will match no machine"))
+            .collect();
+        Ok((spec, warnings))
+    }
+
+    /// Replace the definition of the draft of the same name with a file's
+    /// text (its id stays), or create it when there is none. A campaign
+    /// that has started cannot be replaced: nothing it sent may change.
+    pub async fn create_or_replace(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, Vec<String>), EngineError> {
+        let (spec, warnings) = self.check(text)?;
+        let Some(old) = self.store.campaign(&spec.name).await? else {
+            return self.create(text, now).await;
+        };
+        if !self
+            .store
+            .replace_draft(old.id, spec.kind.as_str(), text)
+            .await?
+        {
+            return Err(EngineError::State {
+                name: old.name,
+                state: old.state.as_str(),
+                what: "only a draft can be replaced; create a campaign with another name".into(),
+            });
+        }
+        Ok((self.campaign(&old.id.to_string()).await?, warnings))
+    }
+
+    /// Delete a draft campaign (nothing was ever sent for it: a test send
+    /// is dropped with it). A campaign that has started is closed instead.
+    pub async fn delete_draft(&self, id_or_name: &str) -> Result<Campaign, EngineError> {
+        let c = self.campaign(id_or_name).await?;
+        if !self.store.delete_draft(c.row.id).await? {
+            return Err(EngineError::State {
+                name: c.row.name.clone(),
+                state: c.row.state.as_str(),
+                what: "only a draft can be deleted; `winventory campaign close` ends a campaign that has started".into(),
+            });
+        }
+        Ok(c)
     }
 
     /// Change a campaign's state: `start` (from draft or paused), `pause`,

@@ -38,6 +38,40 @@ impl CampaignStore for This {
         Ok(id.map(|(id,)| id))
     }
 
+    async fn replace_draft(&self, id: i64, kind: &str, spec: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE campaigns SET kind = $1, spec = $2 WHERE id = $3 AND state = 'draft'",
+        )
+        .bind(kind)
+        .bind(spec)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_draft(&self, id: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND state = 'draft'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            // What names the campaign without a foreign key (a draft has
+            // none of it, unless a test send was answered).
+            for table in ["campaign_answers", "outbox_machines"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE campaign_id = $1"
+                )))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
         let q = format!("{CAMPAIGN_COLUMNS} ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(q))

@@ -11,9 +11,9 @@ use sqlx::{QueryBuilder, Row};
 use super::{Db, This};
 use crate::domain::{CycleRef, Window};
 use crate::store::sql::aggregates::{before_micros, minus, parse_id, parse_ids, parse_installs};
-use crate::store::sql::{cycle_ref, in_lists, parse_date};
+use crate::store::sql::{CHUNK_PARAMS, cycle_ref, in_lists, parse_date};
 use crate::store::{
-    InstalledSoftware, MachineRow, RejectedMachine, ReportStore, Result, StoreCounts, StoreError,
+    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore, Result, StoreCounts, StoreError,
     from_micros, to_micros,
 };
 
@@ -359,6 +359,88 @@ impl ReportStore for This {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::machine_row).collect()
+    }
+
+    async fn select_machines(
+        &self,
+        selection: &MachineSelection,
+        window: Window,
+    ) -> Result<Vec<MachineRow>> {
+        let mut qb = QueryBuilder::<Db>::new(concat!(machine_select!(), "WHERE m.last_report < "));
+        qb.push_bind(before_micros(window));
+        match selection.freshness {
+            Freshness::Fresh => {
+                qb.push(" AND m.last_report >= ");
+                qb.push_bind(to_micros(window.since));
+            }
+            Freshness::Stale => {
+                qb.push(" AND m.last_report < ");
+                qb.push_bind(to_micros(window.since));
+            }
+            Freshness::Any => {}
+        }
+        if let Some(login) = &selection.owner {
+            qb.push(" AND m.id IN (SELECT machine_id FROM machine_owners WHERE login = ");
+            qb.push_bind(login.clone());
+            qb.push(")");
+        }
+        if let Some(group) = &selection.group {
+            qb.push(
+                " AND m.id IN (SELECT o.machine_id FROM machine_owners o \
+                 JOIN group_members g ON g.login = o.login WHERE g.group_name = ",
+            );
+            qb.push_bind(group.clone());
+            qb.push(")");
+        }
+        qb.push(" ORDER BY m.host_key");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        rows.iter().map(Self::machine_row).collect()
+    }
+
+    async fn machines_with_software(
+        &self,
+        product: &str,
+        cycles: &[String],
+        window: Window,
+    ) -> Result<i64> {
+        if cycles.is_empty() {
+            return Ok(0);
+        }
+        let chunks = cycles.chunks(CHUNK_PARAMS - 3);
+        let one_query = chunks.len() == 1;
+        let mut ids = std::collections::HashSet::new();
+        for chunk in chunks {
+            // One query (every realistic product) counts in the database;
+            // more would count a machine once per query, so they list ids.
+            let mut qb = QueryBuilder::<Db>::new(if one_query {
+                "SELECT COUNT(DISTINCT s.machine_id) FROM machine_software s \
+                 JOIN machines m ON m.id = s.machine_id WHERE m.last_report >= "
+            } else {
+                "SELECT DISTINCT s.machine_id FROM machine_software s \
+                 JOIN machines m ON m.id = s.machine_id WHERE m.last_report >= "
+            });
+            qb.push_bind(to_micros(window.since));
+            qb.push(" AND m.last_report < ");
+            qb.push_bind(before_micros(window));
+            qb.push(" AND s.product = ");
+            qb.push_bind(product.to_string());
+            qb.push(" AND s.cycle IN (");
+            let mut sep = qb.separated(", ");
+            for c in chunk {
+                sep.push_bind(c.clone());
+            }
+            qb.push(")");
+            let rows: Vec<(i64,)> = qb
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+            if one_query {
+                return Ok(rows.first().map_or(0, |(n,)| *n));
+            }
+            ids.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
     }
 
     async fn counts(&self) -> Result<StoreCounts> {
