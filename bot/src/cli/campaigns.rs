@@ -12,8 +12,8 @@ use winventory_workflows::delivery::PAUSE_ALL;
 use winventory_workflows::engine::Engine;
 
 use crate::app::App;
-use crate::cli::output::{Format, json as print_json, opt, rows};
 use crate::cli::output::outln;
+use crate::cli::output::{Format, json as print_json, opt, rows};
 
 /// `winventory campaign ...`.
 #[derive(Debug, Subcommand)]
@@ -573,7 +573,10 @@ async fn run_command(
                 _ => {
                     outln!(
                         "{} ({}), deadline {} ({} days left)",
-                        s.campaign, s.state, s.deadline, s.days_left
+                        s.campaign,
+                        s.state,
+                        s.deadline,
+                        s.days_left
                     );
                     outln!(
                         "targets {}  messaged {}  open {}  answered {}  resolved {}  overdue {}  escalated {}  progress {}%",

@@ -16,9 +16,9 @@ use winventory_core::licence::{
 use winventory_core::store::Store;
 
 use crate::app::App;
+use crate::cli::output::outln;
 use crate::cli::output::{self as render, Format, SummaryFormat};
 use crate::cli::reports::check_as_of;
-use crate::cli::output::outln;
 
 /// `winventory licence ...`.
 #[derive(Debug, Subcommand)]

@@ -9,8 +9,8 @@ use winventory_core::store::Freshness;
 use winventory_core::{AsOf, Store};
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format, lc, opt};
 use crate::cli::output::outln;
+use crate::cli::output::{self as render, Format, lc, opt};
 
 /// The filters of `winventory machines`.
 #[derive(Debug, clap::Args)]
@@ -94,7 +94,9 @@ const CYCLE_COLUMNS: &[&str] = EOL_COLUMNS.split_at(1).1;
 /// are not counted is said on stderr (stdout keeps its JSON or CSV shape).
 pub async fn check_as_of(store: &dyn Store, as_of: &AsOf) -> Result<()> {
     // One index look-up: the oldest report, none when nothing is stored.
-    let (oldest, _) = store.reported_since(chrono::DateTime::<chrono::Utc>::MAX_UTC).await?;
+    let (oldest, _) = store
+        .reported_since(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+        .await?;
     if oldest.is_none() {
         eprintln!(
             "note: nothing ingested yet in this database: `winventory ingest SNAPSHOT.jsonl` stores a snapshot (docs/input-format.md), `winventory demo` shows the reports on a demo fleet"
@@ -419,11 +421,11 @@ pub async fn owner(
     if format == Format::Table {
         outln!(
             "{}{}: {} fresh machine(s)",
-        r.login,
-        r.name
-            .as_ref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default(),
+            r.login,
+            r.name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
             r.machines.len()
         );
     }
