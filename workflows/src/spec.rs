@@ -208,6 +208,7 @@ pub struct CampaignSpec {
     #[serde(default)]
     pub description: String,
     /// The date by which the machines must be dealt with.
+    #[serde(deserialize_with = "ymd")]
     pub deadline: NaiveDate,
     /// Group that is asked about machines with no known owner.
     pub fallback_group: String,
@@ -248,7 +249,13 @@ impl CampaignSpec {
     pub fn parse(text: &str) -> Result<Self, SpecError> {
         let spec: CampaignSpec = toml::from_str(text).map_err(|e| SpecError {
             line: e.span().map(|s| line_of(text, s.start)),
-            field: String::new(),
+            // toml names a nested key's table but not a top-level key:
+            // the key is the one assigned on the line of the mistake.
+            field: e
+                .span()
+                .and_then(|s| key_at(text, s.start))
+                .filter(|k| !e.message().contains(&format!("`{k}`")))
+                .unwrap_or_default(),
             message: e.message().trim().to_string(),
         })?;
         spec.check().map_err(|(field, message)| SpecError {
@@ -400,6 +407,44 @@ impl CampaignSpec {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The key assigned (`key = ...`) on the line holding `offset`, if any.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+    .then(|| key.to_string())
+}
+
+/// A date as campaign files write it: `"2027-03-31"` or a TOML date
+/// (`2027-03-31`); any other form is refused, saying which is wanted.
+fn ymd<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => winventory_core::parse_ymd(&s).map_err(D::Error::custom),
+        toml::Value::Datetime(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => NaiveDate::from_ymd_opt(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            )
+            .ok_or_else(|| D::Error::custom("not a day of the calendar (YYYY-MM-DD)")),
+            _ => Err(D::Error::custom(
+                "a date without a time: write dates as YYYY-MM-DD (for example 2027-03-31)",
+            )),
+        },
+        other => Err(D::Error::custom(format!(
+            "{other} is not a date: write dates as YYYY-MM-DD (for example 2027-03-31)"
+        ))),
+    }
 }
 
 /// The line where the last part of a dotted field is assigned, if any.
@@ -657,6 +702,16 @@ quiet_hours = "19:00-08:00"
             CampaignSpec::parse(&GOOD.replace("deadline = \"2027-03-31\"", "deadline = \"soon\""))
                 .expect_err("bad date");
         assert_eq!(e.line, Some(5));
+        assert_eq!(e.field, "deadline", "a top-level key is named too");
+
+        for other in ["31.03.2027", "2027-3-31", "03/31/2027"] {
+            let e = CampaignSpec::parse(&GOOD.replace("2027-03-31", other)).expect_err("refused");
+            assert_eq!((e.line, e.field.as_str()), (Some(5), "deadline"), "{e}");
+            assert!(e.message.contains("YYYY-MM-DD"), "{other}: {e}");
+        }
+        let bare = CampaignSpec::parse(&GOOD.replace("\"2027-03-31\"", "2027-03-31"))
+            .expect("a TOML date is a date");
+        assert_eq!(bare.deadline.to_string(), "2027-03-31");
 
         let e = CampaignSpec::parse(&GOOD.replace("fallback_group", "fallback"))
             .expect_err("unknown field");
