@@ -423,7 +423,7 @@ impl Engine {
                             vec![
                                 m.hostname.clone(),
                                 m.roles.join(", "),
-                                m.cycle.clone().unwrap_or_default(),
+                                m.label.clone().or(m.cycle.clone()).unwrap_or_default(),
                                 lc(m.eol),
                             ]
                         })
@@ -490,17 +490,26 @@ impl Engine {
                             String::new()
                         }
                     ),
-                    header: ["kind", "product", "cycle", "end of life", "machines"]
+                    header: ["kind", "release", "end of life", "machines"]
                         .map(String::from)
                         .to_vec(),
                     rows: rows
                         .iter()
-                        .filter(|r| product.as_ref().is_none_or(|p| r.product == *p))
+                        .filter(|r| {
+                            product.as_ref().is_none_or(|p| {
+                                r.product == *p
+                                    || self
+                                        .catalog
+                                        .product_name(&r.product)
+                                        .is_some_and(|n| n.to_lowercase() == *p)
+                            })
+                        })
                         .map(|r| {
                             vec![
                                 r.kind.to_string(),
-                                r.product.clone(),
-                                r.label.clone().unwrap_or_else(|| r.cycle.clone()),
+                                r.label
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{} {}", r.product, r.cycle)),
                                 lc(r.eol),
                                 r.machines.to_string(),
                             ]

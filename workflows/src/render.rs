@@ -240,7 +240,7 @@ pub struct MachineContext {
     pub hostname: String,
     /// OS as reported.
     pub os: String,
-    /// The matched cycle.
+    /// The matched OS release as people say it (`Windows 11 23H2 Enterprise`).
     pub cycle: Option<String>,
     /// End of life (ISO date).
     pub eol: Option<String>,
