@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use winventory_core::store::{AuditEntry, CampaignState};
-use winventory_core::{AsOf, HostKey, report};
+use winventory_core::{AsOf, report};
 
 use crate::engine::Engine;
 use crate::engine::states::MachineState;
@@ -378,7 +378,7 @@ impl Engine {
                     .await?
                     .first()
                     .and_then(|(_, ms)| ms.first())
-                    .map_or_else(|| "PC042".to_string(), |m| m.host_key.clone());
+                    .map_or_else(|| "PC042".to_string(), |m| m.hostname.clone());
                 Output::text(format!(
                     "{}\n\n{}",
                     help(caller.admin),
@@ -457,7 +457,7 @@ impl Engine {
                 Output {
                     title: format!(
                         "{}: {} ({}), end of life {}; last report {}{}",
-                        HostKey::new(&m.hostname).as_str(),
+                        m.hostname,
                         m.os.caption,
                         m.label
                             .clone()
