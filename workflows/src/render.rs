@@ -240,7 +240,7 @@ pub struct MachineContext {
     pub hostname: String,
     /// OS as reported.
     pub os: String,
-    /// The matched cycle.
+    /// The matched OS release as people say it (`Windows 11 23H2 Enterprise`).
     pub cycle: Option<String>,
     /// End of life (ISO date).
     pub eol: Option<String>,
@@ -261,7 +261,7 @@ pub struct MachineContext {
 pub struct ExceptionNotice {
     /// The owner who asked.
     pub person: Addressee,
-    /// Host key.
+    /// The machine's hostname as last reported.
     pub host: String,
     /// The campaign's title.
     pub campaign: String,
@@ -497,7 +497,7 @@ impl Templates {
         };
         let notice = ExceptionNotice {
             person: person.clone(),
-            host: "pc1".into(),
+            host: "PC1".into(),
             campaign: "c".into(),
             approved: false,
             until: Some("2027-01-01".into()),

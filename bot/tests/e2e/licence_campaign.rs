@@ -206,7 +206,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
     let got = bob.messages(2).await;
     assert!(
         got.get(1)
-            .is_some_and(|m| m.contains("Recorded for pc3: no longer needed: please remove it")),
+            .is_some_and(|m| m.contains("Recorded for PC3: no longer needed: please remove it")),
         "{got:?}"
     );
     dan.messages(1).await;
@@ -222,7 +222,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
     let got = dan.messages(2).await;
     assert!(
         got.get(1)
-            .is_some_and(|m| m.contains("Recorded for pc5: still needed")),
+            .is_some_and(|m| m.contains("Recorded for PC5: still needed")),
         "{got:?}"
     );
     drop(server);

@@ -48,7 +48,7 @@ pub struct LinkView {
     pub claims: Claims,
     /// The campaign's title.
     pub campaign: String,
-    /// Hostnames the answer covers.
+    /// Hostnames the answer covers, as last reported.
     pub machines: Vec<String>,
     /// The recipient's language.
     pub language: String,
@@ -176,7 +176,7 @@ impl Engine {
         Ok(Picked {
             view: LinkView {
                 campaign,
-                machines: machines.iter().map(|m| m.host_key.clone()).collect(),
+                machines: machines.iter().map(|m| m.hostname.clone()).collect(),
                 language,
                 mattermost_username: person.and_then(|u| u.mattermost_username),
                 claims,

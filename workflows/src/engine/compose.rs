@@ -173,7 +173,10 @@ impl Engine {
             .filter(|m| scope.contains(m))
             .map(|m| NewTarget {
                 machine_id: m.id,
-                host_key: m.hostname.to_lowercase(),
+                host_key: winventory_core::HostKey::new(&m.hostname)
+                    .as_str()
+                    .to_string(),
+                hostname: m.hostname.clone(),
                 recipient: recipient_key(m, &c.spec.fallback_group),
             })
             .collect();
