@@ -413,42 +413,10 @@ pub async fn eol_by_product(
     Ok(out)
 }
 
-/// The product as people name it: the part its cycles' labels share
-/// before the cycle (`Windows Server 2012 R2` -> `Windows Server`), else
-/// the catalog's product title.
+/// The product as people name it (`Windows Server`, `Notepad++`), else
+/// its id.
 pub fn product_label(catalog: &Catalog, product: &str) -> String {
-    let mut common: Option<Vec<String>> = None;
-    let mut title = None;
-    for i in catalog.cycles().filter(|i| i.product == product) {
-        title.get_or_insert_with(|| i.product_title.clone());
-        let words: Vec<String> = i
-            .label
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        common = Some(match common {
-            None => words,
-            Some(c) => c
-                .into_iter()
-                .zip(words)
-                .take_while(|(a, b)| a == b)
-                .map(|(a, _)| a)
-                .collect(),
-        });
-    }
-    // Words that hold a digit are versions, not the name.
-    let name: Vec<String> = common
-        .unwrap_or_default()
-        .into_iter()
-        .take_while(|w| !w.chars().any(|c| c.is_ascii_digit()))
-        .collect();
-    if name.is_empty() {
-        title.unwrap_or_else(|| product.to_string())
-    } else {
-        name.join(" ")
-    }
+    catalog.product_name(product).unwrap_or(product).to_string()
 }
 
 #[cfg(test)]

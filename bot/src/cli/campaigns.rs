@@ -522,7 +522,7 @@ async fn run_command(
                 ],
                 |m: &winventory_core::store::CampaignMachine| {
                     vec![
-                        m.host_key.clone(),
+                        m.hostname.clone(),
                         m.recipient.clone(),
                         m.state.clone(),
                         opt(&m.answer),

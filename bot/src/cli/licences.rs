@@ -353,7 +353,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
                 ],
                 |r| {
                     vec![
-                        r.host_key.clone(),
+                        r.hostname.clone(),
                         r.application.clone(),
                         r.status.as_str().to_string(),
                         r.answer.clone().unwrap_or_default(),

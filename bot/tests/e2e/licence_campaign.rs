@@ -319,11 +319,11 @@ async fn licence_campaign(backend: Backend, tag: &str) {
         "{csv}"
     );
     assert!(
-        lines[1].starts_with("pc3,MATLAB,pending,remove,bob,,"),
+        lines[1].starts_with("PC3,MATLAB,pending,remove,bob,,"),
         "{csv}"
     );
     assert!(
-        lines[2].starts_with(&format!("pc7,MATLAB,overdue,uninstall,ann,{by},")),
+        lines[2].starts_with(&format!("PC7,MATLAB,overdue,uninstall,ann,{by},")),
         "{csv}"
     );
     let confirmed = site.json(&[
