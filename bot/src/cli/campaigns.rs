@@ -359,6 +359,9 @@ async fn run_command(
                 wave.machines_added,
                 wave.queued
             );
+            if let Some(notice) = winventory_workflows::engine::start_notice(&started, &wave, now) {
+                println!("{notice}");
+            }
             if !wave.unreachable.is_empty() {
                 println!(
                     "no email address for {} recipients: {}",
@@ -490,8 +493,18 @@ async fn run_command(
                 _ => {
                     println!(
                         "{} ({}), deadline {} ({} days left)",
-                        s.campaign, s.state, s.deadline, s.days_left
+                        s.campaign,
+                        s.state_text(),
+                        s.deadline,
+                        s.days_left
                     );
+                    if s.is_draft() {
+                        println!(
+                            "no machine is selected or asked before `winventory campaign start {}`",
+                            s.campaign
+                        );
+                        return Ok(0);
+                    }
                     println!(
                         "targets {}  messaged {}  open {}  answered {}  resolved {}  overdue {}  escalated {}  progress {}%",
                         s.targets,
@@ -501,7 +514,7 @@ async fn run_command(
                         s.resolved,
                         s.overdue,
                         s.escalated,
-                        s.progress_percent
+                        s.progress_percent.unwrap_or_default()
                     );
                     for (kind, n) in &s.answered {
                         println!("  {kind}: {n}");

@@ -32,7 +32,7 @@ mod wave;
 
 pub use answers::{LinkError, LinkView, Picked, Recorded};
 pub use chat::{ChatAnswer, ChatError};
-pub use compose::Status;
+pub use compose::{Status, start_notice};
 pub use digest::Route;
 pub use exceptions::{EXCEPTION_NOTICE_DAYS, ExceptionRow};
 pub use preview::PreviewSummary;
