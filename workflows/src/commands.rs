@@ -536,6 +536,13 @@ impl Engine {
                 }
             }
             Command::CampaignStatus(id) => match self.status(id, now).await {
+                Ok(s) if s.is_draft() => Output::text(format!(
+                    "{} ({}), deadline {} ({} days left)",
+                    s.campaign,
+                    s.state_text(),
+                    s.deadline,
+                    s.days_left
+                )),
                 Ok(s) => Output {
                     title: format!(
                         "{} ({}), deadline {} ({} days left): {} targets, {} messaged, {} open, {} resolved, {} overdue, {} escalated, {}% done",
@@ -549,7 +556,7 @@ impl Engine {
                         s.resolved,
                         s.overdue,
                         s.escalated,
-                        s.progress_percent
+                        s.progress_percent.unwrap_or_default()
                     ),
                     header: ["answer", "machines"].map(String::from).to_vec(),
                     rows: s

@@ -212,9 +212,10 @@ pub struct DigestContext {
 pub struct CampaignContext {
     /// Short name.
     pub name: String,
-    /// The campaign's title as its file gives it.
+    /// The campaign's title in the reader's language (its translation in
+    /// the campaign file, else its `title`).
     pub title: String,
-    /// Why.
+    /// Why, in the reader's language (likewise).
     pub description: String,
     /// `eol` or `licence`.
     pub kind: String,
@@ -263,7 +264,7 @@ pub struct ExceptionNotice {
     pub person: Addressee,
     /// The machine's hostname as last reported.
     pub host: String,
-    /// The campaign's title.
+    /// The campaign's title, in the owner's language.
     pub campaign: String,
     /// Approved, else declined.
     pub approved: bool,

@@ -109,7 +109,7 @@ impl Engine {
                 let ctx = ExceptionNotice {
                     person: person.clone(),
                     host: m.hostname.clone(),
-                    campaign: c.spec.title.clone(),
+                    campaign: c.spec.title_in(&person.language).to_string(),
                     approved: approve,
                     until: m.answer_date.map(|d| d.to_string()),
                     note: note.map(str::to_string),
