@@ -156,8 +156,7 @@ pub fn parse_ymd(s: &str) -> Result<NaiveDate, String> {
     let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b
-            .iter()
+        && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shaped {
@@ -352,11 +351,25 @@ mod tests {
 
     #[test]
     fn dates_are_read_only_as_yyyy_mm_dd_and_other_forms_say_which_is_wanted() {
-        assert_eq!(parse_ymd("2027-03-31"), NaiveDate::from_ymd_opt(2027, 3, 31).ok_or(String::new()));
-        for bad in ["31.03.2027", "02/12/2026", "2026-2-1", "2026-02-1", "20260201", ""] {
-            let e = parse_ymd(bad).unwrap_err();
+        assert_eq!(
+            parse_ymd("2027-03-31"),
+            NaiveDate::from_ymd_opt(2027, 3, 31).ok_or(String::new())
+        );
+        for bad in [
+            "31.03.2027",
+            "02/12/2026",
+            "2026-2-1",
+            "2026-02-1",
+            "20260201",
+            "",
+        ] {
+            let e = parse_ymd(bad).expect_err("refused");
             assert!(e.contains("YYYY-MM-DD"), "{bad}: {e}");
         }
-        assert!(parse_ymd("2026-02-30").unwrap_err().contains("calendar"));
+        assert!(
+            parse_ymd("2026-02-30")
+                .expect_err("refused")
+                .contains("calendar")
+        );
     }
 }

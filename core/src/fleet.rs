@@ -380,8 +380,12 @@ pub async fn eol_by_product(
     }
     let mut out: Vec<ProductRow> = Vec::with_capacity(by.len());
     for ((kind, product), mut row) in by {
-        row.cycles
-            .sort_by_key(|c| (c.eol.map(Lifecycle::sort_key), std::cmp::Reverse(c.machines)));
+        row.cycles.sort_by_key(|c| {
+            (
+                c.eol.map(Lifecycle::sort_key),
+                std::cmp::Reverse(c.machines),
+            )
+        });
         row.eol = row.cycles.first().and_then(|c| c.eol);
         row.machines = if kind == "os" {
             // One OS per machine: the cycles' machines are distinct.
@@ -395,51 +399,24 @@ pub async fn eol_by_product(
         out.push(row);
     }
     out.sort_by(|a, b| {
-        (std::cmp::Reverse(a.machines), a.eol.map(Lifecycle::sort_key), &a.product).cmp(&(
-            std::cmp::Reverse(b.machines),
-            b.eol.map(Lifecycle::sort_key),
-            &b.product,
-        ))
+        (
+            std::cmp::Reverse(a.machines),
+            a.eol.map(Lifecycle::sort_key),
+            &a.product,
+        )
+            .cmp(&(
+                std::cmp::Reverse(b.machines),
+                b.eol.map(Lifecycle::sort_key),
+                &b.product,
+            ))
     });
     Ok(out)
 }
 
-/// The product as people name it: the part its cycles' labels share
-/// before the cycle (`Windows Server 2012 R2` -> `Windows Server`), else
-/// the catalog's product title.
+/// The product as people name it (`Windows Server`, `Notepad++`), else
+/// its id.
 pub fn product_label(catalog: &Catalog, product: &str) -> String {
-    let mut common: Option<Vec<String>> = None;
-    let mut title = None;
-    for i in catalog.cycles().filter(|i| i.product == product) {
-        title.get_or_insert_with(|| i.product_title.clone());
-        let words: Vec<String> = i
-            .label
-            .as_deref()
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        common = Some(match common {
-            None => words,
-            Some(c) => c
-                .into_iter()
-                .zip(words)
-                .take_while(|(a, b)| a == b)
-                .map(|(a, _)| a)
-                .collect(),
-        });
-    }
-    // Words that hold a digit are versions, not the name.
-    let name: Vec<String> = common
-        .unwrap_or_default()
-        .into_iter()
-        .take_while(|w| !w.chars().any(|c| c.is_ascii_digit()))
-        .collect();
-    if name.is_empty() {
-        title.unwrap_or_else(|| product.to_string())
-    } else {
-        name.join(" ")
-    }
+    catalog.product_name(product).unwrap_or(product).to_string()
 }
 
 #[cfg(test)]
@@ -448,10 +425,10 @@ mod tests {
 
     #[test]
     fn a_filter_reads_product_and_optional_cycle() {
-        let f: CycleFilter = "Windows-Server:2012-R2".parse().unwrap();
+        let f: CycleFilter = "Windows-Server:2012-R2".parse().expect("present");
         assert_eq!(f.product, "windows-server");
         assert_eq!(f.cycle.as_deref(), Some("2012-R2"));
-        let f: CycleFilter = "python".parse().unwrap();
+        let f: CycleFilter = "python".parse().expect("present");
         assert_eq!(f.cycle, None);
         assert!("".parse::<CycleFilter>().is_err());
         assert!("python:".parse::<CycleFilter>().is_err());
@@ -460,17 +437,24 @@ mod tests {
     #[test]
     fn a_filter_is_spelt_as_the_catalog_spells_it_or_refused_with_what_to_type() {
         let catalog = Catalog::builtin();
-        let f: CycleFilter = "windows-server:2012-R2".parse().unwrap();
+        let f: CycleFilter = "windows-server:2012-R2".parse().expect("present");
         assert_eq!(
-            f.resolve(&catalog).unwrap().cycle.as_deref(),
+            f.resolve(&catalog).expect("present").cycle.as_deref(),
             Some("2012-r2")
         );
-        let e = "windos".parse::<CycleFilter>().unwrap().resolve(&catalog);
-        assert!(e.unwrap_err().to_string().contains("catalog show"));
+        let e = "windos"
+            .parse::<CycleFilter>()
+            .expect("present")
+            .resolve(&catalog);
+        assert!(e.expect_err("refused").to_string().contains("catalog show"));
         let e = "python:9.9"
             .parse::<CycleFilter>()
-            .unwrap()
+            .expect("present")
             .resolve(&catalog);
-        assert!(e.unwrap_err().to_string().contains("catalog show python"));
+        assert!(
+            e.expect_err("refused")
+                .to_string()
+                .contains("catalog show python")
+        );
     }
 }

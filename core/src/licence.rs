@@ -852,8 +852,10 @@ pub struct Removal {
     pub application: String,
     /// Machine id.
     pub machine_id: i64,
-    /// Hostname as the campaign stored it.
+    /// The machine's host key (lower-cased): for matching and sorting.
     pub host_key: String,
+    /// Its hostname as last reported: what people are shown.
+    pub hostname: String,
     /// Who answered.
     pub answered_by: Option<String>,
     /// When (not in the export: it decides what a dated report knows).
@@ -1345,6 +1347,7 @@ end = 2026-07-01
             application: "MATLAB".into(),
             machine_id: machine,
             host_key: format!("pc{machine}"),
+            hostname: format!("PC{machine}"),
             answered_by: Some(user.into()),
             answered_at: None,
             answer: Some("uninstall".into()),

@@ -19,7 +19,7 @@ pub struct OsRow {
     pub product: Option<String>,
     /// Cycle.
     pub cycle: Option<String>,
-    /// Label.
+    /// The release as people say it (`Windows 10 22H2`).
     pub label: Option<String>,
     /// End of life.
     pub eol: Option<Lifecycle>,
@@ -138,7 +138,7 @@ pub struct CycleRow {
     pub product: String,
     /// Cycle.
     pub cycle: String,
-    /// Label.
+    /// The release as people say it (`Notepad++ 8.6`).
     pub label: Option<String>,
     /// End of life.
     pub eol: Option<Lifecycle>,
@@ -265,6 +265,8 @@ pub struct SoftwareView {
     pub product: Option<String>,
     /// Matched cycle.
     pub cycle: Option<String>,
+    /// The matched release as people say it (`Python 3.13`).
+    pub label: Option<String>,
     /// Its end of life.
     pub eol: Option<Lifecycle>,
     /// Application.
@@ -284,7 +286,7 @@ pub struct MachineView {
     pub product: Option<String>,
     /// Matched OS cycle.
     pub cycle: Option<String>,
-    /// Cycle label.
+    /// The OS release as people say it (`Windows 11 23H2 Enterprise`).
     pub label: Option<String>,
     /// End of life of the OS cycle.
     pub eol: Option<Lifecycle>,
@@ -333,11 +335,10 @@ pub async fn machine_report(
         .await?
         .into_iter()
         .map(|s| {
-            let eol = s
+            let info = s
                 .cycle
                 .as_ref()
-                .and_then(|c| catalog.get(&c.product, &c.cycle))
-                .and_then(|i| i.eol);
+                .and_then(|c| catalog.get(&c.product, &c.cycle));
             SoftwareView {
                 name: s.name,
                 version: s.version,
@@ -346,7 +347,8 @@ pub async fn machine_report(
                 last_used: s.last_used,
                 product: s.cycle.as_ref().map(|c| c.product.clone()),
                 cycle: s.cycle.map(|c| c.cycle),
-                eol,
+                label: info.and_then(|i| i.label.clone()),
+                eol: info.and_then(|i| i.eol),
                 application: s.application,
             }
         })
@@ -383,7 +385,8 @@ pub struct EndingItem {
     pub product: String,
     /// Cycle.
     pub cycle: String,
-    /// Label.
+    /// The release as people say it (`Windows 10 22H2`): what to show
+    /// where `product` and `cycle` are the catalog's identifiers.
     pub label: Option<String>,
     /// End of life.
     pub eol: Option<Lifecycle>,
@@ -394,7 +397,7 @@ pub struct EndingItem {
 /// One machine of a person.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OwnedMachine {
-    /// Hostname.
+    /// Hostname as last reported.
     pub hostname: String,
     /// `responsible`, `main_user` or both.
     pub roles: Vec<&'static str>,
@@ -402,6 +405,8 @@ pub struct OwnedMachine {
     pub product: Option<String>,
     /// OS cycle.
     pub cycle: Option<String>,
+    /// The OS release as people say it (`Windows 11 23H2 Enterprise`).
+    pub label: Option<String>,
     /// OS end of life.
     pub eol: Option<Lifecycle>,
     /// `collected_at` of the stored report.
@@ -476,12 +481,13 @@ pub async fn owner_report(
                     .flatten()
                     .filter_map(|c| item("software", c)),
             );
+            let os = m
+                .os_match
+                .as_ref()
+                .and_then(|c| catalog.get(&c.product, &c.cycle));
             OwnedMachine {
-                eol: m
-                    .os_match
-                    .as_ref()
-                    .and_then(|c| catalog.get(&c.product, &c.cycle))
-                    .and_then(|i| i.eol),
+                label: os.and_then(|i| i.label.clone()),
+                eol: os.and_then(|i| i.eol),
                 product: m.os_match.as_ref().map(|c| c.product.clone()),
                 cycle: m.os_match.map(|c| c.cycle),
                 hostname: m.hostname,

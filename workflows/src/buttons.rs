@@ -29,7 +29,7 @@ pub struct Section {
     pub campaign: i64,
     /// Who is asked (login or `group:NAME`).
     pub recipient: String,
-    /// The campaign's title.
+    /// The campaign's title, in the reader's language.
     pub title: String,
     /// Its machines.
     pub machines: Vec<MachineButtons>,

@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use winventory_core::store::{AuditEntry, CampaignState};
-use winventory_core::{AsOf, HostKey, report};
+use winventory_core::{AsOf, report};
 
 use crate::engine::Engine;
 use crate::engine::states::MachineState;
@@ -378,7 +378,7 @@ impl Engine {
                     .await?
                     .first()
                     .and_then(|(_, ms)| ms.first())
-                    .map_or_else(|| "PC042".to_string(), |m| m.host_key.clone());
+                    .map_or_else(|| "PC042".to_string(), |m| m.hostname.clone());
                 Output::text(format!(
                     "{}\n\n{}",
                     help(caller.admin),
@@ -423,7 +423,7 @@ impl Engine {
                             vec![
                                 m.hostname.clone(),
                                 m.roles.join(", "),
-                                m.cycle.clone().unwrap_or_default(),
+                                m.label.clone().or(m.cycle.clone()).unwrap_or_default(),
                                 lc(m.eol),
                             ]
                         })
@@ -457,7 +457,7 @@ impl Engine {
                 Output {
                     title: format!(
                         "{}: {} ({}), end of life {}; last report {}{}",
-                        HostKey::new(&m.hostname).as_str(),
+                        m.hostname,
                         m.os.caption,
                         m.label
                             .clone()
@@ -490,17 +490,26 @@ impl Engine {
                             String::new()
                         }
                     ),
-                    header: ["kind", "product", "cycle", "end of life", "machines"]
+                    header: ["kind", "release", "end of life", "machines"]
                         .map(String::from)
                         .to_vec(),
                     rows: rows
                         .iter()
-                        .filter(|r| product.as_ref().is_none_or(|p| r.product == *p))
+                        .filter(|r| {
+                            product.as_ref().is_none_or(|p| {
+                                r.product == *p
+                                    || self
+                                        .catalog
+                                        .product_name(&r.product)
+                                        .is_some_and(|n| n.to_lowercase() == *p)
+                            })
+                        })
                         .map(|r| {
                             vec![
                                 r.kind.to_string(),
-                                r.product.clone(),
-                                r.label.clone().unwrap_or_else(|| r.cycle.clone()),
+                                r.label
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{} {}", r.product, r.cycle)),
                                 lc(r.eol),
                                 r.machines.to_string(),
                             ]
@@ -527,6 +536,13 @@ impl Engine {
                 }
             }
             Command::CampaignStatus(id) => match self.status(id, now).await {
+                Ok(s) if s.is_draft() => Output::text(format!(
+                    "{} ({}), deadline {} ({} days left)",
+                    s.campaign,
+                    s.state_text(),
+                    s.deadline,
+                    s.days_left
+                )),
                 Ok(s) => Output {
                     title: format!(
                         "{} ({}), deadline {} ({} days left): {} targets, {} messaged, {} open, {} resolved, {} overdue, {} escalated, {}% done",
@@ -540,7 +556,7 @@ impl Engine {
                         s.resolved,
                         s.overdue,
                         s.escalated,
-                        s.progress_percent
+                        s.progress_percent.unwrap_or_default()
                     ),
                     header: ["answer", "machines"].map(String::from).to_vec(),
                     rows: s

@@ -45,6 +45,7 @@ pub async fn removals(store: &dyn Store) -> Result<Vec<Removal>, StoreError> {
                 application: application.clone(),
                 machine_id: cm.machine_id,
                 host_key: cm.host_key,
+                hostname: cm.hostname,
                 answered_by: cm.answered_by,
                 answered_at: cm.answered_at,
                 answer: cm.answer,

@@ -230,7 +230,7 @@ pub struct DigestMachine {
     pub hostname: String,
     /// What it runs (OS caption).
     pub os: String,
-    /// The matched cycle's label (`Windows Server 2012 R2`), if matched.
+    /// The matched OS release as people say it (`Windows Server 2012 R2`), if matched.
     pub cycle: Option<String>,
     /// End of life, `YYYY-MM-DD`, if dated.
     pub eol: Option<NaiveDate>,
@@ -316,11 +316,8 @@ pub fn digest_machine(
         machine_id: m.id,
         hostname: m.hostname.clone(),
         os: m.os.caption.clone(),
-        cycle: info.map(|i| {
-            i.label
-                .clone()
-                .unwrap_or_else(|| format!("{} {}", i.product_title, i.cycle))
-        }),
+        // The release as people say it (every cycle of the catalog has one).
+        cycle: info.and_then(|i| i.label.clone()),
         eol: info.and_then(|i| date_of(i.eol)),
         extended_support_end: esu,
         answers: spec

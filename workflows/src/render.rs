@@ -212,9 +212,10 @@ pub struct DigestContext {
 pub struct CampaignContext {
     /// Short name.
     pub name: String,
-    /// The campaign's title as its file gives it.
+    /// The campaign's title in the reader's language (its translation in
+    /// the campaign file, else its `title`).
     pub title: String,
-    /// Why.
+    /// Why, in the reader's language (likewise).
     pub description: String,
     /// `eol` or `licence`.
     pub kind: String,
@@ -240,7 +241,7 @@ pub struct MachineContext {
     pub hostname: String,
     /// OS as reported.
     pub os: String,
-    /// The matched cycle.
+    /// The matched OS release as people say it (`Windows 11 23H2 Enterprise`).
     pub cycle: Option<String>,
     /// End of life (ISO date).
     pub eol: Option<String>,
@@ -261,9 +262,9 @@ pub struct MachineContext {
 pub struct ExceptionNotice {
     /// The owner who asked.
     pub person: Addressee,
-    /// Host key.
+    /// The machine's hostname as last reported.
     pub host: String,
-    /// The campaign's title.
+    /// The campaign's title, in the owner's language.
     pub campaign: String,
     /// Approved, else declined.
     pub approved: bool,
@@ -497,7 +498,7 @@ impl Templates {
         };
         let notice = ExceptionNotice {
             person: person.clone(),
-            host: "pc1".into(),
+            host: "PC1".into(),
             campaign: "c".into(),
             approved: false,
             until: Some("2027-01-01".into()),

@@ -3,6 +3,7 @@
 //! to. Parsing checks every field and names the line and field of a mistake;
 //! nothing here touches the database or the network.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -194,6 +195,20 @@ impl Default for TemplateSpec {
     }
 }
 
+/// A campaign's title and description in one more language
+/// (`[translations.fr]`); what it leaves out is read from the campaign's own
+/// `title` and `description`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Translation {
+    /// The title in that language.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The description in that language.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
 /// A campaign definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,12 +217,19 @@ pub struct CampaignSpec {
     pub name: String,
     /// What the campaign asks about: end of life (`eol`), licences or a custom poll.
     pub kind: CampaignKind,
-    /// Title shown to owners.
+    /// Title shown to owners (in the language of the readers of no
+    /// translation; read it with [`CampaignSpec::title_in`]).
     pub title: String,
-    /// Why, in a sentence or two, shown to owners.
+    /// Why, in a sentence or two, shown to owners (read it with
+    /// [`CampaignSpec::description_in`]).
     #[serde(default)]
     pub description: String,
+    /// The title and description in other languages, by language code
+    /// (one of [`crate::render::LANGUAGES`]): `[translations.fr]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, Translation>,
     /// The date by which the machines must be dealt with.
+    #[serde(deserialize_with = "ymd")]
     pub deadline: NaiveDate,
     /// Group that is asked about machines with no known owner.
     pub fallback_group: String,
@@ -248,7 +270,13 @@ impl CampaignSpec {
     pub fn parse(text: &str) -> Result<Self, SpecError> {
         let spec: CampaignSpec = toml::from_str(text).map_err(|e| SpecError {
             line: e.span().map(|s| line_of(text, s.start)),
-            field: String::new(),
+            // toml names a nested key's table but not a top-level key:
+            // the key is the one assigned on the line of the mistake.
+            field: e
+                .span()
+                .and_then(|s| key_at(text, s.start))
+                .filter(|k| !e.message().contains(&format!("`{k}`")))
+                .unwrap_or_default(),
             message: e.message().trim().to_string(),
         })?;
         spec.check().map_err(|(field, message)| SpecError {
@@ -277,6 +305,24 @@ impl CampaignSpec {
         }
         if self.title.trim().is_empty() {
             return err("title", "must not be empty".into());
+        }
+        for (language, t) in &self.translations {
+            let field = format!("translations.{language}");
+            if !crate::render::LANGUAGES.contains(&language.as_str()) {
+                return err(
+                    &field,
+                    format!(
+                        "{language:?} is not a language the templates are written in; write one of {}",
+                        crate::render::LANGUAGES.join(", ")
+                    ),
+                );
+            }
+            if t.title.is_none() && t.description.is_none() {
+                return err(&field, "give a title, a description or both".into());
+            }
+            if t.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                return err(&format!("{field}.title"), "must not be empty".into());
+            }
         }
         if self.fallback_group.trim().is_empty() {
             return err(
@@ -356,6 +402,27 @@ impl CampaignSpec {
         Ok(())
     }
 
+    /// The title a reader of `language` (a tag such as `fr` or `fr-CH`,
+    /// read as the templates read it, [`crate::render::language`]) is
+    /// shown: its translation, else the campaign's own.
+    pub fn title_in(&self, language: &str) -> &str {
+        self.translation(language)
+            .and_then(|t| t.title.as_deref())
+            .unwrap_or(&self.title)
+    }
+
+    /// The description a reader of `language` is shown: its translation,
+    /// else the campaign's own.
+    pub fn description_in(&self, language: &str) -> &str {
+        self.translation(language)
+            .and_then(|t| t.description.as_deref())
+            .unwrap_or(&self.description)
+    }
+
+    fn translation(&self, language: &str) -> Option<&Translation> {
+        self.translations.get(crate::render::language(language))
+    }
+
     /// The answers the poll offers.
     pub fn answers(&self) -> &[AnswerKind] {
         self.poll
@@ -402,15 +469,66 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The line where the last part of a dotted field is assigned, if any.
+/// The key assigned (`key = ...`) on the line holding `offset`, if any.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+    .then(|| key.to_string())
+}
+
+/// A date as campaign files write it: `"2027-03-31"` or a TOML date
+/// (`2027-03-31`); any other form is refused, saying which is wanted.
+fn ymd<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    use serde::de::Error;
+    match toml::Value::deserialize(d)? {
+        toml::Value::String(s) => winventory_core::parse_ymd(&s).map_err(D::Error::custom),
+        toml::Value::Datetime(dt) => match (dt.date, dt.time) {
+            (Some(date), None) => NaiveDate::from_ymd_opt(
+                i32::from(date.year),
+                u32::from(date.month),
+                u32::from(date.day),
+            )
+            .ok_or_else(|| D::Error::custom("not a day of the calendar (YYYY-MM-DD)")),
+            _ => Err(D::Error::custom(
+                "a date without a time: write dates as YYYY-MM-DD (for example 2027-03-31)",
+            )),
+        },
+        other => Err(D::Error::custom(format!(
+            "{other} is not a date: write dates as YYYY-MM-DD (for example 2027-03-31)"
+        ))),
+    }
+}
+
+/// The line where the last part of a dotted field is assigned (looked for
+/// after its table's header first, `[translations.fr]` for
+/// `translations.fr.title`), or the field's own table header, if any.
 fn find_line(text: &str, field: &str) -> Option<usize> {
     let key = field.rsplit('.').next()?;
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
-                || l.trim() == format!("[{field}]")
-        })
+    let assigns = |l: &str| {
+        let l = l.trim_start();
+        l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
+            || l.trim() == format!("[{field}]")
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let after_header = field.rsplit_once('.').and_then(|(table, _)| {
+        let header = format!("[{table}]");
+        let start = lines.iter().position(|l| l.trim() == header)?;
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .position(|l| assigns(l))
+            .map(|i| start + 1 + i)
+    });
+    after_header
+        .or_else(|| lines.iter().position(|l| assigns(l)))
         .map(|i| i + 1)
 }
 
@@ -525,6 +643,49 @@ impl QuietHours {
         let local = at.with_timezone(&tz);
         self.contains(local.hour() * 60 + local.minute())
     }
+
+    /// When the quiet hours `at` falls in end, on the clock of `tz`
+    /// (`None` when `at` is not quiet there). An end that a daylight-saving
+    /// change skips is the first instant after the gap.
+    pub fn end_after(
+        self,
+        at: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Option<DateTime<chrono_tz::Tz>> {
+        use chrono::{LocalResult, TimeZone as _, Timelike as _};
+        if !self.covers(at, tz) {
+            return None;
+        }
+        let local = at.with_timezone(&tz);
+        let minute = local.hour() * 60 + local.minute();
+        // Quiet hours wrapping past midnight end tomorrow when they began today.
+        let day = if self.end < self.start && minute >= self.start {
+            local.date_naive().succ_opt()?
+        } else {
+            local.date_naive()
+        };
+        let end = day.and_hms_opt(self.end / 60, self.end % 60, 0)?;
+        match tz.from_local_datetime(&end) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t),
+            LocalResult::None => (1..=4)
+                .map(|h| end + chrono::Duration::minutes(30 * h))
+                .find_map(|t| tz.from_local_datetime(&t).earliest()),
+        }
+    }
+}
+
+impl std::fmt::Display for QuietHours {
+    /// As a campaign file writes them: `19:00-08:00`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:02}:{:02}-{:02}:{:02}",
+            self.start / 60,
+            self.start % 60,
+            self.end / 60,
+            self.end % 60
+        )
+    }
 }
 
 /// A campaign's schedule, parsed once from its definition (see
@@ -544,6 +705,12 @@ impl Schedule {
     /// Whether `at`, on the clock of `tz`, falls in the quiet hours.
     pub fn is_quiet(&self, at: DateTime<Utc>, tz: chrono_tz::Tz) -> bool {
         self.quiet.is_some_and(|q| q.covers(at, tz))
+    }
+
+    /// When the quiet hours `at` falls in end, read on the campaign's own
+    /// time zone (`None` when it is not quiet there).
+    pub fn quiet_until(&self, at: DateTime<Utc>) -> Option<DateTime<chrono_tz::Tz>> {
+        self.quiet?.end_after(at, self.time_zone)
     }
 
     /// Whether a reminder is due at `now` for a machine last listed at
@@ -657,6 +824,16 @@ quiet_hours = "19:00-08:00"
             CampaignSpec::parse(&GOOD.replace("deadline = \"2027-03-31\"", "deadline = \"soon\""))
                 .expect_err("bad date");
         assert_eq!(e.line, Some(5));
+        assert_eq!(e.field, "deadline", "a top-level key is named too");
+
+        for other in ["31.03.2027", "2027-3-31", "03/31/2027"] {
+            let e = CampaignSpec::parse(&GOOD.replace("2027-03-31", other)).expect_err("refused");
+            assert_eq!((e.line, e.field.as_str()), (Some(5), "deadline"), "{e}");
+            assert!(e.message.contains("YYYY-MM-DD"), "{other}: {e}");
+        }
+        let bare = CampaignSpec::parse(&GOOD.replace("\"2027-03-31\"", "2027-03-31"))
+            .expect("a TOML date is a date");
+        assert_eq!(bare.deadline.to_string(), "2027-03-31");
 
         let e = CampaignSpec::parse(&GOOD.replace("fallback_group", "fallback"))
             .expect_err("unknown field");
@@ -701,6 +878,118 @@ unused_days = 90
         let e = CampaignSpec::parse(&GOOD.replace("[schedule]", "unused_days = 30\n[schedule]"))
             .expect_err("unused_days on an eol campaign");
         assert_eq!((e.line, e.field.as_str()), (Some(12), "target.unused_days"));
+    }
+
+    #[test]
+    fn a_translated_title_and_description_are_read_in_the_readers_language() {
+        let text = GOOD.replace(
+            "[target]",
+            "description = \"No more security updates.\"\n\n[translations.fr]\ntitle = \"Retrait de Windows Server 2012 R2\"\n\n[target]",
+        );
+        let s = CampaignSpec::parse(&text).expect("valid");
+        assert_eq!(s.title_in("fr"), "Retrait de Windows Server 2012 R2");
+        assert_eq!(s.title_in("fr-CH"), "Retrait de Windows Server 2012 R2");
+        assert_eq!(s.title_in("en"), "Windows Server 2012 R2 retirement");
+        assert_eq!(s.title_in("de"), "Windows Server 2012 R2 retirement");
+        assert_eq!(
+            s.description_in("fr"),
+            "No more security updates.",
+            "a translation without a description falls back to the campaign's"
+        );
+        // A file without translations reads the same in every language.
+        let plain = CampaignSpec::parse(GOOD).expect("valid");
+        assert!(plain.translations.is_empty());
+        assert_eq!(plain.title_in("fr"), plain.title);
+        assert_eq!(plain.description_in("fr"), "");
+        // Dotted keys say the same.
+        let dotted = CampaignSpec::parse(&GOOD.replace(
+            "deadline =",
+            "translations.fr.description = \"Plus de mises à jour.\"\ndeadline =",
+        ))
+        .expect("valid");
+        assert_eq!(dotted.description_in("fr"), "Plus de mises à jour.");
+    }
+
+    #[test]
+    fn a_translation_needs_a_language_of_the_templates_and_some_text() {
+        let with = |t: &str| GOOD.replace("[target]", &format!("{t}\n\n[target]"));
+        let e = CampaignSpec::parse(&with("[translations.de]\ntitle = \"Ablösung\""))
+            .expect_err("no German templates");
+        assert_eq!((e.line, e.field.as_str()), (Some(9), "translations.de"));
+        assert!(e.message.contains("en, fr"), "{e}");
+        let e = CampaignSpec::parse(&with("[translations.fr]\ntitle = \" \""))
+            .expect_err("empty title");
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (Some(10), "translations.fr.title")
+        );
+        let e = CampaignSpec::parse(&with("[translations.fr]")).expect_err("nothing");
+        assert_eq!(e.field, "translations.fr");
+        let e = CampaignSpec::parse(&with("[translations.fr]\nsubject = \"x\""))
+            .expect_err("unknown field");
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn quiet_hours_end_on_the_clock_of_their_time_zone() {
+        use chrono_tz::Europe::Zurich;
+        let t = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let night = QuietHours {
+            start: 19 * 60,
+            end: 8 * 60,
+        };
+        assert_eq!(night.to_string(), "19:00-08:00");
+        let end = |at: &str| night.end_after(t(at), Zurich).map(|e| e.to_rfc3339());
+        // 20:30 in Zurich (winter, UTC+1): the next morning at 08:00.
+        assert_eq!(
+            end("2026-11-27T19:30:00Z").as_deref(),
+            Some("2026-11-28T08:00:00+01:00")
+        );
+        // 06:00 in Zurich: the same morning.
+        assert_eq!(
+            end("2026-11-28T05:00:00Z").as_deref(),
+            Some("2026-11-28T08:00:00+01:00")
+        );
+        assert_eq!(end("2026-11-28T09:00:00Z"), None, "10:00 is not quiet");
+        // Quiet hours within a day.
+        let lunch = QuietHours {
+            start: 12 * 60,
+            end: 13 * 60 + 30,
+        };
+        assert_eq!(
+            lunch
+                .end_after(t("2026-07-01T10:15:00Z"), Zurich)
+                .map(|e| e.to_rfc3339())
+                .as_deref(),
+            Some("2026-07-01T13:30:00+02:00")
+        );
+        // An end that the spring change skips (02:30 on 2027-03-28 does
+        // not exist in Zurich): the first instant after the gap.
+        let short = QuietHours {
+            start: 60,
+            end: 2 * 60 + 30,
+        };
+        assert_eq!(
+            short
+                .end_after(t("2027-03-28T00:30:00Z"), Zurich)
+                .map(|e| e.to_rfc3339())
+                .as_deref(),
+            Some("2027-03-28T03:00:00+02:00")
+        );
+        let s = CampaignSpec::parse(GOOD)
+            .expect("valid")
+            .schedule()
+            .expect("schedule");
+        assert_eq!(
+            s.quiet_until(t("2026-11-27T19:30:00Z"))
+                .map(|e| e.to_rfc3339())
+                .as_deref(),
+            Some("2026-11-28T08:00:00+01:00")
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! authentication and pooled connections). Each message is multipart text
 //! and HTML, and carries the Message-ID the outbox derived from its
 //! idempotency key, so a message sent twice after a crash is recognisable.
+//! Its `Date:` is the process's [`Clock`], so a rehearsal under
+//! `WINVENTORY_NOW` sends mail dated at the rehearsed time.
 //! SMTP 5xx replies are permanent failures (the worker falls back or gives
 //! up); everything else (4xx, connection refused, time-outs) is retried.
 //!
@@ -19,6 +21,7 @@ use secrecy::ExposeSecret as _;
 use winventory_core::store::OutboxRow;
 use winventory_workflows::delivery::{Channel, SendError};
 
+use crate::clock::Clock;
 use crate::settings::Settings;
 
 /// The SMTP channel.
@@ -27,6 +30,7 @@ pub struct EmailChannel {
     build: Box<dyn Fn() -> AsyncSmtpTransport<Tokio1Executor> + Send + Sync>,
     timeout: std::time::Duration,
     from: Mailbox,
+    clock: Clock,
 }
 
 /// The SMTP URL with any password replaced, for messages.
@@ -36,7 +40,8 @@ fn redact(url: &str) -> String {
 
 impl EmailChannel {
     /// From the settings; `Ok(None)` when no SMTP server is configured.
-    pub fn from_settings(s: &Settings) -> Result<Option<Self>> {
+    /// Messages are dated by `clock`.
+    pub fn from_settings(s: &Settings, clock: Clock) -> Result<Option<Self>> {
         let Some(url) = &s.smtp_url else {
             return Ok(None);
         };
@@ -68,6 +73,7 @@ impl EmailChannel {
             build,
             timeout,
             from,
+            clock,
         }))
     }
 
@@ -94,6 +100,7 @@ impl Channel for EmailChannel {
             .from(self.from.clone())
             .to(to)
             .subject(m.subject.clone())
+            .date(self.clock.now().into())
             .message_id(Some(m.message_id.clone()))
             .header(header::UserAgent::from("winventory".to_string()));
         let message = match &m.body_html {

@@ -106,7 +106,7 @@ impl Channels {
         let mut senders: Vec<Arc<dyn Channel>> = Vec::new();
         let mut listeners: Vec<Arc<dyn Listener>> = Vec::new();
         if deliver {
-            if let Some(email) = EmailChannel::from_settings(s)? {
+            if let Some(email) = EmailChannel::from_settings(s, app.clock)? {
                 senders.push(Arc::new(email));
             }
             if let Some(m) = MatrixChannel::connect(s, app.store.clone(), app.clock).await? {

@@ -204,7 +204,8 @@ async fn delivery(app: &App, n: usize, domain: &str) -> Result<u8> {
     let started = Instant::now();
     store.enqueue(&queued, chrono::Utc::now()).await?;
     let enqueue = started.elapsed().as_secs_f64();
-    let channel = EmailChannel::from_settings(&app.settings)?.context("an SMTP channel")?;
+    let channel =
+        EmailChannel::from_settings(&app.settings, app.clock)?.context("an SMTP channel")?;
     let mut worker = Worker::new(
         store.clone(),
         vec![Arc::new(channel)],

@@ -12,8 +12,8 @@ use winventory_workflows::delivery::PAUSE_ALL;
 use winventory_workflows::engine::Engine;
 
 use crate::app::App;
-use crate::cli::output::{Format, json as print_json, opt, rows};
 use crate::cli::output::outln;
+use crate::cli::output::{Format, json as print_json, opt, rows};
 
 /// `winventory campaign ...`.
 #[derive(Debug, Subcommand)]
@@ -442,6 +442,9 @@ async fn run_command(
                 wave.machines_added,
                 wave.queued
             );
+            if let Some(notice) = winventory_workflows::engine::start_notice(&started, &wave, now) {
+                outln!("{notice}");
+            }
             if !wave.unreachable.is_empty() {
                 outln!(
                     "no email address for {} recipients: {}",
@@ -522,7 +525,7 @@ async fn run_command(
                 ],
                 |m: &winventory_core::store::CampaignMachine| {
                     vec![
-                        m.host_key.clone(),
+                        m.hostname.clone(),
                         m.recipient.clone(),
                         m.state.clone(),
                         opt(&m.answer),
@@ -570,11 +573,62 @@ async fn run_command(
             let s = e.status(&campaign, now).await?;
             match format {
                 Format::Json => print_json(&s)?,
-                _ => {
+                // One row; answers by kind as `kind:n;kind:n`.
+                Format::Csv => rows(
+                    format,
+                    std::slice::from_ref(&s),
+                    &[
+                        "campaign",
+                        "state",
+                        "deadline",
+                        "days_left",
+                        "targets",
+                        "messaged",
+                        "open",
+                        "answered",
+                        "resolved",
+                        "overdue",
+                        "escalated",
+                        "progress_percent",
+                    ],
+                    |s| {
+                        vec![
+                            s.campaign.clone(),
+                            s.state.clone(),
+                            s.deadline.clone(),
+                            s.days_left.to_string(),
+                            s.targets.to_string(),
+                            s.messaged.to_string(),
+                            s.open.to_string(),
+                            s.answered
+                                .iter()
+                                .map(|(k, n)| format!("{k}:{n}"))
+                                .collect::<Vec<_>>()
+                                .join(";"),
+                            s.resolved.to_string(),
+                            s.overdue.to_string(),
+                            s.escalated.to_string(),
+                            s.progress_percent
+                                .map(|p| p.to_string())
+                                .unwrap_or_default(),
+                        ]
+                    },
+                )?,
+                Format::Table => {
                     outln!(
                         "{} ({}), deadline {} ({} days left)",
-                        s.campaign, s.state, s.deadline, s.days_left
+                        s.campaign,
+                        s.state_text(),
+                        s.deadline,
+                        s.days_left
                     );
+                    if s.is_draft() {
+                        outln!(
+                            "no machine is selected or asked before `winventory campaign start {}`",
+                            s.campaign
+                        );
+                        return Ok(0);
+                    }
                     outln!(
                         "targets {}  messaged {}  open {}  answered {}  resolved {}  overdue {}  escalated {}  progress {}%",
                         s.targets,
@@ -584,7 +638,7 @@ async fn run_command(
                         s.resolved,
                         s.overdue,
                         s.escalated,
-                        s.progress_percent
+                        s.progress_percent.unwrap_or_default()
                     );
                     for (kind, n) in &s.answered {
                         outln!("  {kind}: {n}");

@@ -5,8 +5,8 @@ use anyhow::{Result, bail};
 use winventory_core::{Catalog, Store};
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format, lc, opt};
 use crate::cli::output::outln;
+use crate::cli::output::{self as render, Format, lc, opt};
 
 /// `winventory catalog show`.
 pub async fn catalog_show(app: &App, product: Option<&str>, format: Format) -> Result<u8> {
@@ -115,9 +115,7 @@ pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
     if outcome.errors.is_empty() {
         Ok(0)
     } else {
-        outln!(
-            "The products that failed keep their previous dates; run the command again later."
-        );
+        outln!("The products that failed keep their previous dates; run the command again later.");
         Ok(1)
     }
 }

@@ -12,8 +12,8 @@ use crate::app::App;
 use crate::cli::output::{self as render, Format, SummaryFormat};
 
 use crate::app::IngestRun;
-use crate::cli::reports::{EolBy, report_eol, report_os};
 use crate::cli::output::outln;
+use crate::cli::reports::{EolBy, report_eol, report_os};
 
 /// `winventory ingest` arguments.
 #[derive(Debug, Args)]
@@ -150,9 +150,7 @@ pub async fn demo(app: &App, machines: usize, programs: usize) -> Result<u8> {
     let as_of = AsOf::at(now, app.settings.freshness_days);
     outln!("\nOperating systems of fresh machines (winventory report os):");
     report_os(app, &as_of, Format::Table).await?;
-    outln!(
-        "\nReached end of life, or will within 180 days (winventory report eol --within 180):"
-    );
+    outln!("\nReached end of life, or will within 180 days (winventory report eol --within 180):");
     report_eol(app, &as_of, 180, EolBy::Product, Format::Table).await?;
     demo_next_steps(app, &as_of).await?;
     Ok(0)
@@ -195,8 +193,12 @@ async fn demo_next_steps(app: &App, as_of: &AsOf) -> Result<()> {
     if let Some(o) = owner {
         outln!("  winventory owner {o:<30} # a person's machines and what ends on them");
     }
-    outln!("  winventory machines --eol-within 0 --format csv   # every machine concerned, for a spreadsheet");
-    outln!("  winventory machines --unmatched                   # machines whose OS is not in the catalog");
+    outln!(
+        "  winventory machines --eol-within 0 --format csv   # every machine concerned, for a spreadsheet"
+    );
+    outln!(
+        "  winventory machines --unmatched                   # machines whose OS is not in the catalog"
+    );
     outln!("  winventory report software --by application      # what licences count");
     outln!("  winventory --help                                 # every command");
     Ok(())

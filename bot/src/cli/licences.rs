@@ -16,9 +16,9 @@ use winventory_core::licence::{
 use winventory_core::store::Store;
 
 use crate::app::App;
+use crate::cli::output::outln;
 use crate::cli::output::{self as render, Format, SummaryFormat};
 use crate::cli::reports::check_as_of;
-use crate::cli::output::outln;
 
 /// `winventory licence ...`.
 #[derive(Debug, Subcommand)]
@@ -353,7 +353,7 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
                 ],
                 |r| {
                     vec![
-                        r.host_key.clone(),
+                        r.hostname.clone(),
                         r.application.clone(),
                         r.status.as_str().to_string(),
                         r.answer.clone().unwrap_or_default(),

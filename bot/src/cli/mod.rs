@@ -91,6 +91,7 @@ enum Command {
     /// stored. Missing owners are looked up in the network database when its
     /// URL is set. Exit status: 0 every line accepted, 1 some rejected, 2 the
     /// run failed (unreadable or truncated input, database unreachable).
+    /// The format, for writing a collector: docs/input-format.md.
     Ingest(ingest::IngestArgs),
     /// Reports: `os`, `eol`, `software` (over fresh machines) and the
     /// `exceptions` register of campaigns.

@@ -9,8 +9,8 @@ use winventory_core::store::Freshness;
 use winventory_core::{AsOf, Store};
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format, lc, opt};
 use crate::cli::output::outln;
+use crate::cli::output::{self as render, Format, lc, opt};
 
 /// The filters of `winventory machines`.
 #[derive(Debug, clap::Args)]
@@ -94,7 +94,9 @@ const CYCLE_COLUMNS: &[&str] = EOL_COLUMNS.split_at(1).1;
 /// are not counted is said on stderr (stdout keeps its JSON or CSV shape).
 pub async fn check_as_of(store: &dyn Store, as_of: &AsOf) -> Result<()> {
     // One index look-up: the oldest report, none when nothing is stored.
-    let (oldest, _) = store.reported_since(chrono::DateTime::<chrono::Utc>::MAX_UTC).await?;
+    let (oldest, _) = store
+        .reported_since(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+        .await?;
     if oldest.is_none() {
         eprintln!(
             "note: nothing ingested yet in this database: `winventory ingest SNAPSHOT.jsonl` stores a snapshot (docs/input-format.md), `winventory demo` shows the reports on a demo fleet"
@@ -108,12 +110,70 @@ pub async fn check_as_of(store: &dyn Store, as_of: &AsOf) -> Result<()> {
     Ok(())
 }
 
+/// Columns of the cycle reports for people: the release as people name it
+/// (CSV and JSON keep the catalog's ids beside the label).
+const PEOPLE_EOL_COLUMNS: &[&str] = &["kind", "release", "eol", "extended_support_end", "machines"];
+const PEOPLE_CYCLE_COLUMNS: &[&str] = PEOPLE_EOL_COLUMNS.split_at(1).1;
+
+fn people_cells(r: &CycleRow, with_kind: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    if with_kind {
+        v.push(r.kind.to_string());
+    }
+    v.extend([
+        r.label
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", r.product, r.cycle)),
+        lc(r.eol),
+        lc(r.extended_support_end),
+        r.machines.to_string(),
+    ]);
+    v
+}
+
+/// Print cycle rows: for people by label, for tools with the ids.
+fn cycle_rows(format: Format, rows: &[CycleRow], with_kind: bool) -> Result<()> {
+    if format == Format::Table {
+        let header = if with_kind {
+            PEOPLE_EOL_COLUMNS
+        } else {
+            PEOPLE_CYCLE_COLUMNS
+        };
+        render::rows(format, rows, header, |r| people_cells(r, with_kind))
+    } else {
+        let header = if with_kind {
+            EOL_COLUMNS
+        } else {
+            CYCLE_COLUMNS
+        };
+        render::rows(format, rows, header, |r| cycle_cells(r, with_kind))
+    }
+}
+
 /// `winventory report os`.
 pub async fn report_os(app: &App, as_of: &AsOf, format: Format) -> Result<u8> {
     let store = app.store.clone();
     check_as_of(store.as_ref(), as_of).await?;
     let catalog = app.catalog.clone();
     let rows = report::os_report(store.as_ref(), &catalog, as_of).await?;
+    if format == Format::Table {
+        render::rows(format, &rows, PEOPLE_CYCLE_COLUMNS, |r| {
+            vec![
+                r.label
+                    .clone()
+                    .unwrap_or_else(|| "(not in the catalog)".into()),
+                lc(r.eol),
+                lc(r.extended_support_end),
+                r.machines.to_string(),
+            ]
+        })?;
+        if rows.iter().any(|r| r.product.is_none()) {
+            eprintln!(
+                "the machines whose OS is not in the catalog: winventory machines --unmatched"
+            );
+        }
+        return Ok(0);
+    }
     render::rows(format, &rows, CYCLE_COLUMNS, |r| {
         vec![
             r.product.clone().unwrap_or_else(|| "(unmatched)".into()),
@@ -140,36 +200,49 @@ pub async fn report_eol(
     let catalog = app.catalog.clone();
     let rows = report::eol_report(store.as_ref(), &catalog, as_of, within).await?;
     if by == EolBy::Cycle {
-        render::rows(format, &rows, EOL_COLUMNS, |r| cycle_cells(r, true))?;
+        cycle_rows(format, &rows, true)?;
         return Ok(0);
     }
     let products = fleet::eol_by_product(store.as_ref(), &catalog, as_of, &rows).await?;
-    render::rows(
-        format,
-        &products,
-        &["kind", "product", "machines", "cycles", "earliest_eol"],
-        |p| {
-            vec![
-                p.kind.to_string(),
-                p.label.clone(),
-                p.machines.to_string(),
-                p.cycles
-                    .iter()
-                    .map(|c| {
-                        let short = c
-                            .label
-                            .strip_prefix(&p.label)
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .unwrap_or(&c.label);
-                        format!("{short} ({})", c.machines)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                lc(p.eol),
-            ]
-        },
-    )?;
+    let for_people = format == Format::Table;
+    let header: &[&str] = if for_people {
+        &["kind", "product", "machines", "cycles", "earliest_eol"]
+    } else {
+        &[
+            "kind",
+            "product",
+            "label",
+            "machines",
+            "cycles",
+            "earliest_eol",
+        ]
+    };
+    render::rows(format, &products, header, |p| {
+        let mut row = vec![p.kind.to_string()];
+        if for_people {
+            row.push(p.label.clone());
+        } else {
+            row.extend([p.product.clone(), p.label.clone()]);
+        }
+        row.extend([
+            p.machines.to_string(),
+            p.cycles
+                .iter()
+                .map(|c| {
+                    let short = c
+                        .label
+                        .strip_prefix(&p.label)
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or(&c.label);
+                    format!("{short} ({})", c.machines)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            lc(p.eol),
+        ]);
+        row
+    })?;
     if format == Format::Table && !products.is_empty() {
         let first = &products[0];
         eprintln!(
@@ -206,7 +279,7 @@ pub async fn report_software(
         SoftwareBy::Cycle => {
             let catalog = app.catalog.clone();
             let rows = report::software_report(store.as_ref(), &catalog, as_of).await?;
-            render::rows(format, &rows, CYCLE_COLUMNS, |r| cycle_cells(r, false))?;
+            cycle_rows(format, &rows, false)?;
         }
         SoftwareBy::Application => {
             let rows = report::application_report(store.as_ref(), as_of).await?;
@@ -358,9 +431,10 @@ pub async fn machine(app: &App, host: &str, as_of: &AsOf, format: Format) -> Res
     );
     outln!("  os           {} {}", m.os.caption, m.os.version);
     outln!(
-        "  cycle        {} {} (eol {}, extended support {})",
-        opt(&m.product),
-        opt(&m.cycle),
+        "  release      {} (eol {}, extended support {})",
+        m.label
+            .clone()
+            .unwrap_or_else(|| "not in the catalog".into()),
         lc(m.eol),
         lc(m.extended_support_end)
     );
@@ -379,8 +453,7 @@ pub async fn machine(app: &App, host: &str, as_of: &AsOf, format: Format) -> Res
             "version",
             "publisher",
             "install_date",
-            "product",
-            "cycle",
+            "release",
             "eol",
         ],
         |s| {
@@ -391,8 +464,7 @@ pub async fn machine(app: &App, host: &str, as_of: &AsOf, format: Format) -> Res
                 s.install_date
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| "-".into()),
-                opt(&s.product),
-                opt(&s.cycle),
+                opt(&s.label),
                 lc(s.eol),
             ]
         },
@@ -419,11 +491,11 @@ pub async fn owner(
     if format == Format::Table {
         outln!(
             "{}{}: {} fresh machine(s)",
-        r.login,
-        r.name
-            .as_ref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default(),
+            r.login,
+            r.name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
             r.machines.len()
         );
     }
@@ -435,11 +507,11 @@ pub async fn owner(
             vec![
                 m.hostname.clone(),
                 m.roles.join("+"),
-                format!("{} {}", opt(&m.product), opt(&m.cycle)),
+                opt(&m.label),
                 lc(m.eol),
                 m.ending
                     .iter()
-                    .map(|e| format!("{} {} ({})", e.product, e.cycle, lc(e.eol)))
+                    .map(|e| format!("{} ({})", opt(&e.label), lc(e.eol)))
                     .collect::<Vec<_>>()
                     .join("; "),
             ]

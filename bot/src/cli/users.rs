@@ -8,8 +8,8 @@ use serde::Serialize;
 use winventory_core::store::{Freshness, MachineSelection};
 
 use crate::app::App;
-use crate::cli::output::{self as render, Format, SummaryFormat, opt};
 use crate::cli::output::outln;
+use crate::cli::output::{self as render, Format, SummaryFormat, opt};
 
 /// `winventory users import`.
 pub async fn users_import(app: &App, file: &str, format: SummaryFormat) -> Result<u8> {
@@ -104,7 +104,10 @@ pub async fn users_list(app: &App, group: Option<&str>, format: Format) -> Resul
         for f in logins.into_iter().flatten() {
             if !seen.contains(&f.login.as_str()) {
                 seen.push(&f.login);
-                owned.entry(f.login.clone()).or_default().push(m.hostname.clone());
+                owned
+                    .entry(f.login.clone())
+                    .or_default()
+                    .push(m.hostname.clone());
             }
         }
     }

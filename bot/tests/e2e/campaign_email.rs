@@ -1834,3 +1834,115 @@ async fn every_admin_action_of_the_command_line_is_audited_on_sqlite() {
 async fn every_admin_action_of_the_command_line_is_audited_on_postgres() {
     cli_admin_actions_are_audited(Backend::Postgres, "audit-postgres").await;
 }
+
+/// A rehearsal under `WINVENTORY_NOW`: a draft's status says it has not
+/// started (not "progress 100%"); a start within the campaign's quiet hours
+/// says why nothing was queued and when it will be (their end, in the
+/// campaign's time zone); the digest the worker sends after them carries
+/// the rehearsed time in its `Date:` header, not the system's.
+async fn a_rehearsal_in_the_quiet_hours(backend: Backend, tag: &str) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let site = Site::new(backend, tag).await;
+    let at = |now: &str, args: &[&str]| {
+        let out = site
+            .command(args)
+            .env("WINVENTORY_NOW", now)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?} at {now}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let t0 = "2027-02-01T12:00:00Z";
+    let server = |host: &str, owner: &str| {
+        format!(
+            r#"{{"hostname": "{host}", "collected_at": "2027-02-01T08:00:00Z", "os": {{"caption": "Microsoft Windows Server 2012 R2 Standard", "version": "6.3.9600", "edition": "ServerStandard", "product_type": 3}}, "responsible": "{owner}"}}"#
+        )
+    };
+    site.run(&[
+        "ingest",
+        &site.write(
+            "f.jsonl",
+            &[server("SRV-Q1", "asmith"), server("SRV-Q2", "jdoe")].join("\n"),
+        ),
+        "--now",
+        t0,
+    ]);
+    // No time zone of their own: the campaign's is theirs.
+    let users = format!(
+        "login,name,email,matrix_id,mattermost_username,language,time_zone,manager,groups\n\
+         asmith,A,{},,,en,,,\njdoe,J,{},,,fr,,,\n",
+        site.email("asmith"),
+        site.email("jdoe"),
+    );
+    site.run(&["users", "import", &site.write("users.csv", &users)]);
+    let spec = campaign_file().replace(
+        "[target]",
+        "time_zone = \"Europe/Zurich\"\n\n[schedule]\nquiet_hours = \"19:00-08:00\"\n\n[target]",
+    );
+    site.run(&["campaign", "create", &site.write("c.toml", &spec)]);
+
+    let status = at(t0, &["campaign", "status", "retire-2012r2"]);
+    assert!(
+        status.starts_with("retire-2012r2 (draft, not started), deadline 2027-03-31"),
+        "{status}"
+    );
+    assert!(!status.contains("progress"), "{status}");
+    let json: serde_json::Value = serde_json::from_str(&at(
+        t0,
+        &["campaign", "status", "retire-2012r2", "--format", "json"],
+    ))
+    .expect("JSON");
+    assert_eq!(json["state"], "draft");
+    assert!(json["progress_percent"].is_null(), "{json}");
+
+    // 20:30 in Zurich.
+    let evening = "2027-02-01T19:30:00Z";
+    let started = at(evening, &["campaign", "start", "retire-2012r2"]);
+    assert!(started.contains("0 messages queued"), "{started}");
+    assert!(
+        started.contains(
+            "nothing was queued: retire-2012r2 is in its quiet hours (19:00-08:00, Europe/Zurich) until 2027-02-02 08:00 CET"
+        ),
+        "{started}"
+    );
+    at(evening, &["worker", "--once"]);
+    assert!(
+        site.mailbox().await.is_empty(),
+        "nothing goes out in quiet hours"
+    );
+    let status = at(evening, &["campaign", "status", "retire-2012r2"]);
+    assert!(
+        status.contains("(running)") && status.contains("progress 0%"),
+        "{status}"
+    );
+
+    // 08:30 in Zurich: the worker's wave queues the digests and sends them,
+    // dated by the rehearsal's clock.
+    let morning = "2027-02-02T07:30:00Z";
+    at(morning, &["worker", "--once"]);
+    let mail = site.mailbox().await;
+    assert_eq!(mail.len(), 2, "{:?}", mail.keys());
+    for messages in mail.values() {
+        let date = messages[0]["headers"]["date"]
+            .as_str()
+            .expect("a Date header");
+        let date = chrono::DateTime::parse_from_rfc2822(date).expect("an RFC 2822 date");
+        assert_eq!(date.to_rfc3339(), "2027-02-02T07:30:00+00:00");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_is_not_started_a_quiet_start_says_until_when_and_mail_is_dated_by_the_rehearsal_on_sqlite()
+ {
+    a_rehearsal_in_the_quiet_hours(Backend::Sqlite, "quiet-sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_is_not_started_a_quiet_start_says_until_when_and_mail_is_dated_by_the_rehearsal_on_postgres()
+ {
+    a_rehearsal_in_the_quiet_hours(Backend::Postgres, "quiet-postgres").await;
+}

@@ -167,7 +167,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     let got = owner.messages(2).await;
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(
-        got[1].contains("Recorded for srv-a1") && got[1].contains("srv-a2"),
+        got[1].contains("Recorded for SRV-A1") && got[1].contains("SRV-A2"),
         "the bot confirms and says what is still open: {}",
         got[1]
     );
@@ -268,7 +268,8 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     let got = admin.messages(1).await;
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(
-        got[0].contains("srv-j1: Microsoft Windows Server 2012 R2"),
+        got[0]
+            .contains("SRV-J1: Microsoft Windows Server 2012 R2 Standard (Windows Server 2012 R2)"),
         "{}",
         got[0]
     );
@@ -384,7 +385,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     let got = owner.messages(9).await;
     assert_eq!(got.len(), 9, "{got:?}");
     assert!(
-        got[8].contains("Recorded for srv-a1, srv-a2: will replace"),
+        got[8].contains("Recorded for SRV-A1, SRV-A2: will replace"),
         "{}",
         got[8]
     );
@@ -415,7 +416,7 @@ async fn digests_over_matrix(backend: Backend, tag: &str) {
     let got = owner.messages(10).await;
     assert_eq!(got.len(), 10, "{got:?}");
     assert!(
-        got[9].contains("Recorded for srv-a2: will decommission"),
+        got[9].contains("Recorded for SRV-A2: will decommission"),
         "{}",
         got[9]
     );

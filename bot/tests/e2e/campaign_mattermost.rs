@@ -186,7 +186,7 @@ async fn owners_answer_by_button_dialog_message_and_command(backend: Backend, ta
         out.ephemeral_text
             .as_deref()
             .unwrap_or_default()
-            .contains("Recorded for srv-a1"),
+            .contains("Recorded for SRV-A1"),
         "{out:?}"
     );
     let after = fake.posts_to("asmith").await[0].clone();
@@ -755,7 +755,7 @@ async fn the_all_button_answers_the_machines_its_post_listed_and_no_later_one() 
         .expect("click");
     assert_eq!(out.status, 200, "{out:?}");
     let text = out.ephemeral_text.unwrap_or_default();
-    assert!(text.contains("Recorded for srv-a1, srv-a2:"), "{text}");
+    assert!(text.contains("Recorded for SRV-A1, SRV-A2:"), "{text}");
     let answered: Vec<String> = answers(&site)
         .into_iter()
         .filter(|r| !r.1.is_empty())

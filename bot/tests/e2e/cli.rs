@@ -420,7 +420,14 @@ async fn catalog_refresh_saves_new_dates_and_the_reports_follow_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let eol = cli.json(&[
-        "report", "eol", "--as-of", "2026-11-27", "--by", "cycle", "--format", "json",
+        "report",
+        "eol",
+        "--as-of",
+        "2026-11-27",
+        "--by",
+        "cycle",
+        "--format",
+        "json",
     ]);
     let products: Vec<&str> = eol
         .as_array()

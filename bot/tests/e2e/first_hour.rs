@@ -19,7 +19,11 @@ fn ingested() -> Cli {
          jdoe,John Doe,john@example.org,,,fr,,asmith,lab\n",
     );
     let out = cli.run(&["users", "import", &users], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     cli
 }
 
@@ -43,7 +47,10 @@ fn machines_are_listed_by_every_filter_and_filters_combine() {
     assert_eq!(hosts(&cli, &[]), ["ODD", "PC11", "SRV2012"], "fresh ones");
     assert_eq!(hosts(&cli, &["--stale"]), ["GONE"]);
     assert_eq!(hosts(&cli, &["--all"]).len(), 4);
-    assert_eq!(hosts(&cli, &["--os", "windows-server:2012-R2"]), ["SRV2012"]);
+    assert_eq!(
+        hosts(&cli, &["--os", "windows-server:2012-R2"]),
+        ["SRV2012"]
+    );
     assert_eq!(hosts(&cli, &["--os", "windows"]), ["PC11"]);
     assert_eq!(hosts(&cli, &["--software", "python:3.8"]), ["SRV2012"]);
     assert_eq!(hosts(&cli, &["--unmatched"]), ["ODD"]);
@@ -95,34 +102,73 @@ fn every_count_of_a_report_is_followed_to_as_many_machines() {
             _ => vec!["--unmatched".to_string()],
         };
         let f: Vec<&str> = filter.iter().map(String::as_str).collect();
-        assert_eq!(hosts(&cli, &f).len() as u64, r["machines"].as_u64().unwrap(), "{r}");
+        assert_eq!(
+            hosts(&cli, &f).len() as u64,
+            r["machines"].as_u64().expect("present"),
+            "{r}"
+        );
         followed += 1;
     }
     let eol = cli.json(&[
-        "report", "eol", "--as-of", "2026-11-27", "--within", "400", "--by", "cycle", "--format",
+        "report",
+        "eol",
+        "--as-of",
+        "2026-11-27",
+        "--within",
+        "400",
+        "--by",
+        "cycle",
+        "--format",
         "json",
     ]);
     for r in eol.as_array().expect("rows") {
-        let flag = if r["kind"] == "os" { "--os" } else { "--software" };
+        let flag = if r["kind"] == "os" {
+            "--os"
+        } else {
+            "--software"
+        };
         let what = format!(
             "{}:{}",
-            r["product"].as_str().unwrap(),
-            r["cycle"].as_str().unwrap()
+            r["product"].as_str().expect("present"),
+            r["cycle"].as_str().expect("present")
         );
         assert_eq!(
             hosts(&cli, &[flag, &what]).len() as u64,
-            r["machines"].as_u64().unwrap(),
+            r["machines"].as_u64().expect("present"),
             "{r}"
         );
         followed += 1;
     }
     let by_product = cli.json(&[
-        "report", "eol", "--as-of", "2026-11-27", "--within", "400", "--format", "json",
+        "report",
+        "eol",
+        "--as-of",
+        "2026-11-27",
+        "--within",
+        "400",
+        "--format",
+        "json",
     ]);
     for r in by_product.as_array().expect("rows") {
-        let flag = if r["kind"] == "os" { "--os" } else { "--software" };
-        let listed = hosts(&cli, &[flag, r["product"].as_str().unwrap(), "--eol-within", "400"]);
-        assert_eq!(listed.len() as u64, r["machines"].as_u64().unwrap(), "{r}");
+        let flag = if r["kind"] == "os" {
+            "--os"
+        } else {
+            "--software"
+        };
+        let listed = hosts(
+            &cli,
+            &[
+                flag,
+                r["product"].as_str().expect("present"),
+                "--eol-within",
+                "400",
+            ],
+        );
+        assert_eq!(
+            listed.len() as u64,
+            r["machines"].as_u64().expect("present"),
+            "{r}"
+        );
         followed += 1;
     }
     assert!(followed >= 7, "{followed} rows followed");
@@ -132,16 +178,23 @@ fn every_count_of_a_report_is_followed_to_as_many_machines() {
 fn report_eol_shows_products_with_their_cycles_the_one_with_most_machines_first() {
     let cli = ingested();
     let rows = cli.json(&[
-        "report", "eol", "--as-of", "2026-11-27", "--within", "400", "--format", "json",
+        "report",
+        "eol",
+        "--as-of",
+        "2026-11-27",
+        "--within",
+        "400",
+        "--format",
+        "json",
     ]);
     let rows = rows.as_array().expect("rows");
     let kinds: Vec<(&str, &str, u64)> = rows
         .iter()
         .map(|r| {
             (
-                r["kind"].as_str().unwrap(),
-                r["product"].as_str().unwrap(),
-                r["machines"].as_u64().unwrap(),
+                r["kind"].as_str().expect("present"),
+                r["product"].as_str().expect("present"),
+                r["machines"].as_u64().expect("present"),
             )
         })
         .collect();
@@ -165,8 +218,15 @@ fn report_eol_shows_products_with_their_cycles_the_one_with_most_machines_first(
         "the way to the machines is shown"
     );
     // `--days` is what people type for `--within`.
-    let days = cli.run(&["report", "eol", "--days", "400", "--as-of", "2026-11-27"], None);
-    assert!(days.status.success(), "{}", String::from_utf8_lossy(&days.stderr));
+    let days = cli.run(
+        &["report", "eol", "--days", "400", "--as-of", "2026-11-27"],
+        None,
+    );
+    assert!(
+        days.status.success(),
+        "{}",
+        String::from_utf8_lossy(&days.stderr)
+    );
 }
 
 #[test]
@@ -177,7 +237,7 @@ fn the_directory_is_listed_and_one_person_shown() {
         .as_array()
         .expect("rows")
         .iter()
-        .map(|u| u["login"].as_str().unwrap())
+        .map(|u| u["login"].as_str().expect("present"))
         .collect();
     assert_eq!(logins, ["asmith", "jdoe"]);
     assert_eq!(all[0]["groups"], serde_json::json!(["admins", "it"]));
@@ -215,7 +275,11 @@ fn one_csv_table(bytes: &[u8]) -> Vec<Vec<String>> {
 fn every_command_that_takes_csv_prints_exactly_one_table() {
     let cli = ingested();
     let campaign = cli.write("c.toml", crate::common::campaign_file());
-    assert!(cli.run(&["campaign", "create", &campaign], None).status.success());
+    assert!(
+        cli.run(&["campaign", "create", &campaign], None)
+            .status
+            .success()
+    );
     for args in [
         vec!["report", "os"],
         vec!["report", "eol"],
@@ -251,7 +315,10 @@ fn every_command_that_takes_csv_prints_exactly_one_table() {
             String::from_utf8_lossy(&out.stderr)
         );
         let rows = one_csv_table(&out.stdout);
-        assert!(rows[0].len() > 1, "{full:?}: a header, not a heading: {rows:?}");
+        assert!(
+            rows[0].len() > 1,
+            "{full:?}: a header, not a heading: {rows:?}"
+        );
     }
     let machine = cli.run(&["machine", "SRV2012", "--format", "csv"], None);
     let rows = one_csv_table(&machine.stdout);
@@ -284,7 +351,10 @@ fn a_closed_pipe_ends_a_command_quietly() {
         let out = child.wait_with_output().expect("wait");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
-        assert!(!err.contains("Broken pipe") && !err.contains("panicked"), "{err}");
+        assert!(
+            !err.contains("Broken pipe") && !err.contains("panicked"),
+            "{err}"
+        );
     }
 }
 
@@ -294,9 +364,16 @@ fn a_read_command_on_a_missing_database_says_so_and_creates_nothing() {
     let out = cli.run(&["report", "os", "--database", "sqlite://site.db"], None);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no database at site.db") && err.contains("ingest"), "{err}");
+    assert!(
+        err.contains("no database at site.db") && err.contains("ingest"),
+        "{err}"
+    );
     assert!(!cli.dir.path().join("site.db").exists(), "nothing created");
-    for args in [vec!["machines"], vec!["users", "list"], vec!["campaign", "list"]] {
+    for args in [
+        vec!["machines"],
+        vec!["users", "list"],
+        vec!["campaign", "list"],
+    ] {
         let out = cli.run(&args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
@@ -350,9 +427,16 @@ fn a_campaign_file_is_checked_without_storing_and_a_draft_replaced_or_deleted() 
     let cli = ingested();
     let file = cli.write("c.toml", crate::common::campaign_file());
     let out = cli.run(&["campaign", "check", &file], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
-    assert_eq!(cli.json(&["campaign", "list", "--format", "json"]), serde_json::json!([]));
+    assert_eq!(
+        cli.json(&["campaign", "list", "--format", "json"]),
+        serde_json::json!([])
+    );
 
     let bad = cli.write(
         "bad.toml",
@@ -361,9 +445,16 @@ fn a_campaign_file_is_checked_without_storing_and_a_draft_replaced_or_deleted() 
     let out = cli.run(&["campaign", "check", &bad], None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("deadline") && err.contains("YYYY-MM-DD"), "{err}");
+    assert!(
+        err.contains("deadline") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
 
-    assert!(cli.run(&["campaign", "create", &file], None).status.success());
+    assert!(
+        cli.run(&["campaign", "create", &file], None)
+            .status
+            .success()
+    );
     let again = cli.run(&["campaign", "create", &file], None);
     assert_eq!(again.status.code(), Some(2), "the name is taken");
     let renamed = cli.write(
@@ -371,15 +462,26 @@ fn a_campaign_file_is_checked_without_storing_and_a_draft_replaced_or_deleted() 
         &crate::common::campaign_file().replace("2027-03-31", "2027-06-30"),
     );
     let out = cli.run(&["campaign", "create", "--replace", &renamed], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list = cli.json(&["campaign", "list", "--format", "json"]);
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let status = cli.json(&["campaign", "status", "retire-2012r2", "--format", "json"]);
     assert_eq!(status["deadline"], "2027-06-30");
 
     let out = cli.run(&["campaign", "delete", "retire-2012r2"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(cli.json(&["campaign", "list", "--format", "json"]), serde_json::json!([]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cli.json(&["campaign", "list", "--format", "json"]),
+        serde_json::json!([])
+    );
     let audit = cli.json(&["audit", "--format", "json"]);
     assert_eq!(audit[0]["action"], "campaign delete");
 }
@@ -388,14 +490,30 @@ fn a_campaign_file_is_checked_without_storing_and_a_draft_replaced_or_deleted() 
 fn a_preview_needs_no_link_keys() {
     let cli = ingested();
     let file = cli.write("c.toml", crate::common::campaign_file());
-    assert!(cli.run(&["campaign", "create", &file], None).status.success());
+    assert!(
+        cli.run(&["campaign", "create", &file], None)
+            .status
+            .success()
+    );
     let out = cli.run(
         &["campaign", "preview", "retire-2012r2", "--out", "preview"],
         None,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("throwaway key"));
-    assert!(cli.dir.path().join("preview").read_dir().expect("dir").count() > 0);
+    assert!(
+        cli.dir
+            .path()
+            .join("preview")
+            .read_dir()
+            .expect("dir")
+            .count()
+            > 0
+    );
 }
 
 #[test]
@@ -404,15 +522,29 @@ fn completions_and_manual_pages_come_from_the_same_definitions_as_help() {
     let bash = cli.run(&["completions", "bash"], None);
     assert!(bash.status.success());
     let text = String::from_utf8_lossy(&bash.stdout);
-    assert!(text.contains("machines") && text.contains("--eol-within"), "{}", &text[..200.min(text.len())]);
+    assert!(
+        text.contains("machines") && text.contains("--eol-within"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
     let man = cli.run(&["man"], None);
-    assert!(String::from_utf8_lossy(&man.stdout).starts_with(".ie"), "roff");
+    assert!(
+        String::from_utf8_lossy(&man.stdout).starts_with(".ie"),
+        "roff"
+    );
     let out = cli.run(&["man", "--out", "man"], None);
     assert!(out.status.success());
-    for page in ["winventory.1", "winventory-report-eol.1", "winventory-machines.1"] {
+    for page in [
+        "winventory.1",
+        "winventory-report-eol.1",
+        "winventory-machines.1",
+    ] {
         assert!(cli.dir.path().join("man").join(page).exists(), "{page}");
     }
-    assert!(!cli.dir.path().join("winventory.db").exists(), "no database needed");
+    assert!(
+        !cli.dir.path().join("winventory.db").exists(),
+        "no database needed"
+    );
 }
 
 #[test]

@@ -206,7 +206,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
     let got = bob.messages(2).await;
     assert!(
         got.get(1)
-            .is_some_and(|m| m.contains("Recorded for pc3: no longer needed: please remove it")),
+            .is_some_and(|m| m.contains("Recorded for PC3: no longer needed: please remove it")),
         "{got:?}"
     );
     dan.messages(1).await;
@@ -222,7 +222,7 @@ async fn licence_campaign(backend: Backend, tag: &str) {
     let got = dan.messages(2).await;
     assert!(
         got.get(1)
-            .is_some_and(|m| m.contains("Recorded for pc5: still needed")),
+            .is_some_and(|m| m.contains("Recorded for PC5: still needed")),
         "{got:?}"
     );
     drop(server);
@@ -319,11 +319,11 @@ async fn licence_campaign(backend: Backend, tag: &str) {
         "{csv}"
     );
     assert!(
-        lines[1].starts_with("pc3,MATLAB,pending,remove,bob,,"),
+        lines[1].starts_with("PC3,MATLAB,pending,remove,bob,,"),
         "{csv}"
     );
     assert!(
-        lines[2].starts_with(&format!("pc7,MATLAB,overdue,uninstall,ann,{by},")),
+        lines[2].starts_with(&format!("PC7,MATLAB,overdue,uninstall,ann,{by},")),
         "{csv}"
     );
     let confirmed = site.json(&[

@@ -8,8 +8,11 @@
 //!    lacks, overrides dates, and adds software rules.
 //!
 //! Matching lives in [`os`] (an OS report to a cycle) and [`software`] (a
-//! program title to a cycle and an application).
+//! program title to a cycle and an application). Every cycle that enters
+//! the catalog, from any layer, is labelled once by [`names::label`] with
+//! the name people read ("Windows 11 23H2 Enterprise", "Ubuntu 22.04 LTS").
 
+pub mod names;
 pub mod os;
 pub mod site;
 pub mod software;
@@ -37,7 +40,10 @@ pub struct CycleInfo {
     pub category: String,
     /// Cycle identifier (`2012-r2`).
     pub cycle: String,
-    /// Human label (`Windows Server 2012 R2`).
+    /// The release as people say it (`Windows Server 2012 R2`, `Notepad++
+    /// 8.6`, `Ubuntu 22.04 LTS`). A row read from a source carries the
+    /// source's label (`11 23H2 (E)`, `22.04 'Jammy Jellyfish'`, or none);
+    /// once in a [`Catalog`] it is always set, made by [`names::label`].
     pub label: Option<String>,
     /// First release.
     pub release_date: Option<NaiveDate>,
@@ -123,9 +129,18 @@ impl Catalog {
         c
     }
 
-    /// Add or replace whole cycles (refreshed rows).
+    /// Add or replace whole cycles (refreshed rows). This is where every
+    /// cycle enters the catalog (the built-in ones, refreshed ones, a site
+    /// file's), so it is where each gets the label people read.
     pub fn upsert_rows(&mut self, rows: impl IntoIterator<Item = CycleInfo>) {
-        for row in rows {
+        for mut row in rows {
+            row.label = Some(names::label(
+                &row.product,
+                &row.product_title,
+                &row.cycle,
+                row.label.as_deref(),
+                row.lts,
+            ));
             self.index
                 .entry(row.product.clone())
                 .or_default()
@@ -141,7 +156,13 @@ impl Catalog {
         for patch in &site.cycles {
             let key = (patch.product.clone(), patch.cycle.clone());
             let base = self.cycles.get(&key).cloned();
-            let row = patch.apply_to(base);
+            let sibling = self
+                .cycles
+                .range((patch.product.clone(), String::new())..)
+                .next()
+                .map(|(_, c)| c)
+                .filter(|c| c.product == patch.product);
+            let row = patch.apply_to(base, sibling);
             self.upsert_rows([row]);
         }
         self.rules.prepend(site.rules.clone());
@@ -158,6 +179,17 @@ impl Catalog {
             .get(product)?
             .get(&cycle.to_lowercase())
             .map(String::as_str)
+    }
+
+    /// The name people use for `product` ("Notepad++", "RHEL"), or `None`
+    /// when the catalog does not know it.
+    pub fn product_name(&self, product: &str) -> Option<&str> {
+        let (_, c) = self
+            .cycles
+            .range((product.to_string(), String::new())..)
+            .next()
+            .filter(|((p, _), _)| p == product)?;
+        Some(names::product_name(&c.product, &c.product_title))
     }
 
     /// Whether the catalog knows `product`.

@@ -5,10 +5,10 @@
 //! ```toml
 //! [[cycle]]
 //! product = "matlab"          # required
-//! product_title = "MATLAB"
+//! product_title = "MATLAB"   # a new cycle without one takes its product's
 //! category = "app"
 //! cycle = "r2023b"            # required
-//! label = "R2023b"
+//! label = "R2023b"            # shown after the product's name: "MATLAB R2023b"
 //! release_date = 2023-09-13
 //! eol = 2027-09-30            # a date, true (ended) or false (not decided)
 //! extended_support_end = false
@@ -60,11 +60,14 @@ pub struct CyclePatch {
 
 impl CyclePatch {
     /// The cycle after this patch: `base` with the fields this entry sets.
-    pub fn apply_to(&self, base: Option<CycleInfo>) -> CycleInfo {
+    /// A new cycle (no `base`) takes the title and category of `sibling`,
+    /// another cycle of its product, when it sets none of its own.
+    pub fn apply_to(&self, base: Option<CycleInfo>, sibling: Option<&CycleInfo>) -> CycleInfo {
         let mut row = base.unwrap_or_else(|| CycleInfo {
             product: self.product.clone(),
-            product_title: self.product.clone(),
-            category: "app".into(),
+            product_title: sibling
+                .map_or_else(|| self.product.clone(), |s| s.product_title.clone()),
+            category: sibling.map_or_else(|| "app".into(), |s| s.category.clone()),
             cycle: self.cycle.clone(),
             label: None,
             release_date: None,

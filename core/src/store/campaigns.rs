@@ -73,6 +73,8 @@ pub struct NewTarget {
     /// The machine's host key (lower-cased hostname), kept with the row so
     /// listings need no join.
     pub host_key: String,
+    /// The machine's hostname as last reported (what people are shown).
+    pub hostname: String,
     /// Who is asked: a login, or `group:NAME`.
     pub recipient: String,
 }
@@ -85,8 +87,11 @@ pub struct CampaignMachine {
     /// `machines.id`.
     pub machine_id: i64,
     /// The machine's host key (lower-cased hostname), kept with the row so
-    /// listings need no join.
+    /// listings need no join: for matching and sorting, never to show.
     pub host_key: String,
+    /// The machine's hostname as last reported: what people are shown
+    /// (a later report under another spelling updates it).
+    pub hostname: String,
     /// Who is asked now.
     pub recipient: String,
     /// `open`, `answered` or `resolved`.

@@ -61,6 +61,7 @@ async fn site(backend: Backend) -> (TestDb, std::sync::Arc<dyn Store>) {
     let target = |id: i64, recipient: &str| NewTarget {
         machine_id: id,
         host_key: format!("pc{id}"),
+        hostname: format!("PC{id}"),
         recipient: recipient.into(),
     };
     store

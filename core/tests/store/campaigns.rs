@@ -10,7 +10,8 @@ use crate::helpers::{at, cycle, machine, store};
 fn target(machine_id: i64, host: &str, recipient: &str) -> NewTarget {
     NewTarget {
         machine_id,
-        host_key: host.into(),
+        host_key: host.to_lowercase(),
+        hostname: host.into(),
         recipient: recipient.into(),
     }
 }
@@ -232,5 +233,26 @@ on_both_backends! {
         let bob = claimed.iter().find(|m| m.recipient == "bob").expect("bob's message");
         store.mark_failed(bob.id, "550 no such user", at(4)).await.expect("refused");
         assert_eq!(store.unreachable(c).await.expect("unreachable"), ["bob"]);
+    }
+}
+
+on_both_backends! {
+    async fn a_campaign_machine_is_shown_by_its_hostname_as_last_reported(backend) {
+        let (_db, store) = store(backend).await;
+        let written = store.apply_machines(&[machine("SRVAPP012", at(0), None)], at(0)).await.expect("write");
+        let id = written[0].1;
+        let c = store.create_campaign("retire", "eol", "", at(0)).await.expect("create").expect("new");
+        store.add_campaign_machines(c, &[target(id, "SRVAPP012", "alice")], at(0)).await.expect("add");
+        let shown = |rows: Vec<winventory_core::store::CampaignMachine>| {
+            rows.into_iter().map(|m| (m.host_key, m.hostname)).collect::<Vec<_>>()
+        };
+        assert_eq!(shown(store.campaign_machines(c).await.expect("machines")), [("srvapp012".to_string(), "SRVAPP012".to_string())]);
+
+        // Reported again under another spelling: its campaigns show the new one.
+        store.apply_machines(&[machine("SrvApp012", at(10), None)], at(10)).await.expect("write again");
+        assert_eq!(shown(store.campaign_machines(c).await.expect("machines")), [("srvapp012".to_string(), "SrvApp012".to_string())]);
+        assert_eq!(shown(store.campaign_machines_of(c, "alice").await.expect("alice's")), [("srvapp012".to_string(), "SrvApp012".to_string())]);
+        let view = store.answer_view(c, "alice", "alice").await.expect("view").expect("the campaign");
+        assert_eq!(shown(view.machines), [("srvapp012".to_string(), "SrvApp012".to_string())]);
     }
 }

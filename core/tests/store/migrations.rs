@@ -25,3 +25,20 @@ on_both_backends! {
         assert_eq!(store.machine_software(2).await.expect("pc2").len(), 1);
     }
 }
+
+on_both_backends! {
+    async fn campaign_machines_stored_before_hostnames_were_kept_get_their_machines_hostname(backend) {
+        let db = fresh_database(backend).await;
+        migrate_to(&db.url, 14).await;
+        execute(&db.url, "INSERT INTO machines (id, host_key, hostname, os_caption, os_version, \
+            first_seen, last_seen, last_report) VALUES (1, 'srvapp012', 'SRVAPP012', 'Microsoft Windows Server 2016', '10.0.14393', 0, 0, 0)").await;
+        execute(&db.url, "INSERT INTO campaigns (id, name, kind, state, spec, created_at) VALUES (1, 'retire', 'eol', 'running', '', 0)").await;
+        // Machine 2 is no longer stored: its key stands in.
+        execute(&db.url, "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at) VALUES \
+            (1, 1, 'srvapp012', 'alice', 'open', 0), (1, 2, 'pc2', 'alice', 'open', 0)").await;
+
+        let store = winventory_core::store::connect(&db.url).await.expect("migrate to the current schema");
+        let got: Vec<_> = store.campaign_machines(1).await.expect("machines").into_iter().map(|m| (m.host_key, m.hostname)).collect();
+        assert_eq!(got, [("pc2".to_string(), "pc2".to_string()), ("srvapp012".to_string(), "SRVAPP012".to_string())]);
+    }
+}

@@ -183,7 +183,7 @@ on_both_backends! {
         )
         .await;
         let id = store.create_campaign("retire", "eol", "name = \"retire\"", at(0)).await.expect("create").expect("new");
-        let target = NewTarget { machine_id: 1, host_key: "pc1".into(), recipient: "alice".into() };
+        let target = NewTarget { machine_id: 1, host_key: "pc1".into(), hostname: "PC1".into(), recipient: "alice".into() };
         store.add_campaign_machines(id, &[target], at(0)).await.expect("targets");
         store.enqueue(&[message("k1", "email", "alice", &[(id, 1)])], at(0)).await.expect("enqueue");
         let pc1 = &store.campaign_machines(id).await.expect("machines")[0];

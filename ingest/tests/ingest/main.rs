@@ -4,6 +4,7 @@
 
 mod eol_api;
 mod helpers;
+mod input_format_doc;
 mod limits;
 mod netdb;
 mod pipeline;

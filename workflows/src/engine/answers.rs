@@ -46,9 +46,9 @@ pub struct LinkView {
     /// The claims.
     #[serde(skip)]
     pub claims: Claims,
-    /// The campaign's title.
+    /// The campaign's title, in the recipient's language.
     pub campaign: String,
-    /// Hostnames the answer covers.
+    /// Hostnames the answer covers, as last reported.
     pub machines: Vec<String>,
     /// The recipient's language.
     pub language: String,
@@ -98,16 +98,24 @@ impl Engine {
         Ok(self.open_pick(token, None, now).await?.view)
     }
 
-    /// The title of campaign `id` (cached; see [`Engine::titles`]).
-    pub(super) async fn title(&self, id: i64, name: &str) -> Result<String, LinkError> {
-        if let Some(t) = self.titles.get(id) {
+    /// The title of campaign `id` in `language` (its translation, else
+    /// its own; cached, see [`Engine::titles`]).
+    pub(super) async fn title(
+        &self,
+        id: i64,
+        name: &str,
+        language: &str,
+    ) -> Result<String, LinkError> {
+        let language = crate::render::language(language);
+        if let Some(t) = self.titles.get(id, language) {
             return Ok(t);
         }
         let title = match self.store.campaign(&id.to_string()).await? {
-            Some(row) => CampaignSpec::parse(&row.spec).map_or(row.name, |s| s.title),
+            Some(row) => CampaignSpec::parse(&row.spec)
+                .map_or(row.name, |s| s.title_in(language).to_string()),
             None => name.to_string(),
         };
-        self.titles.put(id, &title);
+        self.titles.put(id, language, &title);
         Ok(title)
     }
 
@@ -167,16 +175,18 @@ impl Engine {
         if machines.is_empty() {
             return Err(LinkError::Nothing);
         }
-        let campaign = self.title(claims.campaign, &found.campaign_name).await?;
         let person = found.person;
         let language = person
             .as_ref()
             .and_then(|u| u.language.clone())
             .unwrap_or_else(|| "en".into());
+        let campaign = self
+            .title(claims.campaign, &found.campaign_name, &language)
+            .await?;
         Ok(Picked {
             view: LinkView {
                 campaign,
-                machines: machines.iter().map(|m| m.host_key.clone()).collect(),
+                machines: machines.iter().map(|m| m.hostname.clone()).collect(),
                 language,
                 mattermost_username: person.and_then(|u| u.mattermost_username),
                 claims,

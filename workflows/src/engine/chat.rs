@@ -1,6 +1,8 @@
 //! Chat answers: what a person typed or voted in a chat, recorded for one
 //! of their machines by name or for all the machines a message listed.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use winventory_core::store::{CampaignMachine, CampaignState, MessageRef};
@@ -14,9 +16,10 @@ use super::{Campaign, Engine, EngineError, LinkError};
 /// What a chat answer did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChatAnswer {
-    /// Machines the answer was recorded for.
+    /// Machines the answer was recorded for (hostnames as last reported).
     pub recorded: Vec<String>,
-    /// The person's machines still waiting for an answer.
+    /// The person's machines still waiting for an answer (hostnames as
+    /// last reported).
     pub still_open: Vec<String>,
     /// The answer as recorded ("remove" is a machine's decommissioning or a
     /// program's removal, by campaign).
@@ -136,12 +139,7 @@ pub(crate) fn choose<'a>(
             offered: offered.join(", "),
         });
     }
-    let mut open: Vec<String> = campaigns
-        .iter()
-        .flat_map(|(_, ms)| ms.iter().map(|m| m.host_key.clone()))
-        .collect();
-    open.sort();
-    open.dedup();
+    let open = names(campaigns.iter().flat_map(|(_, ms)| ms));
     if listed.is_some() {
         return Err(ChatError::NothingListed { open });
     }
@@ -262,6 +260,7 @@ impl Engine {
         let campaigns = self.open_machines_of(login).await?;
         let records = choose(&campaigns, target, listed.as_deref(), answer.kind)?;
         let mut out = ChatAnswer::default();
+        let mut recorded: HashSet<i64> = HashSet::new();
         for r in records {
             out.kind = Some(r.kind);
             let answer = Answer {
@@ -270,25 +269,27 @@ impl Engine {
             };
             self.record(r.campaign.row.id, &r.machines, answer, login, via, now)
                 .await?;
-            out.recorded
-                .extend(r.machines.iter().map(|m| m.host_key.clone()));
+            recorded.extend(r.machines.iter().map(|m| m.machine_id));
         }
+        let all = campaigns.iter().flat_map(|(_, ms)| ms);
+        out.recorded = names(all.clone().filter(|m| recorded.contains(&m.machine_id)));
         // Open before this answer, and not answered by it.
-        out.still_open = campaigns
-            .iter()
-            .flat_map(|(_, ms)| ms.iter())
-            .filter(|m| {
-                MachineState::of(m) == MachineState::Open && !out.recorded.contains(&m.host_key)
-            })
-            .map(|m| m.host_key.clone())
-            .collect();
-        // A machine asked about in two campaigns is named once.
-        out.recorded.sort();
-        out.recorded.dedup();
-        out.still_open.sort();
-        out.still_open.dedup();
+        out.still_open = names(all.filter(|m| {
+            MachineState::of(m) == MachineState::Open && !recorded.contains(&m.machine_id)
+        }));
         Ok(out)
     }
+}
+
+/// The machines' hostnames as last reported, for people: sorted by host
+/// key, a machine asked about in two campaigns named once.
+fn names<'a>(machines: impl Iterator<Item = &'a CampaignMachine>) -> Vec<String> {
+    let mut by_key: Vec<(&str, &str)> = machines
+        .map(|m| (m.host_key.as_str(), m.hostname.as_str()))
+        .collect();
+    by_key.sort_unstable();
+    by_key.dedup_by_key(|(k, _)| *k);
+    by_key.into_iter().map(|(_, h)| h.to_string()).collect()
 }
 
 #[cfg(test)]
@@ -333,7 +334,8 @@ mod tests {
         CampaignMachine {
             campaign_id: campaign,
             machine_id: id,
-            host_key: host.into(),
+            host_key: host.to_lowercase(),
+            hostname: host.into(),
             recipient: "jdoe".into(),
             state: "open".into(),
             answer: None,

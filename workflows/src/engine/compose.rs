@@ -11,7 +11,7 @@ use crate::plan::{Scope, load_matching, load_targets, recipient_key, unknown_tar
 use crate::spec::CampaignSpec;
 
 use super::states::MachineState;
-use super::{Campaign, Engine, EngineError};
+use super::{Campaign, Engine, EngineError, WaveSummary};
 
 /// Campaign progress for `campaign status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -38,8 +38,72 @@ pub struct Status {
     pub escalated: usize,
     /// Open (no answer yet).
     pub open: usize,
-    /// Share of targets answered or resolved, 0-100.
-    pub progress_percent: u32,
+    /// Share of targets answered or resolved, 0-100; `None` for a draft,
+    /// which has no targets before it starts (not "100% of none").
+    pub progress_percent: Option<u32>,
+}
+
+impl Status {
+    /// Whether the campaign is a draft: nothing selected, nothing sent.
+    pub fn is_draft(&self) -> bool {
+        self.state == CampaignState::Draft.as_str()
+    }
+
+    /// The state as a person reads it: `draft, not started` for a draft,
+    /// else the state word (`running`, `paused`, `closed`).
+    pub fn state_text(&self) -> String {
+        if self.is_draft() {
+            "draft, not started".into()
+        } else {
+            self.state.clone()
+        }
+    }
+}
+
+/// What `campaign start` says when people were not written to because of
+/// quiet hours (`wave` is the wave that followed the start): for each
+/// started campaign whose own quiet hours (on its time zone's clock) `now`
+/// falls in, why and until when; `None` when nobody was held back.
+pub fn start_notice(
+    started: &[Campaign],
+    wave: &WaveSummary,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if wave.deferred == 0 {
+        return None;
+    }
+    let quiet: Vec<String> = started
+        .iter()
+        .filter_map(|c| {
+            let quiet = c.schedule.quiet?;
+            let until = c.schedule.quiet_until(now)?;
+            let tz = c.schedule.time_zone;
+            Some(format!(
+                "{} is in its quiet hours ({quiet}, {tz}) until {}",
+                c.row.name,
+                until.format("%Y-%m-%d %H:%M %Z")
+            ))
+        })
+        .collect();
+    let who = if wave.queued == 0 {
+        "nothing was queued".to_string()
+    } else {
+        format!(
+            "{} {} not written to yet",
+            wave.deferred,
+            if wave.deferred == 1 {
+                "person was"
+            } else {
+                "people were"
+            }
+        )
+    };
+    let then = "the scheduler of `winventory worker` or `winventory serve` queues the first messages when they end";
+    Some(if quiet.is_empty() {
+        format!("{who}: it is within the quiet hours of their own time zones; {then}")
+    } else {
+        format!("{who}: {}; {then}", quiet.join("; "))
+    })
 }
 
 impl Engine {
@@ -173,7 +237,10 @@ impl Engine {
             .filter(|m| scope.contains(m))
             .map(|m| NewTarget {
                 machine_id: m.id,
-                host_key: m.hostname.to_lowercase(),
+                host_key: winventory_core::HostKey::new(&m.hostname)
+                    .as_str()
+                    .to_string(),
+                hostname: m.hostname.clone(),
                 recipient: recipient_key(m, &c.spec.fallback_group),
             })
             .collect();
@@ -236,9 +303,79 @@ impl Engine {
             }
         }
         let done = s.resolved + s.answered.values().sum::<usize>();
-        s.progress_percent = (done * 100)
-            .checked_div(s.targets)
-            .map_or(100, |p| p as u32);
+        s.progress_percent = (c.row.state != CampaignState::Draft).then(|| {
+            (done * 100)
+                .checked_div(s.targets)
+                .map_or(100, |p| p as u32)
+        });
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use winventory_core::store::CampaignRow;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    /// A campaign quiet from 19:00 to 08:00 in Zurich.
+    fn campaign() -> Campaign {
+        let text = "name = \"retire\"\nkind = \"eol\"\ntitle = \"T\"\ndeadline = \"2027-03-31\"\nfallback_group = \"it-desk\"\ntime_zone = \"Europe/Zurich\"\n\n[target]\nos = [{ product = \"windows-server\" }]\n\n[schedule]\nquiet_hours = \"19:00-08:00\"\n";
+        let spec = CampaignSpec::parse(text).expect("spec");
+        let schedule = spec.schedule().expect("schedule");
+        Campaign {
+            row: CampaignRow {
+                id: 1,
+                name: "retire".into(),
+                kind: "eol".into(),
+                state: CampaignState::Running,
+                spec: text.into(),
+                created_at: at("2026-11-27T00:00:00Z"),
+                started_at: None,
+                closed_at: None,
+            },
+            spec,
+            schedule,
+        }
+    }
+
+    #[test]
+    fn a_start_in_quiet_hours_says_why_nothing_was_queued_and_until_when() {
+        let c = [campaign()];
+        let evening = at("2026-11-27T19:30:00Z"); // 20:30 in Zurich
+        let wave = WaveSummary {
+            deferred: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            start_notice(&c, &wave, evening).as_deref(),
+            Some(
+                "nothing was queued: retire is in its quiet hours (19:00-08:00, Europe/Zurich) until 2026-11-28 08:00 CET; the scheduler of `winventory worker` or `winventory serve` queues the first messages when they end"
+            )
+        );
+        let some = WaveSummary {
+            queued: 2,
+            deferred: 1,
+            ..Default::default()
+        };
+        assert!(
+            start_notice(&c, &some, evening)
+                .expect("a notice")
+                .starts_with("1 person was not written to yet: retire is in its quiet hours")
+        );
+        // People held back by the quiet hours of their own time zones.
+        let noon = at("2026-11-27T11:00:00Z");
+        assert!(
+            start_notice(&c, &wave, noon)
+                .expect("a notice")
+                .contains("their own time zones")
+        );
+        // Nobody held back: nothing to say.
+        assert_eq!(start_notice(&c, &WaveSummary::default(), evening), None);
     }
 }

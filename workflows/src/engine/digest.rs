@@ -200,7 +200,7 @@ impl Engine {
             out.sections.push(Section {
                 campaign: c.row.id,
                 recipient: recipient.to_string(),
-                title: c.spec.title.clone(),
+                title: c.spec.title_in(lang).to_string(),
                 machines: rows,
                 all,
             });
@@ -265,8 +265,8 @@ impl Engine {
             let key = RecipientKey::parse(recipient);
             campaigns.push(CampaignContext {
                 name: c.row.name.clone(),
-                title: c.spec.title.clone(),
-                description: c.spec.description.clone(),
+                title: c.spec.title_in(lang).to_string(),
+                description: c.spec.description_in(lang).to_string(),
                 kind: c.spec.kind.as_str().into(),
                 applications: c.spec.target.applications.join(", "),
                 deadline: c.spec.deadline.to_string(),

@@ -19,7 +19,7 @@ pub const EXCEPTION_NOTICE_DAYS: i64 = 14;
 pub struct ExceptionRow {
     /// Campaign name.
     pub campaign: String,
-    /// Host key.
+    /// The machine's hostname as last reported.
     pub host: String,
     /// Who asked.
     pub owner: String,
@@ -59,7 +59,7 @@ impl Engine {
                 }
                 out.push(ExceptionRow {
                     campaign: row.name.clone(),
-                    host: m.host_key.clone(),
+                    host: m.hostname.clone(),
                     owner: m.answered_by.clone().unwrap_or_default(),
                     until: m.answer_date,
                     justification: m.answer_detail.clone().unwrap_or_default(),
@@ -108,8 +108,8 @@ impl Engine {
             Some(route) => {
                 let ctx = ExceptionNotice {
                     person: person.clone(),
-                    host: m.host_key.clone(),
-                    campaign: c.spec.title.clone(),
+                    host: m.hostname.clone(),
+                    campaign: c.spec.title_in(&person.language).to_string(),
                     approved: approve,
                     until: m.answer_date.map(|d| d.to_string()),
                     note: note.map(str::to_string),

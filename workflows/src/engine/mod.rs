@@ -32,7 +32,7 @@ mod wave;
 
 pub use answers::{LinkError, LinkView, Picked, Recorded};
 pub use chat::{ChatAnswer, ChatError};
-pub use compose::Status;
+pub use compose::{Status, start_notice};
 pub use digest::Route;
 pub use exceptions::{EXCEPTION_NOTICE_DAYS, ExceptionRow};
 pub use preview::PreviewSummary;
@@ -134,23 +134,24 @@ pub struct Engine {
     pub config: EngineConfig,
     /// The site's licences, when it has a licence file.
     pub licences: Option<Arc<winventory_core::licence::LicenceBook>>,
-    /// Campaign titles by id, read from their definitions once (a
-    /// definition never changes), so a click does not parse TOML.
+    /// Campaign titles by id and language, read from their definitions
+    /// once (a definition never changes), so a click does not parse TOML.
     pub titles: TitleCache,
 }
 
-/// Campaign titles by id; see [`Engine::titles`]. Clones share it.
+/// Campaign titles by (id, shipped language); see [`Engine::titles`].
+/// Clones share it.
 #[derive(Debug, Clone, Default)]
-pub struct TitleCache(Arc<std::sync::RwLock<HashMap<i64, String>>>);
+pub struct TitleCache(Arc<std::sync::RwLock<HashMap<(i64, &'static str), String>>>);
 
 impl TitleCache {
-    fn get(&self, id: i64) -> Option<String> {
-        self.0.read().ok()?.get(&id).cloned()
+    fn get(&self, id: i64, language: &'static str) -> Option<String> {
+        self.0.read().ok()?.get(&(id, language)).cloned()
     }
 
-    fn put(&self, id: i64, title: &str) {
+    fn put(&self, id: i64, language: &'static str, title: &str) {
         if let Ok(mut map) = self.0.write() {
-            map.insert(id, title.to_string());
+            map.insert((id, language), title.to_string());
         }
     }
 }

@@ -253,7 +253,7 @@ on_both_backends!(
         let token = all_link(&e, &digest, AnswerKind::Decommission);
         let now = t0() + Duration::hours(2);
         let view = e.open_link(&token, now).await.expect("the link opens");
-        assert_eq!(view.machines, ["srv-a1", "srv-a2"]);
+        assert_eq!(view.machines, ["SRV-A1", "SRV-A2"]);
         let (_, n) = e
             .answer_link(&token, None, None, None, now)
             .await
@@ -319,7 +319,7 @@ on_both_backends!(
             .answer_link(&one, None, None, None, now)
             .await
             .expect("a version-2 link still works");
-        assert_eq!((view.machines.as_slice(), n), (["srv-a1".to_string()].as_slice(), 1));
+        assert_eq!((view.machines.as_slice(), n), (["SRV-A1".to_string()].as_slice(), 1));
         // A version-2 link for all machines names no message: it answers
         // those already listed in one, not SRV-A3.
         let all = sign_v2(&Claims {
@@ -335,7 +335,7 @@ on_both_backends!(
             .answer_link(&all, None, None, None, now)
             .await
             .expect("recorded");
-        assert_eq!(view.machines, ["srv-a1", "srv-a2"]);
+        assert_eq!(view.machines, ["SRV-A1", "SRV-A2"]);
         // And stops at its expiry.
         assert!(matches!(
             e.open_link(&one, expires).await,
@@ -377,8 +377,8 @@ on_both_backends!(
             .answer_poll("jdoe", "matrix", "$poll-of-jdoe", no_fields(AnswerKind::Replace), now)
             .await
             .expect("the vote is recorded");
-        assert_eq!(voted.recorded, ["srv-j1"]);
-        assert_eq!(voted.still_open, ["srv-j2"]);
+        assert_eq!(voted.recorded, ["SRV-J1"]);
+        assert_eq!(voted.still_open, ["SRV-J2"]);
         let typed = e
             .answer_chat(
                 "jdoe",
@@ -389,7 +389,7 @@ on_both_backends!(
             )
             .await
             .expect("typed all is recorded");
-        assert_eq!(typed.recorded, ["srv-j1"]);
+        assert_eq!(typed.recorded, ["SRV-J1"]);
         assert_eq!(
             answered(&answers(&e).await),
             ["retire-a/srv-j1"],
@@ -406,6 +406,6 @@ on_both_backends!(
             )
             .await
             .expect("by name");
-        assert_eq!(named.recorded, ["srv-j2"]);
+        assert_eq!(named.recorded, ["SRV-J2"]);
     }
 );

@@ -116,6 +116,7 @@ async fn site(backend: Backend) -> (TestDb, std::sync::Arc<dyn Store>) {
     let target = |m: i64, recipient: &str| NewTarget {
         machine_id: m,
         host_key: format!("pc{m}"),
+        hostname: format!("PC{m}"),
         recipient: recipient.into(),
     };
     store

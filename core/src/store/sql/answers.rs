@@ -16,11 +16,11 @@ pub(super) const CAMPAIGN_COLUMNS: &str =
 
 pub(super) const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipient, state, answer, answer_date, answer_detail, \
      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
-     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at";
+     exception_state, exception_decided_by, exception_note, transfer_from, resolved_at, hostname";
 
 /// One read for checking an answer: the recipient's machines (columns 0 to
-/// 19, null when none), the campaign's state and name (20, 21), the person
-/// (22 to 29, null when unknown).
+/// 20, null when none), the campaign's state and name (21, 22), the person
+/// (23 to 30, null when unknown).
 pub(super) static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, c.state, c.name, {} FROM campaigns c \

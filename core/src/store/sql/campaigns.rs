@@ -242,14 +242,15 @@ impl CampaignStore for This {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let mut added = 0;
-        for chunk in targets.chunks(CHUNK_PARAMS / 6) {
+        for chunk in targets.chunks(CHUNK_PARAMS / 7) {
             let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at) ",
+                "INSERT INTO campaign_machines (campaign_id, machine_id, host_key, hostname, recipient, state, added_at) ",
             );
             qb.push_values(chunk, |mut b, t| {
                 b.push_bind(campaign_id)
                     .push_bind(t.machine_id)
                     .push_bind(t.host_key.clone())
+                    .push_bind(t.hostname.clone())
                     .push_bind(t.recipient.clone())
                     .push_bind("open")
                     .push_bind(to_micros(now));
@@ -310,9 +311,9 @@ impl CampaignStore for This {
         };
         // By position: the machine's columns (null when the
         // recipient has none), then the campaign's, then the person's.
-        let state: String = first.try_get(20)?;
-        let person = match first.try_get::<Option<String>, _>(22)? {
-            Some(_) => Some(Self::user_at(first, 22)?),
+        let state: String = first.try_get(21)?;
+        let person = match first.try_get::<Option<String>, _>(23)? {
+            Some(_) => Some(Self::user_at(first, 23)?),
             None => None,
         };
         let mut machines = Vec::with_capacity(rows.len());
@@ -322,7 +323,7 @@ impl CampaignStore for This {
             }
         }
         Ok(Some(AnswerView {
-            campaign_name: first.try_get(21)?,
+            campaign_name: first.try_get(22)?,
             state: CampaignState::parse(&state)
                 .ok_or_else(|| StoreError::Corrupt(format!("campaign state {state:?}")))?,
             machines,

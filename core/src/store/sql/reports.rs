@@ -13,8 +13,8 @@ use crate::domain::{CycleRef, Window};
 use crate::store::sql::aggregates::{before_micros, minus, parse_id, parse_ids, parse_installs};
 use crate::store::sql::{CHUNK_PARAMS, cycle_ref, in_lists, parse_date};
 use crate::store::{
-    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore, Result, StoreCounts, StoreError,
-    from_micros, to_micros,
+    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore,
+    Result, StoreCounts, StoreError, from_micros, to_micros,
 };
 
 impl This {

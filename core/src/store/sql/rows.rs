@@ -101,6 +101,7 @@ impl This {
             exception_note: r.try_get(17)?,
             transfer_from: r.try_get(18)?,
             resolved_at: r.try_get::<Option<i64>, _>(19)?.map(from_micros),
+            hostname: r.try_get(20)?,
         })
     }
 

@@ -107,6 +107,11 @@ pub struct Person<'a> {
     pub time_zone: Option<&'a str>,
     pub manager: Option<&'a str>,
     pub groups: &'a [&'a str],
+    /// The directory's language (`en` unless given).
+    pub language: &'a str,
+    /// A Mattermost username, to be written to there (with a site whose
+    /// engine has Mattermost among its chat channels).
+    pub mattermost: Option<&'a str>,
 }
 
 impl<'a> Person<'a> {
@@ -118,6 +123,8 @@ impl<'a> Person<'a> {
             time_zone: None,
             manager: None,
             groups: &[],
+            language: "en",
+            mattermost: None,
         }
     }
 }
@@ -193,8 +200,8 @@ impl Site {
                         Some(e) => Some(e.to_string()),
                     },
                     matrix_id: None,
-                    mattermost_username: None,
-                    language: Some("en".into()),
+                    mattermost_username: p.mattermost.map(str::to_string),
+                    language: Some(p.language.to_string()),
                     time_zone: p.time_zone.map(str::to_string),
                     manager: p.manager.map(str::to_string),
                 },
