@@ -339,11 +339,13 @@ end = 2026-12-31
 notice_days = 60
 "#;
 
-/// The site every example is checked on: the fleet, the directory, a
-/// licence file, an end-of-life campaign and a licence campaign started,
-/// answers of every shape recorded (an exception approved, one pending, a
-/// hand-over, an upgrade with a comment, an uninstall promised, a removal
-/// asked), and a machine set aside.
+/// The site every example is checked on: the fleet, the directory (with
+/// groups), a licence file over its seats, an end-of-life campaign and a
+/// licence campaign started, answers of every shape recorded (an exception
+/// approved, one pending, a "not mine", an upgrade with a comment, an
+/// uninstall promised, a removal asked), a later snapshot that resolves the
+/// upgrade, confirms the removal and hands the machine on to the person
+/// named, and a machine set aside.
 async fn populated() -> Site {
     let site = Site {
         dir: tempfile::tempdir().expect("tmp"),
@@ -380,6 +382,7 @@ async fn populated() -> Site {
         );
         let settings = Settings::resolve(Overrides {
             config: Some(config.into()),
+            database: Some(format!("sqlite://{}", site.db().display())),
             ..Overrides::default()
         })
         .expect("settings");
