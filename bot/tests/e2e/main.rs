@@ -12,6 +12,7 @@ mod campaign_email;
 mod campaign_matrix;
 mod campaign_mattermost;
 mod cli;
+mod cli_json;
 mod first_hour;
 mod licence_campaign;
 mod licences;
