@@ -13,7 +13,7 @@ use winventory_workflows::engine::Engine;
 
 use crate::app::App;
 use crate::cli::output::outln;
-use crate::cli::output::{Format, json as print_json, opt, rows};
+use crate::cli::output::{Format, SummaryFormat, json as print_json, opt, rows};
 
 /// `winventory campaign ...`.
 #[derive(Debug, Subcommand)]
@@ -56,7 +56,7 @@ pub enum CampaignCommand {
         out: PathBuf,
         /// Output format of the summary.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: SummaryFormat,
     },
     /// Send one real digest of the campaign to an admin (the digest of its
     /// first recipient, with links that answer nothing for the real owner).
@@ -403,8 +403,8 @@ async fn run_command(
         } => {
             let s = preview_engine(e).preview(&campaign, now, &out).await?;
             match format {
-                Format::Json => print_json(&s)?,
-                _ => {
+                SummaryFormat::Json => print_json(&s)?,
+                SummaryFormat::Text => {
                     outln!(
                         "{} machines ({} with no known owner), {} recipients, {} digests written to {}",
                         s.machines,
@@ -719,16 +719,16 @@ pub async fn audit(app: &App, limit: i64, format: Format) -> Result<u8> {
 }
 
 /// `winventory outbox`: messages by state, and the ones that failed.
-pub async fn outbox(app: &App, format: Format) -> Result<u8> {
+pub async fn outbox(app: &App, format: SummaryFormat) -> Result<u8> {
     let store = app.store.clone();
     let counts = store.outbox_counts().await?;
     let paused = store.control(PAUSE_ALL).await?.is_some();
     match format {
-        Format::Json => print_json(&serde_json::json!({
+        SummaryFormat::Json => print_json(&serde_json::json!({
             "pending": counts.pending, "sent": counts.sent, "failed": counts.failed,
             "cancelled": counts.cancelled, "paused_all": paused,
         }))?,
-        _ => {
+        SummaryFormat::Text => {
             outln!(
                 "pending {}  sent {}  failed {}  cancelled {}{}",
                 counts.pending,

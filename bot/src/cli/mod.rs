@@ -184,7 +184,7 @@ enum Command {
     Outbox {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: Format,
+        format: SummaryFormat,
     },
     /// Stop every delivery at once (all campaigns, all channels); survives restarts.
     Pause {

@@ -295,7 +295,10 @@ start = 2026-01-01
     ] {
         assert!(err.contains(want), "{want:?} in:\n{err}");
     }
-    // The report refuses it the same way, and says nothing else.
+    // The report refuses it the same way, and says nothing else (on a
+    // database that exists: a missing one is said first).
+    let empty = site.write("empty.jsonl", "");
+    site.run(&["ingest", &empty]);
     let out = site
         .command(&["report", "licences", "--licences", &bad])
         .output()
