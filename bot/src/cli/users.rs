@@ -58,18 +58,14 @@ pub struct UserRow {
     machines: Vec<String>,
 }
 
-const USER_COLUMNS: &[&str] = &[
-    "login",
-    "name",
-    "email",
-    "matrix_id",
-    "mattermost_username",
-    "language",
-    "time_zone",
-    "manager",
-    "groups",
-    "machines",
-];
+/// The columns of `users list` and `users show`: those `users import`
+/// reads, in its order (so a listing can be imported again), then the
+/// person's machines.
+fn user_columns() -> Vec<&'static str> {
+    let mut c = winventory_ingest::users::COLUMNS.to_vec();
+    c.push("machines");
+    c
+}
 
 fn user_cells(u: &UserRow) -> Vec<String> {
     vec![
@@ -131,7 +127,7 @@ pub async fn users_list(app: &App, group: Option<&str>, format: Format) -> Resul
         );
         return Ok(0);
     }
-    render::rows(format, &rows, USER_COLUMNS, user_cells)?;
+    render::rows(format, &rows, &user_columns(), user_cells)?;
     Ok(0)
 }
 
@@ -170,12 +166,17 @@ pub async fn users_show(app: &App, login: &str, format: Format) -> Result<u8> {
     let r = row(u, groups, machines);
     match format {
         Format::Json => render::json(&r)?,
-        Format::Csv => render::rows(format, std::slice::from_ref(&r), USER_COLUMNS, user_cells)?,
+        Format::Csv => render::rows(
+            format,
+            std::slice::from_ref(&r),
+            &user_columns(),
+            user_cells,
+        )?,
         Format::Table => {
             let cells = user_cells(&r);
             render::rows(
                 format,
-                &USER_COLUMNS.iter().zip(cells).collect::<Vec<_>>(),
+                &user_columns().into_iter().zip(cells).collect::<Vec<_>>(),
                 &["field", "value"],
                 |(k, v)| vec![k.to_string(), v.clone()],
             )?;
