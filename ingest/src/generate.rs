@@ -94,6 +94,24 @@ pub struct FleetStats {
     pub stale_machines: usize,
 }
 
+/// Every (name, version, publisher) a generated fleet draws its programs
+/// from (a version or publisher the table leaves null is empty): the
+/// distinct titles of a large fleet, as the software rules see them.
+pub fn pool_titles() -> io::Result<Vec<(String, String, String)>> {
+    let pool = Pool::builtin()?;
+    pool.titles
+        .iter()
+        .map(|t| {
+            let mut json = t.json.to_vec();
+            json.extend_from_slice(b"null}");
+            let v: serde_json::Value = serde_json::from_slice(&json)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            Ok((field("name"), field("version"), field("publisher")))
+        })
+        .collect()
+}
+
 /// Write the fleet `spec` describes to `out` as CMF JSON Lines (one machine
 /// per `\n`-terminated line), buffered; returns what was written.
 pub fn write_fleet<W: Write>(spec: &FleetSpec, out: W) -> io::Result<FleetStats> {

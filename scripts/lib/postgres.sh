@@ -11,8 +11,10 @@ PG_LOG="$PG_ROOT/log"
 PG_FIRST_PORT="${PG_FIRST_PORT:-54329}"
 PG_USER=postgres
 
+# Each banner says how long the script has run, so a slow CI run shows
+# which step took the time.
 banner() {
-    printf '\n\033[1m==> %s\033[0m\n' "$*"
+    printf '\n\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
 }
 
 die() {

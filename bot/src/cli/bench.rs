@@ -46,6 +46,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         count: usize,
     },
+    /// Software matching: every distinct title a generated 100,000-machine
+    /// fleet draws from, matched by the one-pass matcher (one RegexSet over
+    /// all rules, then the winner's captures) against trying each rule's
+    /// regex in turn (rules × titles, the baseline), in one run; the
+    /// catalog's (re)compilation timed too. Prints the median of ROUNDS.
+    Matching {
+        /// Passes over all titles per matcher.
+        #[arg(long, default_value_t = 11)]
+        rounds: usize,
+    },
     /// Serve a bare axum handler that answers 200 to any POST, on LISTEN:
     /// the ceiling the callback endpoint is measured against.
     HttpCeiling {
@@ -72,7 +82,70 @@ pub async fn run(app: &App, cmd: BenchCommand) -> Result<u8> {
         BenchCommand::Delivery { messages, domain } => delivery(app, messages, &domain).await,
         BenchCommand::ClickBody { campaign, count } => click_body(app, &campaign, count).await,
         BenchCommand::HttpCeiling { listen } => http_ceiling(&listen).await,
+        BenchCommand::Matching { rounds } => matching(app, rounds),
     }
+}
+
+fn matching(app: &App, rounds: usize) -> Result<u8> {
+    use std::time::Duration;
+    let titles = winventory_ingest::generate::pool_titles()?;
+    let rounds = rounds.max(1);
+    let median = |mut v: Vec<Duration>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let t = Instant::now();
+    let fresh = winventory_core::Catalog::builtin();
+    let compile = t.elapsed();
+    let catalog = &app.catalog;
+    let rules = catalog.rules();
+    let mut matched = 0usize;
+    let (mut one_pass, mut by_rule) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        matched = titles
+            .iter()
+            .filter(|(n, v, p)| rules.match_title(catalog, n, v, p).cycle.is_some())
+            .count();
+        one_pass.push(t.elapsed());
+        let t = Instant::now();
+        let again = titles
+            .iter()
+            .filter(|(n, v, p)| {
+                rules
+                    .match_title_rule_by_rule(catalog, n, v, p)
+                    .cycle
+                    .is_some()
+            })
+            .count();
+        by_rule.push(t.elapsed());
+        if again != matched {
+            bail!("the two matchers disagree: {matched} against {again} titles matched");
+        }
+    }
+    let (a, b) = (median(one_pass), median(by_rule));
+    let per = |d: Duration| d.as_secs_f64() * 1e9 / titles.len().max(1) as f64;
+    outln!(
+        "{} distinct titles, {} rules, {matched} titles matched to a cycle",
+        titles.len(),
+        rules.len()
+    );
+    outln!(
+        "one pass (RegexSet):   {:>9.2} ms  ({:.0} ns per title)",
+        a.as_secs_f64() * 1e3,
+        per(a)
+    );
+    outln!(
+        "rule by rule (baseline): {:>7.2} ms  ({:.0} ns per title)",
+        b.as_secs_f64() * 1e3,
+        per(b)
+    );
+    outln!(
+        "catalog with its rules compiled from the bundled files: {:.2} ms ({} rules)",
+        compile.as_secs_f64() * 1e3,
+        fresh.rules().len()
+    );
+    Ok(0)
 }
 
 async fn click_body(app: &App, campaign: &str, count: usize) -> Result<u8> {

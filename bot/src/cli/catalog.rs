@@ -1,5 +1,6 @@
-//! `winventory catalog show|refresh`: the lifecycle catalog, and its refresh
-//! from the endoflife.date API with every stored title and OS matched again.
+//! `winventory catalog show|coverage|refresh`: the lifecycle catalog, how far
+//! the software rules reach into it, and its refresh from the endoflife.date
+//! API with every stored title and OS matched again.
 
 use anyhow::{Result, bail};
 use winventory_core::{Catalog, Store};
@@ -80,6 +81,72 @@ pub async fn catalog_show(app: &App, product: Option<&str>, format: Format) -> R
         }
     }
     Ok(0)
+}
+
+/// `winventory catalog coverage`: every installed-software product with the
+/// rules that reach it; failing rule examples on stderr. Exit 1 when an
+/// example fails or a product is neither reached nor explained.
+pub fn catalog_coverage(app: &App, format: Format) -> Result<u8> {
+    let catalog = &app.catalog;
+    let rules = catalog.rules();
+    let coverage = rules.coverage(catalog);
+    let failures = rules.failing_examples(catalog);
+    render::rows(
+        format,
+        &coverage,
+        &[
+            "product",
+            "name",
+            "rules",
+            "package_rules",
+            "examples",
+            "cycles_reached",
+            "cycles",
+            "no_rule",
+        ],
+        |c| {
+            vec![
+                c.product.clone(),
+                c.name.clone(),
+                c.rules.to_string(),
+                c.package_rules.to_string(),
+                c.examples.to_string(),
+                c.cycles_reached.to_string(),
+                c.cycles.to_string(),
+                c.no_rule.clone().unwrap_or_else(|| "-".into()),
+            ]
+        },
+    )?;
+    let unreached: Vec<&str> = coverage
+        .iter()
+        .filter(|c| c.rules == 0 && c.no_rule.is_none())
+        .map(|c| c.product.as_str())
+        .collect();
+    let reached = coverage.iter().filter(|c| c.rules > 0).count();
+    let examples: usize = rules.iter().map(|r| r.spec().examples.len()).sum();
+    eprintln!(
+        "{reached} of {} installed-software products reached by {} rules; {} of {examples} rule examples give what they say",
+        coverage.len(),
+        rules.len(),
+        examples - failures.len()
+    );
+    for f in &failures {
+        eprintln!(
+            "  example fails: {:?} version {:?}: expected {}, got {} (rule {:?})",
+            f.example.name,
+            f.example.version,
+            f.example.expect.as_deref().unwrap_or("-"),
+            f.got,
+            f.rule
+        );
+    }
+    if !unreached.is_empty() {
+        eprintln!(
+            "  reached by no rule and no reason given: {}; add a [[rule]] for each to the site catalog",
+            unreached.join(", ")
+        );
+    }
+    Ok(u8::from(!failures.is_empty() || !unreached.is_empty()))
 }
 
 /// `winventory catalog refresh`: fetch, save, re-match.

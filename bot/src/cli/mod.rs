@@ -379,6 +379,15 @@ enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Which installed-software products of the catalog the software rules
+    /// can recognise (built-in and the site's), and whether every rule's
+    /// examples still give what they say. Exits 1 when an example fails or a
+    /// product is reached by no rule and has no reason why not.
+    Coverage {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Update the catalog from the endoflife.date v1 API and re-match every
     /// machine and title.
     Refresh {
@@ -432,7 +441,7 @@ impl Command {
                 | C::Preview { .. },
             ) => DatabaseUse::Reads,
             // The bundled catalog is there without any database.
-            Command::Catalog(CatalogCommand::Show { .. })
+            Command::Catalog(CatalogCommand::Show { .. } | CatalogCommand::Coverage { .. })
             | Command::Licence(L::Check { .. })
             | Command::Campaign(C::Check { .. }) => DatabaseUse::Optional,
             _ => DatabaseUse::Writes,
@@ -584,6 +593,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Catalog(CatalogCommand::Refresh { products, .. }) => {
             catalog::catalog_refresh(app, &products).await
+        }
+        Command::Catalog(CatalogCommand::Coverage { format }) => {
+            catalog::catalog_coverage(app, format)
         }
         Command::Demo {
             machines, programs, ..

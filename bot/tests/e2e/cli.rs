@@ -316,6 +316,7 @@ fn every_command_explains_itself_with_help() {
         vec!["users", "import", "--help"],
         vec!["catalog", "show", "--help"],
         vec!["catalog", "refresh", "--help"],
+        vec!["catalog", "coverage", "--help"],
         vec!["demo", "--help"],
         vec!["generate", "--help"],
     ] {

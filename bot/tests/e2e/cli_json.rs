@@ -535,6 +535,7 @@ fn invocation(site: &Site, command: &str) -> Option<Vec<String>> {
         "users show" => words("users show asmith"),
         "catalog show" => words("catalog show"),
         "catalog show PRODUCT" => words("catalog show windows-server"),
+        "catalog coverage" => words("catalog coverage"),
         "campaign list" => words("campaign list"),
         "campaign preview" => vec![
             "campaign".into(),

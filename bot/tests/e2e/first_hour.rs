@@ -555,3 +555,76 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     assert!(err.contains("DEBUG"), "debug lines were asked for: {err}");
     assert!(!err.contains('\u{1b}'), "{err}");
 }
+
+#[test]
+fn catalog_coverage_lists_what_the_rules_reach_and_fails_on_a_broken_site_rule() {
+    let cli = Cli::new();
+    let out = cli.run(&["catalog", "coverage", "--format", "json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !cli.dir.path().join("winventory.db").exists(),
+        "needs no database"
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let row = |p: &str| {
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["product"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("{p} listed: {rows}"))
+    };
+    let python = row("python");
+    assert!(python["rules"].as_u64() > Some(1), "{python}");
+    assert!(python["package_rules"].as_u64() > Some(0), "{python}");
+    assert!(python["no_rule"].is_null());
+    let ie = row("internet-explorer");
+    assert_eq!(ie["rules"], 0);
+    assert!(ie["no_rule"].as_str().is_some_and(|w| !w.is_empty()));
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["product"] != "windows-server"),
+        "operating systems are not software"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("rule examples give what they say"),
+        "{stderr}"
+    );
+
+    // A site rule that shadows a shipped one, and one whose own example
+    // fails: both named, exit 1.
+    let site = cli.write(
+        "site.toml",
+        "[[rule]]\n\
+         name = '^Python '\n\
+         ignore = \"we count Python elsewhere\"\n\
+         examples = [{ name = \"Python 3.12.1 (64-bit)\" }]\n\
+         \n\
+         [[rule]]\n\
+         name = '^labtool(\\d+)$'\n\
+         package = true\n\
+         product = \"python\"\n\
+         cycle = [\"3.{1}\"]\n\
+         examples = [{ name = \"labtool12\", version = \"1.0-1\", expect = \"python/3.13\" }]\n",
+    );
+    let out = cli.run(&["--catalog", &site, "catalog", "coverage"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"labtool12\"")
+            && stderr.contains("expected python/3.13, got python/3.12"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"Python 3.8.10 (64-bit)\""),
+        "the shipped example the site rule shadows is named: {stderr}"
+    );
+}

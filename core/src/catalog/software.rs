@@ -1,17 +1,40 @@
-//! Matching program titles (name, version, publisher as the registry lists
-//! them) to a catalog product/cycle and to an "application", by rules kept as
-//! data (`core/data/software_rules.toml`, extended by the site catalog).
+//! Matching program titles (name, version, publisher as the registry or the
+//! package manager lists them) to a catalog product/cycle and to an
+//! "application", by rules kept as data (`core/data/software_rules.toml`,
+//! extended by the site catalog).
 //!
-//! A rule has a `name` regex and optionally `publisher` and `version` regexes;
-//! the first rule whose patterns all match decides. Its `cycle` is a list of
-//! templates tried in order, the first one naming a cycle the catalog has
-//! wins: `{1}`..`{9}` are the name pattern's captures, `{v1}`..`{v4}` the
-//! leading digits of the version's dot-separated parts. A rule may name only
-//! an `application` (a group of titles a site considers one thing, such as
-//! every "MATLAB Rxxxx"). A title no rule matches stays unmatched.
+//! A rule has a `name` regex and optionally `not` (a regex on the name that
+//! vetoes it), `publisher` and `version` regexes; the first rule, in order,
+//! whose patterns all hold decides. A rule either names what the title is
+//! (`product` with `cycle` templates, and/or an `application`), or says the
+//! title is not a product install at all (`ignore`, with the reason: help
+//! and language packs, updaters, drivers and connectors of a database).
+//!
+//! `cycle` templates are tried in order; the first one naming a cycle of the
+//! product in the catalog wins. `{1}`..`{9}` are the name pattern's captures,
+//! `{v1}`..`{v9}` the leading digits of the version's dot-separated parts,
+//! and `{v1|floor5}` or `{1|floor5}` a number rounded down to a multiple of
+//! 5 (NVIDIA's branches). A rule's `map` then renames a result the product spells
+//! differently (FileMaker 20 is "2023"). A rule with `package = true` reads a
+//! Linux package (`postgresql-15`, `java-17-openjdk`): its version is a
+//! distribution's (`1:10.11.6-0+deb12u1`), whose epoch and release are
+//! stripped to the upstream version before the templates see it. A title no
+//! rule matches stays unmatched: never guessed.
+//!
+//! Every rule carries `examples`, the real names it was written for, each
+//! with what it must give; a test runs them all through the whole rule list,
+//! so a rule that stops matching its own examples, or one that shadows
+//! another's, fails at once. [`SoftwareRules::coverage`] lists every
+//! installed-software product of the catalog with the rules that reach it.
+//!
+//! Matching costs one pass of a [`RegexSet`] over the title (every rule's
+//! `name` at once), then the captures of the one rule that wins: linear in
+//! the number of titles, not rules × titles.
 
-use regex::Regex;
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+use serde::{Deserialize, Serialize};
 
 use super::Catalog;
 use crate::domain::CycleRef;
@@ -28,15 +51,18 @@ pub struct SoftwareMatch {
 }
 
 /// One rule as written in TOML.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
-    /// Regex on the title's `DisplayName`.
+    /// Regex on the title's `DisplayName` (or package name).
     pub name: String,
+    /// Regex on the name that vetoes the rule where it matches.
+    #[serde(default)]
+    pub not: Option<String>,
     /// Regex on the publisher.
     #[serde(default)]
     pub publisher: Option<String>,
-    /// Regex on the version.
+    /// Regex on the version (the upstream version for `package` rules).
     #[serde(default)]
     pub version: Option<String>,
     /// Catalog product.
@@ -45,9 +71,38 @@ pub struct RuleSpec {
     /// Cycle templates, tried in order.
     #[serde(default)]
     pub cycle: Vec<String>,
+    /// An expanded template -> the cycle it stands for.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
     /// Application name.
     #[serde(default)]
     pub application: Option<String>,
+    /// The name is a Linux package's and the version a distribution's.
+    #[serde(default)]
+    pub package: bool,
+    /// The titles this rule matches are not a product install; why.
+    #[serde(default)]
+    pub ignore: Option<String>,
+    /// The real titles the rule was written for, with what each must give.
+    #[serde(default)]
+    pub examples: Vec<Example>,
+}
+
+/// A title a rule was written for, and what matching it must give.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// `DisplayName` or package name.
+    pub name: String,
+    /// `DisplayVersion` or package version.
+    #[serde(default)]
+    pub version: String,
+    /// Publisher.
+    #[serde(default)]
+    pub publisher: String,
+    /// `product/cycle`, or absent when the title must match no cycle.
+    #[serde(default)]
+    pub expect: Option<String>,
 }
 
 /// A compiled rule.
@@ -55,34 +110,53 @@ pub struct RuleSpec {
 pub struct Rule {
     spec: RuleSpec,
     name: Regex,
+    not: Option<Regex>,
     publisher: Option<Regex>,
     version: Option<Regex>,
 }
 
 impl Rule {
-    /// Compile a rule; the error names the pattern that does not compile.
+    /// Compile a rule; the error names the field that is wrong.
     pub fn compile(spec: RuleSpec) -> Result<Self, String> {
         let re = |field: &str, p: &str| {
             Regex::new(p).map_err(|e| format!("field `{field}`: invalid regex {p:?}: {e}"))
         };
-        if spec.product.is_none() && spec.application.is_none() {
-            return Err("a rule needs a `product` or an `application`".into());
+        let opt = |field: &str, p: &Option<String>| p.as_deref().map(|p| re(field, p)).transpose();
+        if let Some(why) = &spec.ignore {
+            if spec.product.is_some() || spec.application.is_some() || !spec.cycle.is_empty() {
+                return Err(
+                    "a rule with `ignore` names no `product`, `cycle` or `application`".into(),
+                );
+            }
+            if why.trim().is_empty() {
+                return Err("`ignore` says why the titles are not the product".into());
+            }
+        } else if spec.product.is_none() && spec.application.is_none() {
+            return Err("a rule needs a `product`, an `application` or an `ignore` reason".into());
         }
         if spec.product.is_some() && spec.cycle.is_empty() {
             return Err("a rule with a `product` needs `cycle` templates".into());
         }
+        for t in &spec.cycle {
+            check_template(t).map_err(|m| format!("field `cycle`: template {t:?}: {m}"))?;
+        }
+        for e in &spec.examples {
+            if let Some(x) = &e.expect {
+                if x.split_once('/')
+                    .is_none_or(|(p, c)| p.is_empty() || c.is_empty())
+                {
+                    return Err(format!(
+                        "field `examples`: expect {x:?} for {:?} is not PRODUCT/CYCLE",
+                        e.name
+                    ));
+                }
+            }
+        }
         Ok(Self {
             name: re("name", &spec.name)?,
-            publisher: spec
-                .publisher
-                .as_deref()
-                .map(|p| re("publisher", p))
-                .transpose()?,
-            version: spec
-                .version
-                .as_deref()
-                .map(|p| re("version", p))
-                .transpose()?,
+            not: opt("not", &spec.not)?,
+            publisher: opt("publisher", &spec.publisher)?,
+            version: opt("version", &spec.version)?,
             spec,
         })
     }
@@ -91,30 +165,117 @@ impl Rule {
     pub fn spec(&self) -> &RuleSpec {
         &self.spec
     }
+
+    /// Whether the rule holds for this title (its name pattern already matched).
+    fn accepts(&self, name: &str, version: &str, publisher: &str) -> bool {
+        !self.not.as_ref().is_some_and(|n| n.is_match(name))
+            && !self
+                .publisher
+                .as_ref()
+                .is_some_and(|p| !p.is_match(publisher))
+            && !self.version.as_ref().is_some_and(|v| !v.is_match(version))
+    }
+
+    /// What the rule gives for a title it holds for.
+    fn outcome(&self, catalog: &Catalog, name: &str, version: &str) -> SoftwareMatch {
+        if self.spec.ignore.is_some() {
+            return SoftwareMatch::default();
+        }
+        let cycle = self.spec.product.as_deref().and_then(|product| {
+            let caps = self.name.captures(name)?;
+            self.spec.cycle.iter().find_map(|t| {
+                let c = expand(t, &caps, version)?;
+                let c = self.spec.map.get(&c).cloned().unwrap_or(c);
+                catalog.cycle_ref(product, &c)
+            })
+        });
+        SoftwareMatch {
+            cycle,
+            application: self.spec.application.clone(),
+        }
+    }
 }
 
-/// An ordered list of rules.
-#[derive(Debug, Clone, Default)]
+/// A rule's example that does not give what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExampleFailure {
+    /// The rule's `name` pattern.
+    pub rule: String,
+    /// The example.
+    pub example: Example,
+    /// What matching gave: `product/cycle`, or `-` for no cycle.
+    pub got: String,
+}
+
+/// How far the rules reach one installed-software product of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductCoverage {
+    /// Product identifier.
+    pub product: String,
+    /// The name people use for it.
+    pub name: String,
+    /// Rules that name it.
+    pub rules: usize,
+    /// Of which read Linux packages.
+    pub package_rules: usize,
+    /// Examples that expect one of its cycles.
+    pub examples: usize,
+    /// Its cycles that some example reaches.
+    pub cycles_reached: usize,
+    /// Its cycles in the catalog.
+    pub cycles: usize,
+    /// Why no rule can recognise it from an inventory, where none does.
+    pub no_rule: Option<String>,
+}
+
+/// A product the rules do not try to recognise, and why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoRule {
+    /// Product identifier.
+    pub product: String,
+    /// Why an inventory cannot show it.
+    pub why: String,
+}
+
+/// An ordered list of rules, with the set that finds the candidates of a
+/// title in one pass.
+#[derive(Debug, Clone)]
 pub struct SoftwareRules {
     rules: Vec<Rule>,
+    /// Every rule's `name`; `None` only if together they exceed the regex
+    /// size limit, and then the rules are tried one by one.
+    set: Option<RegexSet>,
+    no_rule: Vec<NoRule>,
 }
 
-impl SoftwareRules {
-    /// Every application a rule names.
-    pub fn applications(&self) -> std::collections::BTreeSet<&str> {
-        self.rules
-            .iter()
-            .filter_map(|r| r.spec.application.as_deref())
-            .collect()
+impl Default for SoftwareRules {
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new())
     }
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RulesFile {
     rule: Vec<RuleSpec>,
+    #[serde(default)]
+    no_rule: Vec<NoRule>,
 }
 
 impl SoftwareRules {
+    fn new(rules: Vec<Rule>, no_rule: Vec<NoRule>) -> Self {
+        let set = RegexSetBuilder::new(rules.iter().map(|r| r.spec.name.as_str()))
+            .size_limit(64 << 20)
+            .build()
+            .ok();
+        Self {
+            rules,
+            set,
+            no_rule,
+        }
+    }
+
     /// The rules shipped with the binary.
     pub fn builtin() -> Self {
         let file: RulesFile =
@@ -122,16 +283,20 @@ impl SoftwareRules {
         let rules = file
             .rule
             .into_iter()
-            .map(|s| Rule::compile(s).expect("bundled software rule compiles"))
+            .map(|s| {
+                let name = s.name.clone();
+                Rule::compile(s)
+                    .unwrap_or_else(|e| panic!("bundled software rule {name:?} compiles: {e}"))
+            })
             .collect();
-        Self { rules }
+        Self::new(rules, file.no_rule)
     }
 
     /// Put `first` ahead of the current rules (site rules win).
     pub fn prepend(&mut self, first: Vec<Rule>) {
         let mut rules = first;
         rules.append(&mut self.rules);
-        self.rules = rules;
+        *self = Self::new(rules, std::mem::take(&mut self.no_rule));
     }
 
     /// How many rules there are.
@@ -144,7 +309,20 @@ impl SoftwareRules {
         self.rules.is_empty()
     }
 
-    /// Match one title.
+    /// The rules, in the order they are tried.
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
+    /// Every application a rule names.
+    pub fn applications(&self) -> std::collections::BTreeSet<&str> {
+        self.rules
+            .iter()
+            .filter_map(|r| r.spec.application.as_deref())
+            .collect()
+    }
+
+    /// Match one title: the first rule, in order, that holds.
     pub fn match_title(
         &self,
         catalog: &Catalog,
@@ -152,65 +330,234 @@ impl SoftwareRules {
         version: &str,
         publisher: &str,
     ) -> SoftwareMatch {
-        let name = name.trim();
-        for rule in &self.rules {
-            let Some(caps) = rule.name.captures(name) else {
-                continue;
-            };
-            if rule
-                .publisher
-                .as_ref()
-                .is_some_and(|p| !p.is_match(publisher))
-            {
-                continue;
+        let Some(set) = &self.set else {
+            return self.match_title_rule_by_rule(catalog, name, version, publisher);
+        };
+        let name = package_name(name.trim());
+        let upstream = upstream_version(version);
+        for i in set.matches(name).iter() {
+            let rule = &self.rules[i];
+            let v = if rule.spec.package { upstream } else { version };
+            if rule.accepts(name, v, publisher) {
+                return rule.outcome(catalog, name, v);
             }
-            if rule.version.as_ref().is_some_and(|v| !v.is_match(version)) {
-                continue;
-            }
-            let cycle = rule.spec.product.as_deref().and_then(|product| {
-                rule.spec.cycle.iter().find_map(|t| {
-                    let c = expand(t, &caps, version)?;
-                    catalog.cycle_ref(product, &c)
-                })
-            });
-            return SoftwareMatch {
-                cycle,
-                application: rule.spec.application.clone(),
-            };
         }
         SoftwareMatch::default()
     }
+
+    /// The same as [`Self::match_title`], trying every rule's own regex in
+    /// turn (rules × titles): the definition the one-pass matcher keeps to,
+    /// and the baseline it is measured against.
+    pub fn match_title_rule_by_rule(
+        &self,
+        catalog: &Catalog,
+        name: &str,
+        version: &str,
+        publisher: &str,
+    ) -> SoftwareMatch {
+        let name = package_name(name.trim());
+        let upstream = upstream_version(version);
+        for rule in &self.rules {
+            let v = if rule.spec.package { upstream } else { version };
+            if rule.name.is_match(name) && rule.accepts(name, v, publisher) {
+                return rule.outcome(catalog, name, v);
+            }
+        }
+        SoftwareMatch::default()
+    }
+
+    /// Every rule's examples that do not give what they say, run through the
+    /// whole list (so a rule shadowed by an earlier one shows here too).
+    pub fn failing_examples(&self, catalog: &Catalog) -> Vec<ExampleFailure> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for e in &rule.spec.examples {
+                let m = self.match_title(catalog, &e.name, &e.version, &e.publisher);
+                let got = m
+                    .cycle
+                    .as_ref()
+                    .map(|c| format!("{}/{}", c.product, c.cycle));
+                // A title the rule is for gets its application; a product
+                // rule's counter-example (no cycle expected) need not.
+                let for_this_rule = rule.spec.product.is_none() || e.expect.is_some();
+                let app_ok = rule.spec.application.is_none()
+                    || !for_this_rule
+                    || m.application == rule.spec.application;
+                if got != e.expect || !app_ok {
+                    out.push(ExampleFailure {
+                        rule: rule.spec.name.clone(),
+                        example: e.clone(),
+                        got: match (got, m.application) {
+                            (Some(c), Some(a)) => format!("{c} (application {a})"),
+                            (Some(c), None) => c,
+                            (None, Some(a)) => format!("- (application {a})"),
+                            (None, None) => "-".into(),
+                        },
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Every installed-software product of the catalog (every category but
+    /// `os`) with the rules and examples that reach it, or why none can.
+    pub fn coverage(&self, catalog: &Catalog) -> Vec<ProductCoverage> {
+        let mut products: BTreeMap<&str, (usize, std::collections::BTreeSet<&str>)> =
+            BTreeMap::new();
+        for c in catalog.cycles() {
+            if c.category != "os" {
+                products.entry(&c.product).or_default().0 += 1;
+            }
+        }
+        let mut reached: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        let mut examples: BTreeMap<&str, usize> = BTreeMap::new();
+        for rule in &self.rules {
+            for e in &rule.spec.examples {
+                if let Some((p, c)) = e.expect.as_deref().and_then(|x| x.split_once('/')) {
+                    *examples.entry(p).or_default() += 1;
+                    reached.entry(p).or_default().insert(c);
+                }
+            }
+        }
+        products
+            .into_iter()
+            .map(|(product, (cycles, _))| {
+                let named = || {
+                    self.rules
+                        .iter()
+                        .filter(move |r| r.spec.product.as_deref() == Some(product))
+                };
+                ProductCoverage {
+                    product: product.to_string(),
+                    name: catalog.product_name(product).unwrap_or(product).to_string(),
+                    rules: named().count(),
+                    package_rules: named().filter(|r| r.spec.package).count(),
+                    examples: examples.get(product).copied().unwrap_or(0),
+                    cycles_reached: reached.get(product).map_or(0, |s| {
+                        s.iter()
+                            .filter(|c| catalog.get(product, c).is_some())
+                            .count()
+                    }),
+                    cycles,
+                    no_rule: self
+                        .no_rule
+                        .iter()
+                        .find(|n| n.product == product)
+                        .map(|n| n.why.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A package name without the architecture a package manager appends
+/// (`python3.11:amd64` from dpkg, `httpd.x86_64` from rpm); any other name
+/// as it is.
+fn package_name(name: &str) -> &str {
+    const ARCHES: &[&str] = &[
+        "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "all", "x86_64", "i686",
+        "aarch64", "ppc64le", "noarch",
+    ];
+    if name.contains(char::is_whitespace) {
+        return name;
+    }
+    for sep in [':', '.'] {
+        if let Some((base, arch)) = name.rsplit_once(sep) {
+            if !base.is_empty() && ARCHES.contains(&arch) {
+                return base;
+            }
+        }
+    }
+    name
+}
+
+/// The upstream part of a distribution's package version: without the
+/// epoch (`1:`) and the release after the last hyphen (`-0+deb12u1`,
+/// `-2.el9`).
+fn upstream_version(version: &str) -> &str {
+    let v = version.trim();
+    let v = match v.split_once(':') {
+        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            rest
+        }
+        _ => v,
+    };
+    match v.rsplit_once('-') {
+        Some((upstream, _)) if !upstream.is_empty() => upstream,
+        _ => v,
+    }
+}
+
+/// Check a cycle template's placeholders without a title.
+fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').ok_or("a `{` without its `}`")? + start;
+        let key = &rest[start + 1..end];
+        let (key, filter) = match key.split_once('|') {
+            Some((k, f)) => (k, Some(f)),
+            None => (key, None),
+        };
+        let valid = match key.strip_prefix('v') {
+            Some(n) => n.parse::<usize>().is_ok_and(|i| (1..=9).contains(&i)),
+            None => key.parse::<usize>().is_ok_and(|i| (1..=9).contains(&i)),
+        };
+        if !valid {
+            return Err(format!(
+                "`{{{key}}}` is neither {{1}}..{{9}} nor {{v1}}..{{v9}}"
+            ));
+        }
+        if let Some(f) = filter {
+            if floor_of(f).is_none() {
+                return Err(format!(
+                    "unknown filter `{f}` (only `floorN`, as in {{v1|floor5}})"
+                ));
+            }
+        }
+        rest = &rest[end + 1..];
+    }
+    Ok(())
+}
+
+fn floor_of(filter: &str) -> Option<u64> {
+    filter
+        .strip_prefix("floor")?
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
 }
 
 /// Expand a cycle template; `None` when it names a capture or version part
 /// that is absent.
 fn expand(template: &str, caps: &regex::Captures<'_>, version: &str) -> Option<String> {
-    let parts: Vec<&str> = version
-        .split('.')
-        .map(|p| {
-            let end = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
-            &p[..end]
-        })
-        .collect();
+    let part = |i: usize| -> Option<&str> {
+        let p = version.split('.').nth(i.checked_sub(1)?)?;
+        let end = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+        Some(&p[..end]).filter(|d| !d.is_empty())
+    };
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}')? + start;
         let key = &rest[start + 1..end];
-        let value = if let Some(n) = key.strip_prefix('v') {
-            let i: usize = n.parse().ok()?;
-            let p = parts.get(i.checked_sub(1)?)?;
-            if p.is_empty() {
-                return None;
-            }
-            // Drop leading zeros ("10.00" -> "10.0") only where the catalog would.
-            (*p).to_string()
-        } else {
-            let i: usize = key.parse().ok()?;
-            caps.get(i)?.as_str().to_string()
+        let (key, filter) = match key.split_once('|') {
+            Some((k, f)) => (k, Some(f)),
+            None => (key, None),
         };
-        out.push_str(&value);
+        let value = match key.strip_prefix('v') {
+            Some(n) => part(n.parse().ok()?)?,
+            None => caps.get(key.parse().ok()?)?.as_str(),
+        };
+        match filter {
+            Some(f) => {
+                let step = floor_of(f)?;
+                let number: u64 = value.parse().ok()?;
+                out.push_str(&(number / step * step).to_string());
+            }
+            None => out.push_str(value),
+        }
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -509,6 +856,190 @@ mod tests {
         for (name, version, publisher, want) in cases {
             assert_eq!(cyc(name, version, publisher), want, "{name} {version}");
         }
+    }
+
+    #[test]
+    fn every_rule_example_gives_what_it_says_through_the_whole_list() {
+        let catalog = Catalog::builtin();
+        let failures = catalog.rules().failing_examples(&catalog);
+        let lines: Vec<String> = failures
+            .iter()
+            .map(|f| {
+                format!(
+                    "{:?} {:?}: expected {}, got {} (rule {:?})",
+                    f.example.name,
+                    f.example.version,
+                    f.example.expect.as_deref().unwrap_or("-"),
+                    f.got,
+                    f.rule
+                )
+            })
+            .collect();
+        assert!(lines.is_empty(), "{}", lines.join("\n"));
+    }
+
+    #[test]
+    fn every_bundled_rule_carries_examples_of_what_it_is_for() {
+        let rules = SoftwareRules::builtin();
+        let mut missing = Vec::new();
+        for r in rules.iter() {
+            let spec = r.spec();
+            let own = spec.examples.iter().filter(|e| match &spec.product {
+                Some(p) => e
+                    .expect
+                    .as_deref()
+                    .is_some_and(|x| x.split('/').next() == Some(p.as_str())),
+                None => true,
+            });
+            if own.count() == 0 {
+                missing.push(spec.name.clone());
+            }
+        }
+        assert!(missing.is_empty(), "rules without examples: {missing:?}");
+        assert!(rules.len() > 60, "{}", rules.len());
+    }
+
+    #[test]
+    fn every_installed_software_product_of_the_catalog_is_reached_or_says_why_not() {
+        let catalog = Catalog::builtin();
+        let coverage = catalog.rules().coverage(&catalog);
+        assert!(coverage.len() > 40, "{}", coverage.len());
+        assert!(
+            coverage.iter().all(|c| c.product != "windows"),
+            "operating systems are matched by the OS rules"
+        );
+        for c in &coverage {
+            match &c.no_rule {
+                Some(why) => assert_eq!(
+                    c.rules, 0,
+                    "{} has rules and also says none can reach it: {why}",
+                    c.product
+                ),
+                None => {
+                    assert!(c.rules > 0, "no rule reaches {}", c.product);
+                    assert!(c.examples > 0, "no example reaches {}", c.product);
+                    assert!(c.cycles_reached > 0, "{c:?}");
+                }
+            }
+        }
+        let linux: Vec<&str> = coverage
+            .iter()
+            .filter(|c| c.package_rules > 0)
+            .map(|c| c.product.as_str())
+            .collect();
+        for p in [
+            "python",
+            "nodejs",
+            "postgresql",
+            "mysql",
+            "mariadb",
+            "redis",
+            "tomcat",
+            "openssl",
+            "nvidia-driver",
+            "firefox",
+            "chrome",
+        ] {
+            assert!(linux.contains(&p), "{p} has a package rule: {linux:?}");
+        }
+    }
+
+    #[test]
+    fn the_one_pass_matcher_decides_as_trying_each_rule_in_turn_would() {
+        let catalog = Catalog::builtin();
+        let rules = catalog.rules();
+        let mut titles: Vec<(String, String, String)> = rules
+            .iter()
+            .flat_map(|r| r.spec().examples.iter())
+            .map(|e| (e.name.clone(), e.version.clone(), e.publisher.clone()))
+            .collect();
+        titles.push(("Some Lab Tool".into(), "1.0".into(), String::new()));
+        titles.push(("Überwachung 2".into(), "2.0".into(), String::new()));
+        for (n, v, p) in &titles {
+            assert_eq!(
+                rules.match_title(&catalog, n, v, p),
+                rules.match_title_rule_by_rule(&catalog, n, v, p),
+                "{n} {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn distribution_versions_lose_their_epoch_and_release() {
+        assert_eq!(upstream_version("1:10.11.6-0+deb12u1"), "10.11.6");
+        assert_eq!(upstream_version("1.8.0.432.b06-2.el9"), "1.8.0.432.b06");
+        assert_eq!(upstream_version("2:1.19~1"), "1.19~1");
+        assert_eq!(
+            upstream_version("7.0.56-3+really7.0.109-1"),
+            "7.0.56-3+really7.0.109"
+        );
+        assert_eq!(upstream_version("131.0.6778.86"), "131.0.6778.86");
+        assert_eq!(upstream_version(""), "");
+        assert_eq!(upstream_version("-1"), "-1");
+        assert_eq!(upstream_version("x:1.0"), "x:1.0");
+    }
+
+    #[test]
+    fn package_names_lose_the_architecture_a_package_manager_appends() {
+        assert_eq!(package_name("python3.11:amd64"), "python3.11");
+        assert_eq!(package_name("httpd.x86_64"), "httpd");
+        assert_eq!(package_name("python3.11"), "python3.11");
+        assert_eq!(package_name("Node.js"), "Node.js");
+        assert_eq!(
+            package_name("Mozilla Firefox (x64 en-US)"),
+            "Mozilla Firefox (x64 en-US)"
+        );
+        assert_eq!(package_name(":amd64"), ":amd64");
+    }
+
+    #[test]
+    fn templates_round_version_parts_down_and_maps_rename_them() {
+        let re = Regex::new("x").expect("compiles");
+        let caps = re.captures("x").expect("matches");
+        assert_eq!(
+            expand("r{v1|floor5}", &caps, "551.86").as_deref(),
+            Some("r550")
+        );
+        assert_eq!(
+            expand("r{v1|floor5}", &caps, "418.96").as_deref(),
+            Some("r415")
+        );
+        assert_eq!(
+            expand("{v1}.{v2}", &caps, "16.0.x").as_deref(),
+            Some("16.0")
+        );
+        assert_eq!(expand("{v2}", &caps, "16"), None);
+        assert_eq!(expand("{1}", &caps, "16"), None);
+        assert!(check_template("r{v1|floor5}").is_ok());
+        assert!(check_template("{v1|ceil5}").unwrap_err().contains("floorN"));
+        assert!(check_template("{1|floor5}").is_ok());
+        assert!(check_template("{1|floor0}").is_err());
+        assert!(check_template("{x}").is_err());
+        assert!(check_template("{v1").is_err());
+    }
+
+    #[test]
+    fn a_rule_that_ignores_titles_may_not_also_name_a_product() {
+        let spec = RuleSpec {
+            name: "^x$".into(),
+            ignore: Some("a pack".into()),
+            product: Some("python".into()),
+            cycle: vec!["{v1}".into()],
+            ..RuleSpec::default()
+        };
+        assert!(Rule::compile(spec).unwrap_err().contains("ignore"));
+        let spec = RuleSpec {
+            name: "^x$".into(),
+            product: Some("python".into()),
+            cycle: vec!["{v1}".into()],
+            examples: vec![Example {
+                name: "x".into(),
+                expect: Some("python".into()),
+                ..Example::default()
+            }],
+            ..RuleSpec::default()
+        };
+        assert!(Rule::compile(spec).unwrap_err().contains("PRODUCT/CYCLE"));
     }
 
     #[test]
