@@ -54,6 +54,16 @@ impl App {
         } else {
             self.catalog.clone()
         };
+        // Matches made with other rules (an upgrade, an edited site
+        // catalog) are made again first, so reports count by today's rules.
+        let again =
+            winventory_ingest::rematch::bring_up_to_date(self.store.as_ref(), &catalog).await?;
+        if let Some(r) = again.filter(|r| r.titles + r.machines > 0) {
+            eprintln!(
+                "note: the matching rules changed since the stored matches were made: {} titles and {} machines matched again",
+                r.titles, r.machines
+            );
+        }
         let s = &self.settings;
         let netdb = match &s.network_db {
             Some(url) => {

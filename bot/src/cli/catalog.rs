@@ -3,7 +3,6 @@
 //! API with every stored title and OS matched again.
 
 use anyhow::{Result, bail};
-use winventory_core::{Catalog, Store};
 
 use crate::app::App;
 use crate::cli::output::outln;
@@ -165,13 +164,13 @@ pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
         .save_refreshed_catalog(&outcome.rows, app.clock.now())
         .await?;
     let catalog = app.fresh_catalog().await?;
-    let (titles, machines) = rematch(store.as_ref(), &catalog).await?;
+    let r = winventory_ingest::rematch::rematch_all(store.as_ref(), &catalog).await?;
     outln!(
         "refreshed {} cycles of {} products; re-matched {} titles and {} machines",
         outcome.rows.len(),
         wanted.len() - outcome.errors.len(),
-        titles,
-        machines
+        r.titles,
+        r.machines
     );
     for (old, new) in &outcome.renamed {
         outln!("  note: {old} is now called {new} by endoflife.date");
@@ -187,21 +186,15 @@ pub async fn catalog_refresh(app: &App, products: &[String]) -> Result<u8> {
     }
 }
 
-/// Re-match every title and machine against the catalog in force.
-async fn rematch(store: &dyn Store, catalog: &Catalog) -> Result<(usize, usize)> {
-    let mut titles = store.titles().await?;
-    for t in &mut titles {
-        let m = catalog.match_software(&t.name, &t.version, &t.publisher);
-        t.cycle = m.cycle;
-        t.application = m.application;
-    }
-    store.update_title_matches(&titles).await?;
-    let os: Vec<_> = store
-        .machine_os()
-        .await?
-        .into_iter()
-        .map(|(id, os)| (id, catalog.match_os(&os)))
-        .collect();
-    store.update_os_matches(&os).await?;
-    Ok((titles.len(), os.len()))
+/// `winventory catalog rematch`: every stored title and machine matched
+/// again with the rules in force.
+pub async fn catalog_rematch(app: &App) -> Result<u8> {
+    let r = winventory_ingest::rematch::rematch_all(app.store.as_ref(), &app.catalog).await?;
+    outln!(
+        "matched {} titles and {} machines again with {} software rules",
+        r.titles,
+        r.machines,
+        app.catalog.rules().len()
+    );
+    Ok(0)
 }

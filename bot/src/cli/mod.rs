@@ -388,6 +388,10 @@ enum CatalogCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Match every stored title and machine again with the rules in force.
+    /// An ingest does this by itself when the rules, the catalog's cycles
+    /// or the site catalog changed since the stored matches were made.
+    Rematch,
     /// Update the catalog from the endoflife.date v1 API and re-match every
     /// machine and title.
     Refresh {
@@ -597,6 +601,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Catalog(CatalogCommand::Coverage { format }) => {
             catalog::catalog_coverage(app, format)
         }
+        Command::Catalog(CatalogCommand::Rematch) => catalog::catalog_rematch(app).await,
         Command::Demo {
             machines, programs, ..
         } => ingest::demo(app, machines, programs).await,

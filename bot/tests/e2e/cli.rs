@@ -317,6 +317,7 @@ fn every_command_explains_itself_with_help() {
         vec!["catalog", "show", "--help"],
         vec!["catalog", "refresh", "--help"],
         vec!["catalog", "coverage", "--help"],
+        vec!["catalog", "rematch", "--help"],
         vec!["demo", "--help"],
         vec!["generate", "--help"],
     ] {

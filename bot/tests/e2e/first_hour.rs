@@ -628,3 +628,76 @@ fn catalog_coverage_lists_what_the_rules_reach_and_fails_on_a_broken_site_rule()
         "the shipped example the site rule shadows is named: {stderr}"
     );
 }
+
+#[test]
+fn titles_stored_before_a_rule_existed_are_matched_again_at_the_next_ingest() {
+    let cli = Cli::new();
+    let fleet = cli.write(
+        "lab.jsonl",
+        r#"{"hostname": "LAB-1", "collected_at": "2026-11-26T02:00:00Z", "os": {"caption": "Ubuntu 22.04.5 LTS", "version": "22.04"}, "software": [{"name": "labtool12", "version": "1.0-1"}, {"name": "python3.10", "version": "3.10.12-1~22.04.7"}]}"#,
+    );
+    let cycles = |cli: &Cli, catalog: &[&str]| -> Vec<(String, String)> {
+        let mut args = catalog.to_vec();
+        args.extend(["machine", "LAB-1", "--format", "json"]);
+        let m = cli.json(&args);
+        let mut v: Vec<(String, String)> = m["software"]
+            .as_array()
+            .expect("software")
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap_or_default().to_string(),
+                    s["cycle"].as_str().unwrap_or("-").to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let out = cli.run(&["ingest", &fleet, NOW], None);
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("matched again"),
+        "a new database has nothing to match again"
+    );
+    assert_eq!(
+        cycles(&cli, &[]),
+        [
+            ("labtool12".to_string(), "-".to_string()),
+            ("python3.10".to_string(), "3.10".to_string())
+        ]
+    );
+
+    // The site adds a rule; the next ingest (nothing new in it) matches the
+    // stored title again, once.
+    let site = cli.write(
+        "site.toml",
+        "[[rule]]\nname = '^labtool(\\d+)$'\npackage = true\nproduct = \"python\"\ncycle = [\"3.{1}\"]\n",
+    );
+    let out = cli.run(&["--catalog", &site, "ingest", &fleet, NOW], None);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 titles and 1 machines matched again"),
+        "{stderr}"
+    );
+    assert_eq!(
+        cycles(&cli, &["--catalog", &site]),
+        [
+            ("labtool12".to_string(), "3.12".to_string()),
+            ("python3.10".to_string(), "3.10".to_string())
+        ]
+    );
+    let out = cli.run(&["--catalog", &site, "ingest", &fleet, NOW], None);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("matched again"));
+
+    // `catalog rematch` does it on demand: without the site file, the rule
+    // is gone again.
+    let out = cli.run(&["catalog", "rematch"], None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("matched 2 titles and 1 machines again"));
+    assert_eq!(
+        cycles(&cli, &[])[0],
+        ("labtool12".to_string(), "-".to_string())
+    );
+}

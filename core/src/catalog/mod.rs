@@ -104,6 +104,11 @@ pub enum CatalogError {
     Site(#[from] SiteCatalogError),
 }
 
+/// Bumped whenever the matching code changes what a title or an OS report
+/// matches, so that stored matches are made again (see
+/// [`Catalog::matching_fingerprint`]).
+pub const MATCHING_REVISION: u32 = 2;
+
 /// The lifecycle catalog in memory, with the matching rules.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -232,6 +237,26 @@ impl Catalog {
     /// The software rules in force (site rules first).
     pub fn rules(&self) -> &SoftwareRules {
         &self.rules
+    }
+
+    /// A digest of everything a match depends on: the software rules in
+    /// force, the cycles the catalog has, the Windows build map, and
+    /// [`MATCHING_REVISION`]. Stored beside the matches, it tells when they
+    /// were made with other rules (a new version, a changed site file) and
+    /// every stored title and machine has to be matched again.
+    pub fn matching_fingerprint(&self) -> String {
+        use std::fmt::Write as _;
+        let mut text = format!("revision {MATCHING_REVISION}\n");
+        for r in self.rules.iter() {
+            let _ = writeln!(text, "{:?}", r.spec());
+        }
+        for (product, cycle) in self.cycles.keys() {
+            let _ = writeln!(text, "{product}/{cycle}");
+        }
+        for b in &self.builds {
+            let _ = writeln!(text, "{b:?}");
+        }
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
     }
 
     pub(crate) fn cycle_ref(&self, product: &str, cycle: &str) -> Option<CycleRef> {

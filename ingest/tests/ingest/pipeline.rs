@@ -333,3 +333,36 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn stored_matches_made_with_other_rules_are_made_again_once(backend) {
+        use winventory_core::Catalog;
+        use winventory_core::catalog::SiteCatalog;
+        use winventory_ingest::rematch::bring_up_to_date;
+        let e = env(backend).await;
+        let f = e.file("lab.jsonl", &[line(
+            "LAB1", "2026-11-26T02:00:00Z", "Microsoft Windows 11 Enterprise", "10.0.22631",
+            r#", "software": [{"name": "labtool12", "version": "1.0-1"}, {"name": "python3.11", "version": "3.11.2-6+deb12u4"}]"#,
+        )]);
+        e.ingest(&[&f]).await;
+        let first = bring_up_to_date(e.store.as_ref(), &e.catalog).await.expect("rematch");
+        assert_eq!(first.map(|r| (r.titles, r.machines)), Some((2, 1)), "no fingerprint stored yet");
+        assert_eq!(bring_up_to_date(e.store.as_ref(), &e.catalog).await.expect("rematch"), None);
+
+        let mut catalog = Catalog::builtin();
+        let site = SiteCatalog::parse("site.toml", "[[rule]]\nname = '^labtool(\\d+)$'\npackage = true\nproduct = \"python\"\ncycle = [\"3.{1}\"]\n")
+            .expect("site catalog");
+        catalog.apply_site(&site);
+        assert_ne!(catalog.matching_fingerprint(), e.catalog.matching_fingerprint());
+        let again = bring_up_to_date(e.store.as_ref(), &catalog).await.expect("rematch");
+        assert_eq!(again.map(|r| r.titles), Some(2));
+        let m = e.store.machine("lab1").await.expect("q").expect("stored");
+        let mut cycles: Vec<String> = e.store.machine_software(m.id).await.expect("software")
+            .into_iter()
+            .map(|s| s.cycle.map(|c| format!("{}/{}", c.product, c.cycle)).unwrap_or_default())
+            .collect();
+        cycles.sort();
+        assert_eq!(cycles, ["python/3.11", "python/3.12"]);
+        assert_eq!(bring_up_to_date(e.store.as_ref(), &catalog).await.expect("rematch"), None);
+    }
+}
