@@ -141,15 +141,14 @@ impl Rule {
             check_template(t).map_err(|m| format!("field `cycle`: template {t:?}: {m}"))?;
         }
         for e in &spec.examples {
-            if let Some(x) = &e.expect {
-                if x.split_once('/')
+            if let Some(x) = &e.expect
+                && x.split_once('/')
                     .is_none_or(|(p, c)| p.is_empty() || c.is_empty())
-                {
-                    return Err(format!(
-                        "field `examples`: expect {x:?} for {:?} is not PRODUCT/CYCLE",
-                        e.name
-                    ));
-                }
+            {
+                return Err(format!(
+                    "field `examples`: expect {x:?} for {:?} is not PRODUCT/CYCLE",
+                    e.name
+                ));
             }
         }
         Ok(Self {
@@ -168,12 +167,12 @@ impl Rule {
 
     /// Whether the rule holds for this title (its name pattern already matched).
     fn accepts(&self, name: &str, version: &str, publisher: &str) -> bool {
-        !self.not.as_ref().is_some_and(|n| n.is_match(name))
-            && !self
+        self.not.as_ref().is_none_or(|n| !n.is_match(name))
+            && self
                 .publisher
                 .as_ref()
-                .is_some_and(|p| !p.is_match(publisher))
-            && !self.version.as_ref().is_some_and(|v| !v.is_match(version))
+                .is_none_or(|p| p.is_match(publisher))
+            && self.version.as_ref().is_none_or(|v| v.is_match(version))
     }
 
     /// What the rule gives for a title it holds for.
@@ -463,10 +462,11 @@ fn package_name(name: &str) -> &str {
         return name;
     }
     for sep in [':', '.'] {
-        if let Some((base, arch)) = name.rsplit_once(sep) {
-            if !base.is_empty() && ARCHES.contains(&arch) {
-                return base;
-            }
+        if let Some((base, arch)) = name.rsplit_once(sep)
+            && !base.is_empty()
+            && ARCHES.contains(&arch)
+        {
+            return base;
         }
     }
     name
@@ -508,12 +508,12 @@ fn check_template(template: &str) -> Result<(), String> {
                 "`{{{key}}}` is neither {{1}}..{{9}} nor {{v1}}..{{v9}}"
             ));
         }
-        if let Some(f) = filter {
-            if floor_of(f).is_none() {
-                return Err(format!(
-                    "unknown filter `{f}` (only `floorN`, as in {{v1|floor5}})"
-                ));
-            }
+        if let Some(f) = filter
+            && floor_of(f).is_none()
+        {
+            return Err(format!(
+                "unknown filter `{f}` (only `floorN`, as in {{v1|floor5}})"
+            ));
         }
         rest = &rest[end + 1..];
     }
@@ -1011,7 +1011,11 @@ mod tests {
         assert_eq!(expand("{v2}", &caps, "16"), None);
         assert_eq!(expand("{1}", &caps, "16"), None);
         assert!(check_template("r{v1|floor5}").is_ok());
-        assert!(check_template("{v1|ceil5}").unwrap_err().contains("floorN"));
+        assert!(
+            check_template("{v1|ceil5}")
+                .expect_err("unknown filter")
+                .contains("floorN")
+        );
         assert!(check_template("{1|floor5}").is_ok());
         assert!(check_template("{1|floor0}").is_err());
         assert!(check_template("{x}").is_err());
@@ -1027,7 +1031,7 @@ mod tests {
             cycle: vec!["{v1}".into()],
             ..RuleSpec::default()
         };
-        assert!(Rule::compile(spec).unwrap_err().contains("ignore"));
+        assert!(Rule::compile(spec).expect_err("refused").contains("ignore"));
         let spec = RuleSpec {
             name: "^x$".into(),
             product: Some("python".into()),
@@ -1039,7 +1043,11 @@ mod tests {
             }],
             ..RuleSpec::default()
         };
-        assert!(Rule::compile(spec).unwrap_err().contains("PRODUCT/CYCLE"));
+        assert!(
+            Rule::compile(spec)
+                .expect_err("refused")
+                .contains("PRODUCT/CYCLE")
+        );
     }
 
     #[test]
