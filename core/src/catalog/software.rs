@@ -27,12 +27,17 @@
 //! another's, fails at once. [`SoftwareRules::coverage`] lists every
 //! installed-software product of the catalog with the rules that reach it.
 //!
-//! Matching costs one pass of a [`RegexSet`] over the title (every rule's
-//! `name` at once), then the captures of the one rule that wins: linear in
-//! the number of titles, not rules × titles.
+//! Matching does not try every rule on every title. Most rules start with a
+//! literal (`^Microsoft SQL Server `, `^python`): one Aho-Corasick pass over
+//! the title finds the rules whose literal begins it, one [`RegexSet`] pass
+//! the few rules without one (help packs anywhere in a name), and only those
+//! candidates are tried, in rule order. The cost per title follows its
+//! length and its candidates, not the number of rules, so a site's thousand
+//! rules for titles its fleet does not have cost next to nothing.
 
 use std::collections::BTreeMap;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -237,15 +242,154 @@ pub struct NoRule {
     pub why: String,
 }
 
-/// An ordered list of rules, with the set that finds the candidates of a
-/// title in one pass.
+/// An ordered list of rules, with the index that finds the candidates of a
+/// title.
 #[derive(Debug, Clone)]
 pub struct SoftwareRules {
     rules: Vec<Rule>,
-    /// Every rule's `name`; `None` only if together they exceed the regex
-    /// size limit, and then the rules are tried one by one.
-    set: Option<RegexSet>,
+    index: Index,
     no_rule: Vec<NoRule>,
+}
+
+/// Which rules can match a title, found without trying them all.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// The literal prefixes of the rules that begin with one (ASCII,
+    /// compared without case); `None` when there are none.
+    prefixes: Option<AhoCorasick>,
+    /// The rule each prefix belongs to.
+    prefix_rule: Vec<usize>,
+    /// The `name` of every rule without a literal prefix; `None` when there
+    /// are none, or they exceed the regex size limit (then each is tried).
+    loose: Option<RegexSet>,
+    /// The rule each pattern of `loose` belongs to, in rule order.
+    loose_rule: Vec<usize>,
+}
+
+impl Index {
+    fn new(rules: &[Rule]) -> Self {
+        let (mut prefixes, mut prefix_rule, mut loose, mut loose_rule) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, r) in rules.iter().enumerate() {
+            match literal_prefixes(&r.spec.name) {
+                Some(ps) => {
+                    for p in ps {
+                        prefixes.push(p);
+                        prefix_rule.push(i);
+                    }
+                }
+                None => {
+                    loose.push(r.spec.name.as_str());
+                    loose_rule.push(i);
+                }
+            }
+        }
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&prefixes)
+            .ok()
+            .filter(|_| !prefixes.is_empty());
+        if ac.is_none() {
+            // No prefix index: every rule is tried (the set still helps).
+            loose = rules.iter().map(|r| r.spec.name.as_str()).collect();
+            loose_rule = (0..rules.len()).collect();
+            prefix_rule.clear();
+        }
+        let set = RegexSetBuilder::new(&loose)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .ok()
+            .filter(|_| !loose.is_empty());
+        Self {
+            prefixes: ac,
+            prefix_rule,
+            loose: set,
+            loose_rule,
+        }
+    }
+
+    /// The rules that may match `name`, in rule order.
+    fn candidates(&self, name: &str, out: &mut Vec<usize>) {
+        out.clear();
+        // The two non-ASCII letters that `(?i)` takes for ASCII ones (the
+        // Kelvin sign for k, the long s for s) escape a comparison of ASCII
+        // without case: a title with either tries every prefixed rule.
+        if name.contains(['\u{212A}', '\u{17F}']) {
+            out.extend_from_slice(&self.prefix_rule);
+        } else if let Some(ac) = &self.prefixes {
+            out.extend(
+                ac.find_overlapping_iter(name)
+                    .filter(|m| m.start() == 0)
+                    .map(|m| self.prefix_rule[m.pattern().as_usize()]),
+            );
+        }
+        match &self.loose {
+            Some(set) => out.extend(set.matches(name).iter().map(|i| self.loose_rule[i])),
+            None => out.extend_from_slice(&self.loose_rule),
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// The literal text every match of `pattern` starts with, one per top-level
+/// alternative (`(?i)^Node\.js$|^nodejs$` gives `Node.js` and `nodejs`), or
+/// `None` when some alternative has none (it is not anchored, or starts
+/// with a group or a class). ASCII only, so that comparing without case is
+/// right for `(?i)` patterns; a pattern without `(?i)` is still confirmed
+/// by its own regex.
+fn literal_prefixes(pattern: &str) -> Option<Vec<String>> {
+    let body = pattern.strip_prefix("(?i)").unwrap_or(pattern);
+    let mut alternatives = Vec::new();
+    let (mut depth, mut in_class, mut escaped, mut start) = (0usize, false, false, 0usize);
+    for (i, c) in body.char_indices() {
+        match (escaped, in_class, c) {
+            (true, _, _) => escaped = false,
+            (false, _, '\\') => escaped = true,
+            (false, true, ']') => in_class = false,
+            (false, true, _) => {}
+            (false, false, '[') => in_class = true,
+            (false, false, '(') => depth += 1,
+            (false, false, ')') => depth = depth.saturating_sub(1),
+            (false, false, '|') if depth == 0 => {
+                alternatives.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    alternatives.push(&body[start..]);
+    alternatives
+        .into_iter()
+        .map(|alt| {
+            let rest = alt.strip_prefix('^')?;
+            let mut lit = String::new();
+            let mut chars = rest.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some(e) if e.is_ascii_punctuation() || e == ' ' => lit.push(e),
+                        _ => break,
+                    },
+                    '*' | '?' | '{' => {
+                        // The last character was optional.
+                        lit.pop();
+                        break;
+                    }
+                    '(' | ')' | '[' | ']' | '.' | '+' | '|' | '^' | '$' => break,
+                    c if c.is_ascii() => lit.push(c),
+                    _ => break,
+                }
+                if matches!(chars.peek(), Some('*' | '?' | '{')) {
+                    lit.pop();
+                    break;
+                }
+            }
+            Some(lit).filter(|l| !l.is_empty())
+        })
+        .collect()
 }
 
 impl Default for SoftwareRules {
@@ -264,13 +408,9 @@ struct RulesFile {
 
 impl SoftwareRules {
     fn new(rules: Vec<Rule>, no_rule: Vec<NoRule>) -> Self {
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.spec.name.as_str()))
-            .size_limit(64 << 20)
-            .build()
-            .ok();
         Self {
+            index: Index::new(&rules),
             rules,
-            set,
             no_rule,
         }
     }
@@ -329,15 +469,14 @@ impl SoftwareRules {
         version: &str,
         publisher: &str,
     ) -> SoftwareMatch {
-        let Some(set) = &self.set else {
-            return self.match_title_rule_by_rule(catalog, name, version, publisher);
-        };
         let name = package_name(name.trim());
         let upstream = upstream_version(version);
-        for i in set.matches(name).iter() {
+        let mut candidates = Vec::with_capacity(8);
+        self.index.candidates(name, &mut candidates);
+        for i in candidates {
             let rule = &self.rules[i];
             let v = if rule.spec.package { upstream } else { version };
-            if rule.accepts(name, v, publisher) {
+            if rule.name.is_match(name) && rule.accepts(name, v, publisher) {
                 return rule.outcome(catalog, name, v);
             }
         }
@@ -345,7 +484,7 @@ impl SoftwareRules {
     }
 
     /// The same as [`Self::match_title`], trying every rule's own regex in
-    /// turn (rules × titles): the definition the one-pass matcher keeps to,
+    /// turn (rules × titles): the definition the indexed matcher keeps to,
     /// and the baseline it is measured against.
     pub fn match_title_rule_by_rule(
         &self,
@@ -945,7 +1084,7 @@ mod tests {
     }
 
     #[test]
-    fn the_one_pass_matcher_decides_as_trying_each_rule_in_turn_would() {
+    fn the_indexed_matcher_decides_as_trying_each_rule_in_turn_would() {
         let catalog = Catalog::builtin();
         let rules = catalog.rules();
         let mut titles: Vec<(String, String, String)> = rules
@@ -953,6 +1092,18 @@ mod tests {
             .flat_map(|r| r.spec().examples.iter())
             .map(|e| (e.name.clone(), e.version.clone(), e.publisher.clone()))
             .collect();
+        for set in [
+            include_str!("../../tests/data/software_titles.tsv"),
+            include_str!("../../tests/data/software_titles_2.tsv"),
+        ] {
+            for line in set.lines().filter(|l| !l.starts_with('#')) {
+                let f: Vec<&str> = line.split('\t').collect();
+                if f.len() >= 3 {
+                    titles.push((f[0].into(), f[1].into(), f[2].into()));
+                }
+            }
+        }
+        assert!(titles.len() > 1000, "{}", titles.len());
         titles.push(("Some Lab Tool".into(), "1.0".into(), String::new()));
         titles.push(("Überwachung 2".into(), "2.0".into(), String::new()));
         for (n, v, p) in &titles {
@@ -962,6 +1113,90 @@ mod tests {
                 "{n} {v}"
             );
         }
+    }
+
+    #[test]
+    fn rules_are_indexed_by_the_literal_every_match_starts_with() {
+        let p = |s: &str| literal_prefixes(s);
+        let v = |xs: &[&str]| Some(xs.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            p(r"(?i)^Microsoft SQL Server (2012|2014)"),
+            v(&["Microsoft SQL Server "])
+        );
+        assert_eq!(p(r"(?i)^Node\.js$|^nodejs$"), v(&["Node.js", "nodejs"]));
+        assert_eq!(p(r"^python(\d)\.(\d+)$"), v(&["python"]));
+        assert_eq!(p(r"^firefox(?:-esr)?$"), v(&["firefox"]));
+        assert_eq!(p(r"(?i)^Notepad\+\+"), v(&["Notepad++"]));
+        assert_eq!(
+            p(r"^sqlite3?$"),
+            v(&["sqlite"]),
+            "an optional last letter is left out"
+        );
+        assert_eq!(p(r"^abc\.?x"), v(&["abc"]));
+        assert_eq!(
+            p(r"(?i)^(?:Microsoft )?Visual Studio"),
+            None,
+            "starts with a group"
+        );
+        assert_eq!(p(r"(?i)\bhelp ?pack\b"), None, "not anchored");
+        assert_eq!(p(r"^Foo|bar"), None, "one alternative is not anchored");
+        assert_eq!(p(r"^a(b|c)|^d"), v(&["a", "d"]));
+        assert_eq!(p(r"^[Pp]ython"), None);
+        assert_eq!(p(r"^Überwachung"), None, "ASCII only");
+        assert_eq!(p(r"(?i-u)^abc"), None, "other flags are not read");
+    }
+
+    #[test]
+    fn a_thousand_site_rules_leave_the_shipped_matches_as_they_were() {
+        let catalog = Catalog::builtin();
+        let mut rules: Vec<Rule> = (0..1000)
+            .map(|i| {
+                Rule::compile(RuleSpec {
+                    name: format!(r"(?i)^Lab Instrument {i:04}\b"),
+                    application: Some(format!("Lab {i}")),
+                    ..RuleSpec::default()
+                })
+                .expect("compiles")
+            })
+            .collect();
+        rules.push(
+            Rule::compile(RuleSpec {
+                name: r"(?i)\bKiosk\b".into(),
+                ignore: Some("site kiosks".into()),
+                ..RuleSpec::default()
+            })
+            .expect("compiles"),
+        );
+        let mut big = catalog.rules().clone();
+        big.prepend(rules);
+        for r in catalog.rules().iter() {
+            for e in &r.spec().examples {
+                assert_eq!(
+                    big.match_title(&catalog, &e.name, &e.version, &e.publisher),
+                    catalog
+                        .rules()
+                        .match_title(&catalog, &e.name, &e.version, &e.publisher),
+                    "{}",
+                    e.name
+                );
+            }
+        }
+        let m = big.match_title(&catalog, "Lab Instrument 0042 Suite", "1.0", "");
+        assert_eq!(m.application.as_deref(), Some("Lab 42"));
+        let k = big.match_title(&catalog, "Python 3.12.1 (64-bit) Kiosk", "3.12.1", "");
+        assert_eq!(
+            k,
+            SoftwareMatch::default(),
+            "the site's ignore rule comes first"
+        );
+        // The long s is an s to `(?i)`: the title is still found.
+        let long_s = "Micro\u{17F}oft SQL Server 2019 (64-bit)";
+        let m = big.match_title(&catalog, long_s, "15.0.2000.5", "");
+        assert_eq!(
+            m,
+            big.match_title_rule_by_rule(&catalog, long_s, "15.0.2000.5", "")
+        );
+        assert_eq!(m.cycle.map(|c| c.cycle).as_deref(), Some("15.0"));
     }
 
     #[test]
