@@ -379,7 +379,7 @@ pub async fn eol_by_product(
         });
     }
     let mut out: Vec<ProductRow> = Vec::with_capacity(by.len());
-    for ((kind, product), mut row) in by {
+    for ((kind, _), mut row) in by {
         row.cycles.sort_by_key(|c| {
             (
                 c.eol.map(Lifecycle::sort_key),
@@ -387,16 +387,29 @@ pub async fn eol_by_product(
             )
         });
         row.eol = row.cycles.first().and_then(|c| c.eol);
-        row.machines = if kind == "os" {
+        if kind == "os" {
             // One OS per machine: the cycles' machines are distinct.
-            row.cycles.iter().map(|c| c.machines).sum()
-        } else {
-            let cycles: Vec<String> = row.cycles.iter().map(|c| c.cycle.clone()).collect();
-            store
-                .machines_with_software(&product, &cycles, as_of.window())
-                .await?
-        };
+            row.machines = row.cycles.iter().map(|c| c.machines).sum();
+        }
         out.push(row);
+    }
+    // Software: a machine may have two cycles of a product; the store
+    // counts distinct machines, every product in one call.
+    let software: Vec<usize> = (0..out.len()).filter(|&i| out[i].kind != "os").collect();
+    let wanted: Vec<(String, Vec<String>)> = software
+        .iter()
+        .map(|&i| {
+            (
+                out[i].product.clone(),
+                out[i].cycles.iter().map(|c| c.cycle.clone()).collect(),
+            )
+        })
+        .collect();
+    let counts = store
+        .machines_with_software(&wanted, as_of.window())
+        .await?;
+    for (&i, n) in software.iter().zip(counts) {
+        out[i].machines = n;
     }
     out.sort_by(|a, b| {
         (

@@ -152,15 +152,15 @@ pub trait ReportStore: Send + Sync {
         selection: &MachineSelection,
         window: Window,
     ) -> Result<Vec<MachineRow>>;
-    /// Distinct machines the window counts that have one of these cycles
-    /// of `product` installed (a machine with two ended Java cycles is one
-    /// machine).
+    /// For each (product, cycles) asked, the distinct machines the window
+    /// counts that have one of those cycles of the product installed (a
+    /// machine with two ended Java cycles is one machine), in the order
+    /// asked.
     async fn machines_with_software(
         &self,
-        product: &str,
-        cycles: &[String],
+        wanted: &[(String, Vec<String>)],
         window: Window,
-    ) -> Result<i64>;
+    ) -> Result<Vec<i64>>;
     /// Counts of what is stored.
     async fn counts(&self) -> Result<StoreCounts>;
     /// The machines set aside for fields over the format's limits, oldest

@@ -177,11 +177,23 @@ on_both_backends! {
             .await
             .expect("write");
         let now = Window { since: at(-90 * 24 * 60), before: None };
-        let cycles = ["8".to_string(), "11".to_string()];
-        assert_eq!(store.machines_with_software("oracle-jdk", &cycles, now).await.expect("count"), 2);
-        assert_eq!(store.machines_with_software("oracle-jdk", &cycles[..1], now).await.expect("count"), 2);
-        assert_eq!(store.machines_with_software("python", &cycles, now).await.expect("count"), 0);
+        let cycles = vec!["8".to_string(), "11".to_string()];
+        let wanted = vec![
+            ("oracle-jdk".to_string(), cycles.clone()),
+            ("oracle-jdk".to_string(), cycles[..1].to_vec()),
+            ("python".to_string(), cycles.clone()),
+            ("oracle-jdk".to_string(), Vec::new()),
+        ];
+        assert_eq!(store.machines_with_software(&wanted, now).await.expect("count"), [2, 2, 0, 0]);
         let gone = Window { since: at(10), before: None };
-        assert_eq!(store.machines_with_software("oracle-jdk", &cycles, gone).await.expect("count"), 0);
+        assert_eq!(store.machines_with_software(&wanted, gone).await.expect("count"), [0, 0, 0, 0]);
+        // A machine the window leaves out (reported after a dated as-of) is
+        // taken off each product it has, once.
+        let mut d = two("d");
+        d.collected_at = at(20);
+        store.apply_machines(&[d], at(21)).await.expect("write");
+        assert_eq!(store.machines_with_software(&wanted, now).await.expect("count"), [3, 3, 0, 0]);
+        let dated = Window { since: now.since, before: Some(at(10)) };
+        assert_eq!(store.machines_with_software(&wanted, dated).await.expect("count"), [2, 2, 0, 0]);
     }
 }

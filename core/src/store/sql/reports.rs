@@ -399,48 +399,87 @@ impl ReportStore for This {
 
     async fn machines_with_software(
         &self,
-        product: &str,
-        cycles: &[String],
+        wanted: &[(String, Vec<String>)],
         window: Window,
-    ) -> Result<i64> {
-        if cycles.is_empty() {
-            return Ok(0);
-        }
-        let chunks = cycles.chunks(CHUNK_PARAMS - 3);
-        let one_query = chunks.len() == 1;
-        let mut ids = std::collections::HashSet::new();
-        for chunk in chunks {
-            // One query (every realistic product) counts in the database;
-            // more would count a machine once per query, so they list ids.
-            let mut qb = QueryBuilder::<Db>::new(if one_query {
-                "SELECT COUNT(DISTINCT s.machine_id) FROM machine_software s \
-                 JOIN machines m ON m.id = s.machine_id WHERE m.last_report >= "
-            } else {
-                "SELECT DISTINCT s.machine_id FROM machine_software s \
-                 JOIN machines m ON m.id = s.machine_id WHERE m.last_report >= "
-            });
-            qb.push_bind(to_micros(window.since));
-            qb.push(" AND m.last_report < ");
-            qb.push_bind(before_micros(window));
-            qb.push(" AND s.product = ");
-            qb.push_bind(product.to_string());
-            qb.push(" AND s.cycle IN (");
-            let mut sep = qb.separated(", ");
-            for c in chunk {
-                sep.push_bind(c.clone());
+    ) -> Result<Vec<i64>> {
+        // Over every machine, then minus the ones the window does not count,
+        // as `software_counts` does: the count reads only the covering
+        // primary key, where a join on `machines` would look up every row
+        // (2.7 s instead of 0.1 s for `report eol` on 100,000 machines).
+        let mut counts = Vec::with_capacity(wanted.len());
+        for (product, cycles) in wanted {
+            let mut ids = std::collections::HashSet::new();
+            let chunks = cycles.chunks(CHUNK_PARAMS - 1);
+            let one_query = chunks.len() == 1;
+            let mut n = 0;
+            for chunk in chunks {
+                // One query (every realistic product) counts in the
+                // database; more would count a machine once per query, so
+                // they list ids.
+                let mut qb = QueryBuilder::<Db>::new(if one_query {
+                    "SELECT COUNT(DISTINCT machine_id) FROM machine_software WHERE product = "
+                } else {
+                    "SELECT DISTINCT machine_id FROM machine_software WHERE product = "
+                });
+                qb.push_bind(product.clone());
+                qb.push(" AND cycle IN (");
+                let mut sep = qb.separated(", ");
+                for c in chunk {
+                    sep.push_bind(c.clone());
+                }
+                qb.push(")");
+                let rows: Vec<(i64,)> = qb
+                    .build_query_as()
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await?;
+                if one_query {
+                    n = rows.first().map_or(0, |(n,)| *n);
+                } else {
+                    ids.extend(rows.into_iter().map(|(id,)| id));
+                }
             }
-            qb.push(")");
-            let rows: Vec<(i64,)> = qb
+            if !one_query {
+                n = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+            }
+            counts.push(n);
+        }
+        let uncounted = self.uncounted_ids(window).await?;
+        if uncounted.is_empty() || counts.iter().all(|n| *n == 0) {
+            return Ok(counts);
+        }
+        let mut asked: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (product, cycles)) in wanted.iter().enumerate() {
+            for c in cycles {
+                asked
+                    .entry((product.clone(), c.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut seen: Vec<std::collections::HashSet<i64>> =
+            vec![std::collections::HashSet::new(); wanted.len()];
+        let head = || {
+            QueryBuilder::<Db>::new(
+                "SELECT product, cycle, machine_id FROM machine_software WHERE machine_id IN (",
+            )
+        };
+        for mut qb in in_lists(&uncounted, head, "") {
+            let rows: Vec<(String, String, i64)> = qb
                 .build_query_as()
                 .persistent(false)
                 .fetch_all(&self.pool)
                 .await?;
-            if one_query {
-                return Ok(rows.first().map_or(0, |(n,)| *n));
+            for (product, cycle, machine) in rows {
+                for &i in asked.get(&(product, cycle)).into_iter().flatten() {
+                    seen[i].insert(machine);
+                }
             }
-            ids.extend(rows.into_iter().map(|(id,)| id));
         }
-        Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+        for (n, s) in counts.iter_mut().zip(&seen) {
+            *n -= i64::try_from(s.len()).unwrap_or(0);
+        }
+        Ok(counts)
     }
 
     async fn counts(&self) -> Result<StoreCounts> {
