@@ -23,6 +23,14 @@ pub struct Rematched {
 /// Match every stored title and machine again, then record the catalog's
 /// fingerprint beside the matches.
 pub async fn rematch_all(store: &dyn Store, catalog: &Catalog) -> Result<Rematched, StoreError> {
+    rematch_recording(store, catalog, &catalog.matching_fingerprint()).await
+}
+
+async fn rematch_recording(
+    store: &dyn Store,
+    catalog: &Catalog,
+    fingerprint: &str,
+) -> Result<Rematched, StoreError> {
     let mut titles = store.titles().await?;
     for t in &mut titles {
         let m = catalog.match_software(&t.name, &t.version, &t.publisher);
@@ -38,7 +46,7 @@ pub async fn rematch_all(store: &dyn Store, catalog: &Catalog) -> Result<Rematch
         .collect();
     store.update_os_matches(&os).await?;
     store
-        .set_control(FINGERPRINT_KEY, Some(&catalog.matching_fingerprint()))
+        .set_control(FINGERPRINT_KEY, Some(fingerprint))
         .await?;
     Ok(Rematched {
         titles: titles.len(),
@@ -56,5 +64,5 @@ pub async fn bring_up_to_date(
     if store.control(FINGERPRINT_KEY).await?.as_deref() == Some(current.as_str()) {
         return Ok(None);
     }
-    rematch_all(store, catalog).await.map(Some)
+    rematch_recording(store, catalog, &current).await.map(Some)
 }

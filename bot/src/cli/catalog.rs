@@ -130,14 +130,7 @@ pub fn catalog_coverage(app: &App, format: Format) -> Result<u8> {
         examples - failures.len()
     );
     for f in &failures {
-        eprintln!(
-            "  example fails: {:?} version {:?}: expected {}, got {} (rule {:?})",
-            f.example.name,
-            f.example.version,
-            f.example.expect.as_deref().unwrap_or("-"),
-            f.got,
-            f.rule
-        );
+        eprintln!("  example fails: {f}");
     }
     if !unreached.is_empty() {
         eprintln!(

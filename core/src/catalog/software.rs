@@ -211,6 +211,20 @@ pub struct ExampleFailure {
     pub got: String,
 }
 
+impl std::fmt::Display for ExampleFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} version {:?}: expected {}, got {} (rule {:?})",
+            self.example.name,
+            self.example.version,
+            self.example.expect.as_deref().unwrap_or("-"),
+            self.got,
+            self.rule
+        )
+    }
+}
+
 /// How far the rules reach one installed-software product of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProductCoverage {
@@ -470,17 +484,9 @@ impl SoftwareRules {
         publisher: &str,
     ) -> SoftwareMatch {
         let name = package_name(name.trim());
-        let upstream = upstream_version(version);
         let mut candidates = Vec::with_capacity(8);
         self.index.candidates(name, &mut candidates);
-        for i in candidates {
-            let rule = &self.rules[i];
-            let v = if rule.spec.package { upstream } else { version };
-            if rule.name.is_match(name) && rule.accepts(name, v, publisher) {
-                return rule.outcome(catalog, name, v);
-            }
-        }
-        SoftwareMatch::default()
+        self.first_that_holds(catalog, candidates, name, version, publisher)
     }
 
     /// The same as [`Self::match_title`], trying every rule's own regex in
@@ -494,8 +500,22 @@ impl SoftwareRules {
         publisher: &str,
     ) -> SoftwareMatch {
         let name = package_name(name.trim());
+        self.first_that_holds(catalog, 0..self.rules.len(), name, version, publisher)
+    }
+
+    /// What the first of the rules `order` names (ascending) that holds for
+    /// the title gives; `name` is already trimmed and without architecture.
+    fn first_that_holds(
+        &self,
+        catalog: &Catalog,
+        order: impl IntoIterator<Item = usize>,
+        name: &str,
+        version: &str,
+        publisher: &str,
+    ) -> SoftwareMatch {
         let upstream = upstream_version(version);
-        for rule in &self.rules {
+        for i in order {
+            let rule = &self.rules[i];
             let v = if rule.spec.package { upstream } else { version };
             if rule.name.is_match(name) && rule.accepts(name, v, publisher) {
                 return rule.outcome(catalog, name, v);
@@ -1001,19 +1021,7 @@ mod tests {
     fn every_rule_example_gives_what_it_says_through_the_whole_list() {
         let catalog = Catalog::builtin();
         let failures = catalog.rules().failing_examples(&catalog);
-        let lines: Vec<String> = failures
-            .iter()
-            .map(|f| {
-                format!(
-                    "{:?} {:?}: expected {}, got {} (rule {:?})",
-                    f.example.name,
-                    f.example.version,
-                    f.example.expect.as_deref().unwrap_or("-"),
-                    f.got,
-                    f.rule
-                )
-            })
-            .collect();
+        let lines: Vec<String> = failures.iter().map(ToString::to_string).collect();
         assert!(lines.is_empty(), "{}", lines.join("\n"));
     }
 
