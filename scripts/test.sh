@@ -19,6 +19,8 @@
 # under .peers/synapse/) runs with a fresh SQLite database per run; tests
 # register their users with WINVENTORY_TEST_SYNAPSE_SECRET on
 # WINVENTORY_TEST_SYNAPSE_URL. All are stopped by PID when this script exits.
+# openapi-spec-validator (pip, into .peers/openapi/) is no server: the API
+# tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR).
 #
 # Environment:
 #   SKIP_LINT=1   skip `cargo fmt --check` and `cargo clippy`
@@ -38,6 +40,8 @@ source "$REPO_ROOT/scripts/lib/maildev.sh"
 source "$REPO_ROOT/scripts/lib/aiosmtpd.sh"
 # shellcheck source=lib/synapse.sh
 source "$REPO_ROOT/scripts/lib/synapse.sh"
+# shellcheck source=lib/openapi.sh
+source "$REPO_ROOT/scripts/lib/openapi.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -74,6 +78,10 @@ banner "Starting Synapse (Matrix homeserver)"
 start_synapse
 export WINVENTORY_TEST_SYNAPSE_URL="$SYNAPSE_URL"
 export WINVENTORY_TEST_SYNAPSE_SECRET="$SYNAPSE_SECRET"
+
+banner "Installing openapi-spec-validator (the API document's independent check)"
+install_openapi_validator
+export WINVENTORY_TEST_OPENAPI_VALIDATOR="$OPENAPI_VALIDATOR"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

@@ -206,19 +206,107 @@ pub async fn list_machines(
     as_of: &AsOf,
     filter: &MachineFilter,
 ) -> Result<Vec<ListedMachine>, FleetError> {
-    let os = filter.os.as_ref().map(|f| f.resolve(catalog)).transpose()?;
-    let software = filter
-        .software
-        .as_ref()
-        .map(|f| f.resolve(catalog))
-        .transpose()?;
-    let selection = MachineSelection {
-        freshness: filter.freshness,
-        owner: filter.owner.as_ref().map(|l| l.trim().to_lowercase()),
-        group: filter.group.clone(),
+    let q = Resolved::new(catalog, filter)?;
+    let machines = store.select_machines(&q.selection, as_of.window()).await?;
+    let rows = filter_batch(store, catalog, as_of, filter, &q, machines).await?;
+    Ok(rows.into_iter().map(|(_, m)| m).collect())
+}
+
+/// One page of [`list_machines`]: at most `limit` machines after the
+/// cursor, and the cursor of the next page when there is one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MachinePage {
+    /// The machines, in host-name order.
+    pub machines: Vec<ListedMachine>,
+    /// Give it back as `after` for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// The machines a filter names after `after` (a cursor from a previous
+/// page: the lower-cased host name of its last machine), at most `limit`.
+/// The store is read in key order a batch at a time, so a page costs what
+/// it reads, not what the fleet holds.
+pub async fn list_machines_page(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+    filter: &MachineFilter,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<MachinePage, FleetError> {
+    let limit = limit.max(1);
+    let mut q = Resolved::new(catalog, filter)?;
+    // Read a little more than a page, so that one batch usually fills it
+    // even when the filters drop some machines.
+    let batch = (limit + 1).clamp(100, 5_000);
+    q.selection.limit = Some(batch as i64);
+    q.selection.after = after.map(|a| a.trim().to_lowercase());
+    let mut out: Vec<(String, ListedMachine)> = Vec::with_capacity(limit + 1);
+    loop {
+        let machines = store.select_machines(&q.selection, as_of.window()).await?;
+        let full = machines.len() == batch;
+        let last = machines.last().map(|m| {
+            crate::domain::HostKey::new(&m.hostname)
+                .as_str()
+                .to_string()
+        });
+        out.extend(filter_batch(store, catalog, as_of, filter, &q, machines).await?);
+        if out.len() > limit || !full {
+            break;
+        }
+        q.selection.after = last;
+    }
+    let next = if out.len() > limit {
+        out.truncate(limit);
+        out.last().map(|(k, _)| k.clone())
+    } else {
+        None
     };
-    let mut machines: Vec<MachineRow> = store.select_machines(&selection, as_of.window()).await?;
-    machines.retain(|m| match (&os, &m.os_match) {
+    Ok(MachinePage {
+        machines: out.into_iter().map(|(_, m)| m).collect(),
+        next,
+    })
+}
+
+/// A filter's catalog names resolved once, and the store selection it
+/// makes.
+struct Resolved {
+    os: Option<CycleFilter>,
+    software: Option<CycleFilter>,
+    selection: MachineSelection,
+}
+
+impl Resolved {
+    fn new(catalog: &Catalog, filter: &MachineFilter) -> Result<Self, FleetError> {
+        Ok(Resolved {
+            os: filter.os.as_ref().map(|f| f.resolve(catalog)).transpose()?,
+            software: filter
+                .software
+                .as_ref()
+                .map(|f| f.resolve(catalog))
+                .transpose()?,
+            selection: MachineSelection {
+                freshness: filter.freshness,
+                owner: filter.owner.as_ref().map(|l| l.trim().to_lowercase()),
+                group: filter.group.clone(),
+                ..MachineSelection::default()
+            },
+        })
+    }
+}
+
+/// The machines of one read that the rest of the filter keeps, each with
+/// its key.
+async fn filter_batch(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+    filter: &MachineFilter,
+    q: &Resolved,
+    mut machines: Vec<MachineRow>,
+) -> Result<Vec<(String, ListedMachine)>, FleetError> {
+    let (os, software) = (&q.os, &q.software);
+    machines.retain(|m| match (os, &m.os_match) {
         (Some(f), Some(c)) => f.matches(c),
         (Some(_), None) => false,
         (None, _) => true,
@@ -258,6 +346,9 @@ pub async fn list_machines(
     let eol_of_software = software.is_some() || os.is_none();
     let mut out = Vec::with_capacity(machines.len());
     for m in machines {
+        let key = crate::domain::HostKey::new(&m.hostname)
+            .as_str()
+            .to_string();
         let mine = installed.remove(&m.id).unwrap_or_default();
         let mut hits: Vec<&CycleRef> = match &software {
             Some(f) => mine.iter().filter(|c| f.matches(c)).collect(),
@@ -297,20 +388,23 @@ pub async fn list_machines(
             .os_match
             .as_ref()
             .and_then(|c| catalog.get(&c.product, &c.cycle));
-        out.push(ListedMachine {
-            stale: !as_of.is_fresh(m.last_report),
-            label: m.os_match.as_ref().map(|c| label_of(catalog, c)),
-            eol: info.and_then(|i| i.eol),
-            product: m.os_match.as_ref().map(|c| c.product.clone()),
-            cycle: m.os_match.as_ref().map(|c| c.cycle.clone()),
-            os: m.os.caption,
-            hostname: m.hostname,
-            domain: m.domain,
-            responsible: m.responsible.map(|o| o.login),
-            main_user: m.main_user.map(|o| o.login),
-            last_report: m.last_report,
-            matched,
-        });
+        out.push((
+            key,
+            ListedMachine {
+                stale: !as_of.is_fresh(m.last_report),
+                label: m.os_match.as_ref().map(|c| label_of(catalog, c)),
+                eol: info.and_then(|i| i.eol),
+                product: m.os_match.as_ref().map(|c| c.product.clone()),
+                cycle: m.os_match.as_ref().map(|c| c.cycle.clone()),
+                os: m.os.caption,
+                hostname: m.hostname,
+                domain: m.domain,
+                responsible: m.responsible.map(|o| o.login),
+                main_user: m.main_user.map(|o| o.login),
+                last_report: m.last_report,
+                matched,
+            },
+        ));
     }
     Ok(out)
 }

@@ -10,12 +10,15 @@
 //!   OS or a software title to a product and release cycle;
 //! - [`report`] and [`fleet`]: the reports, and the machines behind each of
 //!   their counts;
+//! - [`access`]: the roles, the permission table between roles and what
+//!   can be asked, and the mapping of groups to roles (no I/O);
 //! - [`store`]: the [`store::Store`] trait and its two implementations, SQLite
 //!   (the embedded default) and PostgreSQL, chosen once from the database URL.
 //!
 //! Nothing here reads `../shared` or the network: the catalog data is compiled
 //! in from `core/data/` (see `core/data/ATTRIBUTION.md`).
 
+pub mod access;
 pub mod catalog;
 pub mod domain;
 pub mod fleet;

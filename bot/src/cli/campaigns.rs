@@ -92,6 +92,13 @@ pub enum CampaignCommand {
         /// Campaign id or name.
         campaign: String,
     },
+    /// Remind everyone of a running campaign who has not answered, in the
+    /// next wave (besides the reminders its schedule sends; still one
+    /// message a day per person at most, never in quiet hours).
+    Remind {
+        /// Campaign id or name.
+        campaign: String,
+    },
     /// Exception requests awaiting a decision (with `--all`: the whole register).
     Exceptions {
         /// Only this campaign (id or name).
@@ -208,6 +215,7 @@ fn admin_action(cmd: &CampaignCommand) -> Option<(&'static str, String, String)>
         CampaignCommand::Pause { campaign } => one("campaign pause", campaign),
         CampaignCommand::Resume { campaign } => one("campaign resume", campaign),
         CampaignCommand::Close { campaign } => one("campaign close", campaign),
+        CampaignCommand::Remind { campaign } => one("campaign remind", campaign),
         CampaignCommand::Approve {
             campaign,
             host,
@@ -252,7 +260,7 @@ fn admin_action(cmd: &CampaignCommand) -> Option<(&'static str, String, String)>
 }
 
 /// Who runs this command line, and from where (`user@host`).
-fn cli_actor() -> (String, String) {
+pub(crate) fn cli_actor() -> (String, String) {
     let user = ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
@@ -269,7 +277,7 @@ fn cli_actor() -> (String, String) {
 
 /// Write a command-line admin action and its outcome to the audit log. A
 /// failure to write it is said on stderr (the action itself is done).
-async fn audit_cli(
+pub(crate) async fn audit_cli(
     store: &dyn winventory_core::store::Store,
     at: chrono::DateTime<chrono::Utc>,
     action: &str,
@@ -467,6 +475,12 @@ async fn run_command(
             outln!(
                 "campaign {} is closed; its links no longer record answers",
                 c.row.name
+            );
+        }
+        CampaignCommand::Remind { campaign } => {
+            let marked = e.remind(&campaign).await?;
+            outln!(
+                "{marked} unanswered machine(s) of {campaign} will be reminded in the next wave (still one message a day per person at most, never in quiet hours)"
             );
         }
         CampaignCommand::Exceptions {

@@ -13,6 +13,7 @@ pub mod licences;
 mod manual;
 pub mod output;
 mod reports;
+pub mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -168,6 +169,10 @@ enum Command {
     #[command(subcommand)]
     #[cfg(feature = "bench")]
     Bench(bench::BenchCommand),
+    /// API tokens for programs: `create NAME --role ROLE --expires 90d`
+    /// prints the secret once, `list`, `revoke NAME`. See docs/api.md.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
     /// The audit log: every admin action (campaign commands, pause --all,
     /// exception decisions, whatever the edge) and every chat command, with
     /// who, role, action, target, outcome, edge and from where (newest
@@ -434,6 +439,7 @@ impl Command {
             | Command::Owner { .. }
             | Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
             | Command::Audit { .. }
+            | Command::Token(tokens::TokenCommand::List { .. })
             | Command::Outbox { .. }
             | Command::Licence(L::Whatif { .. } | L::Removals { .. })
             | Command::Campaign(
@@ -616,6 +622,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }) => licences::report(app, &as_of(when), file.as_deref(), format).await,
         Command::Outbox { format } => campaigns::outbox(app, format).await,
         Command::Audit { limit, format } => campaigns::audit(app, limit, format).await,
+        Command::Token(cmd) => tokens::run(app, cmd).await,
         Command::Pause { .. } => campaigns::pause_all(app, true).await,
         Command::Resume { .. } => campaigns::pause_all(app, false).await,
         Command::Worker { once } => crate::tasks::worker(app, once).await,

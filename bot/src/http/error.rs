@@ -26,6 +26,18 @@ pub enum AppError {
     /// A missing or wrong bearer token.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Signed in, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing of that name (or nothing this caller may see).
+    #[error("{0}")]
+    NotFound(String),
+    /// It does not fit the current state (a closed campaign, a taken name).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed, but the fields are wrong.
+    #[error("{0}")]
+    Invalid(String),
     /// A feature this site turned off.
     #[error("{0}")]
     Off(&'static str),
@@ -38,6 +50,10 @@ pub enum AppError {
     /// No disk room to receive an upload.
     #[error("no room to receive the snapshot")]
     NoRoom(#[source] std::io::Error),
+    /// Our fault, not the client's (a template or a stored definition that
+    /// fails): logged, and the client told only that.
+    #[error("the server could not do this; the cause is in its log")]
+    Internal(#[source] anyhow::Error),
     /// A peer (the database) is away for a moment; the client may retry.
     #[error("the service is unavailable for a moment; please try again later")]
     Unavailable(#[source] anyhow::Error),
@@ -53,11 +69,16 @@ impl AppError {
             AppError::Link(LinkError::Answer(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Link(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Off(_) => StatusCode::NOT_FOUND,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NoRoom(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -85,6 +106,9 @@ impl AppError {
             AppError::Unavailable(e) => {
                 tracing::error!(error = %format!("{e:#}"), "a request could not be served");
             }
+            AppError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "a request failed on the server's side");
+            }
             _ => {}
         }
     }
@@ -96,12 +120,76 @@ impl From<LinkError> for AppError {
     }
 }
 
-/// The API's rendering: `{"error": "..."}` with the status.
+impl From<winventory_workflows::engine::EngineError> for AppError {
+    fn from(e: winventory_workflows::engine::EngineError) -> Self {
+        use winventory_workflows::engine::EngineError as E;
+        match e {
+            E::NoCampaign(_) => AppError::NotFound(e.to_string()),
+            E::NameTaken(_) | E::State { .. } => AppError::Conflict(e.to_string()),
+            E::Spec(_) => AppError::Invalid(e.to_string()),
+            E::NoKeys | E::NoAddress(_) => AppError::Conflict(e.to_string()),
+            E::Store(s) if s.is_transient() => AppError::Unavailable(s.into()),
+            other => AppError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+impl From<winventory_core::store::StoreError> for AppError {
+    fn from(e: winventory_core::store::StoreError) -> Self {
+        if e.is_transient() {
+            AppError::Unavailable(e.into())
+        } else {
+            AppError::Internal(e.into())
+        }
+    }
+}
+
+/// An RFC 9457 problem: what the API answers for every error.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, and what to do about it.
+    pub detail: String,
+}
+
+/// The API's rendering: an `application/problem+json` body (RFC 9457)
+/// with the status; a 401 also names the scheme it wants.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = self.public_message();
-        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+        problem(status, self.public_message())
+    }
+}
+
+/// An `application/problem+json` response.
+pub fn problem(status: StatusCode, detail: String) -> Response {
+    {
+        let problem = Problem {
+            kind: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"winventory\""),
+            );
+        }
+        response
     }
 }
 

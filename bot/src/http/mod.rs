@@ -5,6 +5,8 @@
 //! Forged, altered or expired links, and links of closed campaigns, get a
 //! page that says so and record nothing.
 
+pub mod access;
+pub mod api;
 mod error;
 pub mod listener;
 pub mod mattermost;
@@ -21,7 +23,7 @@ use serde::Deserialize;
 use winventory_workflows::engine::{Engine, LinkError};
 use winventory_workflows::render::{PageContext, answer_label, date_label};
 
-pub use error::AppError;
+pub use error::{AppError, Problem};
 
 /// Shared state of the handlers.
 pub struct AppState {
@@ -35,6 +37,28 @@ pub struct AppState {
     pub mattermost: Option<Arc<crate::channels::mattermost::MattermostChannel>>,
     /// The process's long-running loops, for readiness and metrics.
     pub health: Arc<crate::tasks::supervise::Health>,
+    /// The API's bearer check (and its token cache).
+    pub access: access::Access,
+}
+
+impl AppState {
+    /// The state of one serving process.
+    pub fn new(
+        app: Arc<crate::app::App>,
+        engine: Engine,
+        mattermost: Option<Arc<crate::channels::mattermost::MattermostChannel>>,
+        health: Arc<crate::tasks::supervise::Health>,
+    ) -> Self {
+        let access = access::Access::new(app.store.clone(), app.settings.api_token.clone());
+        AppState {
+            engine,
+            app,
+            ingest_lock: tokio::sync::Mutex::new(()),
+            mattermost,
+            health,
+            access,
+        }
+    }
 }
 
 /// Largest body of any request but a snapshot upload (Mattermost callbacks,
@@ -68,9 +92,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(state.app.settings.request_timeout_secs),
         ));
+    // The API puts its routes under the same limits, but the upload.
+    let api = api::router(state.clone());
     Router::new()
         .merge(bounded)
-        .route("/api/v1/snapshots", post(post_snapshot))
+        .merge(api)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a request handler panicked");
@@ -380,37 +406,29 @@ fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secr
     token_matches(given, token)
 }
 
-/// Whether the request carries the snapshot API's bearer token.
-fn authorized(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), AppError> {
-    let Some(token) = &s.app.settings.api_token else {
-        return Err(AppError::Off(
-            "the snapshot API is off: set WINVENTORY_API_TOKEN (or api_token) on the server",
-        ));
-    };
-    if bearer_matches(headers, token) {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized(
-            "missing or wrong bearer token (Authorization: Bearer TOKEN)",
-        ))
-    }
-}
-
 /// `POST /api/v1/snapshots`: a CMF snapshot (JSON Lines, gzip recognised by
 /// content) in the body, ingested with the CLI's semantics; the answer is
 /// the same JSON summary as `winventory ingest --format json`, with status
 /// 200 when the run completed (rejected lines are listed in it) and 422 when
 /// it failed (truncated input); the exit code the CLI would give is in the
 /// `X-Winventory-Exit-Code` header. The body is spooled to a temporary file,
-/// so memory does not grow with it.
-async fn post_snapshot(
+/// so memory does not grow with it. The caller needs a collector's (or an
+/// admin's) token, checked by the API's guard.
+#[utoipa::path(post, path = "/api/v1/snapshots", tag = "ingest",
+    request_body(content = String, content_type = "application/x-ndjson", description = "A CMF snapshot (JSON Lines; gzip recognised by content)"),
+    responses(
+        (status = 200, description = "Ingested; rejected lines are listed (the ingest's JSON summary)", content_type = "application/json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not upload", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Over 8 GiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The run failed (truncated input)", content_type = "application/json"),
+    ))]
+pub(crate) async fn post_snapshot(
     State(s): State<Arc<AppState>>,
-    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, AppError> {
     use futures::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
-    authorized(&s, &headers)?;
     let spool = tempfile::NamedTempFile::new().map_err(AppError::NoRoom)?;
     let mut file = tokio::fs::File::from_std(spool.reopen().map_err(AppError::NoRoom)?);
     let mut stream = body.into_data_stream();

@@ -212,13 +212,15 @@ pub async fn serve(app: Arc<App>, no_worker: bool) -> Result<u8> {
         });
     }
     sup.start_listeners(&channels, &e);
-    let state = Arc::new(crate::http::AppState {
-        app: app.clone(),
-        engine: e,
-        ingest_lock: tokio::sync::Mutex::new(()),
-        mattermost: channels.mattermost.clone(),
-        health: health.clone(),
-    });
+    if let Some(w) = crate::http::access::legacy_warning(settings) {
+        eprintln!("{w}");
+    }
+    let state = Arc::new(crate::http::AppState::new(
+        app.clone(),
+        e,
+        channels.mattermost.clone(),
+        health.clone(),
+    ));
     if let Some(folder) = settings.drop_folder.clone() {
         let schedule = winventory_workflows::spec::parse_cron(&settings.ingest_schedule)
             .map_err(|m| anyhow::anyhow!("ingest_schedule: {m}"))?;

@@ -8,6 +8,7 @@
 mod common;
 mod matrix_peer;
 
+mod api;
 mod campaign_email;
 mod campaign_matrix;
 mod campaign_mattermost;

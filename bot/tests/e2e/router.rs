@@ -39,13 +39,7 @@ async fn site(dir: &tempfile::TempDir) -> axum::Router {
     .expect("settings");
     let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
     let engine = app.engine().await.expect("engine");
-    router(Arc::new(AppState {
-        app,
-        engine,
-        ingest_lock: tokio::sync::Mutex::new(()),
-        mattermost: None,
-        health: Health::new(),
-    }))
+    router(Arc::new(AppState::new(app, engine, None, Health::new())))
 }
 
 /// One row of the refusal table: what is tried, the request, the status.

@@ -9,7 +9,8 @@
 //! re-matching), [`reports`] (every read a report makes), [`campaigns`]
 //! (campaigns, their machines and answers, the audit log), [`outbox`] (the
 //! durable message queue and the process-wide switches) and [`chat`]
-//! (delivered messages as chat servers know them, chat events claimed once).
+//! (delivered messages as chat servers know them, chat events claimed once)
+//! and [`access`] (the site's API tokens).
 //! [`Store`] is all of them on one backend; callers hold one
 //! `Arc<dyn Store>` and call any role's methods on it (code holding a
 //! concrete store brings the roles in with `store::prelude::*`).
@@ -20,6 +21,7 @@
 //! Times cross these traits as [`DateTime<Utc>`] and are stored as
 //! microseconds since the epoch.
 
+pub mod access;
 pub mod campaigns;
 pub mod catalog;
 pub mod chat;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sqlx::ConnectOptions as _;
 
+pub use access::{AccessStore, ApiToken, NewApiToken};
 pub use campaigns::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
     CampaignStore, ExceptionDecision, MachineChange, NewTarget,
@@ -80,6 +83,7 @@ pub trait Store:
     + CampaignStore
     + OutboxStore
     + ChatStore
+    + AccessStore
     + Send
     + Sync
 {
@@ -91,8 +95,8 @@ pub trait Store:
 /// `use winventory_core::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        CampaignStore, CatalogStore, ChatStore, DirectoryStore, InventoryStore, OutboxStore,
-        ReportStore, Store,
+        AccessStore, CampaignStore, CatalogStore, ChatStore, DirectoryStore, InventoryStore,
+        OutboxStore, ReportStore, Store,
     };
 }
 

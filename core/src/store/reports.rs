@@ -106,6 +106,11 @@ pub struct MachineSelection {
     pub owner: Option<String>,
     /// Only machines whose responsible or main user is in this group.
     pub group: Option<String>,
+    /// Only machines whose key (lower-cased host name) sorts after this
+    /// one (a page's cursor).
+    pub after: Option<String>,
+    /// At most this many machines (a page).
+    pub limit: Option<i64>,
 }
 
 /// What the reports read: counts over a [`Window`], the licence facts, one

@@ -153,6 +153,17 @@ on_both_backends! {
         assert_eq!(hosts(lab, now).await, ["fresh"], "asmith mainly uses it");
         let nobody = MachineSelection { group: Some("none".into()), ..Default::default() };
         assert!(hosts(nobody, now).await.is_empty());
+        // A page: after a key, at most so many, in key order.
+        let page = |after: Option<&str>, limit| MachineSelection {
+            freshness: Freshness::Any,
+            after: after.map(str::to_string),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        assert_eq!(hosts(page(None, 2), now).await, ["fresh", "late"]);
+        assert_eq!(hosts(page(Some("late"), 2), now).await, ["stale"]);
+        assert_eq!(hosts(page(Some("fresh"), 1), now).await, ["late"]);
+        assert!(hosts(page(Some("stale"), 5), now).await.is_empty());
     }
 }
 
@@ -195,5 +206,51 @@ on_both_backends! {
         assert_eq!(store.machines_with_software(&wanted, now).await.expect("count"), [3, 3, 0, 0]);
         let dated = Window { since: now.since, before: Some(at(10)) };
         assert_eq!(store.machines_with_software(&wanted, dated).await.expect("count"), [2, 2, 0, 0]);
+    }
+}
+
+on_both_backends! {
+    async fn the_pages_of_a_filtered_machine_list_join_up_to_the_whole_list(backend) {
+        use winventory_core::fleet::{CycleFilter, MachineFilter, list_machines, list_machines_page};
+        let (_db, store) = store(backend).await;
+        // 250 machines, every third on Windows Server 2016 (the filter keeps
+        // those), so a page of 60 needs several reads of 100.
+        let writes: Vec<_> = (0..250)
+            .map(|i| {
+                let mut w = machine(&format!("PC-{i:04}"), at(0), None);
+                if i % 3 == 0 {
+                    w.os_match = Some(cycle("windows-server", "2016"));
+                }
+                w
+            })
+            .collect();
+        store.apply_machines(&writes, at(0)).await.expect("write");
+        let catalog = winventory_core::Catalog::builtin();
+        let as_of = winventory_core::AsOf::at(at(1), 90);
+        let filter = MachineFilter {
+            os: Some("windows-server:2016".parse::<CycleFilter>().expect("filter")),
+            ..MachineFilter::default()
+        };
+        let whole = list_machines(store.as_ref(), &catalog, &as_of, &filter).await.expect("list");
+        assert_eq!(whole.len(), 84);
+        for limit in [1, 7, 60, 84, 500] {
+            let mut joined = Vec::new();
+            let mut after: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let page = list_machines_page(store.as_ref(), &catalog, &as_of, &filter, after.as_deref(), limit)
+                    .await
+                    .expect("page");
+                pages += 1;
+                assert!(page.machines.len() <= limit);
+                joined.extend(page.machines);
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(joined, whole, "limit {limit}");
+            assert_eq!(pages, 84_usize.div_ceil(limit), "limit {limit}: no empty last page");
+        }
     }
 }

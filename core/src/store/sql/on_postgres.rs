@@ -25,6 +25,8 @@ impl Store for This {
     }
 }
 
+#[path = "access.rs"]
+mod access;
 #[path = "campaigns.rs"]
 mod campaigns;
 #[path = "catalog.rs"]

@@ -429,7 +429,17 @@ impl ReportStore for This {
             qb.push_bind(group.clone());
             qb.push(")");
         }
+        if let Some(after) = &selection.after {
+            qb.push(" AND m.host_key > ");
+            qb.push_bind(after.clone());
+        }
         qb.push(" ORDER BY m.host_key");
+        if let Some(limit) = selection.limit {
+            qb.push(" LIMIT ");
+            qb.push_bind(limit);
+        }
+        // A bounded set of texts (filters x cursor x limit): kept prepared,
+        // as pages repeat them.
         let rows = qb.build().fetch_all(&self.pool).await?;
         rows.iter().map(Self::machine_row).collect()
     }

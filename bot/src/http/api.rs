@@ -1,0 +1,1081 @@
+//! The REST API under `/api/v1`: what the command line does, for other
+//! tools. One table, [`routes`], is the source of the router, of the
+//! permission each route needs, of the audit of the routes that change
+//! something, and of the tests that try every route in every role (axum
+//! cannot list a router's routes, so the table is what is listed). The
+//! OpenAPI 3.1 document ([`ApiDoc`]) is generated from the handlers'
+//! annotations and checked against the table by a test.
+//!
+//! Permission is checked before anything is looked up (a viewer starting a
+//! campaign that does not exist gets 403, not 404). Bodies are the JSON of
+//! the command line's `--format json`, made by the same library calls;
+//! errors are `application/problem+json` (RFC 9457).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use winventory_core::access::{Permission, Principal, Role};
+use winventory_core::fleet::{self, CycleFilter, MachineFilter};
+use winventory_core::store::{AuditEntry, CampaignState, Freshness};
+use winventory_core::{AsOf, report};
+
+use super::{AppError, AppState, Problem};
+
+/// One route of the API: the one list the router, the permission checks,
+/// the audit and the tests are made from.
+pub struct ApiRoute {
+    /// Its method.
+    pub method: Method,
+    /// Its path, in axum's (and OpenAPI's) `{param}` syntax.
+    pub path: &'static str,
+    /// What the caller needs; `None`: served to anyone (the OpenAPI
+    /// document).
+    pub needs: Option<Permission>,
+    /// `Some(action)`: the route changes something, is audited under this
+    /// action, and checks its token against the database.
+    pub action: Option<&'static str>,
+    /// The handler.
+    pub handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<ApiRoute> {
+    use Permission as P;
+    let r = |method: Method,
+             path: &'static str,
+             needs: Option<Permission>,
+             action: Option<&'static str>,
+             handler: fn() -> MethodRouter<Arc<AppState>>| ApiRoute {
+        method,
+        path,
+        needs,
+        action,
+        handler,
+    };
+    vec![
+        r(Method::GET, "/api/v1/openapi.json", None, None, || {
+            get(openapi)
+        }),
+        r(
+            Method::GET,
+            "/api/v1/machines",
+            Some(P::ReadFleet),
+            None,
+            || get(machines),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/machines/{host}",
+            Some(P::ReadOwnMachines),
+            None,
+            || get(machine),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/people/{login}",
+            Some(P::ReadFleet),
+            None,
+            || get(person),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/reports/os",
+            Some(P::ReadFleet),
+            None,
+            || get(report_os),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/reports/eol",
+            Some(P::ReadFleet),
+            None,
+            || get(report_eol),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/reports/software",
+            Some(P::ReadFleet),
+            None,
+            || get(report_software),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/reports/exceptions",
+            Some(P::ReadFleet),
+            None,
+            || get(report_exceptions),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/campaigns",
+            Some(P::ReadFleet),
+            None,
+            || get(campaigns),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/campaigns/{name}",
+            Some(P::ReadFleet),
+            None,
+            || get(campaign),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/campaigns/{name}/status",
+            Some(P::ReadFleet),
+            None,
+            || get(campaign_status),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/campaigns/{name}/history/{host}",
+            Some(P::ReadFleet),
+            None,
+            || get(campaign_history),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/start",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign start"),
+            || post(campaign_start),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/pause",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign pause"),
+            || post(campaign_pause),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/resume",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign resume"),
+            || post(campaign_resume),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/close",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign close"),
+            || post(campaign_close),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/remind",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign remind"),
+            || post(campaign_remind),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/exceptions/{host}",
+            Some(P::DecideExceptions),
+            Some("exception decide"),
+            || post(decide_exception),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/audit",
+            Some(P::ReadFleet),
+            None,
+            || get(audit_log),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/snapshots",
+            Some(P::UploadSnapshots),
+            Some("snapshot upload"),
+            || post(super::post_snapshot),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/tokens",
+            Some(P::ManageAccess),
+            None,
+            || get(tokens),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(P::ManageAccess),
+            Some("token create"),
+            || post(token_create),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/tokens/{name}",
+            Some(P::ManageAccess),
+            Some("token revoke"),
+            || delete(token_revoke),
+        ),
+    ]
+}
+
+/// The route that streams gigabytes to disk under its own limit, and may
+/// take minutes: the others have the edge's body limit and time-out.
+const UPLOAD_PATH: &str = "/api/v1/snapshots";
+
+/// The API's router: every route of [`routes`] behind its guard, under the
+/// edge's body limit and request time-out (but the snapshot upload).
+pub fn router(state: Arc<AppState>) -> axum::Router<Arc<AppState>> {
+    let timeout = std::time::Duration::from_secs(state.app.settings.request_timeout_secs);
+    let mut router = axum::Router::new();
+    for route in routes() {
+        let guard = Guard {
+            needs: route.needs,
+            action: route.action,
+        };
+        let mut method_router = (route.handler)().route_layer(
+            axum::middleware::from_fn_with_state((state.clone(), guard), guarded),
+        );
+        if route.path != UPLOAD_PATH {
+            method_router = method_router
+                .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(
+                    super::MAX_BODY_BYTES,
+                ))
+                .layer::<_, std::convert::Infallible>(
+                    tower_http::timeout::TimeoutLayer::with_status_code(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        timeout,
+                    ),
+                );
+        }
+        router = router.route(route.path, method_router);
+    }
+    router
+}
+
+/// What a route's guard checks.
+#[derive(Clone, Copy)]
+struct Guard {
+    needs: Option<Permission>,
+    action: Option<&'static str>,
+}
+
+/// Authenticate, check the route's permission before the handler looks
+/// anything up, run it, and audit what changes.
+async fn guarded(
+    State((s, guard)): State<(Arc<AppState>, Guard)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(needs) = guard.needs else {
+        return as_problem(next.run(req).await).await;
+    };
+    let now = s.app.clock.now();
+    let origin = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let command = format!("{} {}", req.method(), req.uri().path());
+    let principal = match s
+        .access
+        .bearer(req.headers(), now, guard.action.is_some())
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let audit = |outcome: String| {
+        let action = guard.action.unwrap_or("read");
+        AuditEntry {
+            at: now,
+            channel: "http".into(),
+            actor: principal.subject.chars().take(200).collect(),
+            role: principal.roles_text(),
+            action: action.into(),
+            target: target_of(req_path(&command)),
+            command: command.chars().take(500).collect(),
+            outcome: outcome.chars().take(500).collect(),
+            origin: origin.clone(),
+        }
+    };
+    if !principal.may(needs) {
+        let e = AppError::Forbidden(format!(
+            "{} may not do this (it needs a role that may {})",
+            principal.subject,
+            serde_json::to_value(needs)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        ));
+        if guard.action.is_some() {
+            write_audit(&s, audit(format!("refused: {e}"))).await;
+        }
+        return e.into_response();
+    }
+    req.extensions_mut().insert(principal.clone());
+    let response = as_problem(next.run(req).await).await;
+    if guard.action.is_some() {
+        let status = response.status();
+        let outcome = if status.is_success() {
+            format!("done: {}", status.as_u16())
+        } else if status.is_client_error() {
+            format!("refused: {}", status.as_u16())
+        } else {
+            format!("error: {}", status.as_u16())
+        };
+        write_audit(&s, audit(outcome)).await;
+    }
+    response
+}
+
+/// axum's own refusals (a query or path that does not parse, a body over
+/// the limit) are plain text: the API answers every error as a problem.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if !status.is_client_error() || is_problem {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_string();
+    let detail = if detail.is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_string()
+    } else {
+        detail
+    };
+    super::error::problem(status, detail)
+}
+
+fn req_path(command: &str) -> &str {
+    command.split_once(' ').map(|(_, p)| p).unwrap_or(command)
+}
+
+/// What a change acted on: the path after `/api/v1/`, decoded.
+fn target_of(path: &str) -> String {
+    let rest = path.strip_prefix("/api/v1/").unwrap_or(path);
+    percent_encoding::percent_decode_str(rest)
+        .decode_utf8_lossy()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+async fn write_audit(s: &AppState, entry: AuditEntry) {
+    if let Err(e) = s.engine.store.audit(&entry).await {
+        tracing::error!(error = %e, action = %entry.action, "cannot write the audit log");
+    }
+}
+
+// --- the OpenAPI document --------------------------------------------------
+
+/// The OpenAPI 3.1 document of the API, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Winventory API",
+        description = "What the winventory command line does, for other tools. Bodies are the JSON of the command line's `--format json`; errors are RFC 9457 problems. Authenticate with `Authorization: Bearer TOKEN` (`winventory token create`).",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        openapi,
+        machines,
+        machine,
+        person,
+        report_os,
+        report_eol,
+        report_software,
+        report_exceptions,
+        campaigns,
+        campaign,
+        campaign_status,
+        campaign_history,
+        campaign_start,
+        campaign_pause,
+        campaign_resume,
+        campaign_close,
+        campaign_remind,
+        decide_exception,
+        audit_log,
+        super::post_snapshot,
+        tokens,
+        token_create,
+        token_revoke,
+    ),
+    components(schemas(Problem, MachinesPage, NewToken, crate::cli::tokens::CreatedToken, Decision, Reminded)),
+    modifiers(&BearerScheme),
+    security(("bearer" = [])),
+    tags(
+        (name = "fleet", description = "Machines, people and reports"),
+        (name = "campaigns", description = "Campaigns, their answers and exceptions"),
+        (name = "access", description = "API tokens and the audit log"),
+        (name = "ingest", description = "Snapshot upload")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token of the site (`winventory token create NAME --role ROLE`)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document, served without authentication.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "access", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json")))]
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Err(e) => AppError::Internal(e.into()).into_response(),
+    }
+}
+
+// --- fleet -------------------------------------------------------------------
+
+/// `?as_of=YYYY-MM-DD`, as the command line's `--as-of`.
+fn as_of(s: &AppState, date: Option<&str>) -> Result<AsOf, AppError> {
+    let days = s.app.settings.freshness_days;
+    match date.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(AsOf::at(s.app.clock.now(), days)),
+        Some(d) => {
+            let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                AppError::Invalid(format!("as_of: {d:?} is not a date (YYYY-MM-DD)"))
+            })?;
+            Ok(AsOf::end_of(day, days))
+        }
+    }
+}
+
+fn cycle_filter(field: &str, v: Option<&str>) -> Result<Option<CycleFilter>, AppError> {
+    v.map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<CycleFilter>()
+                .map_err(|e| AppError::Invalid(format!("{field}: {e}")))
+        })
+        .transpose()
+}
+
+impl From<fleet::FleetError> for AppError {
+    fn from(e: fleet::FleetError) -> Self {
+        match e {
+            fleet::FleetError::Store(s) => s.into(),
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// The filters of `GET /api/v1/machines` (those of `winventory machines`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MachinesQuery {
+    /// `PRODUCT[:CYCLE]` of the OS (`windows-server:2012-r2`).
+    pub os: Option<String>,
+    /// `PRODUCT[:CYCLE]` of an installed program (`python:3.8`).
+    pub software: Option<String>,
+    /// An application of the licence register.
+    pub application: Option<String>,
+    /// Ends within this many days of the as-of date (0: has ended).
+    pub eol_within: Option<u32>,
+    /// Only machines whose OS matched no catalog cycle.
+    pub unmatched: Option<bool>,
+    /// `fresh` (the default, what reports count), `stale` or `any`.
+    pub freshness: Option<String>,
+    /// Responsible for or main user of the machine (a login).
+    pub owner: Option<String>,
+    /// The responsible or main user is in this directory group.
+    pub group: Option<String>,
+    /// `YYYY-MM-DD`: the fleet as it stood at the end of that day.
+    pub as_of: Option<String>,
+    /// The cursor of the previous page (its `next`).
+    pub after: Option<String>,
+    /// Machines per page: 1 to 5,000 (500 by default).
+    pub limit: Option<usize>,
+}
+
+/// A page of machines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MachinesPage {
+    /// The machines, as `winventory machines --format json` lists them.
+    #[schema(value_type = Vec<Object>)]
+    pub machines: Vec<fleet::ListedMachine>,
+    /// Give it as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The machines a filter names, a page at a time, in host-name order.
+#[utoipa::path(get, path = "/api/v1/machines", tag = "fleet", params(MachinesQuery),
+    responses(
+        (status = 200, description = "A page of machines", body = MachinesPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role may not read the fleet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter is wrong", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn machines(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<MachinesQuery>,
+) -> Result<Json<MachinesPage>, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let freshness = match q.freshness.as_deref().map(str::trim) {
+        None | Some("") | Some("fresh") => Freshness::Fresh,
+        Some("stale") => Freshness::Stale,
+        Some("any") => Freshness::Any,
+        Some(other) => {
+            return Err(AppError::Invalid(format!(
+                "freshness: {other:?} is not one of fresh, stale, any"
+            )));
+        }
+    };
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=5_000).contains(&limit) {
+        return Err(AppError::Invalid(format!(
+            "limit: {limit} is not between 1 and 5000"
+        )));
+    }
+    let filter = MachineFilter {
+        os: cycle_filter("os", q.os.as_deref())?,
+        software: cycle_filter("software", q.software.as_deref())?,
+        application: q.application.clone(),
+        eol_within: q.eol_within,
+        unmatched: q.unmatched.unwrap_or(false),
+        freshness,
+        owner: q.owner.clone(),
+        group: q.group.clone(),
+    };
+    let page = fleet::list_machines_page(
+        s.app.store.as_ref(),
+        &s.app.catalog,
+        &as_of,
+        &filter,
+        q.after.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(Json(MachinesPage {
+        machines: page.machines,
+        next: page.next,
+    }))
+}
+
+/// `?as_of=` alone.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// `YYYY-MM-DD`: as the fleet stood at the end of that day.
+    pub as_of: Option<String>,
+}
+
+/// One machine with its programs (`winventory machine HOST --format
+/// json`). An owner sees only the machines they are responsible for or
+/// use; any other is "not found" to them.
+#[utoipa::path(get, path = "/api/v1/machines/{host}", tag = "fleet",
+    params(("host" = String, Path, description = "Host name (case-insensitive)"), AsOfQuery),
+    responses(
+        (status = 200, description = "The machine", content_type = "application/json"),
+        (status = 404, description = "No such machine", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn machine(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(host): Path<String>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let not_found = || {
+        AppError::NotFound(format!(
+            "no machine named {host:?} is stored (host names compare case-insensitively)"
+        ))
+    };
+    let m = report::machine_report(s.app.store.as_ref(), &s.app.catalog, &host, &as_of)
+        .await?
+        .ok_or_else(not_found)?;
+    if !who.may(Permission::ReadFleet) {
+        let me = who.subject.to_lowercase();
+        let mine = [&m.responsible, &m.main_user]
+            .into_iter()
+            .flatten()
+            .any(|o| o.login.to_lowercase() == me);
+        if !mine {
+            return Err(not_found());
+        }
+    }
+    Ok(Json(m).into_response())
+}
+
+/// A person's machines and what ends on them (`winventory owner LOGIN
+/// --format json`).
+#[utoipa::path(get, path = "/api/v1/people/{login}", tag = "fleet",
+    params(("login" = String, Path, description = "Directory login"), PersonQuery),
+    responses((status = 200, description = "The person's machines", content_type = "application/json")))]
+async fn person(
+    State(s): State<Arc<AppState>>,
+    Path(login): Path<String>,
+    Query(q): Query<PersonQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let r = report::owner_report(
+        s.app.store.as_ref(),
+        &s.app.catalog,
+        &login,
+        &as_of,
+        q.within.unwrap_or(365),
+    )
+    .await?;
+    Ok(Json(r).into_response())
+}
+
+/// `?as_of=&within=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PersonQuery {
+    /// `YYYY-MM-DD`.
+    pub as_of: Option<String>,
+    /// Days ahead that count as "ending" (365 by default).
+    pub within: Option<u32>,
+}
+
+/// Machines per OS cycle (`winventory report os --format json`).
+#[utoipa::path(get, path = "/api/v1/reports/os", tag = "fleet", params(AsOfQuery),
+    responses((status = 200, description = "One row per OS cycle", content_type = "application/json")))]
+async fn report_os(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let rows = report::os_report(s.app.store.as_ref(), &s.app.catalog, &as_of).await?;
+    Ok(Json(rows).into_response())
+}
+
+/// `?as_of=&within=&by=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EolQuery {
+    /// `YYYY-MM-DD`.
+    pub as_of: Option<String>,
+    /// Days ahead (0, the default: what has ended).
+    pub within: Option<u32>,
+    /// `product` (the default) or `cycle`.
+    pub by: Option<String>,
+}
+
+/// What has ended or ends soon (`winventory report eol --format json`).
+#[utoipa::path(get, path = "/api/v1/reports/eol", tag = "fleet", params(EolQuery),
+    responses((status = 200, description = "One row per product (or cycle)", content_type = "application/json")))]
+async fn report_eol(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<EolQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let within = q.within.unwrap_or(0);
+    let store = s.app.store.as_ref();
+    let rows = report::eol_report(store, &s.app.catalog, &as_of, within).await?;
+    match q.by.as_deref().map(str::trim) {
+        None | Some("") | Some("product") => {
+            let products = fleet::eol_by_product(store, &s.app.catalog, &as_of, &rows).await?;
+            Ok(Json(products).into_response())
+        }
+        Some("cycle") => Ok(Json(rows).into_response()),
+        Some(other) => Err(AppError::Invalid(format!(
+            "by: {other:?} is not one of product, cycle"
+        ))),
+    }
+}
+
+/// `?as_of=&by=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SoftwareQuery {
+    /// `YYYY-MM-DD`.
+    pub as_of: Option<String>,
+    /// `cycle` (the default) or `application`.
+    pub by: Option<String>,
+}
+
+/// Installed software (`winventory report software --format json`).
+#[utoipa::path(get, path = "/api/v1/reports/software", tag = "fleet", params(SoftwareQuery),
+    responses((status = 200, description = "One row per cycle (or application)", content_type = "application/json")))]
+async fn report_software(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<SoftwareQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let store = s.app.store.as_ref();
+    match q.by.as_deref().map(str::trim) {
+        None | Some("") | Some("cycle") => {
+            let rows = report::software_report(store, &s.app.catalog, &as_of).await?;
+            Ok(Json(rows).into_response())
+        }
+        Some("application") => {
+            let rows = report::application_report(store, &as_of).await?;
+            Ok(Json(rows).into_response())
+        }
+        Some(other) => Err(AppError::Invalid(format!(
+            "by: {other:?} is not one of cycle, application"
+        ))),
+    }
+}
+
+/// Every exception of every campaign (`winventory report exceptions
+/// --format json`).
+#[utoipa::path(get, path = "/api/v1/reports/exceptions", tag = "campaigns",
+    responses((status = 200, description = "The exception register", content_type = "application/json")))]
+async fn report_exceptions(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
+    let rows = s.engine.exceptions(None, false).await?;
+    Ok(Json(rows).into_response())
+}
+
+// --- campaigns ---------------------------------------------------------------
+
+/// Every campaign (`winventory campaign list --format json`).
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
+    responses((status = 200, description = "The campaigns", content_type = "application/json")))]
+async fn campaigns(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
+    Ok(Json(s.engine.store.campaigns().await?).into_response())
+}
+
+/// A campaign and its machines (`winventory campaign show NAME --format
+/// json` lists the machines; the campaign's row comes with them).
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses(
+        (status = 200, description = "The campaign and its machines", content_type = "application/json"),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn campaign(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let c = s.engine.campaign(&name).await?;
+    let machines = s.engine.store.campaign_machines(c.row.id).await?;
+    Ok(Json(serde_json::json!({
+        "campaign": c.row,
+        "title": c.spec.title,
+        "deadline": c.spec.deadline,
+        "machines": machines,
+    }))
+    .into_response())
+}
+
+/// Where a campaign stands (`winventory campaign status NAME --format
+/// json`).
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/status", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "Its progress", content_type = "application/json")))]
+async fn campaign_status(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let st = s.engine.status(&name, s.app.clock.now()).await?;
+    Ok(Json(st).into_response())
+}
+
+/// Every answer given for a machine in a campaign (`winventory campaign
+/// history NAME HOST --format json`).
+#[utoipa::path(get, path = "/api/v1/campaigns/{name}/history/{host}", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id"), ("host" = String, Path, description = "Host name")),
+    responses((status = 200, description = "The answers, oldest first", content_type = "application/json")))]
+async fn campaign_history(
+    State(s): State<Arc<AppState>>,
+    Path((name, host)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let c = s.engine.campaign(&name).await?;
+    let key = winventory_core::HostKey::new(&host);
+    let history = s
+        .engine
+        .store
+        .answer_history(c.row.id, key.as_str())
+        .await?;
+    Ok(Json(history).into_response())
+}
+
+/// A licence manager manages licence campaigns only: the rest need a
+/// campaign manager (checked once the campaign is known).
+async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
+    if who.may(Permission::ManageCampaigns) {
+        return Ok(());
+    }
+    let c = s.engine.campaign(name).await?;
+    if c.row.kind == "licence" {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "{} may manage licence campaigns only; {} is a {} campaign",
+            who.subject, c.row.name, c.row.kind
+        )))
+    }
+}
+
+async fn status_json(s: &AppState, name: &str) -> Result<Response, AppError> {
+    let st = s.engine.status(name, s.app.clock.now()).await?;
+    Ok(Json(st).into_response())
+}
+
+/// Start a draft (or several waves' first): selects its machines and
+/// queues the first messages. Answers with its status.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/start", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses(
+        (status = 200, description = "Started: its status", content_type = "application/json"),
+        (status = 403, description = "The role may not", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft or paused campaign", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn campaign_start(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    let now = s.app.clock.now();
+    s.engine
+        .set_state(&name, CampaignState::Running, now)
+        .await?;
+    s.engine.tick(now).await?;
+    status_json(&s, &name).await
+}
+
+/// Pause a running campaign (nothing more is sent until it resumes).
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/pause", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "Paused: its status", content_type = "application/json")))]
+async fn campaign_pause(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    s.engine
+        .set_state(&name, CampaignState::Paused, s.app.clock.now())
+        .await?;
+    status_json(&s, &name).await
+}
+
+/// Resume a paused campaign.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/resume", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "Running again: its status", content_type = "application/json")))]
+async fn campaign_resume(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    let now = s.app.clock.now();
+    s.engine
+        .set_state(&name, CampaignState::Running, now)
+        .await?;
+    s.engine.tick(now).await?;
+    status_json(&s, &name).await
+}
+
+/// Close a campaign: its links no longer record answers.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/close", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "Closed: its status", content_type = "application/json")))]
+async fn campaign_close(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    s.engine
+        .set_state(&name, CampaignState::Closed, s.app.clock.now())
+        .await?;
+    status_json(&s, &name).await
+}
+
+/// What `remind` did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reminded {
+    /// Unanswered machines whose owners the next wave reminds.
+    pub machines: u64,
+}
+
+/// Remind everyone who has not answered, in the next wave (`winventory
+/// campaign remind NAME`).
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/remind", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "Machines to remind", body = Reminded)))]
+async fn campaign_remind(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    let machines = s.engine.remind(&name).await?;
+    Ok(Json(Reminded { machines }).into_response())
+}
+
+/// An exception decision.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Decision {
+    /// `approve` or `decline`.
+    pub decision: String,
+    /// Why (required to decline: the owner reads it).
+    pub note: Option<String>,
+}
+
+/// Approve or decline a machine's exception request (`winventory campaign
+/// approve|decline`); the owner is told by the next delivery.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/exceptions/{host}", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id"), ("host" = String, Path, description = "Host name")),
+    request_body = Decision,
+    responses((status = 204, description = "Decided")))]
+async fn decide_exception(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path((name, host)): Path<(String, String)>,
+    body: Result<Json<Decision>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    let Json(d) = body.map_err(|e| AppError::Invalid(e.body_text()))?;
+    let approve = match d.decision.as_str() {
+        "approve" => true,
+        "decline" => false,
+        other => {
+            return Err(AppError::Invalid(format!(
+                "decision: {other:?} is not one of approve, decline"
+            )));
+        }
+    };
+    let note = d.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if !approve && note.is_none() {
+        return Err(AppError::Invalid(
+            "note: a decline needs a note (the owner reads it)".into(),
+        ));
+    }
+    s.engine
+        .decide_exception(&name, &host, approve, &who.subject, note, s.app.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// --- access ------------------------------------------------------------------
+
+/// `?limit=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Lines, newest first (100 by default, at most 10,000).
+    pub limit: Option<i64>,
+}
+
+/// The audit log, newest first (`winventory audit --format json`).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(AuditQuery),
+    responses((status = 200, description = "Audit lines", content_type = "application/json")))]
+async fn audit_log(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    Ok(Json(s.engine.store.audit_log(limit).await?).into_response())
+}
+
+/// The site's API tokens, never their secrets (`winventory token list
+/// --format json`).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "access",
+    responses((status = 200, description = "The tokens", content_type = "application/json")))]
+async fn tokens(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
+    Ok(Json(s.engine.store.tokens().await?).into_response())
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewToken {
+    /// Its name (letters, digits, `.`, `_`, `-`; unique for ever).
+    pub name: String,
+    /// Its role (`admin`, `campaign-manager`, `licence-manager`,
+    /// `viewer`, `collector`).
+    pub role: String,
+    /// How long it works: `90d`, `12h`, `never` (90 days by default).
+    pub expires: Option<String>,
+}
+
+/// Make a token (`winventory token create NAME --role ROLE --expires
+/// 90d`).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "access", request_body = NewToken,
+    responses(
+        (status = 201, description = "Made; the secret is in the body, once", body = crate::cli::tokens::CreatedToken),
+        (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn token_create(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    let Json(t) = body.map_err(|e| AppError::Invalid(e.body_text()))?;
+    let made = crate::cli::tokens::create(
+        s.engine.store.as_ref(),
+        &t.name,
+        &t.role,
+        t.expires
+            .as_deref()
+            .unwrap_or(crate::cli::tokens::DEFAULT_EXPIRY),
+        &who.subject,
+        s.app.clock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::cli::tokens::TokenError::Taken(_) => AppError::Conflict(e.to_string()),
+        crate::cli::tokens::TokenError::Store(s) => s.into(),
+        other => AppError::Invalid(other.to_string()),
+    })?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+/// Revoke a token: it is refused from now on, on every replica.
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "access",
+    params(("name" = String, Path, description = "Token name")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such token, or revoked already", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn token_revoke(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    let done = s
+        .engine
+        .store
+        .revoke_token(&name, s.app.clock.now())
+        .await?;
+    s.access.forget_all();
+    if done {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(AppError::NotFound(format!(
+            "no token {name:?} to revoke (or it was revoked already)"
+        )))
+    }
+}
+
+/// Roles a token may have (a person's `owner` role comes from sign-in).
+pub fn token_roles() -> impl Iterator<Item = Role> {
+    Role::ALL.into_iter().filter(|r| *r != Role::Owner)
+}

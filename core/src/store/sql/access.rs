@@ -1,0 +1,112 @@
+//! The SQL of [`AccessStore`]: API tokens by hash, their revocation and
+//! last use, and the revision that tells other processes to drop their
+//! caches.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::This;
+use crate::store::{AccessStore, ApiToken, NewApiToken, Result, from_micros, to_micros};
+
+type TokenRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+const TOKEN_COLUMNS: &str =
+    "name, role, created_by, created_at, expires_at, revoked_at, last_used_at";
+
+fn token(
+    (name, role, created_by, created_at, expires_at, revoked_at, last_used_at): TokenRow,
+) -> ApiToken {
+    ApiToken {
+        name,
+        role,
+        created_by,
+        created_at: from_micros(created_at),
+        expires_at: expires_at.map(from_micros),
+        revoked_at: revoked_at.map(from_micros),
+        last_used_at: last_used_at.map(from_micros),
+    }
+}
+
+#[async_trait]
+impl AccessStore for This {
+    async fn create_token(&self, t: &NewApiToken) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (name, hash, role, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.name)
+        .bind(&t.hash)
+        .bind(&t.role)
+        .bind(&t.created_by)
+        .bind(to_micros(t.created_at))
+        .bind(t.expires_at.map(to_micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>> {
+        let rows: Vec<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(token).collect())
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1"
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(token))
+    }
+
+    async fn revoke_token(&self, name: &str, at: DateTime<Utc>) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+        )
+        .bind(to_micros(at))
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE access_revision SET revision = revision + 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn touch_token(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE name = $2")
+            .bind(to_micros(at))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn access_revision(&self) -> Result<i64> {
+        let n: i64 = sqlx::query_scalar("SELECT revision FROM access_revision")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}
