@@ -19,6 +19,10 @@
 # under .peers/synapse/) runs with a fresh SQLite database per run; tests
 # register their users with WINVENTORY_TEST_SYNAPSE_SECRET on
 # WINVENTORY_TEST_SYNAPSE_URL. All are stopped by PID when this script exits.
+# oidc-provider (npm, into .peers/oidc/; scripts/lib/oidc-provider.mjs) is a
+# real OpenID provider with users and groups; tests find it through
+# WINVENTORY_TEST_OIDC_ISSUER and start their own from
+# WINVENTORY_TEST_OIDC_SCRIPT when they rotate its keys.
 # openapi-spec-validator (pip, into .peers/openapi/) is no server: the API
 # tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR).
 #
@@ -40,6 +44,8 @@ source "$REPO_ROOT/scripts/lib/maildev.sh"
 source "$REPO_ROOT/scripts/lib/aiosmtpd.sh"
 # shellcheck source=lib/synapse.sh
 source "$REPO_ROOT/scripts/lib/synapse.sh"
+# shellcheck source=lib/oidc.sh
+source "$REPO_ROOT/scripts/lib/oidc.sh"
 # shellcheck source=lib/openapi.sh
 source "$REPO_ROOT/scripts/lib/openapi.sh"
 
@@ -54,7 +60,7 @@ if ! flock -n 9; then
     flock 9
 fi
 
-trap 'rc=$?; stop_synapse; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
+trap 'rc=$?; stop_oidc; stop_synapse; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -78,6 +84,13 @@ banner "Starting Synapse (Matrix homeserver)"
 start_synapse
 export WINVENTORY_TEST_SYNAPSE_URL="$SYNAPSE_URL"
 export WINVENTORY_TEST_SYNAPSE_SECRET="$SYNAPSE_SECRET"
+
+banner "Starting oidc-provider (OpenID Connect provider)"
+start_oidc
+export WINVENTORY_TEST_OIDC_ISSUER="$OIDC_ISSUER"
+export WINVENTORY_TEST_OIDC_SCRIPT="$OIDC_SCRIPT"
+export WINVENTORY_TEST_OIDC_MODULES="$OIDC_MODULES"
+export WINVENTORY_TEST_OIDC_JWKS="$OIDC_JWKS"
 
 banner "Installing openapi-spec-validator (the API document's independent check)"
 install_openapi_validator

@@ -101,6 +101,33 @@ pub struct FileConfig {
     /// Bearer token `/metrics` asks for (none: it answers anyone who can
     /// reach the listen address).
     pub metrics_token: Option<String>,
+    /// The OpenID provider's issuer URL (sign-in is off without it).
+    pub oidc_issuer: Option<String>,
+    /// This site's client id at the provider.
+    pub oidc_client_id: Option<String>,
+    /// Its client secret.
+    pub oidc_client_secret: Option<String>,
+    /// The ID-token claim that is the person's directory login
+    /// (`preferred_username` by default; `email`, `sub`, ...).
+    pub oidc_user_claim: Option<String>,
+    /// The ID-token claim listing the person's groups (`groups`).
+    pub oidc_groups_claim: Option<String>,
+    /// The access-token claim naming a machine client's roles (`roles`).
+    pub oidc_roles_claim: Option<String>,
+    /// The audience machine clients' access tokens must carry (by default
+    /// the client id).
+    pub oidc_api_audience: Option<String>,
+    /// Someone the directory does not know: `refuse` (the default) or
+    /// `owner` (signed in, with nothing to see but what they own).
+    pub oidc_unknown_users: Option<String>,
+    /// Minutes a sign-in session lasts without use (default 480).
+    pub session_idle_minutes: Option<u64>,
+    /// Hours a sign-in session lasts at most (default 24).
+    pub session_max_hours: Option<u64>,
+    /// Roles from groups: `[roles]` with `admin = ["it-admins"]`,
+    /// `campaign-manager = [...]`, `licence-manager`, `viewer`,
+    /// `collector` (directory groups or the groups claim).
+    pub roles: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 impl FileConfig {
@@ -198,6 +225,36 @@ pub struct Settings {
     pub max_connections: usize,
     /// Bearer token of `/metrics`.
     pub metrics_token: Option<Secret>,
+    /// Single sign-on, when the site set it up.
+    pub oidc: Option<OidcSettings>,
+    /// Roles from groups (role, its groups).
+    pub roles: Vec<(winventory_core::access::Role, Vec<String>)>,
+    /// Minutes a sign-in session lasts without use.
+    pub session_idle_minutes: u64,
+    /// Hours a sign-in session lasts at most.
+    pub session_max_hours: u64,
+}
+
+/// The OpenID Connect settings (all of issuer, client id and secret set).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// Issuer URL (discovery at `/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// The claim that is the directory login.
+    pub user_claim: String,
+    /// The claim with the groups.
+    pub groups_claim: String,
+    /// The access-token claim with a machine client's roles.
+    pub roles_claim: String,
+    /// The audience of machine clients' access tokens.
+    pub api_audience: String,
+    /// Whether someone the directory does not know signs in as a bare
+    /// owner (else refused).
+    pub unknown_users_are_owners: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -221,6 +278,10 @@ impl std::fmt::Debug for Settings {
             .field("mattermost_token", &self.mattermost_token)
             .field("mattermost_command_token", &self.mattermost_command_token)
             .field("metrics_token", &self.metrics_token)
+            .field(
+                "oidc_client_secret",
+                &self.oidc.as_ref().map(|o| &o.client_secret),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -273,10 +334,12 @@ where
 impl Settings {
     /// Resolve the layers.
     pub fn resolve(o: Overrides) -> Result<Self> {
-        let file = match &o.config {
+        let mut file = match &o.config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
+        let oidc = oidc_settings(&mut file)?;
+        let roles = role_mapping(file.roles.take())?;
         Ok(Self {
             database: o
                 .database
@@ -426,8 +489,100 @@ impl Settings {
             metrics_token: env("WINVENTORY_METRICS_TOKEN")
                 .or(file.metrics_token)
                 .map(Secret::from),
+            oidc,
+            roles,
+            session_idle_minutes: env_num::<u64>(
+                "WINVENTORY_SESSION_IDLE_MINUTES",
+                "a whole number of minutes",
+            )?
+            .or(file.session_idle_minutes)
+            .unwrap_or(480)
+            .max(1),
+            session_max_hours: env_num::<u64>(
+                "WINVENTORY_SESSION_MAX_HOURS",
+                "a whole number of hours",
+            )?
+            .or(file.session_max_hours)
+            .unwrap_or(24)
+            .max(1),
         })
     }
+}
+
+/// Sign-in settings: on when issuer, client id and secret are all set;
+/// some but not all of them stop the start, naming what is missing.
+fn oidc_settings(file: &mut FileConfig) -> Result<Option<OidcSettings>> {
+    let issuer = env("WINVENTORY_OIDC_ISSUER").or(file.oidc_issuer.take());
+    let client_id = env("WINVENTORY_OIDC_CLIENT_ID").or(file.oidc_client_id.take());
+    let secret = env("WINVENTORY_OIDC_CLIENT_SECRET").or(file.oidc_client_secret.take());
+    let (issuer, client_id, secret) = match (issuer, client_id, secret) {
+        (None, None, None) => return Ok(None),
+        (Some(i), Some(c), Some(s)) => (i.trim().trim_end_matches('/').to_string(), c, s),
+        (i, c, s) => {
+            let missing: Vec<&str> = [
+                ("oidc_issuer", i.is_none()),
+                ("oidc_client_id", c.is_none()),
+                ("oidc_client_secret", s.is_none()),
+            ]
+            .into_iter()
+            .filter(|(_, m)| *m)
+            .map(|(k, _)| k)
+            .collect();
+            anyhow::bail!(
+                "single sign-on needs oidc_issuer, oidc_client_id and oidc_client_secret together (or WINVENTORY_OIDC_...); missing: {}",
+                missing.join(", ")
+            );
+        }
+    };
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+        anyhow::bail!("oidc_issuer: {issuer:?} is not an http(s) URL");
+    }
+    let unknown = env("WINVENTORY_OIDC_UNKNOWN_USERS")
+        .or(file.oidc_unknown_users.take())
+        .unwrap_or_else(|| "refuse".into());
+    let unknown_users_are_owners = match unknown.trim() {
+        "refuse" => false,
+        "owner" => true,
+        other => anyhow::bail!("oidc_unknown_users: {other:?} is not one of refuse, owner"),
+    };
+    Ok(Some(OidcSettings {
+        issuer,
+        api_audience: env("WINVENTORY_OIDC_API_AUDIENCE")
+            .or(file.oidc_api_audience.take())
+            .unwrap_or_else(|| client_id.clone()),
+        client_id,
+        client_secret: Secret::from(secret),
+        user_claim: env("WINVENTORY_OIDC_USER_CLAIM")
+            .or(file.oidc_user_claim.take())
+            .unwrap_or_else(|| "preferred_username".into()),
+        groups_claim: env("WINVENTORY_OIDC_GROUPS_CLAIM")
+            .or(file.oidc_groups_claim.take())
+            .unwrap_or_else(|| "groups".into()),
+        roles_claim: env("WINVENTORY_OIDC_ROLES_CLAIM")
+            .or(file.oidc_roles_claim.take())
+            .unwrap_or_else(|| "roles".into()),
+        unknown_users_are_owners,
+    }))
+}
+
+/// The `[roles]` table: role name -> groups. An unknown role name stops
+/// the start; `owner` is everyone's and takes no groups.
+fn role_mapping(
+    table: Option<std::collections::BTreeMap<String, Vec<String>>>,
+) -> Result<Vec<(winventory_core::access::Role, Vec<String>)>> {
+    let mut out = Vec::new();
+    for (name, groups) in table.unwrap_or_default() {
+        let role: winventory_core::access::Role = name
+            .parse()
+            .map_err(|e| anyhow::anyhow!("[roles] {name}: {e}"))?;
+        if role == winventory_core::access::Role::Owner {
+            anyhow::bail!(
+                "[roles] owner: everyone is the owner of their machines; the role takes no groups"
+            );
+        }
+        out.push((role, groups));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

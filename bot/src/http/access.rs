@@ -103,6 +103,7 @@ impl Access {
         headers: &HeaderMap,
         now: DateTime<Utc>,
         changes: bool,
+        sso: Option<&super::signin::Sso>,
     ) -> Result<Principal, AppError> {
         let Some(given) = headers
             .get(header::AUTHORIZATION)
@@ -114,16 +115,36 @@ impl Access {
             .map(str::trim)
             .filter(|v| !v.is_empty())
         else {
-            return Err(AppError::Unauthorized(
-                "no bearer token: send Authorization: Bearer TOKEN (`winventory token create` makes one)",
-            ));
+            return Err(NO_TOKEN);
         };
         if let Some(legacy) = &self.legacy
             && super::token_matches(given, legacy)
         {
             return Ok(Principal::new("api_token (setting)", [Role::Collector]));
         }
-        if !given.starts_with(TOKEN_PREFIX) || given.len() > 200 {
+        if !given.starts_with(TOKEN_PREFIX) {
+            // A JWT of the site's OpenID provider (a machine client's
+            // client-credentials token), when sign-in is set up.
+            if let Some(sso) = sso
+                && given.len() <= 16 * 1024
+                && given.matches('.').count() == 2
+            {
+                return sso
+                    .verify_access_token(given, now)
+                    .await
+                    .map_err(|e| match e {
+                        super::signin::SsoError::Unreachable(..) => {
+                            AppError::Unavailable(anyhow::anyhow!("{e}"))
+                        }
+                        super::signin::SsoError::Refused(m) => {
+                            tracing::info!(reason = %m, "a provider token was refused");
+                            UNKNOWN
+                        }
+                    });
+            }
+            return Err(UNKNOWN);
+        }
+        if given.len() > 200 {
             return Err(UNKNOWN);
         }
         let hash = hash_secret(given);
@@ -206,6 +227,11 @@ impl Access {
         });
     }
 }
+
+/// The refusal of a request with no credentials.
+pub const NO_TOKEN: AppError = AppError::Unauthorized(
+    "no bearer token and no sign-in session: send Authorization: Bearer TOKEN (`winventory token create` makes one) or sign in at /auth/login",
+);
 
 /// The refusal of a token that is not (or no longer) one of the site's.
 const UNKNOWN: AppError = AppError::Unauthorized(

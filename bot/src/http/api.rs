@@ -279,11 +279,36 @@ async fn guarded(
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
     let command = format!("{} {}", req.method(), req.uri().path());
-    let principal = match s
-        .access
-        .bearer(req.headers(), now, guard.action.is_some())
-        .await
+    let changes = guard.action.is_some();
+    let principal = if req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
     {
+        s.access
+            .bearer(req.headers(), now, changes, s.sso.as_deref())
+            .await
+    } else {
+        // A browser signed in: its session cookie, and for a change the
+        // session's CSRF token (a cookie alone is sent by any page).
+        match super::signin::session_of(&s, req.headers(), now).await {
+            Ok(Some(live)) => {
+                let token = req
+                    .headers()
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok());
+                if changes && !super::signin::csrf_matches(&live.session, token) {
+                    Err(AppError::Forbidden(
+                        "a change from a signed-in browser needs the X-CSRF-Token header (GET /auth/session gives it)".into(),
+                    ))
+                } else {
+                    Ok(live.principal)
+                }
+            }
+            Ok(None) => Err(super::access::NO_TOKEN),
+            Err(e) => Err(e),
+        }
+    };
+    let principal = match principal {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };

@@ -50,6 +50,12 @@ pub enum AppError {
     /// No disk room to receive an upload.
     #[error("no room to receive the snapshot")]
     NoRoom(#[source] std::io::Error),
+    /// Signing in cannot be done now (the provider is away).
+    #[error("{0}")]
+    SignInUnavailable(String),
+    /// Signing in was refused (a check failed, or the person is unknown).
+    #[error("{0}")]
+    SignInRefused(String),
     /// Our fault, not the client's (a template or a stored definition that
     /// fails): logged, and the client told only that.
     #[error("the server could not do this; the cause is in its log")]
@@ -79,6 +85,8 @@ impl AppError {
             AppError::NoRoom(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::SignInUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::SignInRefused(_) => StatusCode::UNAUTHORIZED,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod api;
 mod error;
 pub mod listener;
 pub mod mattermost;
+pub mod signin;
 
 use std::sync::Arc;
 
@@ -39,25 +40,36 @@ pub struct AppState {
     pub health: Arc<crate::tasks::supervise::Health>,
     /// The API's bearer check (and its token cache).
     pub access: access::Access,
+    /// Single sign-on, when the site set it up.
+    pub sso: Option<Arc<signin::Sso>>,
 }
 
 impl AppState {
-    /// The state of one serving process.
+    /// The state of one serving process (fails only on sign-in settings
+    /// that cannot work, such as a `base_url` that is not a URL).
     pub fn new(
         app: Arc<crate::app::App>,
         engine: Engine,
         mattermost: Option<Arc<crate::channels::mattermost::MattermostChannel>>,
         health: Arc<crate::tasks::supervise::Health>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let access = access::Access::new(app.store.clone(), app.settings.api_token.clone());
-        AppState {
+        let sso = match &app.settings.oidc {
+            Some(o) => Some(Arc::new(signin::Sso::new(
+                o.clone(),
+                &app.settings.base_url,
+            )?)),
+            None => None,
+        };
+        Ok(AppState {
             engine,
             app,
             ingest_lock: tokio::sync::Mutex::new(()),
             mattermost,
             health,
             access,
-        }
+            sso,
+        })
     }
 }
 
@@ -87,6 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(ACTIONS_PATH, post(edge::action))
         .route(DIALOG_PATH, post(edge::dialog))
         .route(COMMAND_PATH, post(edge::command))
+        .merge(signin::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

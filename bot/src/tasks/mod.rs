@@ -220,7 +220,7 @@ pub async fn serve(app: Arc<App>, no_worker: bool) -> Result<u8> {
         e,
         channels.mattermost.clone(),
         health.clone(),
-    ));
+    )?);
     if let Some(folder) = settings.drop_folder.clone() {
         let schedule = winventory_workflows::spec::parse_cron(&settings.ingest_schedule)
             .map_err(|m| anyhow::anyhow!("ingest_schedule: {m}"))?;

@@ -66,12 +66,9 @@ impl ApiSite {
             .expect("a token");
             tokens.push((role, made.secret));
         }
-        let router = router(Arc::new(AppState::new(
-            app.clone(),
-            engine,
-            None,
-            Health::new(),
-        )));
+        let router = router(Arc::new(
+            AppState::new(app.clone(), engine, None, Health::new()).expect("state"),
+        ));
         let site = ApiSite {
             dir,
             app,

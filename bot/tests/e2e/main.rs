@@ -18,3 +18,4 @@ mod first_hour;
 mod licence_campaign;
 mod licences;
 mod router;
+mod signin;

@@ -39,7 +39,9 @@ async fn site(dir: &tempfile::TempDir) -> axum::Router {
     .expect("settings");
     let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
     let engine = app.engine().await.expect("engine");
-    router(Arc::new(AppState::new(app, engine, None, Health::new())))
+    router(Arc::new(
+        AppState::new(app, engine, None, Health::new()).expect("state"),
+    ))
 }
 
 /// One row of the refusal table: what is tried, the request, the status.

@@ -1,4 +1,5 @@
-//! API tokens of the site's own: stored only as a SHA-256 hash of the
+//! Who may come in: sign-in sessions and sign-ins under way (both kept
+//! server-side, so any replica serves them), and API tokens of the site's own: stored only as a SHA-256 hash of the
 //! secret (tokens are long and random, so a fast hash is enough), with
 //! their role, expiry, revocation and last use. The secret itself is made
 //! and shown once by the caller; nothing here ever sees it.
@@ -52,9 +53,88 @@ impl ApiToken {
     }
 }
 
-/// The site's API tokens.
+/// A new sign-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Lower-case hex SHA-256 of the cookie's secret.
+    pub secret_hash: String,
+    /// The directory login.
+    pub login: String,
+    /// Its roles, comma-separated, as the audit log writes them.
+    pub roles: String,
+    /// The token a browser sends back with every change.
+    pub csrf: String,
+    /// The provider's ID token (the hint of RP-initiated logout).
+    pub id_token: Option<String>,
+    /// Where the sign-in came from (an address).
+    pub origin: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When it ends whatever its use.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored session (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// Its number (what an admin revokes).
+    pub id: i64,
+    /// The login.
+    pub login: String,
+    /// The roles, comma-separated.
+    pub roles: String,
+    /// The browser's token for changes.
+    #[serde(skip)]
+    pub csrf: String,
+    /// The provider's ID token.
+    #[serde(skip)]
+    pub id_token: Option<String>,
+    /// From where it signed in.
+    pub origin: String,
+    /// When it signed in.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (written at most once a minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// When it ends whatever its use.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked (or signed out).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A sign-in under way: what the callback needs back, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInAttempt {
+    /// Lower-case hex SHA-256 of the `state` sent to the provider.
+    pub state_hash: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier.
+    pub verifier: String,
+    /// The local path to return to.
+    pub return_to: String,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Sign-in sessions, sign-ins under way, and the site's API tokens.
 #[async_trait]
 pub trait AccessStore: Send + Sync {
+    /// Keep a sign-in under way (and forget those older than `forget_before`).
+    async fn put_sign_in(&self, a: &SignInAttempt, forget_before: DateTime<Utc>) -> Result<()>;
+    /// Take a sign-in under way by its state's hash: it is gone after (a
+    /// replayed state finds nothing).
+    async fn take_sign_in(&self, state_hash: &str) -> Result<Option<SignInAttempt>>;
+    /// Store a new session; its number.
+    async fn create_session(&self, s: &NewSession) -> Result<i64>;
+    /// The session whose cookie secret hashes to `hash`, revoked or not.
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>>;
+    /// Record a use of session `id` at `at`.
+    async fn touch_session(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+    /// Revoke session `id`; `Ok(false)` when none is live of that number.
+    async fn revoke_session(&self, id: i64, at: DateTime<Utc>) -> Result<bool>;
+    /// Sessions, newest first: live ones only (not revoked, not past
+    /// `now`'s absolute expiry), or all.
+    async fn sessions(&self, live_at: Option<DateTime<Utc>>) -> Result<Vec<Session>>;
     /// Store a new token; `Ok(false)` when the name is taken.
     async fn create_token(&self, token: &NewApiToken) -> Result<bool>;
     /// Every token, by name.

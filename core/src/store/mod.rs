@@ -38,7 +38,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sqlx::ConnectOptions as _;
 
-pub use access::{AccessStore, ApiToken, NewApiToken};
+pub use access::{AccessStore, ApiToken, NewApiToken, NewSession, Session, SignInAttempt};
 pub use campaigns::{
     AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
     CampaignStore, ExceptionDecision, MachineChange, NewTarget,

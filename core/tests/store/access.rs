@@ -62,3 +62,58 @@ on_both_backends! {
         assert_eq!(names, ["a", "b"]);
     }
 }
+
+on_both_backends! {
+    async fn a_sign_in_under_way_is_taken_once_and_old_ones_are_forgotten(backend) {
+        use winventory_core::store::SignInAttempt;
+        let (_db, store) = store(backend).await;
+        let attempt = |state: &str, minute: i64| SignInAttempt {
+            state_hash: state.into(),
+            nonce: format!("nonce-{state}"),
+            verifier: format!("verifier-{state}"),
+            return_to: "/campaigns/x".into(),
+            created_at: at(minute),
+        };
+        store.put_sign_in(&attempt("old", 0), at(-10)).await.expect("put");
+        store.put_sign_in(&attempt("s1", 20), at(10)).await.expect("put, forgetting the old");
+        assert_eq!(store.take_sign_in("old").await.expect("take"), None, "forgotten");
+        let taken = store.take_sign_in("s1").await.expect("take").expect("there");
+        assert_eq!(taken, attempt("s1", 20));
+        assert_eq!(store.take_sign_in("s1").await.expect("again"), None, "a replayed state finds nothing");
+    }
+}
+
+on_both_backends! {
+    async fn a_session_is_found_by_its_hash_touched_and_revoked(backend) {
+        use winventory_core::store::NewSession;
+        let (_db, store) = store(backend).await;
+        let new = |hash: &str, login: &str| NewSession {
+            secret_hash: hash.into(),
+            login: login.into(),
+            roles: "admin,owner".into(),
+            csrf: format!("csrf-{hash}"),
+            id_token: Some("eyJ...".into()),
+            origin: "10.0.0.7".into(),
+            created_at: at(0),
+            expires_at: at(24 * 60),
+        };
+        let a = store.create_session(&new("h1", "alice")).await.expect("create");
+        let b = store.create_session(&new("h2", "bob")).await.expect("create");
+        assert_ne!(a, b);
+        let s = store.session_by_hash("h1").await.expect("read").expect("found");
+        assert_eq!((s.id, s.login.as_str(), s.roles.as_str(), s.csrf.as_str()), (a, "alice", "admin,owner", "csrf-h1"));
+        assert_eq!((s.created_at, s.last_seen_at, s.expires_at, s.revoked_at), (at(0), at(0), at(24 * 60), None));
+        store.touch_session(a, at(5)).await.expect("touch");
+        assert_eq!(store.session_by_hash("h1").await.expect("read").expect("found").last_seen_at, at(5));
+        assert!(store.revoke_session(a, at(6)).await.expect("revoke"));
+        assert!(!store.revoke_session(a, at(7)).await.expect("again"));
+        assert_eq!(store.session_by_hash("h1").await.expect("read").expect("found").revoked_at, Some(at(6)));
+        let live: Vec<i64> = store.sessions(Some(at(8))).await.expect("live").iter().map(|s| s.id).collect();
+        assert_eq!(live, [b]);
+        assert_eq!(store.sessions(None).await.expect("all").len(), 2);
+        assert!(store.sessions(Some(at(24 * 60))).await.expect("past expiry").is_empty());
+        // The list a person may be shown carries neither CSRF token nor ID token.
+        let json = serde_json::to_string(&store.sessions(None).await.expect("all")).expect("json");
+        assert!(!json.contains("csrf-h2") && !json.contains("eyJ"));
+    }
+}

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::This;
-use crate::store::{AccessStore, ApiToken, NewApiToken, Result, from_micros, to_micros};
+use crate::store::{
+    AccessStore, ApiToken, NewApiToken, NewSession, Result, Session, SignInAttempt, from_micros,
+    to_micros,
+};
 
 type TokenRow = (
     String,
@@ -35,8 +38,156 @@ fn token(
     }
 }
 
+type SessionRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const SESSION_COLUMNS: &str =
+    "id, login, roles, csrf, id_token, origin, created_at, last_seen_at, expires_at, revoked_at";
+
+fn session(
+    (id, login, roles, csrf, id_token, origin, created_at, last_seen_at, expires_at, revoked_at): SessionRow,
+) -> Session {
+    Session {
+        id,
+        login,
+        roles,
+        csrf,
+        id_token,
+        origin,
+        created_at: from_micros(created_at),
+        last_seen_at: from_micros(last_seen_at),
+        expires_at: from_micros(expires_at),
+        revoked_at: revoked_at.map(from_micros),
+    }
+}
+
 #[async_trait]
 impl AccessStore for This {
+    async fn put_sign_in(&self, a: &SignInAttempt, forget_before: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sign_in_attempts WHERE created_at < $1")
+            .bind(to_micros(forget_before))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sign_in_attempts (state_hash, nonce, verifier, return_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&a.state_hash)
+        .bind(&a.nonce)
+        .bind(&a.verifier)
+        .bind(&a.return_to)
+        .bind(to_micros(a.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_sign_in(&self, state_hash: &str) -> Result<Option<SignInAttempt>> {
+        let _turn = self.write_turn().await;
+        let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+            "DELETE FROM sign_in_attempts WHERE state_hash = $1 \
+             RETURNING state_hash, nonce, verifier, return_to, created_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(state_hash, nonce, verifier, return_to, created_at)| SignInAttempt {
+                state_hash,
+                nonce,
+                verifier,
+                return_to,
+                created_at: from_micros(created_at),
+            },
+        ))
+    }
+
+    async fn create_session(&self, s: &NewSession) -> Result<i64> {
+        let _turn = self.write_turn().await;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (secret_hash, login, roles, csrf, id_token, origin, \
+             created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+             RETURNING id",
+        )
+        .bind(&s.secret_hash)
+        .bind(&s.login)
+        .bind(&s.roles)
+        .bind(&s.csrf)
+        .bind(&s.id_token)
+        .bind(&s.origin)
+        .bind(to_micros(s.created_at))
+        .bind(to_micros(s.expires_at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>> {
+        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE secret_hash = $1"
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(session))
+    }
+
+    async fn touch_session(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(to_micros(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, id: i64, at: DateTime<Utc>) -> Result<bool> {
+        let _turn = self.write_turn().await;
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(to_micros(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sessions(&self, live_at: Option<DateTime<Utc>>) -> Result<Vec<Session>> {
+        let rows: Vec<SessionRow> = match live_at {
+            Some(now) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions \
+                 WHERE revoked_at IS NULL AND expires_at > $1 ORDER BY id DESC"
+                )))
+                .bind(to_micros(now))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY id DESC"
+                )))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(session).collect())
+    }
+
     async fn create_token(&self, t: &NewApiToken) -> Result<bool> {
         let _turn = self.write_turn().await;
         let done = sqlx::query(
