@@ -13,6 +13,7 @@ pub mod licences;
 mod manual;
 pub mod output;
 mod reports;
+pub mod sessions;
 pub mod tokens;
 mod users;
 
@@ -173,6 +174,10 @@ enum Command {
     /// prints the secret once, `list`, `revoke NAME`. See docs/api.md.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Sign-in sessions (single sign-on): `list`, `revoke ID`. See
+    /// docs/api.md.
+    #[command(subcommand)]
+    Session(sessions::SessionCommand),
     /// The audit log: every admin action (campaign commands, pause --all,
     /// exception decisions, whatever the edge) and every chat command, with
     /// who, role, action, target, outcome, edge and from where (newest
@@ -440,6 +445,7 @@ impl Command {
             | Command::Users(UsersCommand::List { .. } | UsersCommand::Show { .. })
             | Command::Audit { .. }
             | Command::Token(tokens::TokenCommand::List { .. })
+            | Command::Session(sessions::SessionCommand::List { .. })
             | Command::Outbox { .. }
             | Command::Licence(L::Whatif { .. } | L::Removals { .. })
             | Command::Campaign(
@@ -623,6 +629,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Outbox { format } => campaigns::outbox(app, format).await,
         Command::Audit { limit, format } => campaigns::audit(app, limit, format).await,
         Command::Token(cmd) => tokens::run(app, cmd).await,
+        Command::Session(cmd) => sessions::run(app, cmd).await,
         Command::Pause { .. } => campaigns::pause_all(app, true).await,
         Command::Resume { .. } => campaigns::pause_all(app, false).await,
         Command::Worker { once } => crate::tasks::worker(app, once).await,

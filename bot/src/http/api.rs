@@ -218,6 +218,20 @@ pub fn routes() -> Vec<ApiRoute> {
             Some("token revoke"),
             || delete(token_revoke),
         ),
+        r(
+            Method::GET,
+            "/api/v1/sessions",
+            Some(P::ManageAccess),
+            None,
+            || get(sessions),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/sessions/{id}",
+            Some(P::ManageAccess),
+            Some("session revoke"),
+            || delete(session_revoke),
+        ),
     ]
 }
 
@@ -357,15 +371,17 @@ async fn guarded(
 }
 
 /// axum's own refusals (a query or path that does not parse, a body over
-/// the limit) are plain text: the API answers every error as a problem.
+/// the limit) are plain text: the API answers them as problems too.
 async fn as_problem(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
+    // Only axum's own plain-text refusals (or bare statuses): a handler's
+    // JSON answer with a 4xx (the ingest summary of a failed upload) stays.
+    let plain = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/problem+json"));
-    if !status.is_client_error() || is_problem {
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 4096)
@@ -434,6 +450,8 @@ async fn write_audit(s: &AppState, entry: AuditEntry) {
         tokens,
         token_create,
         token_revoke,
+        sessions,
+        session_revoke,
     ),
     components(schemas(Problem, MachinesPage, NewToken, crate::cli::tokens::CreatedToken, Decision, Reminded)),
     modifiers(&BearerScheme),
@@ -1096,6 +1114,35 @@ async fn token_revoke(
     } else {
         Err(AppError::NotFound(format!(
             "no token {name:?} to revoke (or it was revoked already)"
+        )))
+    }
+}
+
+/// The live sign-in sessions, newest first (`winventory session list
+/// --format json`); never a secret.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "access",
+    responses((status = 200, description = "The live sessions", content_type = "application/json")))]
+async fn sessions(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
+    let now = s.app.clock.now();
+    Ok(Json(s.engine.store.sessions(Some(now)).await?).into_response())
+}
+
+/// End a sign-in session now, on every replica.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "access",
+    params(("id" = i64, Path, description = "Session number")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No live session of that number", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn session_revoke(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    if s.engine.store.revoke_session(id, s.app.clock.now()).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(AppError::NotFound(format!(
+            "no live session {id} (ended or revoked already)"
         )))
     }
 }

@@ -170,6 +170,7 @@ impl ApiSite {
 /// A route's path with its parameters filled in, and a body that fits it.
 fn sample(path: &str, method: &Method, i: usize) -> (String, Body) {
     let uri = path
+        .replace("{id}", "999")
         .replace("{host}", "SRV-A1")
         .replace("{login}", "asmith")
         .replace(

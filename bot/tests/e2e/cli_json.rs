@@ -391,6 +391,20 @@ async fn populated() -> Site {
             .expect("app");
         let engine = app.engine().await.expect("engine");
         let now: chrono::DateTime<chrono::Utc> = NOW.parse().expect("time");
+        // A sign-in session (single sign-on makes them; `session list`).
+        app.store
+            .create_session(&winventory_core::store::NewSession {
+                secret_hash: "0".repeat(64),
+                login: "asmith".into(),
+                roles: "owner".into(),
+                csrf: "c".into(),
+                id_token: None,
+                origin: "10.1.2.3".into(),
+                created_at: now,
+                expires_at: now + chrono::Duration::hours(24),
+            })
+            .await
+            .expect("a session");
         let date = |d: &str| Some(d.parse().expect("date"));
         let answers = [
             (
@@ -550,6 +564,9 @@ fn invocation(site: &Site, command: &str) -> Option<Vec<String>> {
         "campaign exceptions" => words("campaign exceptions"),
         "outbox" => words("outbox"),
         "audit" => words("audit"),
+        "token create" => words("token create cmf-export --role collector"),
+        "token list" => words("token list"),
+        "session list" => words("session list --all"),
         "licence whatif" => words("licence whatif matlab --model per_user --drop-answered"),
         "licence removals" => words("licence removals --status all"),
         _ => return None,

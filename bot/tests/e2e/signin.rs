@@ -446,6 +446,46 @@ async fn a_person_signs_in_through_the_providers_form_and_the_session_works_on_e
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // An admin ends bob's session: refused at once, on every replica.
+    let (status, _, live) = site
+        .call(
+            Method::GET,
+            "/api/v1/sessions",
+            &with_session(&session),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let live: serde_json::Value = serde_json::from_str(&live).expect("json");
+    let bobs = live
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|x| x["login"] == "bob")
+        .and_then(|x| x["id"].as_i64())
+        .expect("bob's session");
+    assert!(!live.to_string().contains(&bob), "the list shows no secret");
+    let mut admin = with_session(&session);
+    admin.push(("x-csrf-token", csrf.clone()));
+    let (status, _, _) = site
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/sessions/{bobs}"),
+            &admin,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = replica
+        .call(
+            Method::GET,
+            "/api/v1/campaigns",
+            &with_session(&bob),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // An owner without a group reads their own machines only.
     let carol = sign_in(&site, &issuer, "carol")
         .await
