@@ -63,6 +63,42 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         extra_rules: usize,
     },
+    /// Bearer verification per request: an API token through the cache
+    /// (hash and look-up), the same token read from the database each time
+    /// (the baseline: no cache), and, with `--issuer`, a client-credentials
+    /// JWT of that OpenID provider verified against its cached JWKS.
+    /// Prints the median of ROUNDS passes of 10,000 checks each.
+    Auth {
+        /// Passes.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// An OpenID provider to get a client-credentials token from.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Its machine client.
+        #[arg(long, default_value = "collector-ci")]
+        client_id: String,
+        /// That client's secret.
+        #[arg(long, default_value = "collector-secret")]
+        client_secret: String,
+        /// The audience its tokens carry.
+        #[arg(long, default_value = "winventory-api")]
+        audience: String,
+    },
+    /// Read every machine through the paginated API of a running `serve`
+    /// (`GET /api/v1/machines?freshness=any&limit=LIMIT`, following
+    /// `next`), with TOKEN; prints machines, pages and the time taken.
+    ApiPages {
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        base: String,
+        /// A bearer token that may read the fleet.
+        #[arg(long, env = "WINVENTORY_BENCH_TOKEN")]
+        token: String,
+        /// Machines per page.
+        #[arg(long, default_value_t = 5000)]
+        limit: usize,
+    },
     /// Serve a bare axum handler that answers 200 to any POST, on LISTEN:
     /// the ceiling the callback endpoint is measured against.
     HttpCeiling {
@@ -89,11 +125,167 @@ pub async fn run(app: &App, cmd: BenchCommand) -> Result<u8> {
         BenchCommand::Delivery { messages, domain } => delivery(app, messages, &domain).await,
         BenchCommand::ClickBody { campaign, count } => click_body(app, &campaign, count).await,
         BenchCommand::HttpCeiling { listen } => http_ceiling(&listen).await,
+        BenchCommand::Auth {
+            rounds,
+            issuer,
+            client_id,
+            client_secret,
+            audience,
+        } => auth(app, rounds, issuer, &client_id, &client_secret, &audience).await,
+        BenchCommand::ApiPages { base, token, limit } => api_pages(&base, &token, limit).await,
         BenchCommand::Matching {
             rounds,
             extra_rules,
         } => matching(app, rounds, extra_rules),
     }
+}
+
+/// Median per-check time of `rounds` passes of `checks` calls of `f`.
+async fn per_check<F, Fut>(rounds: usize, checks: usize, mut f: F) -> Result<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        let t = Instant::now();
+        for _ in 0..checks {
+            f().await?;
+        }
+        times.push(t.elapsed() / checks as u32);
+    }
+    times.sort_unstable();
+    Ok(times[times.len() / 2])
+}
+
+async fn auth(
+    app: &App,
+    rounds: usize,
+    issuer: Option<String>,
+    client_id: &str,
+    client_secret: &str,
+    audience: &str,
+) -> Result<u8> {
+    use crate::http::access::{Access, hash_secret};
+    use axum::http::{HeaderMap, HeaderValue, header};
+    const CHECKS: usize = 10_000;
+    let now = app.clock.now();
+    let store = app.store.clone();
+    let name = format!("bench-{}", now.timestamp_micros());
+    let made = crate::cli::tokens::create(store.as_ref(), &name, "viewer", "1d", "bench", now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", made.secret))?,
+    );
+    let access = Access::new(store.clone(), None);
+    access
+        .bearer(&headers, now, false, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cached = per_check(rounds, CHECKS, || async {
+        access
+            .bearer(&headers, now, false, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    })
+    .await?;
+    let hash = hash_secret(&made.secret);
+    let uncached = per_check(rounds, CHECKS / 10, || async {
+        store
+            .token_by_hash(&hash)
+            .await?
+            .filter(|t| t.is_valid(now))
+            .context("the token")?;
+        Ok(())
+    })
+    .await?;
+    outln!(
+        "API token through the cache (SHA-256 + map): {:.1} µs per request",
+        cached.as_secs_f64() * 1e6
+    );
+    outln!(
+        "API token read from the database each time ({:?}, the baseline): {:.1} µs per request",
+        store.backend(),
+        uncached.as_secs_f64() * 1e6
+    );
+    store.revoke_token(&name, now).await?;
+    if let Some(issuer) = issuer {
+        let response: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token", issuer.trim_end_matches('/')))
+            .basic_auth(client_id, Some(client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let jwt = response["access_token"]
+            .as_str()
+            .context("no access_token from the provider")?
+            .to_string();
+        let sso = crate::http::signin::Sso::new(
+            crate::settings::OidcSettings {
+                issuer,
+                client_id: "winventory".into(),
+                client_secret: crate::settings::Secret::from("unused".to_string()),
+                user_claim: "preferred_username".into(),
+                groups_claim: "groups".into(),
+                roles_claim: "roles".into(),
+                api_audience: audience.into(),
+                unknown_users_are_owners: false,
+            },
+            "http://bench.invalid",
+        )?;
+        sso.verify_access_token(&jwt, now).await?;
+        let jwt_time = per_check(rounds, CHECKS / 10, || async {
+            sso.verify_access_token(&jwt, now).await?;
+            Ok(())
+        })
+        .await?;
+        outln!(
+            "provider JWT (RS256) against the cached JWKS: {:.1} µs per request",
+            jwt_time.as_secs_f64() * 1e6
+        );
+    }
+    Ok(0)
+}
+
+async fn api_pages(base: &str, token: &str, limit: usize) -> Result<u8> {
+    let http = reqwest::Client::new();
+    let base = base.trim_end_matches('/');
+    let t = Instant::now();
+    let (mut machines, mut pages) = (0usize, 0usize);
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/api/v1/machines?freshness=any&limit={limit}");
+        if let Some(a) = &after {
+            url.push_str("&after=");
+            url.push_str(a);
+        }
+        let page: serde_json::Value = http
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        pages += 1;
+        machines += page["machines"].as_array().map(Vec::len).unwrap_or(0);
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_string()),
+            None => break,
+        }
+    }
+    outln!(
+        "{machines} machines in {pages} pages of up to {limit}: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }
 
 fn matching(app: &App, rounds: usize, extra_rules: usize) -> Result<u8> {

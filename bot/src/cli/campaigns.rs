@@ -308,7 +308,7 @@ pub(crate) async fn audit_cli(
 /// The engine `campaign preview` renders with: the site's, or, where no
 /// link keys are configured, the same with a throwaway key, so a preview
 /// never needs the site's secrets (its links answer nothing).
-fn preview_engine(e: &Engine) -> Engine {
+pub(crate) fn preview_engine(e: &Engine) -> Engine {
     if e.signer.is_some() {
         return e.clone();
     }

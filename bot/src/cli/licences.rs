@@ -20,6 +20,76 @@ use crate::cli::output::outln;
 use crate::cli::output::{self as render, Format, SummaryFormat};
 use crate::cli::reports::check_as_of;
 
+/// What `licence whatif` changes.
+#[derive(Debug, Clone, Default)]
+pub struct WhatIfAsk {
+    /// New price per seat and period.
+    pub price: Option<Decimal>,
+    /// New period of the price.
+    pub period: Option<Period>,
+    /// New model.
+    pub model: Option<Model>,
+    /// Drop installs not used for this many days.
+    pub drop_unused: Option<u32>,
+    /// Drop installs on stale machines.
+    pub drop_stale: bool,
+    /// Drop what licence campaigns' owners answered no longer needed.
+    pub drop_answered: bool,
+}
+
+/// A what-if of licence `what` at `as_of`: the licence and the simulated
+/// figures (what `licence whatif --format json` prints, and the API).
+pub async fn what_if(
+    app: &App,
+    what: &str,
+    asked: &WhatIfAsk,
+    licences: Option<&Path>,
+    as_of: &AsOf,
+) -> Result<(licence::Licence, licence::WhatIfResult)> {
+    let store = app.store.clone();
+    let catalog = app.catalog.clone();
+    let book = load(app, licences, &catalog)?;
+    let Some(l) = book.find(what, as_of.date) else {
+        bail!(
+            "no licence named {what:?} (or covering it) in the licence file; `winventory report licences` lists them"
+        );
+    };
+    if asked.price.is_some_and(|p| p.is_sign_negative()) {
+        bail!("--price must not be negative");
+    }
+    let hs = store
+        .licence_holders(std::slice::from_ref(&l.covers), as_of.window())
+        .await?;
+    let groups = store.group_memberships().await?;
+    let drop_machines = if asked.drop_answered {
+        winventory_workflows::licence::removals_as_of(store.as_ref(), as_of)
+            .await?
+            .into_iter()
+            .filter(|r| l.covers == Coverage::Application(r.application.clone()))
+            .map(|r| r.machine_id)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let changes = WhatIf {
+        price: asked.price,
+        period: asked.period,
+        model: asked.model,
+        drop_unused_days: asked.drop_unused.map(i64::from),
+        drop_stale: asked.drop_stale,
+        drop_machines,
+    };
+    let r = licence::what_if(
+        l,
+        &hs,
+        &changes,
+        as_of.fresh_cutoff(),
+        as_of.instant,
+        &groups,
+    );
+    Ok((l.clone(), r))
+}
+
 /// `winventory licence ...`.
 #[derive(Debug, Subcommand)]
 pub enum LicenceCommand {
@@ -200,52 +270,21 @@ pub async fn run(app: &App, cmd: LicenceCommand) -> Result<u8> {
             as_of,
             format,
         } => {
-            let store = app.store.clone();
-            let catalog = app.catalog.clone();
-            let book = load(app, licences.as_deref(), &catalog)?;
             let as_of = match as_of {
                 Some(d) => AsOf::end_of(d, app.settings.freshness_days),
                 None => AsOf::at(app.clock.now(), app.settings.freshness_days),
             };
-            check_as_of(store.as_ref(), &as_of).await?;
-            let Some(l) = book.find(&what, as_of.date) else {
-                bail!(
-                    "no licence named {what:?} (or covering it) in the licence file; `winventory report licences` lists them"
-                );
-            };
-            if price.is_some_and(|p| p.is_sign_negative()) {
-                bail!("--price must not be negative");
-            }
-            let hs = store
-                .licence_holders(std::slice::from_ref(&l.covers), as_of.window())
-                .await?;
-            let groups = store.group_memberships().await?;
-            let drop_machines = if drop_answered {
-                winventory_workflows::licence::removals_as_of(store.as_ref(), &as_of)
-                    .await?
-                    .into_iter()
-                    .filter(|r| l.covers == Coverage::Application(r.application.clone()))
-                    .map(|r| r.machine_id)
-                    .collect()
-            } else {
-                Default::default()
-            };
-            let changes = WhatIf {
+            check_as_of(app.store.as_ref(), &as_of).await?;
+            let asked = WhatIfAsk {
                 price,
                 period,
                 model,
-                drop_unused_days: drop_unused.map(i64::from),
+                drop_unused,
                 drop_stale,
-                drop_machines,
+                drop_answered,
             };
-            let r = licence::what_if(
-                l,
-                &hs,
-                &changes,
-                as_of.fresh_cutoff(),
-                as_of.instant,
-                &groups,
-            );
+            let (l, r) = what_if(app, &what, &asked, licences.as_deref(), &as_of).await?;
+            let l = &l;
             if format == SummaryFormat::Json {
                 render::json(&r)?;
                 return Ok(0);

@@ -115,10 +115,45 @@ pub fn routes() -> Vec<ApiRoute> {
         ),
         r(
             Method::GET,
+            "/api/v1/reports/licences",
+            Some(P::ReadLicences),
+            None,
+            || get(report_licences),
+        ),
+        r(
+            Method::GET,
+            "/api/v1/licences/{what}/whatif",
+            Some(P::ReadLicences),
+            None,
+            || get(licence_whatif),
+        ),
+        r(
+            Method::GET,
             "/api/v1/campaigns",
             Some(P::ReadFleet),
             None,
             || get(campaigns),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(P::ManageLicenceCampaigns),
+            Some("campaign create"),
+            || post(campaign_create),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/preview",
+            Some(P::ManageLicenceCampaigns),
+            None,
+            || post(campaign_preview),
+        ),
+        r(
+            Method::POST,
+            "/api/v1/campaigns/{name}/answers/{host}",
+            Some(P::AnswerOnBehalf),
+            Some("answer on behalf"),
+            || post(answer_on_behalf),
         ),
         r(
             Method::GET,
@@ -435,7 +470,12 @@ async fn write_audit(s: &AppState, entry: AuditEntry) {
         report_eol,
         report_software,
         report_exceptions,
+        report_licences,
+        licence_whatif,
         campaigns,
+        campaign_create,
+        campaign_preview,
+        answer_on_behalf,
         campaign,
         campaign_status,
         campaign_history,
@@ -453,7 +493,7 @@ async fn write_audit(s: &AppState, entry: AuditEntry) {
         sessions,
         session_revoke,
     ),
-    components(schemas(Problem, MachinesPage, NewToken, crate::cli::tokens::CreatedToken, Decision, Reminded)),
+    components(schemas(Problem, MachinesPage, NewToken, crate::cli::tokens::CreatedToken, Decision, Reminded, OnBehalf)),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
     tags(
@@ -793,7 +833,236 @@ async fn report_exceptions(State(s): State<Arc<AppState>>) -> Result<Response, A
     Ok(Json(rows).into_response())
 }
 
+/// The licence report (`winventory report licences --format json`), from
+/// the site's licence file.
+#[utoipa::path(get, path = "/api/v1/reports/licences", tag = "fleet", params(AsOfQuery),
+    responses(
+        (status = 200, description = "One row per licence", content_type = "application/json"),
+        (status = 409, description = "The site has no licence file", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn report_licences(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response, AppError> {
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let book = crate::cli::licences::load(&s.app, None, &s.app.catalog)
+        .map_err(|e| AppError::Conflict(format!("{e:#}")))?;
+    let rows = crate::cli::licences::rows(s.app.store.as_ref(), &book, &as_of)
+        .await
+        .map_err(AppError::Internal)?;
+    Ok(Json(rows).into_response())
+}
+
+/// What `licence whatif` changes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WhatIfQuery {
+    /// New price per seat and period (`1800.00`).
+    pub price: Option<String>,
+    /// New period of the price: `year`, `month` or `perpetual`.
+    pub period: Option<String>,
+    /// New model: `per_device`, `per_user`, `site`, `subscription`, `concurrent`.
+    pub model: Option<String>,
+    /// Drop installs not used for this many days.
+    pub drop_unused: Option<u32>,
+    /// Drop installs on machines that stopped reporting.
+    pub drop_stale: Option<bool>,
+    /// Drop installs licence campaigns' owners answered no longer needed.
+    pub drop_answered: Option<bool>,
+    /// `YYYY-MM-DD`.
+    pub as_of: Option<String>,
+}
+
+/// Simulate other licence terms (`winventory licence whatif WHAT --format
+/// json`): the cost today and simulated, per group.
+#[utoipa::path(get, path = "/api/v1/licences/{what}/whatif", tag = "fleet",
+    params(("what" = String, Path, description = "The licence: its name, application or product"), WhatIfQuery),
+    responses(
+        (status = 200, description = "Today's and the simulated figures", content_type = "application/json"),
+        (status = 422, description = "No such licence, or a wrong change", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn licence_whatif(
+    State(s): State<Arc<AppState>>,
+    Path(what): Path<String>,
+    Query(q): Query<WhatIfQuery>,
+) -> Result<Response, AppError> {
+    use winventory_core::licence::{Model, Period};
+    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let asked = crate::cli::licences::WhatIfAsk {
+        price: q
+            .price
+            .as_deref()
+            .map(|p| {
+                p.trim()
+                    .parse::<rust_decimal::Decimal>()
+                    .map_err(|_| AppError::Invalid(format!("price: {p:?} is not an amount")))
+            })
+            .transpose()?,
+        period: q
+            .period
+            .as_deref()
+            .map(|p| {
+                Period::parse(p).ok_or_else(|| {
+                    AppError::Invalid(format!("period: {p:?} is not one of year, month, perpetual"))
+                })
+            })
+            .transpose()?,
+        model: q
+            .model
+            .as_deref()
+            .map(|m| {
+                Model::parse(m).ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "model: {m:?} is not one of per_device, per_user, site, subscription, concurrent"
+                    ))
+                })
+            })
+            .transpose()?,
+        drop_unused: q.drop_unused,
+        drop_stale: q.drop_stale.unwrap_or(false),
+        drop_answered: q.drop_answered.unwrap_or(false),
+    };
+    let (_, r) = crate::cli::licences::what_if(&s.app, &what, &asked, None, &as_of)
+        .await
+        .map_err(
+            |e| match e.downcast::<winventory_core::store::StoreError>() {
+                Ok(store) => store.into(),
+                Err(e) => AppError::Invalid(format!("{e:#}")),
+            },
+        )?;
+    Ok(Json(r).into_response())
+}
+
 // --- campaigns ---------------------------------------------------------------
+
+/// `?replace=true`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Replace a draft of the same name.
+    pub replace: Option<bool>,
+}
+
+/// Store a draft campaign from a campaign file (TOML, see
+/// docs/campaigns.md) in the body (`winventory campaign create FILE`):
+/// nothing is selected or sent before it starts.
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", params(CreateQuery),
+    request_body(content = String, content_type = "application/toml", description = "A campaign file"),
+    responses(
+        (status = 201, description = "The draft and the file's warnings", content_type = "application/json"),
+        (status = 409, description = "A campaign of that name exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The file is wrong (line and field named)", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn campaign_create(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<CreateQuery>,
+    body: String,
+) -> Result<Response, AppError> {
+    let (spec, _) = s.engine.check(&body)?;
+    if spec.kind != winventory_workflows::spec::CampaignKind::Licence
+        && !who.may(Permission::ManageCampaigns)
+    {
+        return Err(AppError::Forbidden(format!(
+            "{} may create licence campaigns only; this file is a {} campaign",
+            who.subject,
+            spec.kind.as_str()
+        )));
+    }
+    let now = s.app.clock.now();
+    let (c, warnings) = if q.replace.unwrap_or(false) {
+        s.engine.create_or_replace(&body, now).await?
+    } else {
+        s.engine.create(&body, now).await?
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "campaign": c.row, "warnings": warnings })),
+    )
+        .into_response())
+}
+
+/// What a campaign would send (`winventory campaign preview NAME --format
+/// json`): machines, recipients, messages; the messages themselves are not
+/// returned (the command line writes them to a folder).
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/preview", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id")),
+    responses((status = 200, description = "The preview's summary", content_type = "application/json")))]
+async fn campaign_preview(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    may_manage(&s, &who, &name).await?;
+    let dir = tempfile::tempdir().map_err(AppError::NoRoom)?;
+    let summary = crate::cli::campaigns::preview_engine(&s.engine)
+        .preview(&name, s.app.clock.now(), dir.path())
+        .await?;
+    Ok(Json(summary).into_response())
+}
+
+/// An answer given on an owner's behalf.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OnBehalf {
+    /// The answer: `upgrade`, `decommission`, `replace`, `esu`,
+    /// `exception`, `not_mine`, `keep`, `uninstall`, `remove`, ... (what
+    /// the campaign offers).
+    pub answer: String,
+    /// `YYYY-MM-DD` where the answer needs one.
+    pub date: Option<String>,
+    /// The justification (exception) or the owner's login (not mine).
+    pub detail: Option<String>,
+    /// A free comment.
+    pub comment: Option<String>,
+}
+
+/// Answer for a machine on its owner's behalf, with the checks of every
+/// channel; the history and the audit log name who gave it.
+#[utoipa::path(post, path = "/api/v1/campaigns/{name}/answers/{host}", tag = "campaigns",
+    params(("name" = String, Path, description = "Campaign name or id"), ("host" = String, Path, description = "Host name")),
+    request_body = OnBehalf,
+    responses(
+        (status = 200, description = "The machine as it now stands in the campaign", content_type = "application/json"),
+        (status = 404, description = "No such campaign or machine in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The campaign, the answer or the machine does not fit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn answer_on_behalf(
+    State(s): State<Arc<AppState>>,
+    Extension(who): Extension<Principal>,
+    Path((name, host)): Path<(String, String)>,
+    body: Result<Json<OnBehalf>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    use winventory_workflows::answer::{Answer, AnswerKind};
+    use winventory_workflows::engine::OnBehalfError;
+    let Json(b) = body.map_err(|e| AppError::Invalid(e.body_text()))?;
+    let kind = AnswerKind::parse(b.answer.trim())
+        .ok_or_else(|| AppError::Invalid(format!("answer: {:?} is not an answer", b.answer)))?;
+    let date = winventory_workflows::answer::date_field(b.date.as_deref())
+        .map_err(|e| AppError::Invalid(format!("date: {e}")))?;
+    let answer = Answer {
+        kind,
+        date,
+        detail: b.detail,
+        comment: b.comment,
+    };
+    let by = who.subject.clone();
+    let m = s
+        .engine
+        .answer_on_behalf(&name, &host, answer, &by, "http", s.app.clock.now())
+        .await
+        .map_err(|e| match e {
+            OnBehalfError::Engine(e) => e.into(),
+            OnBehalfError::NoMachine(..) => AppError::NotFound(e.to_string()),
+            OnBehalfError::NotAnswerable(m) => AppError::Conflict(m),
+            OnBehalfError::Link(winventory_workflows::engine::LinkError::Answer(a)) => {
+                AppError::Invalid(a.to_string())
+            }
+            OnBehalfError::Link(winventory_workflows::engine::LinkError::Store(st)) => st.into(),
+            OnBehalfError::Link(other) => AppError::Conflict(other.to_string()),
+        })?;
+    Ok(Json(m).into_response())
+}
 
 /// Every campaign (`winventory campaign list --format json`).
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",

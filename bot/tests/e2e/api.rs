@@ -171,6 +171,7 @@ impl ApiSite {
 fn sample(path: &str, method: &Method, i: usize) -> (String, Body) {
     let uri = path
         .replace("{id}", "999")
+        .replace("{what}", "MATLAB")
         .replace("{host}", "SRV-A1")
         .replace("{login}", "asmith")
         .replace(
@@ -186,6 +187,10 @@ fn sample(path: &str, method: &Method, i: usize) -> (String, Body) {
             Body::from(format!(r#"{{"name": "made-{i}", "role": "viewer"}}"#))
         }
         ("POST", "/api/v1/snapshots") => Body::from(crate::common::fleet()),
+        ("POST", "/api/v1/campaigns") => Body::from(crate::common::campaign_file()),
+        ("POST", p) if p.contains("/answers/") => {
+            Body::from(r#"{"answer": "upgrade", "date": "2027-01-31"}"#)
+        }
         ("POST", p) if p.contains("/exceptions/") => {
             Body::from(r#"{"decision": "decline", "note": "no"}"#)
         }
@@ -318,7 +323,50 @@ async fn a_campaign_manager_starts_and_pauses_a_campaign_and_the_audit_log_says_
         )
         .await;
     assert_eq!(body["state"], "paused");
-    let log = site.app.store.audit_log(2).await.expect("audit");
+    // An answer on an owner's behalf, checked like any other.
+    let on_behalf = |body: &'static str| {
+        site.call(
+            Method::POST,
+            "/api/v1/campaigns/retire-2012r2/answers/srv-a1",
+            Some(Role::CampaignManager),
+            Body::from(body),
+        )
+    };
+    let (status, problem) = on_behalf(r#"{"answer": "upgrade"}"#).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an upgrade needs its date: {problem}"
+    );
+    let (status, problem) = on_behalf(r#"{"answer": "keep"}"#).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "not an answer this campaign offers: {problem}"
+    );
+    let (status, m) = on_behalf(r#"{"answer": "upgrade", "date": "2027-01-31"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["hostname"], "SRV-A1");
+    assert_eq!(m["answer"], "upgrade");
+    assert_eq!(m["answered_by"], "token:t-campaign-manager");
+    let history = site
+        .call(
+            Method::GET,
+            "/api/v1/campaigns/retire-2012r2/history/SRV-A1",
+            Some(Role::Viewer),
+            Body::empty(),
+        )
+        .await
+        .1;
+    assert_eq!(history[0]["by"], "token:t-campaign-manager");
+    assert_eq!(history[0]["via"], "http");
+    let log = site.app.store.audit_log(5).await.expect("audit");
+    assert_eq!(log[0].action, "answer on behalf");
+    assert!(log[0].outcome.starts_with("done"));
+    let log: Vec<_> = log
+        .into_iter()
+        .filter(|l| l.action.starts_with("campaign"))
+        .collect();
     assert_eq!(log[0].action, "campaign pause");
     assert_eq!(log[1].action, "campaign start");
     for line in &log {

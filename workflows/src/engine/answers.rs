@@ -80,6 +80,23 @@ pub enum LinkError {
     Store(#[from] StoreError),
 }
 
+/// Why an answer on an owner's behalf was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum OnBehalfError {
+    /// The campaign (or the store).
+    #[error(transparent)]
+    Engine(#[from] super::EngineError),
+    /// The campaign does not ask about that machine.
+    #[error("campaign {1} does not ask about a machine named {0:?}")]
+    NoMachine(String, String),
+    /// The campaign's state, the answer or the machine's state does not fit.
+    #[error("{0}")]
+    NotAnswerable(String),
+    /// The answer's fields, or the store.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
 /// The date extended support covers every one of the machines until (their
 /// OS cycles' ends): the earliest, or `None` when one has none (or there are
 /// no machines).
@@ -264,6 +281,69 @@ impl Engine {
             })
             .collect();
         Ok(Recorded { updated, all })
+    }
+
+    /// Record an answer for one machine of a campaign on its owner's behalf
+    /// (an admin or a campaign manager, through the API), with the checks
+    /// every channel shares; `by` is who gave it (the history says so).
+    /// The campaign must be running or paused, the answer one the campaign
+    /// offers, the machine one it asks about and not resolved.
+    pub async fn answer_on_behalf(
+        &self,
+        campaign: &str,
+        host: &str,
+        answer: Answer,
+        by: &str,
+        via: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CampaignMachine, OnBehalfError> {
+        let c = self.campaign(campaign).await?;
+        if !matches!(c.row.state, CampaignState::Running | CampaignState::Paused) {
+            return Err(OnBehalfError::NotAnswerable(format!(
+                "campaign {} is {}: answers are recorded while it runs or is paused",
+                c.row.name,
+                c.row.state.as_str()
+            )));
+        }
+        if !c.spec.answers().contains(&answer.kind) {
+            return Err(OnBehalfError::NotAnswerable(format!(
+                "campaign {} does not offer the answer {:?} (it offers {})",
+                c.row.name,
+                answer.kind.as_str(),
+                c.spec
+                    .answers()
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let key = winventory_core::HostKey::new(host);
+        let machine = self
+            .store
+            .campaign_machines(c.row.id)
+            .await
+            .map_err(super::EngineError::from)?
+            .into_iter()
+            .find(|m| m.host_key == key.as_str())
+            .ok_or_else(|| OnBehalfError::NoMachine(host.to_string(), c.row.name.clone()))?;
+        if MachineState::of(&machine) == MachineState::Resolved {
+            return Err(OnBehalfError::NotAnswerable(format!(
+                "{} is resolved in campaign {}: nothing is asked of it any more",
+                machine.hostname, c.row.name
+            )));
+        }
+        let mut updated = self
+            .record(
+                c.row.id,
+                std::slice::from_ref(&machine),
+                answer,
+                by,
+                via,
+                now,
+            )
+            .await?;
+        updated.pop().ok_or(OnBehalfError::Link(LinkError::Nothing))
     }
 
     /// Check an answer for machines of one campaign and record it: the

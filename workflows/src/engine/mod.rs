@@ -30,7 +30,7 @@ pub mod states;
 mod verify;
 mod wave;
 
-pub use answers::{LinkError, LinkView, Picked, Recorded};
+pub use answers::{LinkError, LinkView, OnBehalfError, Picked, Recorded};
 pub use chat::{ChatAnswer, ChatError};
 pub use compose::{Status, start_notice};
 pub use digest::Route;
