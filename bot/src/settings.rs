@@ -235,6 +235,24 @@ pub struct Settings {
     pub session_max_hours: u64,
 }
 
+/// Roles from groups: each role with the groups that give it.
+pub type RoleMapping = Vec<(winventory_core::access::Role, Vec<String>)>;
+
+impl Settings {
+    /// The one mapping of groups to roles every edge uses: the `[roles]`
+    /// table, and the chat-era `admin_groups`, which give `admin`.
+    pub fn role_mapping(&self) -> RoleMapping {
+        let mut m = self.roles.clone();
+        if !self.admin_groups.is_empty() {
+            m.push((
+                winventory_core::access::Role::Admin,
+                self.admin_groups.clone(),
+            ));
+        }
+        m
+    }
+}
+
 /// The OpenID Connect settings (all of issuer, client id and secret set).
 #[derive(Clone)]
 pub struct OidcSettings {

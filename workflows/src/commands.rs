@@ -4,13 +4,17 @@
 //! ID`, `stats`. Each channel renders the [`Output`] its own way (an HTML
 //! table with a plain-text body in Matrix, Markdown in Mattermost).
 //!
-//! Authorisation: admins (members of the configured admin groups) may run
-//! everything; an owner may ask about their own machines only (`mine`,
+//! Authorisation is the one role model (`winventory_core::access`): each
+//! command needs a permission of the table (reads need "read fleet",
+//! pause/resume/remind "manage campaigns", a licence manager on licence
+//! campaigns only, `licence` "licence report"), checked before anything is
+//! looked up; an owner may ask about their own machines only (`mine`,
 //! `machine` for a machine they are responsible for or the main user of,
 //! `owner` for themselves); anyone else gets a polite refusal. Every command
 //! and its outcome goes to the audit log.
 
 use chrono::{DateTime, Utc};
+use winventory_core::access::Permission;
 use winventory_core::store::{AuditEntry, CampaignState};
 use winventory_core::{AsOf, report};
 
@@ -147,8 +151,43 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
 pub struct Caller {
     /// Their login in the directory.
     pub login: String,
-    /// Whether they are in an admin group.
-    pub admin: bool,
+    /// Their roles (the site's `[roles]` from their directory groups; the
+    /// chat-only `admin_groups` give `admin`).
+    pub roles: std::collections::BTreeSet<winventory_core::access::Role>,
+}
+
+impl Caller {
+    /// Whether one of their roles has `p` (the one permission table).
+    pub fn may(&self, p: Permission) -> bool {
+        self.roles
+            .iter()
+            .any(|r| winventory_core::access::allows(*r, p))
+    }
+
+    /// Their roles as the audit log writes them.
+    pub fn roles_text(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// What a command needs of the permission table, beyond what every person
+/// may ask about themselves (help, their machines).
+fn needs(cmd: &Command) -> Option<Permission> {
+    match cmd {
+        Command::Help | Command::Mine | Command::Machine(_) | Command::Owner(_) => None,
+        Command::Eol { .. }
+        | Command::CampaignList
+        | Command::CampaignStatus(_)
+        | Command::Stats => Some(Permission::ReadFleet),
+        Command::CampaignPause(_) | Command::CampaignResume(_) | Command::CampaignRemind(_) => {
+            Some(Permission::ManageLicenceCampaigns)
+        }
+        Command::Licence(_) => Some(Permission::ReadLicences),
+    }
 }
 
 /// What a command produced, for a channel to render.
@@ -348,7 +387,7 @@ impl Engine {
             at: now,
             channel: channel.into(),
             actor: caller.login.clone(),
-            role: if caller.admin { "admin" } else { "owner" }.into(),
+            role: caller.roles_text(),
             action: action.into(),
             target: target.chars().take(200).collect(),
             command: typed.chars().take(500).collect(),
@@ -361,6 +400,23 @@ impl Engine {
         out
     }
 
+    /// Whether `caller` may manage campaign `id`: a campaign manager any, a
+    /// licence manager licence campaigns only (an unknown campaign is
+    /// theirs to be told about).
+    async fn may_manage(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<bool, crate::engine::EngineError> {
+        if caller.may(Permission::ManageCampaigns) {
+            return Ok(true);
+        }
+        Ok(match self.store.campaign(id).await? {
+            Some(c) => c.kind == "licence",
+            None => true,
+        })
+    }
+
     /// `Ok(None)`: not allowed.
     async fn execute(
         &self,
@@ -368,6 +424,10 @@ impl Engine {
         cmd: &Command,
         now: DateTime<Utc>,
     ) -> Result<Option<Output>, crate::engine::EngineError> {
+        // Permission before anything is looked up.
+        if needs(cmd).is_some_and(|p| !caller.may(p)) {
+            return Ok(None);
+        }
         let as_of = AsOf::at(now, self.config.freshness_days);
         let lc =
             |l: Option<winventory_core::Lifecycle>| l.map(|l| l.to_string()).unwrap_or_default();
@@ -381,7 +441,7 @@ impl Engine {
                     .map_or_else(|| "PC042".to_string(), |m| m.hostname.clone());
                 Output::text(format!(
                     "{}\n\n{}",
-                    help(caller.admin),
+                    help(caller.may(Permission::ReadFleet)),
                     crate::reply::help(&example)
                 ))
             }
@@ -390,7 +450,7 @@ impl Engine {
                     Command::Owner(l) => winventory_core::normalize_login(l).unwrap_or_default(),
                     _ => caller.login.clone(),
                 };
-                if login != caller.login && !caller.admin {
+                if login != caller.login && !caller.may(Permission::ReadFleet) {
                     return Ok(None);
                 }
                 let r =
@@ -436,7 +496,7 @@ impl Engine {
                         .await?
                 else {
                     // Owners are not told whether a machine they cannot see exists.
-                    return Ok(if caller.admin {
+                    return Ok(if caller.may(Permission::ReadFleet) {
                         Some(Output::text(format!("No machine {host} is known.")))
                     } else {
                         None
@@ -446,7 +506,7 @@ impl Engine {
                     .into_iter()
                     .flatten()
                     .any(|o| o.login == caller.login);
-                if !mine && !caller.admin {
+                if !mine && !caller.may(Permission::ReadFleet) {
                     return Ok(None);
                 }
                 let who = |o: &Option<report::OwnerView>| {
@@ -477,7 +537,6 @@ impl Engine {
                     ]],
                 }
             }
-            _ if !caller.admin => return Ok(None),
             Command::Eol { within, product } => {
                 let rows =
                     report::eol_report(self.store.as_ref(), &self.catalog, &as_of, *within).await?;
@@ -567,6 +626,12 @@ impl Engine {
                 },
                 Err(e) => Output::text(e.to_string()),
             },
+            Command::CampaignPause(id) | Command::CampaignResume(id)
+                if !self.may_manage(caller, id).await? =>
+            {
+                return Ok(None);
+            }
+            Command::CampaignRemind(id) if !self.may_manage(caller, id).await? => return Ok(None),
             Command::CampaignPause(id) | Command::CampaignResume(id) => {
                 let to = if matches!(cmd, Command::CampaignPause(_)) {
                     CampaignState::Paused
@@ -589,9 +654,6 @@ impl Engine {
                 Err(e) => Output::text(e.to_string()),
             },
             Command::Licence(what) => {
-                if !caller.admin {
-                    return Ok(None);
-                }
                 let Some(book) = &self.licences else {
                     return Ok(Some(Output::text(
                         "No licence file is configured at this site (the licences setting, WINVENTORY_LICENCES).",

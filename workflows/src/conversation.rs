@@ -28,7 +28,7 @@ const OUR_FAULT: &str = "Something went wrong on my side; please try again in a 
 pub async fn conversation(
     e: &Engine,
     now: DateTime<Utc>,
-    admin_groups: &[String],
+    role_mapping: &[(winventory_core::access::Role, Vec<String>)],
     channel: &str,
     actor: &str,
     user: Result<Option<User>, EngineError>,
@@ -58,19 +58,33 @@ pub async fn conversation(
             return vec![Part::Text(OUR_FAULT.into())];
         }
     };
-    let admin = match e.store.groups_of(&user.login).await {
-        Ok(groups) => groups.iter().any(|g| admin_groups.contains(g)),
+    let groups = match e.store.groups_of(&user.login).await {
+        Ok(groups) => groups,
         Err(err) => {
             tracing::error!(error = %err, "cannot read the groups");
-            false
+            Vec::new()
         }
     };
     let caller = commands::Caller {
         login: user.login.clone(),
-        admin,
+        roles: winventory_core::access::roles_from_groups(
+            role_mapping,
+            groups.iter().map(String::as_str),
+        ),
     };
     let mut parts = Vec::new();
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        // A line that starts with a command word is that command, even when
+        // a later word reads as an answer (`campaign pause retire`).
+        if starts_with_command_word(line)
+            && let Ok(cmd) = commands::parse(line)
+        {
+            let out = e
+                .run_command(&caller, channel, actor, line, &cmd, now)
+                .await;
+            parts.push(Part::Output(out));
+            continue;
+        }
         let parsed = reply::parse(line);
         let said = match parsed.clone() {
             Ok(reply::Reply::Answer {
@@ -101,7 +115,9 @@ pub async fn conversation(
                     // Neither an answer nor a command: the answer's words help more.
                     Err(commands::CommandError::Unknown(_)) => match parsed {
                         Err(err) => format!("{line}: {err}."),
-                        Ok(_) => commands::help(admin),
+                        Ok(_) => commands::help(
+                            caller.may(winventory_core::access::Permission::ReadFleet),
+                        ),
                     },
                     Err(err) => format!("{line}: {err}."),
                 }
@@ -111,9 +127,33 @@ pub async fn conversation(
         parts.push(Part::Text(said));
     }
     if parts.is_empty() {
-        parts.push(Part::Text(commands::help(admin)));
+        parts.push(Part::Text(commands::help(
+            caller.may(winventory_core::access::Permission::ReadFleet),
+        )));
     }
     parts
+}
+
+/// Whether the line's first word names a command (never a machine: an
+/// answer starts with a host name or `all`).
+fn starts_with_command_word(line: &str) -> bool {
+    let first = line
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    matches!(
+        first.as_str(),
+        "campaign"
+            | "campaigns"
+            | "eol"
+            | "licence"
+            | "license"
+            | "stats"
+            | "owner"
+            | "help"
+            | "aide"
+    )
 }
 
 /// Record an answer from chat and say what happened (and what is still open).

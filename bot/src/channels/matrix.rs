@@ -68,7 +68,7 @@ pub struct MatrixChannel {
     /// The inventory (each person's language, for polls).
     db: Arc<dyn Store>,
     /// Members of these groups are admins in chat.
-    admin_groups: Vec<String>,
+    role_mapping: crate::settings::RoleMapping,
     /// The process clock (answers are recorded at its time).
     clock: Clock,
     /// Milliseconds since the epoch of the first log-in: older events are
@@ -199,7 +199,7 @@ impl MatrixChannel {
             rooms: tokio::sync::Mutex::new(rooms),
             folder: store.clone(),
             db,
-            admin_groups: s.admin_groups.clone(),
+            role_mapping: s.role_mapping(),
             clock,
             since,
         }))
@@ -322,11 +322,11 @@ impl MatrixChannel {
         let e = engine.clone();
         let since = self.since;
         let clock = self.clock;
-        let admin_groups = self.admin_groups.clone();
+        let role_mapping = self.role_mapping.clone();
         client.add_event_handler(
             move |ev: OriginalSyncRoomMessageEvent, room: Room, client: Client| {
                 let e = e.clone();
-                let admins = admin_groups.clone();
+                let admins = role_mapping.clone();
                 async move {
                     if Some(ev.sender.as_ref()) == client.user_id()
                         || i64::from(ev.origin_server_ts.get()) < since
@@ -399,7 +399,7 @@ async fn login_of(e: &Engine, matrix_id: &str) -> Result<Option<User>, EngineErr
 async fn conversation(
     e: &Engine,
     now: chrono::DateTime<chrono::Utc>,
-    admin_groups: &[String],
+    role_mapping: &[(winventory_core::access::Role, Vec<String>)],
     sender: &str,
     body: &str,
 ) -> (String, String) {
@@ -407,7 +407,7 @@ async fn conversation(
     let parts = winventory_workflows::conversation::conversation(
         e,
         now,
-        admin_groups,
+        role_mapping,
         "matrix",
         sender,
         user,

@@ -76,7 +76,7 @@ impl Listener for MattermostChannel {
         health: LoopHandle,
         stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let admins = self.admin_groups.clone();
+        let admins = self.role_mapping.clone();
         MattermostChannel::listen(self, engine, admins, health, stop).await
     }
 }

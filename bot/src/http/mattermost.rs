@@ -556,7 +556,7 @@ pub async fn command(
     let parts = winventory_workflows::conversation::conversation(
         &s.engine,
         s.app.clock.now(),
-        &s.app.settings.admin_groups,
+        &s.app.settings.role_mapping(),
         "mattermost",
         name,
         user,

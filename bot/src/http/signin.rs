@@ -598,7 +598,10 @@ async fn finish_login(
                 .await
                 .map_err(|e| (login.clone(), e.into()))?;
             groups.extend(claim_strings(&claims, &settings.groups_claim));
-            roles_from_groups(&s.app.settings.roles, groups.iter().map(String::as_str))
+            roles_from_groups(
+                &s.app.settings.role_mapping(),
+                groups.iter().map(String::as_str),
+            )
         }
         None if settings.unknown_users_are_owners => BTreeSet::from([Role::Owner]),
         None => {

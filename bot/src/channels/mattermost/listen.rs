@@ -62,7 +62,7 @@ impl MattermostChannel {
     pub async fn listen(
         self: Arc<Self>,
         engine: Engine,
-        admin_groups: Vec<String>,
+        role_mapping: crate::settings::RoleMapping,
         health: crate::tasks::supervise::LoopHandle,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
@@ -71,7 +71,7 @@ impl MattermostChannel {
         while !*stop.borrow() {
             let started = std::time::Instant::now();
             let result = tokio::select! {
-                r = self.session(&engine, &admin_groups, &health) => r,
+                r = self.session(&engine, &role_mapping, &health) => r,
                 _ = stop.changed() => break,
             };
             // Logged once per outage (the handle counts the repeats).
@@ -100,7 +100,7 @@ impl MattermostChannel {
     async fn session(
         &self,
         engine: &Engine,
-        admin_groups: &[String],
+        role_mapping: &[(winventory_core::access::Role, Vec<String>)],
         health: &crate::tasks::supervise::LoopHandle,
     ) -> anyhow::Result<()> {
         let mut req = websocket_url(self.client.base()).into_client_request()?;
@@ -126,7 +126,7 @@ impl MattermostChannel {
         health.ok();
         // What was written while nobody listened (the socket keeps what
         // arrives meanwhile; claims keep anything from being answered twice).
-        match self.catch_up(engine, admin_groups, &bot_id).await {
+        match self.catch_up(engine, role_mapping, &bot_id).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(answered = n, "answered Mattermost posts written while away"),
             Err(e) => {
@@ -145,7 +145,7 @@ impl MattermostChannel {
             let Some((post, sender)) = direct_post(&ev, &bot_id) else {
                 continue;
             };
-            self.answer_post(engine, admin_groups, &post, &sender).await;
+            self.answer_post(engine, role_mapping, &post, &sender).await;
         }
         Ok(())
     }
@@ -155,7 +155,7 @@ impl MattermostChannel {
     async fn answer_post(
         &self,
         engine: &Engine,
-        admin_groups: &[String],
+        role_mapping: &[(winventory_core::access::Role, Vec<String>)],
         post: &Post,
         sender: &str,
     ) -> bool {
@@ -175,7 +175,7 @@ impl MattermostChannel {
         let parts = winventory_workflows::conversation::conversation(
             engine,
             self.clock.now(),
-            admin_groups,
+            role_mapping,
             "mattermost",
             sender,
             user,
@@ -200,7 +200,7 @@ impl MattermostChannel {
     async fn catch_up(
         &self,
         engine: &Engine,
-        admin_groups: &[String],
+        role_mapping: &[(winventory_core::access::Role, Vec<String>)],
         bot_id: &str,
     ) -> anyhow::Result<usize> {
         let Some(last) = engine.store.last_event_at("mattermost").await? else {
@@ -255,7 +255,7 @@ impl MattermostChannel {
                         name
                     }
                 };
-                if self.answer_post(engine, admin_groups, post, &sender).await {
+                if self.answer_post(engine, role_mapping, post, &sender).await {
                     answered += 1;
                 }
             }

@@ -57,7 +57,7 @@ pub struct MattermostChannel {
     /// The process clock (posts are handled at its time).
     clock: Clock,
     /// The directory groups whose members may run admin commands.
-    pub(crate) admin_groups: Vec<String>,
+    pub(crate) role_mapping: crate::settings::RoleMapping,
 }
 
 impl MattermostChannel {
@@ -98,7 +98,7 @@ impl MattermostChannel {
             db,
             base_url: s.base_url.trim_end_matches('/').to_string(),
             clock,
-            admin_groups: s.admin_groups.clone(),
+            role_mapping: s.role_mapping(),
         }))
     }
 

@@ -21,6 +21,7 @@ mod names;
 mod pause;
 mod reminders;
 mod reports;
+mod roles;
 mod selectors;
 mod test_send;
 mod verification;

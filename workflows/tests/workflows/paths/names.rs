@@ -28,14 +28,14 @@ on_both_backends! {
         let user = s.store.user("ann").await.expect("directory");
 
         // Typed in lower case, confirmed as reported.
-        let said = plain(&conversation(&s.engine, day(0), &["it-admins".to_string()], "matrix", "@ann:example.org", Ok(user.clone()), "srvapp012 decommission").await);
+        let said = plain(&conversation(&s.engine, day(0), &[(winventory_core::access::Role::Admin, vec!["it-admins".to_string()])], "matrix", "@ann:example.org", Ok(user.clone()), "srvapp012 decommission").await);
         assert_eq!(said, "Recorded for SRVAPP012: will decommission. Still waiting for your answer: Srv-Web7.");
 
-        let said = plain(&conversation(&s.engine, day(0), &["it-admins".to_string()], "matrix", "@ann:example.org", Ok(user.clone()), "pc9 decommission").await);
+        let said = plain(&conversation(&s.engine, day(0), &[(winventory_core::access::Role::Admin, vec!["it-admins".to_string()])], "matrix", "@ann:example.org", Ok(user.clone()), "pc9 decommission").await);
         assert!(said.contains("Srv-Web7") && !said.contains("srv-web7"), "{said}");
 
         // Commands name the machine as reported and its release as people say it.
-        let said = plain(&conversation(&s.engine, day(0), &["it-admins".to_string()], "matrix", "@ann:example.org", Ok(user.clone()), "machine srvapp012\nmine\neol").await);
+        let said = plain(&conversation(&s.engine, day(0), &[(winventory_core::access::Role::Admin, vec!["it-admins".to_string()])], "matrix", "@ann:example.org", Ok(user.clone()), "machine srvapp012\nmine\neol").await);
         assert!(said.starts_with("SRVAPP012: Microsoft Windows Server 2012 R2 Standard (Windows Server 2012 R2), end of life 2023-10-10"), "{said}");
         assert!(said.contains("Srv-Web7   responsible  Windows Server 2012 R2"), "{said}");
         assert!(said.contains("os    Windows Server 2012 R2"), "{said}");
