@@ -861,6 +861,40 @@ mod tests {
         assert_eq!(local_return(None), "/");
     }
 
+    fn settings() -> OidcSettings {
+        OidcSettings {
+            issuer: "https://sso.example.org".into(),
+            client_id: "winventory".into(),
+            client_secret: crate::settings::Secret::from("s".to_string()),
+            user_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            roles_claim: "roles".into(),
+            api_audience: "winventory".into(),
+            unknown_users_are_owners: false,
+        }
+    }
+
+    #[test]
+    fn cookies_are_secure_and_host_only_when_the_site_is_reached_over_https() {
+        let https = Sso::new(settings(), "https://winventory.example.org/").expect("sso");
+        assert_eq!(https.session_cookie_name(), "__Host-wv_session");
+        let c = https.set_cookie(https.session_cookie_name(), "v", None);
+        let c = c.to_str().expect("ascii");
+        for part in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+            assert!(c.contains(part), "{part} in {c}");
+        }
+        assert!(!c.contains("Domain"), "{c}");
+        let http = Sso::new(settings(), "http://winventory.lab").expect("sso");
+        assert_eq!(http.session_cookie_name(), "wv_session");
+        let c = http.set_cookie("wv_session", "v", Some(0));
+        let c = c.to_str().expect("ascii");
+        assert!(!c.contains("Secure") && c.contains("Max-Age=0"), "{c}");
+        assert_eq!(
+            http.redirect.as_str(),
+            "http://winventory.lab/auth/callback"
+        );
+    }
+
     #[test]
     fn a_cookie_is_read_by_its_exact_name() {
         let mut h = HeaderMap::new();

@@ -509,6 +509,55 @@ async fn a_person_signs_in_through_the_providers_form_and_the_session_works_on_e
         .collect();
     assert_eq!(sign_ins, ["carol", "bob", "alice"]);
 
+    // Sessions end when idle too long, and at their absolute expiry,
+    // whatever their use.
+    let now = chrono::Utc::now();
+    for (what, created, seen, expires) in [
+        (
+            "idle for 9 hours",
+            now - chrono::Duration::hours(10),
+            now - chrono::Duration::hours(9),
+            now + chrono::Duration::hours(10),
+        ),
+        (
+            "past its absolute expiry",
+            now - chrono::Duration::hours(25),
+            now - chrono::Duration::minutes(1),
+            now - chrono::Duration::hours(1),
+        ),
+    ] {
+        let secret = format!("stale-{}", what.len());
+        let id = site
+            .app
+            .store
+            .create_session(&winventory_core::store::NewSession {
+                secret_hash: winventory::http::access::hash_secret(&secret),
+                login: "alice".into(),
+                roles: "admin,owner".into(),
+                csrf: "c".into(),
+                id_token: None,
+                origin: "test".into(),
+                created_at: created,
+                expires_at: expires,
+            })
+            .await
+            .expect("a session");
+        site.app
+            .store
+            .touch_session(id, seen)
+            .await
+            .expect("last use");
+        let (status, _, _) = site
+            .call(
+                Method::GET,
+                "/api/v1/campaigns",
+                &with_session(&secret),
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a session {what}");
+    }
+
     // Signing out: a GET only shows the button; the POST needs the CSRF
     // token, ends the session, and goes on to the provider's logout.
     let (status, _, page) = site
