@@ -529,13 +529,16 @@ impl utoipa::Modify for BearerScheme {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "access", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json")))]
 async fn openapi() -> Response {
-    match ApiDoc::openapi().to_json() {
+    // Made once per process: it is served to anyone, so a request costs a
+    // copy, not a generation.
+    static DOC: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    match DOC.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string())) {
         Ok(json) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
+            json.clone(),
         )
             .into_response(),
-        Err(e) => AppError::Internal(e.into()).into_response(),
+        Err(e) => AppError::Internal(anyhow::anyhow!("{e}")).into_response(),
     }
 }
 

@@ -57,6 +57,9 @@ const SESSION_COOKIE: &str = "wv_session";
 const SIGN_IN_COOKIE: &str = "wv_sign_in";
 /// How long a sign-in may take at the provider.
 const SIGN_IN_MINUTES: i64 = 10;
+/// Sign-ins under way at most (each is a row until its callback or ten
+/// minutes: `/auth/login` needs no credentials, so the table is bounded).
+const SIGN_INS_UNDER_WAY: i64 = 10_000;
 /// How long the provider may take to answer.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A token naming an unknown key fetches the JWKS again at most this often.
@@ -435,7 +438,8 @@ async fn start_login(s: &AppState, q: LoginQuery) -> Result<Response, AppError> 
     }
     let (url, state, nonce) = request.url();
     let now = s.app.clock.now();
-    s.engine
+    let kept = s
+        .engine
         .store
         .put_sign_in(
             &SignInAttempt {
@@ -446,8 +450,14 @@ async fn start_login(s: &AppState, q: LoginQuery) -> Result<Response, AppError> 
                 created_at: now,
             },
             now - chrono::Duration::minutes(SIGN_IN_MINUTES),
+            SIGN_INS_UNDER_WAY,
         )
         .await?;
+    if !kept {
+        return Err(AppError::SignInUnavailable(
+            "Too many sign-ins are under way right now; try again in a minute.".into(),
+        ));
+    }
     let mut response = Redirect::to(url.as_str()).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

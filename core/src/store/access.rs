@@ -119,8 +119,15 @@ pub struct SignInAttempt {
 /// Sign-in sessions, sign-ins under way, and the site's API tokens.
 #[async_trait]
 pub trait AccessStore: Send + Sync {
-    /// Keep a sign-in under way (and forget those older than `forget_before`).
-    async fn put_sign_in(&self, a: &SignInAttempt, forget_before: DateTime<Utc>) -> Result<()>;
+    /// Keep a sign-in under way (and forget those older than
+    /// `forget_before`); `Ok(false)` when `limit` are under way already
+    /// (an unauthenticated request must not grow the table without end).
+    async fn put_sign_in(
+        &self,
+        a: &SignInAttempt,
+        forget_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<bool>;
     /// Take a sign-in under way by its state's hash: it is gone after (a
     /// replayed state finds nothing).
     async fn take_sign_in(&self, state_hash: &str) -> Result<Option<SignInAttempt>>;

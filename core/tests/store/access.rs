@@ -74,8 +74,11 @@ on_both_backends! {
             return_to: "/campaigns/x".into(),
             created_at: at(minute),
         };
-        store.put_sign_in(&attempt("old", 0), at(-10)).await.expect("put");
-        store.put_sign_in(&attempt("s1", 20), at(10)).await.expect("put, forgetting the old");
+        assert!(store.put_sign_in(&attempt("old", 0), at(-10), 2).await.expect("put"));
+        assert!(store.put_sign_in(&attempt("s1", 20), at(10), 2).await.expect("put, forgetting the old"));
+        assert!(store.put_sign_in(&attempt("s2", 21), at(10), 2).await.expect("put"));
+        assert!(!store.put_sign_in(&attempt("s3", 22), at(10), 2).await.expect("put"), "at the limit");
+        assert_eq!(store.take_sign_in("s3").await.expect("take"), None, "not kept");
         assert_eq!(store.take_sign_in("old").await.expect("take"), None, "forgotten");
         let taken = store.take_sign_in("s1").await.expect("take").expect("there");
         assert_eq!(taken, attempt("s1", 20));

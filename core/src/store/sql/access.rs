@@ -73,13 +73,24 @@ fn session(
 
 #[async_trait]
 impl AccessStore for This {
-    async fn put_sign_in(&self, a: &SignInAttempt, forget_before: DateTime<Utc>) -> Result<()> {
+    async fn put_sign_in(
+        &self,
+        a: &SignInAttempt,
+        forget_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<bool> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sign_in_attempts WHERE created_at < $1")
             .bind(to_micros(forget_before))
             .execute(&mut *tx)
             .await?;
+        let under_way: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_attempts")
+            .fetch_one(&mut *tx)
+            .await?;
+        if under_way >= limit {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO sign_in_attempts (state_hash, nonce, verifier, return_to, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -92,7 +103,7 @@ impl AccessStore for This {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn take_sign_in(&self, state_hash: &str) -> Result<Option<SignInAttempt>> {
