@@ -93,7 +93,15 @@ pub struct Sso {
     secure: bool,
     http: oauth2_reqwest::ReqwestClient,
     provider: tokio::sync::RwLock<Option<Provider>>,
+    /// Access tokens verified already (by SHA-256), with who they are and
+    /// until when: a machine client sends the same token for its lifetime,
+    /// so the signature is checked once, not per request.
+    verified: std::sync::RwLock<std::collections::HashMap<String, (Principal, DateTime<Utc>)>>,
 }
+
+/// Verified access tokens kept at most (expired ones go first; at the cap
+/// the cache starts again).
+const VERIFIED_CAP: usize = 10_000;
 
 impl Sso {
     /// Sign-in for these settings; `base_url` is the site's public URL.
@@ -113,6 +121,7 @@ impl Sso {
             secure: base.starts_with("https://"),
             http: oauth2_reqwest::ReqwestClient::from(http),
             provider: tokio::sync::RwLock::new(None),
+            verified: std::sync::RwLock::new(std::collections::HashMap::new()),
         })
     }
 
@@ -140,6 +149,16 @@ impl Sso {
             keys_fetched: Instant::now(),
         });
         Ok(metadata)
+    }
+
+    /// The issuer and its keys (without copying the rest of the
+    /// configuration: this is on every first sight of a token).
+    async fn issuer_and_keys(&self) -> Result<(IssuerUrl, CoreJsonWebKeySet), SsoError> {
+        if let Some(p) = self.provider.read().await.as_ref() {
+            return Ok((p.metadata.issuer().clone(), p.metadata.jwks().clone()));
+        }
+        let md = self.metadata().await?;
+        Ok((md.issuer().clone(), md.jwks().clone()))
     }
 
     /// Fetch the provider's keys again (a token named a key we do not
@@ -211,6 +230,41 @@ impl Sso {
         raw: &str,
         now: DateTime<Utc>,
     ) -> Result<Principal, SsoError> {
+        let key = hash_secret(raw);
+        if let Some((p, exp)) = self.verified.read().ok().and_then(|c| c.get(&key).cloned())
+            && now < exp
+        {
+            return Ok(p);
+        }
+        let (principal, exp) = self.verify_access_token_now(raw, now).await?;
+        if let Ok(mut c) = self.verified.write() {
+            if c.len() >= VERIFIED_CAP {
+                c.retain(|_, (_, e)| now < *e);
+                if c.len() >= VERIFIED_CAP {
+                    c.clear();
+                }
+            }
+            c.insert(key, (principal.clone(), exp));
+        }
+        Ok(principal)
+    }
+
+    /// The full check of an access token, every time (for the benchmark).
+    pub async fn verify_access_token_uncached(
+        &self,
+        raw: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Principal, SsoError> {
+        Ok(self.verify_access_token_now(raw, now).await?.0)
+    }
+
+    /// [`Sso::verify_access_token`] without the cache: the principal and
+    /// the token's expiry.
+    async fn verify_access_token_now(
+        &self,
+        raw: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Principal, DateTime<Utc>), SsoError> {
         let token: CoreIdToken = raw
             .parse()
             .map_err(|_| SsoError::Refused("not a JSON Web Token".into()))?;
@@ -218,9 +272,7 @@ impl Sso {
             .into_iter()
             .filter_map(|t| JsonWebTokenType::new(t.into()).normalize().ok());
         for attempt in 0..2 {
-            let md = self.metadata().await?;
-            let issuer = md.issuer().clone();
-            let keys = md.jwks().clone();
+            let (issuer, keys) = self.issuer_and_keys().await?;
             let verifier = openidconnect::IdTokenVerifier::new_public_client(
                 ClientId::new(self.settings.api_audience.clone()),
                 issuer,
@@ -248,10 +300,18 @@ impl Sso {
                             self.settings.roles_claim
                         )));
                     }
-                    return Ok(Principal {
-                        subject: format!("client:{subject}"),
-                        roles,
-                    });
+                    let exp = claims
+                        .get("exp")
+                        .and_then(|v| v.as_i64())
+                        .and_then(|e| DateTime::from_timestamp(e, 0))
+                        .unwrap_or(now);
+                    return Ok((
+                        Principal {
+                            subject: format!("client:{subject}"),
+                            roles,
+                        },
+                        exp,
+                    ));
                 }
                 Err(e) if attempt == 0 && unknown_key(&e) && self.refetch_keys().await => continue,
                 Err(e) => {
