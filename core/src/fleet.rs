@@ -236,9 +236,10 @@ pub async fn list_machines_page(
 ) -> Result<MachinePage, FleetError> {
     let limit = limit.max(1);
     let mut q = Resolved::new(catalog, filter)?;
-    // Read a little more than a page, so that one batch usually fills it
-    // even when the filters drop some machines.
-    let batch = (limit + 1).clamp(100, 5_000);
+    // A page and one more (whose presence says a next page exists), so
+    // that without filters one read fills a page; with filters that drop
+    // machines, more reads follow.
+    let batch = (limit + 1).clamp(100, 10_001);
     q.selection.limit = Some(batch as i64);
     q.selection.after = after.map(|a| a.trim().to_lowercase());
     let mut out: Vec<(String, ListedMachine)> = Vec::with_capacity(limit + 1);

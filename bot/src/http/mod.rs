@@ -1,9 +1,12 @@
-//! The HTTP edge (axum): answer pages for signed links, `/healthz` and
-//! `/metrics`. A GET of an answer link only shows what would be recorded,
-//! with a form for the fields the answer needs (mail scanners follow links;
-//! a GET never records); the POST records it and says how to change it.
-//! Forged, altered or expired links, and links of closed campaigns, get a
-//! page that says so and record nothing.
+//! The HTTP edge (axum): answer pages for signed links, the REST API
+//! (`api`: one route table, permissions checked before anything is looked
+//! up, RFC 9457 problems, an OpenAPI document), its bearer check
+//! (`access`), single sign-on (`signin`), the Mattermost callbacks,
+//! `/healthz`, `/livez` and `/metrics`. A GET of an answer link only shows
+//! what would be recorded, with a form for the fields the answer needs
+//! (mail scanners follow links; a GET never records); the POST records it
+//! and says how to change it. Forged, altered or expired links, and links
+//! of closed campaigns, get a page that says so and record nothing.
 
 pub mod access;
 pub mod api;
