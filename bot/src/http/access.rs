@@ -33,16 +33,28 @@ const REVISION_EVERY_MS: i64 = 1_000;
 /// How often a token's last use is written, s.
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// A new token secret: the prefix and 32 random bytes, base64url.
-pub fn new_secret() -> String {
+/// 32 random bytes, base64url (43 characters): token secrets, session
+/// cookies, CSRF tokens.
+pub fn random_token() -> String {
     use base64::Engine as _;
     use rand::RngCore as _;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new token secret: the prefix and a [`random_token`].
+pub fn new_secret() -> String {
+    format!("{TOKEN_PREFIX}{}", random_token())
+}
+
+/// The address a request came from (the listener records it), for the
+/// audit log.
+pub fn peer(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The stored form of a secret: lower-case hex SHA-256.

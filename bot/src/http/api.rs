@@ -11,10 +11,9 @@
 //! the command line's `--format json`, made by the same library calls;
 //! errors are `application/problem+json` (RFC 9457).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -322,11 +321,7 @@ async fn guarded(
         return as_problem(next.run(req).await).await;
     };
     let now = s.app.clock.now();
-    let origin = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let origin = super::access::peer(req.extensions());
     let command = format!("{} {}", req.method(), req.uri().path());
     let changes = guard.action.is_some();
     let principal = if req
@@ -1146,8 +1141,21 @@ async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), App
     }
 }
 
-async fn status_json(s: &AppState, name: &str) -> Result<Response, AppError> {
-    let st = s.engine.status(name, s.app.clock.now()).await?;
+/// Move a campaign to `to` (a campaign that runs plans its wave at once,
+/// as the command line does) and answer with its status.
+async fn move_to(
+    s: &AppState,
+    who: &Principal,
+    name: &str,
+    to: CampaignState,
+) -> Result<Response, AppError> {
+    may_manage(s, who, name).await?;
+    let now = s.app.clock.now();
+    s.engine.set_state(name, to, now).await?;
+    if to == CampaignState::Running {
+        s.engine.tick(now).await?;
+    }
+    let st = s.engine.status(name, now).await?;
     Ok(Json(st).into_response())
 }
 
@@ -1166,13 +1174,7 @@ async fn campaign_start(
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    may_manage(&s, &who, &name).await?;
-    let now = s.app.clock.now();
-    s.engine
-        .set_state(&name, CampaignState::Running, now)
-        .await?;
-    s.engine.tick(now).await?;
-    status_json(&s, &name).await
+    move_to(&s, &who, &name, CampaignState::Running).await
 }
 
 /// Pause a running campaign (nothing more is sent until it resumes).
@@ -1184,11 +1186,7 @@ async fn campaign_pause(
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    may_manage(&s, &who, &name).await?;
-    s.engine
-        .set_state(&name, CampaignState::Paused, s.app.clock.now())
-        .await?;
-    status_json(&s, &name).await
+    move_to(&s, &who, &name, CampaignState::Paused).await
 }
 
 /// Resume a paused campaign.
@@ -1200,13 +1198,7 @@ async fn campaign_resume(
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    may_manage(&s, &who, &name).await?;
-    let now = s.app.clock.now();
-    s.engine
-        .set_state(&name, CampaignState::Running, now)
-        .await?;
-    s.engine.tick(now).await?;
-    status_json(&s, &name).await
+    move_to(&s, &who, &name, CampaignState::Running).await
 }
 
 /// Close a campaign: its links no longer record answers.
@@ -1218,11 +1210,7 @@ async fn campaign_close(
     Extension(who): Extension<Principal>,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    may_manage(&s, &who, &name).await?;
-    s.engine
-        .set_state(&name, CampaignState::Closed, s.app.clock.now())
-        .await?;
-    status_json(&s, &name).await
+    move_to(&s, &who, &name, CampaignState::Closed).await
 }
 
 /// What `remind` did.

@@ -27,11 +27,10 @@
 //! and sessions already open keep working (they are ours).
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -46,7 +45,7 @@ use serde::Deserialize;
 use winventory_core::access::{Principal, Role, roles_from_groups};
 use winventory_core::store::{AuditEntry, NewSession, SignInAttempt};
 
-use super::access::hash_secret;
+use super::access::{hash_secret, random_token};
 use super::{AppError, AppState};
 use crate::settings::OidcSettings;
 
@@ -375,15 +374,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// A random token: 32 bytes, base64url.
-fn random_token() -> String {
-    use base64::Engine as _;
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// A return path that stays on this site: a local absolute path, not
 /// `//host` or `/\host` (which browsers read as another site), no scheme,
 /// no control characters; anything else returns to `/`.
@@ -431,14 +421,6 @@ impl Sso {
         }
         HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
-}
-
-fn peer(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 async fn audit(s: &AppState, actor: &str, role: &str, action: &str, outcome: String, origin: &str) {
@@ -557,7 +539,7 @@ pub async fn callback(
     parts: Parts,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let origin = peer(&parts);
+    let origin = super::access::peer(&parts.extensions);
     match finish_login(&s, &parts.headers, q, &origin).await {
         Ok(r) => r,
         Err((who, e)) => {
@@ -840,7 +822,7 @@ pub async fn logout(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     let now = s.app.clock.now();
-    let origin = peer(&parts);
+    let origin = super::access::peer(&parts.extensions);
     let live = match session_of(&s, &parts.headers, now).await {
         Ok(Some(l)) => l,
         Ok(None) => return Redirect::to("/").into_response(),

@@ -4,17 +4,14 @@
 //! cursor pagination, and token revocation taking effect.
 
 use std::collections::BTreeSet;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 use winventory::app::App;
-use winventory::clock::Clock;
 use winventory::http::api::routes;
-use winventory::http::{AppState, router};
-use winventory::settings::{Overrides, Settings};
-use winventory::tasks::supervise::Health;
 use winventory_core::access::{Permission, Role};
 
 /// A site on a fresh SQLite file with the small fleet ingested, a draft
@@ -40,12 +37,7 @@ impl ApiSite {
             ),
         )
         .expect("write the configuration");
-        let settings = Settings::resolve(Overrides {
-            config: Some(config),
-            ..Overrides::default()
-        })
-        .expect("settings");
-        let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
+        let (app, router) = crate::common::in_process(&config).await;
         let engine = app.engine().await.expect("engine");
         let now = app.clock.now();
         engine
@@ -66,9 +58,6 @@ impl ApiSite {
             .expect("a token");
             tokens.push((role, made.secret));
         }
-        let router = router(Arc::new(
-            AppState::new(app.clone(), engine, None, Health::new()).expect("state"),
-        ));
         let site = ApiSite {
             dir,
             app,

@@ -4,16 +4,9 @@
 //! wrong methods, wrong content types, oversized bodies and missing tokens
 //! are refused with the status a client can act on, and nothing is stored.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
-use winventory::app::App;
-use winventory::clock::Clock;
-use winventory::http::{AppState, router};
-use winventory::settings::{Overrides, Settings};
-use winventory::tasks::supervise::Health;
 
 /// The router of a site on a fresh SQLite file, with link keys, an API
 /// token, a metrics token and a Mattermost slash-command token set.
@@ -32,16 +25,7 @@ async fn site(dir: &tempfile::TempDir) -> axum::Router {
         ),
     )
     .expect("write the configuration");
-    let settings = Settings::resolve(Overrides {
-        config: Some(config),
-        ..Overrides::default()
-    })
-    .expect("settings");
-    let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
-    let engine = app.engine().await.expect("engine");
-    router(Arc::new(
-        AppState::new(app, engine, None, Health::new()).expect("state"),
-    ))
+    crate::common::in_process(&config).await.1
 }
 
 /// One row of the refusal table: what is tried, the request, the status.

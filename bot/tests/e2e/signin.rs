@@ -8,16 +8,13 @@
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt;
 use winventory::app::App;
-use winventory::clock::Clock;
-use winventory::http::{AppState, router};
-use winventory::settings::{Overrides, Settings};
-use winventory::tasks::supervise::Health;
 use winventory_core::User;
 use winventory_core::store::UserImport;
 
@@ -77,16 +74,7 @@ impl SsoSite {
             ),
         )
         .expect("write the configuration");
-        let settings = Settings::resolve(Overrides {
-            config: Some(config),
-            ..Overrides::default()
-        })
-        .expect("settings");
-        let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
-        let engine = app.engine().await.expect("engine");
-        let router = router(Arc::new(
-            AppState::new(app.clone(), engine, None, Health::new()).expect("state"),
-        ));
+        let (app, router) = crate::common::in_process(&config).await;
         SsoSite { dir, app, router }
     }
 
@@ -99,16 +87,7 @@ impl SsoSite {
         .expect("copy the configuration");
         // The configuration names the first site's database file.
         let config = dir.path().join("winventory.toml");
-        let settings = Settings::resolve(Overrides {
-            config: Some(config),
-            ..Overrides::default()
-        })
-        .expect("settings");
-        let app = Arc::new(App::open(settings, Clock::default()).await.expect("app"));
-        let engine = app.engine().await.expect("engine");
-        let router = router(Arc::new(
-            AppState::new(app.clone(), engine, None, Health::new()).expect("state"),
-        ));
+        let (app, router) = crate::common::in_process(&config).await;
         SsoSite { dir, app, router }
     }
 

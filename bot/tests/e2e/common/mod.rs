@@ -345,3 +345,30 @@ impl Drop for PrivatePostgres {
         let _ = cmd.output();
     }
 }
+
+/// The application and router a `serve` of this configuration file would
+/// run, in process (driven with tower's `oneshot`: no socket, no child).
+pub async fn in_process(
+    config: &std::path::Path,
+) -> (std::sync::Arc<winventory::app::App>, axum::Router) {
+    use winventory::settings::{Overrides, Settings};
+    let settings = Settings::resolve(Overrides {
+        config: Some(config.to_path_buf()),
+        ..Overrides::default()
+    })
+    .expect("settings");
+    let app = std::sync::Arc::new(
+        winventory::app::App::open(settings, winventory::clock::Clock::default())
+            .await
+            .expect("app"),
+    );
+    let engine = app.engine().await.expect("engine");
+    let state = winventory::http::AppState::new(
+        app.clone(),
+        engine,
+        None,
+        winventory::tasks::supervise::Health::new(),
+    )
+    .expect("state");
+    (app, winventory::http::router(std::sync::Arc::new(state)))
+}
