@@ -4,6 +4,7 @@
 #
 #   scripts/bench-api.sh [MACHINES] [PROGRAMS]     # default 100000 150
 #   NO_BUILD=1 scripts/bench-api.sh ...            # the release binary already built
+#   ONLY=postgres scripts/bench-api.sh ...         # one backend (sqlite or postgres)
 #
 # For one generated fleet, on SQLite and on PostgreSQL, in the same run:
 #   1. `winventory serve --no-worker`, then oha at a fixed 1,000 requests a
@@ -111,8 +112,11 @@ PY
     "$BIN" bench auth --issuer "$OIDC_ISSUER" | sed "s/^/$1 /" | tee -a "$RESULTS"
 }
 
-rm -f "$OUT"/bench.db*
-run sqlite "sqlite://$OUT/bench.db"
+if [ "${ONLY:-sqlite}" = sqlite ]; then
+    rm -f "$OUT"/bench.db*
+    run sqlite "sqlite://$OUT/bench.db"
+fi
+[ "${ONLY:-postgres}" = postgres ] || exit 0
 
 # shellcheck source=lib/bench-postgres.sh
 source "$REPO_ROOT/scripts/lib/bench-postgres.sh"

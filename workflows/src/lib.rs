@@ -17,6 +17,7 @@ pub mod commands;
 pub mod conversation;
 pub mod delivery;
 pub mod engine;
+pub mod forecast;
 pub mod licence;
 pub mod plan;
 pub mod recipients;

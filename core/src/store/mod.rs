@@ -28,6 +28,7 @@ pub mod chat;
 pub mod directory;
 mod error;
 pub mod inventory;
+pub mod live;
 pub mod outbox;
 pub mod reports;
 mod sql;
@@ -51,10 +52,11 @@ pub use inventory::{
     CachedNetDb, DirectoryPerson, InstallRow, InventoryStore, KeyDigest, MachineIndexEntry,
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, SoftwareWrite, TitleRow,
 };
+pub use live::{ChangeEvent, DayCount, LiveStore, StateCount};
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{
-    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore,
-    StoreCounts,
+    Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,
+    ReportStore, StoreCounts,
 };
 pub use sql::{PostgresStore, SqlStore, SqliteStore};
 
@@ -84,6 +86,7 @@ pub trait Store:
     + OutboxStore
     + ChatStore
     + AccessStore
+    + LiveStore
     + Send
     + Sync
 {
@@ -96,7 +99,7 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         AccessStore, CampaignStore, CatalogStore, ChatStore, DirectoryStore, InventoryStore,
-        OutboxStore, ReportStore, Store,
+        LiveStore, OutboxStore, ReportStore, Store,
     };
 }
 

@@ -11,14 +11,14 @@ use winventory_core::store::{
 };
 use winventory_core::testing::{TestDb, execute, fresh_database};
 
-fn at(minute: i64) -> DateTime<Utc> {
+pub(crate) fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0)
         .single()
         .expect("a time")
         + Duration::minutes(minute)
 }
 
-fn answer(by: &str, machines: &[i64], kind: &str) -> AnswerRecord {
+pub(crate) fn answer(by: &str, machines: &[i64], kind: &str) -> AnswerRecord {
     AnswerRecord {
         campaign_id: 1,
         machine_ids: machines.to_vec(),
@@ -33,7 +33,7 @@ fn answer(by: &str, machines: &[i64], kind: &str) -> AnswerRecord {
 
 /// Three machines (ids 1 to 3) in campaign 1: pc1 and pc2 asked of alice,
 /// pc3 of bob, who passes it on to carol.
-async fn site(backend: Backend) -> (TestDb, std::sync::Arc<dyn Store>) {
+pub(crate) async fn site(backend: Backend) -> (TestDb, std::sync::Arc<dyn Store>) {
     let db = fresh_database(backend).await;
     let store = winventory_core::store::connect(&db.url)
         .await

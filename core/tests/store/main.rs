@@ -13,6 +13,7 @@ mod chat;
 mod directory;
 mod helpers;
 mod inventory;
+mod live;
 mod migrations;
 mod outbox;
 mod reports;

@@ -26,6 +26,7 @@ mod compose;
 mod digest;
 mod exceptions;
 mod preview;
+mod progress;
 pub mod states;
 mod verify;
 mod wave;
@@ -36,6 +37,7 @@ pub use compose::{Status, start_notice};
 pub use digest::Route;
 pub use exceptions::{EXCEPTION_NOTICE_DAYS, ExceptionRow};
 pub use preview::PreviewSummary;
+pub use progress::{Burndown, Figures, MAX_BURNDOWN_DAYS};
 pub use wave::WaveSummary;
 
 use std::collections::HashMap;

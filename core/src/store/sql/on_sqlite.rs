@@ -38,6 +38,8 @@ mod chat;
 mod directory;
 #[path = "inventory.rs"]
 mod inventory;
+#[path = "live.rs"]
+mod live;
 #[path = "outbox.rs"]
 mod outbox;
 #[path = "reports.rs"]

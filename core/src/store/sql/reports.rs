@@ -7,14 +7,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
+use sqlx::Row as _;
 
 use super::{Db, This};
 use crate::domain::{CycleRef, Window};
 use crate::store::sql::aggregates::{before_micros, minus, parse_id, parse_ids, parse_installs};
 use crate::store::sql::{CHUNK_PARAMS, cycle_ref, in_lists, parse_date};
 use crate::store::{
-    Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine, ReportStore,
-    Result, StoreCounts, StoreError, from_micros, to_micros,
+    Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,
+    ReportStore, Result, StoreCounts, StoreError, from_micros, to_micros,
 };
 
 impl This {
@@ -340,6 +341,34 @@ impl ReportStore for This {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::machine_row).transpose()
+    }
+
+    async fn machine_with_contacts(
+        &self,
+        host_key: &str,
+    ) -> Result<Option<(MachineRow, Contact, Contact)>> {
+        let row = sqlx::query(concat!(
+            "SELECT x.*, ru.name AS r_name, ru.email AS r_email, uu.name AS u_name, \
+             uu.email AS u_email FROM (",
+            machine_select!(),
+            "WHERE m.host_key = $1) x LEFT JOIN users ru ON ru.login = x.r_login \
+             LEFT JOIN users uu ON uu.login = x.u_login"
+        ))
+        .bind(host_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let contact = |name: &str, email: &str| -> Result<Contact> {
+            Ok(Contact {
+                name: row.try_get(name)?,
+                email: row.try_get(email)?,
+            })
+        };
+        Ok(Some((
+            Self::machine_row(&row)?,
+            contact("r_name", "r_email")?,
+            contact("u_name", "u_email")?,
+        )))
     }
 
     async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>> {

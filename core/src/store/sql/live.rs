@@ -1,0 +1,191 @@
+//! The SQL of [`LiveStore`]: the change log the triggers of migration 0019
+//! write, a campaign's counts, and its daily counts.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::This;
+use crate::store::{
+    ChangeEvent, DayCount, LiveStore, Result, StateCount, StoreError, from_micros, to_micros,
+};
+
+type ChangeRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+const CHANGE_SELECT: &str = "SELECT e.id, e.at, e.campaign_id, e.machine_id, cm.hostname, \
+     e.recipient, e.previous_recipient, e.state, e.answer FROM change_events e \
+     LEFT JOIN campaign_machines cm \
+     ON cm.campaign_id = e.campaign_id AND cm.machine_id = e.machine_id ";
+
+fn change(
+    (id, at, campaign_id, machine_id, hostname, recipient, previous_recipient, state, answer): ChangeRow,
+) -> ChangeEvent {
+    ChangeEvent {
+        id,
+        at: from_micros(at),
+        campaign_id,
+        machine_id,
+        hostname: hostname.unwrap_or_default(),
+        recipient,
+        previous_recipient,
+        state,
+        answer,
+    }
+}
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn day_of(text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| StoreError::Corrupt(format!("campaign day {text:?} is not a date")))
+}
+
+#[async_trait]
+impl LiveStore for This {
+    async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>> {
+        let q = format!("{CHANGE_SELECT} WHERE e.id > $1 ORDER BY e.id LIMIT $2");
+        let rows: Vec<ChangeRow> = sqlx::query_as(sqlx::AssertSqlSafe(q))
+            .bind(after)
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(change).collect())
+    }
+
+    async fn changes_among(&self, ids: &[i64]) -> Result<Vec<ChangeEvent>> {
+        let mut out = Vec::new();
+        // A reader keeps few missing ids; a bound keeps the statement small.
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let q = format!("{CHANGE_SELECT} WHERE e.id IN ({list}) ORDER BY e.id");
+            let mut query = sqlx::query_as::<_, ChangeRow>(sqlx::AssertSqlSafe(q));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            out.extend(
+                query
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(change),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn last_change(&self) -> Result<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM change_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64> {
+        let _turn = self.write_turn().await;
+        Ok(sqlx::query("DELETE FROM change_events WHERE at < $1")
+            .bind(to_micros(before))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    async fn campaign_counts(&self, campaign_id: i64) -> Result<Vec<StateCount>> {
+        let rows: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT state, answer, COUNT(*) FROM campaign_machines WHERE campaign_id = $1 \
+             GROUP BY state, answer ORDER BY state, answer",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(state, answer, machines)| StateCount {
+                state,
+                answer,
+                machines,
+            })
+            .collect())
+    }
+
+    async fn campaign_closing_days(&self, campaign_id: i64) -> Result<Vec<(NaiveDate, i64)>> {
+        // Day numbers since the epoch, counted by the database: one row a
+        // day comes back, not one a machine.
+        let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
+            "SELECT x.left_at / $2 AS d, COUNT(*) FROM (\
+               SELECT CASE WHEN f.first_answer IS NULL THEN cm.resolved_at \
+                 WHEN cm.resolved_at IS NOT NULL AND cm.resolved_at < f.first_answer \
+                 THEN cm.resolved_at ELSE f.first_answer END AS left_at \
+               FROM campaign_machines cm LEFT JOIN (\
+                 SELECT machine_id, MIN(at) AS first_answer FROM campaign_answers \
+                 WHERE campaign_id = $1 GROUP BY machine_id) f ON f.machine_id = cm.machine_id \
+               WHERE cm.campaign_id = $1 AND cm.state <> 'open') x \
+             WHERE x.left_at IS NOT NULL GROUP BY 1 ORDER BY 1",
+        )
+        .bind(campaign_id)
+        .bind(DAY_MICROS)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(d, n)| {
+                let d = d?;
+                let day = DateTime::<Utc>::from_timestamp(d.checked_mul(86_400)?, 0)?;
+                Some((day.date_naive(), n))
+            })
+            .collect())
+    }
+
+    async fn save_campaign_day(&self, campaign_id: i64, c: &DayCount) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO campaign_days (campaign_id, day, targets, open, answered, resolved) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id, day) DO UPDATE SET \
+             targets = excluded.targets, open = excluded.open, answered = excluded.answered, \
+             resolved = excluded.resolved",
+        )
+        .bind(campaign_id)
+        .bind(c.day.format("%Y-%m-%d").to_string())
+        .bind(c.targets)
+        .bind(c.open)
+        .bind(c.answered)
+        .bind(c.resolved)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn campaign_days(&self, campaign_id: i64) -> Result<Vec<DayCount>> {
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT day, targets, open, answered, resolved FROM campaign_days \
+             WHERE campaign_id = $1 ORDER BY day",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(day, targets, open, answered, resolved)| {
+                Ok(DayCount {
+                    day: day_of(&day)?,
+                    targets,
+                    open,
+                    answered,
+                    resolved,
+                })
+            })
+            .collect()
+    }
+}

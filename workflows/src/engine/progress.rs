@@ -1,0 +1,187 @@
+//! A campaign's figures for pages (counted by the database, not read
+//! machine by machine), its burn-down (daily counts kept, the days before
+//! rebuilt from the answers) and the forecast drawn from it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use winventory_core::store::{CampaignState, DayCount};
+
+use crate::forecast::{Forecast, forecast};
+
+use super::{Campaign, Engine, EngineError};
+
+/// Longest burn-down drawn, in days (older days are dropped from the left).
+pub const MAX_BURNDOWN_DAYS: i64 = 730;
+
+/// A campaign's figures as pages show them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// Campaign id.
+    pub id: i64,
+    /// Campaign name.
+    pub campaign: String,
+    /// Kind (`eol`, `licence`, `custom`).
+    pub kind: String,
+    /// State word.
+    pub state: String,
+    /// Deadline.
+    pub deadline: NaiveDate,
+    /// Days left until the deadline (negative when past).
+    pub days_left: i64,
+    /// Target machines.
+    pub targets: i64,
+    /// Not answered yet.
+    pub open: i64,
+    /// Open past the deadline.
+    pub overdue: i64,
+    /// Answered (not resolved), by answer word.
+    pub answered: BTreeMap<String, i64>,
+    /// Answered in all.
+    pub answered_total: i64,
+    /// Resolved.
+    pub resolved: i64,
+    /// Share answered or resolved, 0-100 (`None` for a draft).
+    pub progress_percent: Option<u32>,
+}
+
+/// The burn-down of a campaign and what its pace says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Burndown {
+    /// One count a day, from the start to today.
+    pub days: Vec<DayCount>,
+    /// The forecast.
+    pub forecast: Forecast,
+}
+
+impl Engine {
+    /// A campaign's figures now (one grouped count in the database).
+    pub async fn figures(&self, c: &Campaign, now: DateTime<Utc>) -> Result<Figures, EngineError> {
+        let counts = self.store.campaign_counts(c.row.id).await?;
+        let mut f = Figures {
+            id: c.row.id,
+            campaign: c.row.name.clone(),
+            kind: c.row.kind.clone(),
+            state: c.row.state.as_str().into(),
+            deadline: c.spec.deadline,
+            days_left: (c.spec.deadline - now.date_naive()).num_days(),
+            targets: 0,
+            open: 0,
+            overdue: 0,
+            answered: BTreeMap::new(),
+            answered_total: 0,
+            resolved: 0,
+            progress_percent: None,
+        };
+        for sc in counts {
+            f.targets += sc.machines;
+            match super::states::MachineState::parse(&sc.state) {
+                super::states::MachineState::Open => f.open += sc.machines,
+                super::states::MachineState::Resolved => f.resolved += sc.machines,
+                super::states::MachineState::Answered => {
+                    *f.answered.entry(sc.answer.unwrap_or_default()).or_default() += sc.machines;
+                    f.answered_total += sc.machines;
+                }
+            }
+        }
+        if now.date_naive() > c.spec.deadline {
+            f.overdue = f.open;
+        }
+        f.progress_percent = (c.row.state != CampaignState::Draft).then(|| {
+            let done = (f.answered_total + f.resolved) * 100;
+            done.checked_div(f.targets).map_or(100, |p| p as u32)
+        });
+        Ok(f)
+    }
+
+    /// Keep today's counts (UTC day) of a campaign, so its burn-down
+    /// survives restarts.
+    pub async fn keep_day(&self, f: &Figures, now: DateTime<Utc>) -> Result<(), EngineError> {
+        Ok(self
+            .store
+            .save_campaign_day(
+                f.id,
+                &DayCount {
+                    day: now.date_naive(),
+                    targets: f.targets,
+                    open: f.open,
+                    answered: f.answered_total,
+                    resolved: f.resolved,
+                },
+            )
+            .await?)
+    }
+
+    /// The burn-down from the start to today: each day's kept count, or
+    /// for a day none was kept, one rebuilt from the answers (machines not
+    /// open now that had not left `open` by that day's end); today is
+    /// `figures`.
+    pub async fn burndown(
+        &self,
+        c: &Campaign,
+        figures: &Figures,
+        now: DateTime<Utc>,
+    ) -> Result<Burndown, EngineError> {
+        let today = now.date_naive();
+        let Some(started) = c.row.started_at.map(|s| s.date_naive()) else {
+            return Ok(Burndown {
+                days: Vec::new(),
+                forecast: Forecast::TooEarly { days: 0 },
+            });
+        };
+        let first = started.max(today - Duration::days(MAX_BURNDOWN_DAYS));
+        let kept: BTreeMap<NaiveDate, DayCount> = self
+            .store
+            .campaign_days(c.row.id)
+            .await?
+            .into_iter()
+            .map(|d| (d.day, d))
+            .collect();
+        let closing = self.store.campaign_closing_days(c.row.id).await?;
+        let mut days = Vec::new();
+        let mut day = first;
+        let last = today.min(match c.row.closed_at {
+            Some(closed) => closed.date_naive(),
+            None => today,
+        });
+        while day <= last {
+            let count = if day == today {
+                DayCount {
+                    day,
+                    targets: figures.targets,
+                    open: figures.open,
+                    answered: figures.answered_total,
+                    resolved: figures.resolved,
+                }
+            } else if let Some(k) = kept.get(&day) {
+                *k
+            } else {
+                let closed: i64 = closing
+                    .iter()
+                    .filter(|(d, _)| *d <= day)
+                    .map(|(_, n)| n)
+                    .sum();
+                let open = (figures.targets - closed).max(0);
+                DayCount {
+                    day,
+                    targets: figures.targets,
+                    open,
+                    answered: (figures.targets - open - figures.resolved).max(0),
+                    resolved: figures.resolved.min(figures.targets - open),
+                }
+            };
+            days.push(count);
+            day += Duration::days(1);
+        }
+        let history: Vec<(NaiveDate, i64)> = days.iter().map(|d| (d.day, d.open)).collect();
+        let forecast = if c.row.state == CampaignState::Closed {
+            Forecast::TooEarly {
+                days: history.len(),
+            }
+        } else {
+            forecast(&history, today, c.spec.deadline)
+        };
+        Ok(Burndown { days, forecast })
+    }
+}
