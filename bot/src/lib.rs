@@ -23,3 +23,4 @@ pub mod clock;
 pub mod http;
 pub mod settings;
 pub mod tasks;
+pub mod web;

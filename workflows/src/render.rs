@@ -17,6 +17,44 @@ use crate::plan::Addressee;
 /// The shipped templates, by file name.
 const SHIPPED: &[(&str, &str)] = &[
     (
+        "web-layout.html.j2",
+        include_str!("../../templates/web-layout.html.j2"),
+    ),
+    (
+        "web-error.html.j2",
+        include_str!("../../templates/web-error.html.j2"),
+    ),
+    (
+        "web-fleet.html.j2",
+        include_str!("../../templates/web-fleet.html.j2"),
+    ),
+    (
+        "web-machines.html.j2",
+        include_str!("../../templates/web-machines.html.j2"),
+    ),
+    (
+        "web-machine.html.j2",
+        include_str!("../../templates/web-machine.html.j2"),
+    ),
+    (
+        "web-campaigns.html.j2",
+        include_str!("../../templates/web-campaigns.html.j2"),
+    ),
+    (
+        "web-campaign.html.j2",
+        include_str!("../../templates/web-campaign.html.j2"),
+    ),
+    (
+        "web-confirm.html.j2",
+        include_str!("../../templates/web-confirm.html.j2"),
+    ),
+    (
+        "web-me.html.j2",
+        include_str!("../../templates/web-me.html.j2"),
+    ),
+    ("web.en.toml", include_str!("../../templates/web.en.toml")),
+    ("web.fr.toml", include_str!("../../templates/web.fr.toml")),
+    (
         "chat-digest.en.subject.j2",
         include_str!("../../templates/chat-digest.en.subject.j2"),
     ),
@@ -368,6 +406,12 @@ impl Templates {
             .map_err(err)?
             .render(ctx)
             .map_err(err)
+    }
+
+    /// Render the template `name` (a web page, or a page's strings file)
+    /// with `ctx`; `.html.j2` templates escape what they print.
+    pub fn render_named(&self, name: &str, ctx: &minijinja::Value) -> Result<String, RenderError> {
+        self.render(name, ctx)
     }
 
     /// Render a message: `{base}.{lang}.subject.j2`, `.txt.j2` and `.html.j2`.

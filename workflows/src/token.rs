@@ -122,6 +122,8 @@ impl std::fmt::Debug for Signer {
 /// The version-3 plaintext's first field: an answer link (other kinds of
 /// link can take other letters).
 const ANSWER_LINK: &str = "a";
+/// First field of a sealed personal page link (an owner's "my machines").
+const PERSONAL_PAGE: &str = "p";
 
 /// Bytes of the nonce in front of a version-3 token's ciphertext.
 const NONCE_LEN: usize = 12;
@@ -213,6 +215,41 @@ impl Signer {
                 .unwrap_or_default(),
         );
         self.seal_plaintext(plain.as_bytes())
+    }
+
+    /// A personal link to an owner's page ("my machines", `/me`): the
+    /// login and an expiry, sealed like an answer link. It opens that
+    /// person's own machines and nothing else; an answer link is never
+    /// taken for one, nor one for an answer link (their first fields
+    /// differ, under the same seal).
+    pub fn sign_personal(&self, login: &str, expires: DateTime<Utc>) -> String {
+        self.seal_plaintext(format!("{PERSONAL_PAGE}|{}|{login}", expires.timestamp()).as_bytes())
+    }
+
+    /// The login of a personal link, if it holds and has not expired.
+    pub fn verify_personal(&self, token: &str, now: DateTime<Utc>) -> Result<String, TokenError> {
+        let mut parts = token.split('.');
+        let text = match (parts.next(), parts.next(), parts.next()) {
+            (Some(kid), Some(sealed), None) => self.open_v3(kid, sealed)?,
+            _ => return Err(TokenError::Invalid),
+        };
+        let mut f = text.splitn(3, '|');
+        let (Some(PERSONAL_PAGE), Some(expires), Some(login)) = (f.next(), f.next(), f.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        if login.is_empty() {
+            return Err(TokenError::Invalid);
+        }
+        let expires = expires
+            .parse()
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or(TokenError::Invalid)?;
+        if now >= expires {
+            return Err(TokenError::Expired(expires));
+        }
+        Ok(login.to_string())
     }
 
     /// A version-3 token sealing `plain` as it is (for the fuzz target,
@@ -355,6 +392,38 @@ mod tests {
             id: id.into(),
             secret: vec![fill; 32],
         }
+    }
+
+    #[test]
+    fn a_personal_link_opens_its_owner_only_until_it_expires_and_is_no_answer_link() {
+        let signer = Signer::new(vec![key("k1", 7)]).expect("signer");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let t = signer.sign_personal("alice", now + chrono::Duration::days(30));
+        assert_eq!(signer.verify_personal(&t, now).as_deref(), Ok("alice"));
+        assert!(matches!(
+            signer.verify_personal(&t, now + chrono::Duration::days(30)),
+            Err(TokenError::Expired(_))
+        ));
+        assert_eq!(
+            signer.verify(&t, now),
+            Err(TokenError::Invalid),
+            "not an answer link"
+        );
+        let answer = signer.sign(&claims());
+        assert_eq!(
+            signer.verify_personal(&answer, now),
+            Err(TokenError::Invalid),
+            "an answer link opens no page"
+        );
+        let mut altered = t.clone();
+        altered.push('A');
+        assert!(signer.verify_personal(&altered, now).is_err());
+        let other = Signer::new(vec![key("k1", 8)]).expect("signer");
+        assert_eq!(
+            other.verify_personal(&t, now),
+            Err(TokenError::Invalid),
+            "another site's key"
+        );
     }
 
     fn claims() -> Claims {

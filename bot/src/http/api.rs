@@ -1126,7 +1126,7 @@ async fn campaign_history(
 
 /// A licence manager manages licence campaigns only: the rest need a
 /// campaign manager (checked once the campaign is known).
-async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
+pub(crate) async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     if who.may(Permission::ManageCampaigns) {
         return Ok(());
     }
@@ -1143,7 +1143,7 @@ async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), App
 
 /// Move a campaign to `to` (a campaign that runs plans its wave at once,
 /// as the command line does) and answer with its status.
-async fn move_to(
+pub(crate) async fn move_to(
     s: &AppState,
     who: &Principal,
     name: &str,

@@ -45,6 +45,8 @@ pub struct AppState {
     pub access: access::Access,
     /// Single sign-on, when the site set it up.
     pub sso: Option<Arc<signin::Sso>>,
+    /// The web pages' strings and live feed.
+    pub web: crate::web::Web,
 }
 
 impl AppState {
@@ -64,7 +66,12 @@ impl AppState {
             )?)),
             None => None,
         };
+        let web = crate::web::Web {
+            strings: crate::web::Strings::load(&engine.templates)?,
+            feed: Arc::new(crate::web::feed::Feed::new()),
+        };
         Ok(AppState {
+            web,
             engine,
             app,
             ingest_lock: tokio::sync::Mutex::new(()),
@@ -103,6 +110,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(DIALOG_PATH, post(edge::dialog))
         .route(COMMAND_PATH, post(edge::command))
         .merge(signin::router())
+        .merge(crate::web::bounded_routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +121,17 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(bounded)
         .merge(api)
+        .merge(crate::web::events_route())
+        // Pages and JSON compressed when the client asks (an event stream
+        // is left as it is: each event must reach the page at once).
+        .layer(
+            tower_http::compression::CompressionLayer::new().compress_when(
+                tower_http::compression::Predicate::and(
+                    tower_http::compression::predicate::DefaultPredicate::new(),
+                    tower_http::compression::predicate::NotForContentType::new("text/event-stream"),
+                ),
+            ),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a request handler panicked");

@@ -234,6 +234,10 @@ pub async fn serve(app: Arc<App>, no_worker: bool) -> Result<u8> {
             loops::spawn_drop_folder(&health, st, folder, schedule, stop)
         });
     }
+    {
+        let (feed, fe, clock) = (state.web.feed.clone(), state.engine.clone(), app.clock);
+        sup.start("live-feed", |stop| tokio::spawn(feed.run(fe, clock, stop)));
+    }
     let (server_stop, mut server_rx) = watch::channel(false);
     let server = tokio::spawn(crate::http::run(listener, state, async move {
         let _ = server_rx.changed().await;

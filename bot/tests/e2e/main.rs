@@ -19,3 +19,4 @@ mod licence_campaign;
 mod licences;
 mod router;
 mod signin;
+mod web;

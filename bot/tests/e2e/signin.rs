@@ -23,18 +23,18 @@ use crate::common::env;
 /// The base URL the provider knows this site by (its registered redirect
 /// URI is `http://winventory.test/auth/callback`); the tests drive the
 /// router in process, so nothing needs to resolve the name.
-const BASE: &str = "http://winventory.test";
+pub(crate) const BASE: &str = "http://winventory.test";
 
 /// A site with sign-in against `issuer`, users alice (it-admins), bob
 /// (helpdesk) and carol (no group) in its directory.
-struct SsoSite {
-    dir: tempfile::TempDir,
-    app: Arc<App>,
-    router: axum::Router,
+pub(crate) struct SsoSite {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) app: Arc<App>,
+    pub(crate) router: axum::Router,
 }
 
 impl SsoSite {
-    async fn new(issuer: &str, extra: &str) -> Self {
+    pub(crate) async fn new(issuer: &str, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let site = Self::on(dir, issuer, extra).await;
         site.app
@@ -78,7 +78,7 @@ impl SsoSite {
         SsoSite { dir, app, router }
     }
 
-    async fn replica(&self) -> SsoSite {
+    pub(crate) async fn replica(&self) -> SsoSite {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::copy(
             self.dir.path().join("winventory.toml"),
@@ -92,7 +92,7 @@ impl SsoSite {
     }
 
     /// One request to the site: status, headers, body.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         uri: &str,
@@ -122,7 +122,7 @@ impl SsoSite {
     }
 }
 
-fn user(login: &str, groups: &[&str]) -> UserImport {
+pub(crate) fn user(login: &str, groups: &[&str]) -> UserImport {
     UserImport {
         user: User {
             login: login.into(),
@@ -254,7 +254,7 @@ impl Browser {
 
 /// The value of a `Set-Cookie` for `name` among `headers`, and the whole
 /// header.
-fn set_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<(String, String)> {
+pub(crate) fn set_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<(String, String)> {
     headers
         .get_all(header::SET_COOKIE)
         .iter()
@@ -272,7 +272,7 @@ fn set_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<(String, St
 
 /// Sign in as `login` on `site` through the provider: the session cookie's
 /// value (or the callback's status and page when refused).
-async fn sign_in(
+pub(crate) async fn sign_in(
     site: &SsoSite,
     issuer: &str,
     login: &str,
@@ -328,7 +328,7 @@ async fn sign_in(
     Ok(session)
 }
 
-fn with_session(session: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn with_session(session: &str) -> Vec<(&'static str, String)> {
     vec![("cookie", format!("wv_session={session}"))]
 }
 

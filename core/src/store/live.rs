@@ -61,6 +61,24 @@ pub struct DayCount {
     pub resolved: i64,
 }
 
+/// Which of a campaign's machines a page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MachinesShown {
+    /// Every one.
+    #[default]
+    All,
+    /// Not answered yet.
+    Open,
+    /// Answered, not resolved.
+    Answered,
+    /// Resolved.
+    Resolved,
+    /// Answered with a date (upgrade by, ESU until...) that has passed.
+    PromisePassed(NaiveDate),
+    /// With an exception requested or decided.
+    Exceptions,
+}
+
 /// The live pages' reads.
 #[async_trait]
 pub trait LiveStore: Send + Sync {
@@ -82,6 +100,14 @@ pub trait LiveStore: Send + Sync {
     async fn campaign_closing_days(&self, campaign_id: i64) -> Result<Vec<(NaiveDate, i64)>>;
     /// Keep a campaign's counts for a day (replacing that day's).
     async fn save_campaign_day(&self, campaign_id: i64, count: &DayCount) -> Result<()>;
+    /// One page of a campaign's machines by host key, after `after`.
+    async fn campaign_machines_page(
+        &self,
+        campaign_id: i64,
+        shown: MachinesShown,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<super::CampaignMachine>>;
     /// A campaign's kept daily counts, oldest first.
     async fn campaign_days(&self, campaign_id: i64) -> Result<Vec<DayCount>>;
 }

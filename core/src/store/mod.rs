@@ -52,7 +52,7 @@ pub use inventory::{
     CachedNetDb, DirectoryPerson, InstallRow, InventoryStore, KeyDigest, MachineIndexEntry,
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, SoftwareWrite, TitleRow,
 };
-pub use live::{ChangeEvent, DayCount, LiveStore, StateCount};
+pub use live::{ChangeEvent, DayCount, LiveStore, MachinesShown, StateCount};
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{
     Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,

@@ -370,5 +370,15 @@ pub async fn in_process(
         winventory::tasks::supervise::Health::new(),
     )
     .expect("state");
+    // The live feed, as `serve` starts it (stopped with the test's runtime).
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop);
+    tokio::spawn(
+        state
+            .web
+            .feed
+            .clone()
+            .run(state.engine.clone(), app.clock, rx),
+    );
     (app, winventory::http::router(std::sync::Arc::new(state)))
 }

@@ -5,8 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::This;
+use crate::store::sql::answers::CM_COLUMNS;
 use crate::store::{
-    ChangeEvent, DayCount, LiveStore, Result, StateCount, StoreError, from_micros, to_micros,
+    CampaignMachine, ChangeEvent, DayCount, LiveStore, MachinesShown, Result, StateCount,
+    StoreError, from_micros, to_micros,
 };
 
 type ChangeRow = (
@@ -166,6 +168,39 @@ impl LiveStore for This {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn campaign_machines_page(
+        &self,
+        campaign_id: i64,
+        shown: MachinesShown,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CampaignMachine>> {
+        let (which, date) = match shown {
+            MachinesShown::All => ("", None),
+            MachinesShown::Open => (" AND state = 'open'", None),
+            MachinesShown::Answered => (" AND state = 'answered'", None),
+            MachinesShown::Resolved => (" AND state = 'resolved'", None),
+            MachinesShown::Exceptions => (" AND exception_state IS NOT NULL", None),
+            MachinesShown::PromisePassed(today) => (
+                " AND state = 'answered' AND answer_date IS NOT NULL AND answer_date < $4",
+                Some(today.format("%Y-%m-%d").to_string()),
+            ),
+        };
+        let q = format!(
+            "SELECT {CM_COLUMNS} FROM campaign_machines WHERE campaign_id = $1 AND host_key > $2{which} \
+             ORDER BY host_key LIMIT $3"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(q))
+            .bind(campaign_id)
+            .bind(after.unwrap_or(""))
+            .bind(limit.clamp(1, 10_000));
+        if let Some(d) = date {
+            query = query.bind(d);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(Self::campaign_machine).collect()
     }
 
     async fn campaign_days(&self, campaign_id: i64) -> Result<Vec<DayCount>> {

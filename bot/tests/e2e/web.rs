@@ -1,0 +1,461 @@
+//! The web pages, driven in process with sessions opened through the real
+//! OpenID provider (as `signin.rs` does) and owners' personal links: each
+//! role sees what it may and no button it may not press, forged and
+//! unconfirmed changes are refused and audited, an owner answers on "my
+//! machines", exports hold the campaign's machines, and an answer recorded
+//! by another process reaches an open page's stream within a second while
+//! another owner's stream never sees it.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use futures::StreamExt as _;
+use tower::ServiceExt as _;
+use winventory_core::store::CampaignState;
+
+use crate::common::env;
+use crate::signin::{SsoSite, sign_in, user, with_session};
+
+const CAMPAIGN: &str = "retire-2012r2";
+
+/// A site with sign-in, the test fleet (SRV-A1 and SRV-A2 of asmith,
+/// SRV-J1 of jdoe, SRV-ORPHAN) and the 2012 R2 campaign running.
+async fn web_site(issuer: &str) -> SsoSite {
+    let site = SsoSite::new(issuer, "").await;
+    let now = site.app.clock.now();
+    site.app
+        .store
+        .import_users(&[user("asmith", &[]), user("jdoe", &[])], now)
+        .await
+        .expect("owners");
+    let made = winventory::cli::tokens::create(
+        site.app.store.as_ref(),
+        "c",
+        "collector",
+        "1d",
+        "test",
+        now,
+    )
+    .await
+    .expect("a collector token");
+    let (status, _, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/snapshots",
+            &[("authorization", format!("Bearer {}", made.secret))],
+            Body::from(crate::common::fleet()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let engine = site.app.engine().await.expect("engine");
+    engine
+        .create(crate::common::campaign_file(), now)
+        .await
+        .expect("a draft");
+    engine
+        .set_state(CAMPAIGN, CampaignState::Running, now)
+        .await
+        .expect("started");
+    engine.tick(now).await.expect("its first wave");
+    site
+}
+
+/// A personal link's cookie for `login` (what a digest's "my machines" link sets).
+async fn link_cookie(site: &SsoSite, login: &str) -> String {
+    let engine = site.app.engine().await.expect("engine");
+    let signer = engine.signer.clone().expect("link keys");
+    let token = signer.sign_personal(login, site.app.clock.now() + chrono::Duration::days(30));
+    let (status, headers, _) = site
+        .call(
+            Method::GET,
+            &format!("/me/link/{token}"),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/me");
+    let (value, whole) = crate::signin::set_cookie(&headers, "wv_me").expect("the link's cookie");
+    assert!(
+        whole.contains("HttpOnly") && whole.contains("SameSite=Lax"),
+        "{whole}"
+    );
+    format!("wv_me={value}")
+}
+
+/// The value of `<input type="hidden" name="csrf" value="...">` in a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf field")
+        .to_string()
+}
+
+fn form(headers: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut h = headers.to_vec();
+    h.push(("content-type", "application/x-www-form-urlencoded".into()));
+    h
+}
+
+#[tokio::test]
+async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refused() {
+    let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
+    let site = web_site(&issuer).await;
+
+    // Nobody: to the sign-in, which comes back to the page.
+    let (status, headers, _) = site
+        .call(Method::GET, "/campaigns/retire-2012r2", &[], Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[header::LOCATION],
+        "/auth/login?return=%2Fcampaigns%2Fretire-2012r2"
+    );
+
+    // An admin: the fleet, its chart, the campaign with its actions.
+    let alice = with_session(&sign_in(&site, &issuer, "alice").await.expect("alice"));
+    let (status, headers, fleet) = site.call(Method::GET, "/", &alice, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{fleet}");
+    let csp = headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        fleet.contains("<strong>5</strong>"),
+        "five machines reporting"
+    );
+    assert!(
+        fleet.contains("<svg") && fleet.contains("/machines?os=windows-server"),
+        "a chart linking to machines"
+    );
+    let (status, _, listed) = site
+        .call(
+            Method::GET,
+            "/machines?os=windows-server%3A2012-r2",
+            &alice,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        listed.contains("SRV-A1") && listed.contains("SRV-ORPHAN") && !listed.contains("PC-NEW"),
+        "{listed}"
+    );
+    let (status, _, page) = site
+        .call(
+            Method::GET,
+            "/campaigns/retire-2012r2",
+            &alice,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("data-figure=\"targets\">4<"), "four targets");
+    assert!(page.contains("data-series=\"open\""), "the burn-down");
+    assert!(
+        page.contains("name=\"action\" value=\"pause\""),
+        "an admin may pause"
+    );
+    let alice_csrf = csrf_of(&page);
+
+    // A viewer: the same page without a button; a forged POST is refused and audited.
+    let bob = with_session(&sign_in(&site, &issuer, "bob").await.expect("bob"));
+    let (status, _, page) = site
+        .call(Method::GET, "/campaigns/retire-2012r2", &bob, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("name=\"action\""),
+        "a viewer finds no action"
+    );
+    let bob_csrf = csrf_of(&page);
+    let (status, _, _) = site
+        .call(
+            Method::POST,
+            "/campaigns/retire-2012r2",
+            &form(&bob),
+            Body::from(format!("csrf={bob_csrf}&action=pause&confirm=yes")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The admin's own POST without the page's token, or unconfirmed, changes nothing.
+    let (status, _, _) = site
+        .call(
+            Method::POST,
+            "/campaigns/retire-2012r2",
+            &form(&alice),
+            Body::from("action=pause&confirm=yes"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+    let (status, _, confirm) = site
+        .call(
+            Method::POST,
+            "/campaigns/retire-2012r2",
+            &form(&alice),
+            Body::from(format!("csrf={alice_csrf}&action=pause")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        confirm.contains("name=\"confirm\" value=\"yes\""),
+        "asks first"
+    );
+    let state = |site: &SsoSite| {
+        let store = site.app.store.clone();
+        async move {
+            store
+                .campaign(CAMPAIGN)
+                .await
+                .expect("read")
+                .expect("campaign")
+                .state
+        }
+    };
+    assert_eq!(
+        state(&site).await,
+        CampaignState::Running,
+        "nothing changed yet"
+    );
+
+    // An owner through their personal link: their machines, answered here.
+    let asmith = vec![("cookie", link_cookie(&site, "asmith").await)];
+    let (status, _, mine) = site.call(Method::GET, "/me", &asmith, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert!(
+        mine.contains("SRV-A1") && mine.contains("SRV-A2") && !mine.contains("SRV-J1"),
+        "{mine}"
+    );
+    for (path, expected) in [
+        ("/campaigns", StatusCode::FORBIDDEN),
+        ("/", StatusCode::FORBIDDEN),
+        ("/machines/SRV-J1", StatusCode::NOT_FOUND),
+        ("/machines/SRV-A1", StatusCode::OK),
+    ] {
+        let (status, _, _) = site.call(Method::GET, path, &asmith, Body::empty()).await;
+        assert_eq!(status, expected, "{path} by an owner's link");
+    }
+    let (status, _, done) = site
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign={CAMPAIGN}&host=SRV-A1&answer=decommission",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("Recorded for SRV-A1"), "{done}");
+    let (status, _, refused) = site
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign={CAMPAIGN}&host=SRV-J1&answer=decommission",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another's machine: {refused}"
+    );
+    let (status, _, _) = site
+        .call(Method::GET, "/me/link/k1.forged", &[], Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged link");
+
+    // Exports hold the campaign's machines.
+    let (status, headers, csv) = site
+        .call(
+            Method::GET,
+            "/campaigns/retire-2012r2?show=answered&format=csv",
+            &alice,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines[1].starts_with("SRV-A1,asmith,answered,decommission"),
+        "{csv}"
+    );
+
+    // Confirmed, the admin's pause is done and audited on the web channel.
+    let (status, headers, _) = site
+        .call(
+            Method::POST,
+            "/campaigns/retire-2012r2",
+            &form(&alice),
+            Body::from(format!("csrf={alice_csrf}&action=pause&confirm=yes")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[header::LOCATION],
+        "/campaigns/retire-2012r2?done=pause"
+    );
+    assert_eq!(state(&site).await, CampaignState::Paused);
+    let audit = site.app.store.audit_log(50).await.expect("audit");
+    assert!(
+        audit.iter().any(|a| a.channel == "web"
+            && a.actor == "alice"
+            && a.action == "pause"
+            && a.outcome == "done"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.channel == "web" && a.actor == "bob" && a.outcome.starts_with("refused")),
+        "{audit:?}"
+    );
+}
+
+/// Collect a stream's text until `until` is in it or `wait` passes.
+async fn read_until(
+    body: &mut (impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+    text: &mut String,
+    until: &str,
+    wait: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !text.contains(until) {
+        match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn open_stream(
+    site: &SsoSite,
+    headers: &[(&str, String)],
+) -> impl futures::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin {
+    let mut req = axum::http::Request::builder().uri("/events");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let response = site
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    response.into_body().into_data_stream()
+}
+
+#[tokio::test]
+async fn an_answer_recorded_by_another_process_reaches_an_open_page_within_a_second_and_no_other_owner()
+ {
+    let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
+    let site = web_site(&issuer).await;
+    let session = sign_in(&site, &issuer, "alice").await.expect("alice");
+    let alice = with_session(&session);
+    let before = site.app.store.last_change().await.expect("last change");
+    let mut admin = open_stream(&site, &alice).await;
+    let jdoe = vec![("cookie", link_cookie(&site, "jdoe").await)];
+    let mut other_owner = open_stream(&site, &jdoe).await;
+
+    // asmith answers through another process on the same database.
+    let replica = site.replica().await;
+    let asmith = vec![("cookie", link_cookie(&replica, "asmith").await)];
+    let (_, _, mine) = replica
+        .call(Method::GET, "/me", &asmith, Body::empty())
+        .await;
+    let answered_at = Instant::now();
+    let (status, _, done) = replica
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign={CAMPAIGN}&host=SRV-A2&answer=decommission",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+
+    let mut seen = String::new();
+    assert!(
+        read_until(&mut admin, &mut seen, "\"open\":3", Duration::from_secs(1)).await,
+        "the counts reach the admin's page within a second: {seen:?}"
+    );
+    let took = answered_at.elapsed();
+    assert!(
+        seen.contains("event: change")
+            && seen.contains("\"host\":\"SRV-A2\"")
+            && seen.contains("\"state\":\"answered\""),
+        "{seen}"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let mut theirs = String::new();
+    read_until(
+        &mut other_owner,
+        &mut theirs,
+        "SRV-A2",
+        Duration::from_millis(600),
+    )
+    .await;
+    assert!(
+        !theirs.contains("SRV-A2") && !theirs.contains("figures"),
+        "another owner's stream carries nothing of it: {theirs:?}"
+    );
+
+    // A page that lost its stream resumes from the last id it saw.
+    let mut resumed_headers = alice.clone();
+    resumed_headers.push(("last-event-id", before.to_string()));
+    let mut resumed = open_stream(&site, &resumed_headers).await;
+    let mut again = String::new();
+    assert!(
+        read_until(&mut resumed, &mut again, "SRV-A2", Duration::from_secs(2)).await,
+        "{again:?}"
+    );
+
+    // A revoked session ends its stream.
+    let sessions = site.app.store.sessions(None).await.expect("sessions");
+    let id = sessions
+        .iter()
+        .find(|s| s.login == "alice")
+        .expect("alice's session")
+        .id;
+    site.app
+        .store
+        .revoke_session(id, site.app.clock.now())
+        .await
+        .expect("revoke");
+    let mut end = String::new();
+    assert!(
+        read_until(
+            &mut admin,
+            &mut end,
+            "event: signed-out",
+            Duration::from_secs(8)
+        )
+        .await,
+        "the stream closes after its session is revoked: {end:?}"
+    );
+}
