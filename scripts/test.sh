@@ -25,6 +25,10 @@
 # WINVENTORY_TEST_OIDC_SCRIPT when they rotate its keys.
 # openapi-spec-validator (pip, into .peers/openapi/) is no server: the API
 # tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR).
+# Headless Chromium (apt, once per machine) with playwright-core and axe-core
+# (npm, into .peers/browser/) runs the web pages' browser test
+# (bot/tests/browser/pages.mjs, started by the e2e test `browser`); Chromium
+# is started and stopped by that test.
 #
 # Environment:
 #   SKIP_LINT=1   skip `cargo fmt --check` and `cargo clippy`
@@ -48,6 +52,8 @@ source "$REPO_ROOT/scripts/lib/synapse.sh"
 source "$REPO_ROOT/scripts/lib/oidc.sh"
 # shellcheck source=lib/openapi.sh
 source "$REPO_ROOT/scripts/lib/openapi.sh"
+# shellcheck source=lib/browser.sh
+source "$REPO_ROOT/scripts/lib/browser.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -84,6 +90,15 @@ banner "Starting Synapse (Matrix homeserver)"
 start_synapse
 export WINVENTORY_TEST_SYNAPSE_URL="$SYNAPSE_URL"
 export WINVENTORY_TEST_SYNAPSE_SECRET="$SYNAPSE_SECRET"
+
+banner "Installing headless Chromium, playwright-core and axe-core (the web pages' browser test)"
+install_browser
+export WINVENTORY_TEST_CHROMIUM="$BROWSER_CHROMIUM"
+export WINVENTORY_TEST_BROWSER_MODULES="$BROWSER_MODULES"
+# The browser test's server port, known to the provider as a redirect URI.
+WINVENTORY_TEST_BROWSER_PORT="$(browser_port)"
+export WINVENTORY_TEST_BROWSER_PORT
+export OIDC_EXTRA_REDIRECTS="http://127.0.0.1:$WINVENTORY_TEST_BROWSER_PORT/auth/callback"
 
 banner "Starting oidc-provider (OpenID Connect provider)"
 start_oidc

@@ -9,6 +9,7 @@ mod common;
 mod matrix_peer;
 
 mod api;
+mod browser;
 mod campaign_email;
 mod campaign_matrix;
 mod campaign_mattermost;

@@ -35,8 +35,13 @@ pub(crate) struct SsoSite {
 
 impl SsoSite {
     pub(crate) async fn new(issuer: &str, extra: &str) -> Self {
+        Self::new_at(issuer, extra, BASE).await
+    }
+
+    /// The same site reached at `base` (a browser test's real address).
+    pub(crate) async fn new_at(issuer: &str, extra: &str, base: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let site = Self::on(dir, issuer, extra).await;
+        let site = Self::on(dir, issuer, &format!("base_url = \"{base}\"\n{extra}")).await;
         site.app
             .store
             .import_users(
@@ -60,7 +65,6 @@ impl SsoSite {
             format!(
                 "database = \"sqlite://{}\"\n\
                  link_keys = \"{}\"\n\
-                 base_url = \"{BASE}\"\n\
                  oidc_issuer = \"{issuer}\"\n\
                  oidc_client_id = \"winventory\"\n\
                  oidc_client_secret = \"winventory-secret\"\n\

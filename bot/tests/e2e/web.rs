@@ -17,12 +17,17 @@ use winventory_core::store::CampaignState;
 use crate::common::env;
 use crate::signin::{SsoSite, sign_in, user, with_session};
 
-const CAMPAIGN: &str = "retire-2012r2";
+pub(crate) const CAMPAIGN: &str = "retire-2012r2";
 
 /// A site with sign-in, the test fleet (SRV-A1 and SRV-A2 of asmith,
 /// SRV-J1 of jdoe, SRV-ORPHAN) and the 2012 R2 campaign running.
 async fn web_site(issuer: &str) -> SsoSite {
-    let site = SsoSite::new(issuer, "").await;
+    web_site_at(issuer, crate::signin::BASE).await
+}
+
+/// The same site reached at `base`.
+pub(crate) async fn web_site_at(issuer: &str, base: &str) -> SsoSite {
+    let site = SsoSite::new_at(issuer, "", base).await;
     let now = site.app.clock.now();
     site.app
         .store
