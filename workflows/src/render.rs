@@ -243,6 +243,9 @@ pub struct DigestContext {
     pub example: String,
     /// A date to show the reply grammar with.
     pub example_date: String,
+    /// The reader's personal link to "my machines" (`/me`), signed like the
+    /// answer links and valid as long as they are; `None` without link keys.
+    pub me_url: Option<String>,
 }
 
 /// One campaign's section of a digest.
@@ -485,6 +488,7 @@ impl Templates {
             time_zone: None,
         };
         let sample = |channel: &str| DigestContext {
+            me_url: Some("https://example.org/me/link/x".into()),
             channel: channel.into(),
             person: person.clone(),
             campaigns: vec![

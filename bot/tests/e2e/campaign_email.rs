@@ -182,6 +182,42 @@ async fn end_to_end(backend: Backend, tag: &str) {
     assert!(body.contains("<form method=\"post\">"));
     let status = site.json(&["campaign", "status", "retire-2012r2", "--format", "json"]);
     assert_eq!(status["open"].as_u64(), Some(4), "a GET records nothing");
+
+    // The digest's personal link opens "my machines", for asmith's own only.
+    let me_link = text("asmith")
+        .split_whitespace()
+        .find(|w| w.contains("/me/link/"))
+        .expect("the digest links to my machines")
+        .to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = no_redirects
+        .get(&me_link)
+        .send()
+        .await
+        .expect("GET the link");
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .expect("value")
+        .to_string();
+    let me = no_redirects
+        .get(format!("{}/me", site.base_url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("GET /me");
+    assert_eq!(me.status(), 200);
+    let me = me.text().await.expect("body");
+    assert!(
+        me.contains("SRV-A1") && me.contains("SRV-A2") && !me.contains("SRV-J1"),
+        "{me}"
+    );
     assert_eq!(
         (status["targets"].as_u64(), status["messaged"].as_u64()),
         (Some(4), Some(4))

@@ -279,7 +279,16 @@ impl Engine {
             });
         }
         let first = sections.first();
+        let me_url = match (&self.signer, expires) {
+            (Some(signer), Some(until)) if !person.login.is_empty() => Some(format!(
+                "{}/me/link/{}",
+                self.config.base_url.trim_end_matches('/'),
+                signer.sign_personal(&person.login, until)
+            )),
+            _ => None,
+        };
         let ctx = DigestContext {
+            me_url,
             channel: channel.to_string(),
             person: person.clone(),
             campaigns,
