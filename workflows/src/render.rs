@@ -17,6 +17,18 @@ use crate::plan::Addressee;
 /// The shipped templates, by file name.
 const SHIPPED: &[(&str, &str)] = &[
     (
+        "web-exceptions.html.j2",
+        include_str!("../../templates/web-exceptions.html.j2"),
+    ),
+    (
+        "web-audit.html.j2",
+        include_str!("../../templates/web-audit.html.j2"),
+    ),
+    (
+        "web-person.html.j2",
+        include_str!("../../templates/web-person.html.j2"),
+    ),
+    (
         "web-layout.html.j2",
         include_str!("../../templates/web-layout.html.j2"),
     ),

@@ -44,6 +44,9 @@ pub fn bounded_routes() -> Router<Arc<AppState>> {
         .route("/campaigns", get(campaigns))
         .route("/campaigns/{name}", get(campaign).post(campaign_action))
         .route("/me", get(me).post(me_answer))
+        .route("/exceptions", get(exceptions).post(exception_decide))
+        .route("/audit", get(audit_page))
+        .route("/people/{login}", get(person))
         .route("/me/link/{token}", get(me_link))
         .route("/static/web.css", get(css))
         .route("/static/live.js", get(js))
@@ -844,6 +847,226 @@ async fn campaign_action(
             error_page(&s, Some(&v), status, &e.to_string())
         }
     }
+}
+
+// --- exceptions, audit, people -------------------------------------------------
+
+#[derive(Debug, Deserialize, Default)]
+struct ExceptionsQuery {
+    all: Option<String>,
+    done: Option<String>,
+}
+
+async fn exceptions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<ExceptionsQuery>,
+) -> Response {
+    let v = match need(&s, &headers, "/exceptions", Permission::ReadFleet).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let pending_only = q.all.as_deref() != Some("1");
+    let rows = match s.engine.exceptions(None, pending_only).await {
+        Ok(r) => r,
+        Err(e) => return fail(&s, &v, e),
+    };
+    render(
+        &s,
+        StatusCode::OK,
+        "web-exceptions.html.j2",
+        Some(&v),
+        serde_json::json!({
+            "rows": rows,
+            "pending_only": pending_only,
+            "may_decide": v.may(Permission::DecideExceptions),
+            "done": q.done,
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionForm {
+    csrf: Option<String>,
+    campaign: String,
+    host: String,
+    decision: String,
+    note: Option<String>,
+}
+
+async fn exception_decide(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    req_ext: axum::http::Extensions,
+    form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let v = match need_viewer(&s, &headers, "/exceptions").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let origin = crate::http::access::peer(&req_ext);
+    let Ok(Form(f)) = form else {
+        return error_page(
+            &s,
+            Some(&v),
+            StatusCode::BAD_REQUEST,
+            "The form was incomplete; go back and try again.",
+        );
+    };
+    let target = format!("{}/{}", f.campaign, f.host);
+    if !v.may(Permission::DecideExceptions) {
+        audit(
+            &s,
+            &v,
+            "decide-exception",
+            &target,
+            "refused: 403 (role)".into(),
+            origin,
+        )
+        .await;
+        return error_page(
+            &s,
+            Some(&v),
+            StatusCode::FORBIDDEN,
+            &format!("{} may not decide exceptions.", v.who.subject),
+        );
+    }
+    if !csrf_ok(&v, f.csrf.as_deref()) {
+        audit(
+            &s,
+            &v,
+            "decide-exception",
+            &target,
+            "refused: 403 (csrf)".into(),
+            origin,
+        )
+        .await;
+        return error_page(
+            &s,
+            Some(&v),
+            StatusCode::FORBIDDEN,
+            "This form is out of date (its security token does not match); reload the page and try again.",
+        );
+    }
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "decline" => false,
+        _ => return error_page(&s, Some(&v), StatusCode::BAD_REQUEST, "Approve or decline."),
+    };
+    let note = f.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if !approve && note.is_none() {
+        return error_page(
+            &s,
+            Some(&v),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "A decline needs a reason: the owner reads it.",
+        );
+    }
+    if note.is_some_and(|n| n.chars().count() > winventory_workflows::answer::MAX_TEXT) {
+        return error_page(
+            &s,
+            Some(&v),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The reason is too long.",
+        );
+    }
+    let now = s.app.clock.now();
+    match s
+        .engine
+        .decide_exception(&f.campaign, &f.host, approve, &v.who.subject, note, now)
+        .await
+    {
+        Ok(()) => {
+            audit(
+                &s,
+                &v,
+                "decide-exception",
+                &target,
+                format!("done: {}", f.decision),
+                origin,
+            )
+            .await;
+            Redirect::to(&format!(
+                "/exceptions?done={}",
+                urlencode(&format!("{} {}", f.decision, f.host))
+            ))
+            .into_response()
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            audit(
+                &s,
+                &v,
+                "decide-exception",
+                &target,
+                format!("refused: {}", e.status().as_u16()),
+                origin,
+            )
+            .await;
+            error_page(&s, Some(&v), e.status(), &e.to_string())
+        }
+    }
+}
+
+async fn audit_page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let v = match need(&s, &headers, "/audit", Permission::ReadFleet).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match s.engine.store.audit_log(500).await {
+        Ok(rows) => render(
+            &s,
+            StatusCode::OK,
+            "web-audit.html.j2",
+            Some(&v),
+            serde_json::json!({ "rows": rows }),
+        ),
+        Err(e) => fail(&s, &v, e),
+    }
+}
+
+async fn person(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(login): Path<String>,
+) -> Response {
+    let path = format!("/people/{}", urlencode(&login));
+    let v = match need(&s, &headers, &path, Permission::ReadFleet).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let login = login.trim().to_lowercase();
+    let report = match winventory_core::report::owner_report(
+        s.engine.store.as_ref(),
+        &s.engine.catalog,
+        &login,
+        &as_of(&s),
+        365,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&s, &v, e),
+    };
+    let open = match s.engine.open_machines_of(&login).await {
+        Ok(o) => o,
+        Err(e) => return fail(&s, &v, e),
+    };
+    let asks: Vec<_> = open
+        .iter()
+        .flat_map(|(c, ms)| {
+            ms.iter().map(move |m| serde_json::json!({
+            "campaign": c.row.name, "host": m.hostname, "state": m.state, "answer": m.answer,
+        }))
+        })
+        .collect();
+    render(
+        &s,
+        StatusCode::OK,
+        "web-person.html.j2",
+        Some(&v),
+        serde_json::json!({ "r": report, "asks": asks }),
+    )
 }
 
 // --- my machines --------------------------------------------------------------

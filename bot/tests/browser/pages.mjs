@@ -72,6 +72,10 @@ try {
   step(`the chart's bar ${href} leads to ${rows} machines`);
   await page.goto(base + '/machines/SRV-A1');
   await axe(page, 'machine');
+  for (const [name, at] of [['exceptions', '/exceptions?all=1'], ['audit', '/audit'], ['person', '/people/asmith']]) {
+    await page.goto(base + at);
+    await axe(page, name);
+  }
   await page.goto(base + '/campaigns');
   await axe(page, 'campaigns');
   await page.click('a[href="/campaigns/retire-2012r2"]');

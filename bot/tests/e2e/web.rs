@@ -464,3 +464,125 @@ async fn an_answer_recorded_by_another_process_reaches_an_open_page_within_a_sec
         "the stream closes after its session is revoked: {end:?}"
     );
 }
+
+#[tokio::test]
+async fn exceptions_are_decided_on_their_page_with_a_reason_and_the_audit_log_and_a_person_are_shown()
+ {
+    let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
+    let site = web_site(&issuer).await;
+    // asmith asks for an exception on "my machines".
+    let asmith = vec![("cookie", link_cookie(&site, "asmith").await)];
+    let (_, _, mine) = site.call(Method::GET, "/me", &asmith, Body::empty()).await;
+    let until = (site.app.clock.now() + chrono::Duration::days(60)).date_naive();
+    let (status, _, done) = site
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign={CAMPAIGN}&host=SRV-A2&answer=exception&date={until}&detail=runs+the+old+lab+software",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+
+    // A viewer sees the request and no button.
+    let bob = with_session(&sign_in(&site, &issuer, "bob").await.expect("bob"));
+    let (status, _, page) = site
+        .call(Method::GET, "/exceptions", &bob, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("SRV-A2") && page.contains("runs the old lab software"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("value=\"approve\""),
+        "a viewer decides nothing"
+    );
+
+    // An admin must give a reason to decline; approving is done and audited.
+    let alice = with_session(&sign_in(&site, &issuer, "alice").await.expect("alice"));
+    let (_, _, page) = site
+        .call(Method::GET, "/exceptions", &alice, Body::empty())
+        .await;
+    assert!(page.contains("value=\"approve\""));
+    let csrf = csrf_of(&page);
+    let (status, _, _) = site
+        .call(
+            Method::POST,
+            "/exceptions",
+            &form(&alice),
+            Body::from(format!(
+                "csrf={csrf}&campaign={CAMPAIGN}&host=SRV-A2&decision=decline&note="
+            )),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a decline needs a reason"
+    );
+    let (status, _, _) = site
+        .call(
+            Method::POST,
+            "/exceptions",
+            &form(&bob),
+            Body::from(format!(
+                "csrf={csrf}&campaign={CAMPAIGN}&host=SRV-A2&decision=approve"
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer's forged decision");
+    let (status, headers, _) = site
+        .call(
+            Method::POST,
+            "/exceptions",
+            &form(&alice),
+            Body::from(format!("csrf={csrf}&campaign={CAMPAIGN}&host=SRV-A2&decision=approve&note=until+the+new+lab")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .expect("location")
+            .starts_with("/exceptions?done=")
+    );
+    let (_, _, all) = site
+        .call(Method::GET, "/exceptions?all=1", &alice, Body::empty())
+        .await;
+    assert!(
+        all.contains("approved") && all.contains("until the new lab"),
+        "{all}"
+    );
+
+    // The audit log shows both decisions' attempts; a person's page their machines.
+    let (status, _, audit) = site
+        .call(Method::GET, "/audit", &alice, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        audit.contains("decide-exception")
+            && audit.contains("done: approve")
+            && audit.contains("refused: 403 (role)"),
+        "{audit}"
+    );
+    let (status, _, person) = site
+        .call(Method::GET, "/people/asmith", &bob, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        person.contains("SRV-A1") && person.contains("SRV-A2") && person.contains("PC-NEW"),
+        "{person}"
+    );
+    let (status, _, _) = site
+        .call(Method::GET, "/people/asmith", &asmith, Body::empty())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an owner's link opens no one else's page"
+    );
+}
