@@ -17,6 +17,14 @@ use crate::plan::Addressee;
 /// The shipped templates, by file name.
 const SHIPPED: &[(&str, &str)] = &[
     (
+        "web-licences.html.j2",
+        include_str!("../../templates/web-licences.html.j2"),
+    ),
+    (
+        "web-whatif.html.j2",
+        include_str!("../../templates/web-whatif.html.j2"),
+    ),
+    (
         "web-exceptions.html.j2",
         include_str!("../../templates/web-exceptions.html.j2"),
     ),

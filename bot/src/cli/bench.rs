@@ -99,6 +99,39 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5000)]
         limit: usize,
     },
+    /// Open a sign-in session for LOGIN with ROLES directly in the store (no
+    /// provider round trip) and print its cookie (`wv_session=...`): what
+    /// oha sends to measure the web pages signed in.
+    Session {
+        /// Who.
+        #[arg(long)]
+        login: String,
+        /// Roles, comma-separated (`admin`, `viewer`...).
+        #[arg(long, default_value = "admin")]
+        roles: String,
+    },
+    /// Live pages: open STREAMS event streams (`/events`) on a running
+    /// `serve` with COOKIE, record one answer for an open machine of
+    /// CAMPAIGN in the store (as another process would), and time until
+    /// every stream has it; with `--pid`, the server's resident memory
+    /// before and after the streams opened.
+    Live {
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        base: String,
+        /// A session cookie (`wv_session=...`, from `bench session`).
+        #[arg(long)]
+        cookie: String,
+        /// Streams to open.
+        #[arg(long, default_value_t = 1000)]
+        streams: usize,
+        /// Campaign id or name.
+        #[arg(long)]
+        campaign: String,
+        /// The server's process id (for its memory).
+        #[arg(long)]
+        pid: Option<u32>,
+    },
     /// Serve a bare axum handler that answers 200 to any POST, on LISTEN:
     /// the ceiling the callback endpoint is measured against.
     HttpCeiling {
@@ -133,6 +166,14 @@ pub async fn run(app: &App, cmd: BenchCommand) -> Result<u8> {
             audience,
         } => auth(app, rounds, issuer, &client_id, &client_secret, &audience).await,
         BenchCommand::ApiPages { base, token, limit } => api_pages(&base, &token, limit).await,
+        BenchCommand::Session { login, roles } => session(app, &login, &roles).await,
+        BenchCommand::Live {
+            base,
+            cookie,
+            streams,
+            campaign,
+            pid,
+        } => live(app, &base, &cookie, streams, &campaign, pid).await,
         BenchCommand::Matching {
             rounds,
             extra_rules,
@@ -295,6 +336,153 @@ async fn api_pages(base: &str, token: &str, limit: usize) -> Result<u8> {
         t.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+async fn session(app: &App, login: &str, roles: &str) -> Result<u8> {
+    for r in roles.split(',') {
+        r.trim()
+            .parse::<winventory_core::access::Role>()
+            .map_err(|_| anyhow::anyhow!("--roles: {r:?} is not a role"))?;
+    }
+    let secret = crate::http::access::random_token();
+    let now = app.clock.now();
+    app.store
+        .create_session(&winventory_core::store::NewSession {
+            secret_hash: crate::http::access::hash_secret(&secret),
+            login: login.to_string(),
+            roles: roles.to_string(),
+            csrf: crate::http::access::random_token(),
+            id_token: None,
+            origin: "bench".into(),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(8),
+        })
+        .await?;
+    outln!("wv_session={secret}");
+    Ok(0)
+}
+
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn live(
+    app: &App,
+    base: &str,
+    cookie: &str,
+    streams: usize,
+    campaign: &str,
+    pid: Option<u32>,
+) -> Result<u8> {
+    use futures::StreamExt as _;
+    let engine = app.engine().await?;
+    let c = engine.campaign(campaign).await?;
+    let target = app
+        .store
+        .campaign_machines_page(
+            c.row.id,
+            winventory_core::store::MachinesShown::Open,
+            None,
+            1,
+        )
+        .await?
+        .into_iter()
+        .next()
+        .context("the campaign has no open machine left to answer")?;
+    let before = pid.and_then(resident_kib);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let url = format!("{}/events", base.trim_end_matches('/'));
+    let needle = format!("\"host\":\"{}\"", target.hostname);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(streams);
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::channel::<Instant>(streams);
+    let opened = Instant::now();
+    for _ in 0..streams {
+        let (http, url, cookie, needle) = (
+            http.clone(),
+            url.clone(),
+            cookie.to_string(),
+            needle.clone(),
+        );
+        let (ready, got) = (ready_tx.clone(), got_tx.clone());
+        tokio::spawn(async move {
+            let Ok(r) = http.get(&url).header("cookie", cookie).send().await else {
+                return;
+            };
+            if !r.status().is_success() {
+                return;
+            }
+            let _ = ready.send(()).await;
+            let mut body = r.bytes_stream();
+            let mut seen = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                seen.push_str(&String::from_utf8_lossy(&chunk));
+                if seen.contains(&needle) {
+                    let _ = got.send(Instant::now()).await;
+                    return;
+                }
+                if seen.len() > 1 << 20 {
+                    seen.clear();
+                }
+            }
+        });
+    }
+    drop((ready_tx, got_tx));
+    let mut open = 0;
+    while open < streams {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), ready_rx.recv()).await {
+            Ok(Some(())) => open += 1,
+            _ => break,
+        }
+    }
+    let open_took = opened.elapsed();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = pid.and_then(resident_kib);
+    let at = Instant::now();
+    app.store
+        .record_answer(
+            &winventory_core::store::AnswerRecord {
+                campaign_id: c.row.id,
+                machine_ids: vec![target.machine_id],
+                answer: "decommission".into(),
+                date: None,
+                detail: None,
+                comment: Some("bench live".into()),
+                by: target.recipient.clone(),
+                via: "bench".into(),
+            },
+            app.clock.now(),
+        )
+        .await?;
+    let mut reached = Vec::new();
+    while reached.len() < open {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), got_rx.recv()).await {
+            Ok(Some(t)) => reached.push(t.duration_since(at)),
+            _ => break,
+        }
+    }
+    reached.sort();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    outln!(
+        "{open} of {streams} streams open in {:.2} s; the answer reached {} of them: median {:.0} ms, last {:.0} ms",
+        open_took.as_secs_f64(),
+        reached.len(),
+        reached.get(reached.len() / 2).map_or(0.0, |d| ms(*d)),
+        reached.last().map_or(0.0, |d| ms(*d)),
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        outln!(
+            "server resident memory: {b} KiB before, {a} KiB with the streams open: {:.1} KiB a stream",
+            (a as f64 - b as f64) / open.max(1) as f64
+        );
+    }
+    Ok(if reached.len() == streams { 0 } else { 1 })
 }
 
 fn matching(app: &App, rounds: usize, extra_rules: usize) -> Result<u8> {

@@ -871,6 +871,48 @@ pub struct WhatIfQuery {
     pub as_of: Option<String>,
 }
 
+/// The changes a what-if query asks for (the API's and the licences page's).
+pub(crate) fn what_if_ask(q: &WhatIfQuery) -> Result<crate::cli::licences::WhatIfAsk, AppError> {
+    use winventory_core::licence::{Model, Period};
+    Ok(crate::cli::licences::WhatIfAsk {
+        price: q
+            .price
+            .as_deref()
+            .filter(|x| !x.trim().is_empty())
+            .map(|p| {
+                p.trim()
+                    .parse::<rust_decimal::Decimal>()
+                    .map_err(|_| AppError::Invalid(format!("price: {p:?} is not an amount")))
+            })
+            .transpose()?,
+        period: q
+            .period
+            .as_deref()
+            .filter(|x| !x.trim().is_empty())
+            .map(|p| {
+                Period::parse(p).ok_or_else(|| {
+                    AppError::Invalid(format!("period: {p:?} is not one of year, month, perpetual"))
+                })
+            })
+            .transpose()?,
+        model: q
+            .model
+            .as_deref()
+            .filter(|x| !x.trim().is_empty())
+            .map(|m| {
+                Model::parse(m).ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "model: {m:?} is not one of per_device, per_user, site, subscription, concurrent"
+                    ))
+                })
+            })
+            .transpose()?,
+        drop_unused: q.drop_unused,
+        drop_stale: q.drop_stale.unwrap_or(false),
+        drop_answered: q.drop_answered.unwrap_or(false),
+    })
+}
+
 /// Simulate other licence terms (`winventory licence whatif WHAT --format
 /// json`): the cost today and simulated, per group.
 #[utoipa::path(get, path = "/api/v1/licences/{what}/whatif", tag = "fleet",
@@ -884,42 +926,8 @@ async fn licence_whatif(
     Path(what): Path<String>,
     Query(q): Query<WhatIfQuery>,
 ) -> Result<Response, AppError> {
-    use winventory_core::licence::{Model, Period};
     let as_of = as_of(&s, q.as_of.as_deref())?;
-    let asked = crate::cli::licences::WhatIfAsk {
-        price: q
-            .price
-            .as_deref()
-            .map(|p| {
-                p.trim()
-                    .parse::<rust_decimal::Decimal>()
-                    .map_err(|_| AppError::Invalid(format!("price: {p:?} is not an amount")))
-            })
-            .transpose()?,
-        period: q
-            .period
-            .as_deref()
-            .map(|p| {
-                Period::parse(p).ok_or_else(|| {
-                    AppError::Invalid(format!("period: {p:?} is not one of year, month, perpetual"))
-                })
-            })
-            .transpose()?,
-        model: q
-            .model
-            .as_deref()
-            .map(|m| {
-                Model::parse(m).ok_or_else(|| {
-                    AppError::Invalid(format!(
-                        "model: {m:?} is not one of per_device, per_user, site, subscription, concurrent"
-                    ))
-                })
-            })
-            .transpose()?,
-        drop_unused: q.drop_unused,
-        drop_stale: q.drop_stale.unwrap_or(false),
-        drop_answered: q.drop_answered.unwrap_or(false),
-    };
+    let asked = what_if_ask(&q)?;
     let (_, r) = crate::cli::licences::what_if(&s.app, &what, &asked, None, &as_of)
         .await
         .map_err(

@@ -46,6 +46,8 @@ pub fn bounded_routes() -> Router<Arc<AppState>> {
         .route("/me", get(me).post(me_answer))
         .route("/exceptions", get(exceptions).post(exception_decide))
         .route("/audit", get(audit_page))
+        .route("/licences", get(licences))
+        .route("/licences/{what}/whatif", get(licence_whatif))
         .route("/people/{login}", get(person))
         .route("/me/link/{token}", get(me_link))
         .route("/static/web.css", get(css))
@@ -1067,6 +1069,119 @@ async fn person(
         Some(&v),
         serde_json::json!({ "r": report, "asks": asks }),
     )
+}
+
+// --- licences -------------------------------------------------------------------
+
+async fn licences(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let v = match need(&s, &headers, "/licences", Permission::ReadLicences).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let book = match crate::cli::licences::load(&s.app, None, &s.app.catalog) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_page(&s, Some(&v), StatusCode::CONFLICT, &format!("{e:#}"));
+        }
+    };
+    let as_of = as_of(&s);
+    let rows = match crate::cli::licences::rows(s.app.store.as_ref(), &book, &as_of).await {
+        Ok(r) => r,
+        Err(e) => return fail(&s, &v, e),
+    };
+    let shown: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let mut j = serde_json::to_value(r).unwrap_or_default();
+            j["compliance_text"] = r.compliance.to_string().into();
+            j["over"] =
+                matches!(r.compliance, winventory_core::licence::Compliance::Over(_)).into();
+            j
+        })
+        .collect();
+    render(
+        &s,
+        StatusCode::OK,
+        "web-licences.html.j2",
+        Some(&v),
+        serde_json::json!({ "rows": shown }),
+    )
+}
+
+async fn licence_whatif(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(what): Path<String>,
+    Query(raw): Query<BTreeMap<String, String>>,
+) -> Response {
+    let path = format!("/licences/{}/whatif", urlencode(&what));
+    let v = match need(&s, &headers, &path, Permission::ReadLicences).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    // A form sends its empty fields too: empty is "unchanged".
+    let field = |k: &str| {
+        raw.get(k)
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+    };
+    let drop_unused = match field("drop_unused").map(|d| d.parse::<u32>()) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(_)) => {
+            return error_page(
+                &s,
+                Some(&v),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "drop_unused: a number of days",
+            );
+        }
+    };
+    let q = crate::http::api::WhatIfQuery {
+        price: field("price"),
+        period: field("period"),
+        model: field("model"),
+        drop_unused,
+        drop_stale: Some(field("drop_stale").is_some_and(|x| x == "true")),
+        drop_answered: Some(field("drop_answered").is_some_and(|x| x == "true")),
+        as_of: None,
+    };
+    let asked = match crate::http::api::what_if_ask(&q) {
+        Ok(a) => a,
+        Err(e) => {
+            return error_page(
+                &s,
+                Some(&v),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &e.to_string(),
+            );
+        }
+    };
+    match crate::cli::licences::what_if(&s.app, &what, &asked, None, &as_of(&s)).await {
+        Ok((_, r)) => render(
+            &s,
+            StatusCode::OK,
+            "web-whatif.html.j2",
+            Some(&v),
+            serde_json::json!({
+                "what": what,
+                "r": r,
+                "asked": {
+                    "price": q.price, "period": q.period, "model": q.model, "drop_unused": q.drop_unused,
+                    "drop_stale": q.drop_stale.unwrap_or(false), "drop_answered": q.drop_answered.unwrap_or(false),
+                },
+            }),
+        ),
+        Err(e) => match e.downcast::<winventory_core::store::StoreError>() {
+            Ok(store) => fail(&s, &v, store),
+            Err(e) => error_page(
+                &s,
+                Some(&v),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{e:#}"),
+            ),
+        },
+    }
 }
 
 // --- my machines --------------------------------------------------------------

@@ -8,7 +8,7 @@ use crate::common::Site;
 use chrono::{Duration, Utc};
 use winventory_core::store::Backend;
 
-fn fleet() -> String {
+pub(crate) fn fleet() -> String {
     let now = Utc::now();
     let at = |h: i64| (now - Duration::hours(h)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let used =
@@ -54,7 +54,7 @@ fn fleet() -> String {
     .join("\n")
 }
 
-fn licence_file() -> String {
+pub(crate) fn licence_file() -> String {
     let end = (Utc::now() + Duration::days(30)).date_naive();
     format!(
         r#"# The site's licences.

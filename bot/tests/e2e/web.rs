@@ -586,3 +586,86 @@ async fn exceptions_are_decided_on_their_page_with_a_reason_and_the_audit_log_an
         "an owner's link opens no one else's page"
     );
 }
+
+#[tokio::test]
+async fn the_licences_page_shows_cost_and_compliance_and_its_what_if_form_simulates() {
+    let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
+    let files = tempfile::tempdir().expect("temp dir");
+    let book = files.path().join("licences.toml");
+    std::fs::write(&book, crate::licences::licence_file()).expect("licence file");
+    let site = SsoSite::new(&issuer, &format!("licences = \"{}\"", book.display())).await;
+    let now = site.app.clock.now();
+    let made = winventory::cli::tokens::create(
+        site.app.store.as_ref(),
+        "c",
+        "collector",
+        "1d",
+        "test",
+        now,
+    )
+    .await
+    .expect("a collector token");
+    let (status, _, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/snapshots",
+            &[("authorization", format!("Bearer {}", made.secret))],
+            Body::from(crate::licences::fleet()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let bob = with_session(&sign_in(&site, &issuer, "bob").await.expect("bob"));
+    let (status, _, page) = site
+        .call(Method::GET, "/licences", &bob, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("matlab-campus") && page.contains("acrobat"),
+        "{page}"
+    );
+    assert!(
+        page.contains("class=\"error\">over by 1<"),
+        "three MATLAB users for two seats: {page}"
+    );
+    let (status, _, sim) = site
+        .call(
+            Method::GET,
+            "/licences/matlab-campus/whatif?price=100&model=&period=&drop_unused=90&drop_stale=true",
+            &bob,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sim}");
+    assert!(
+        sim.contains("name=\"price\" inputmode=\"decimal\" value=\"100\""),
+        "the form keeps what was asked"
+    );
+    let (status, _, bad) = site
+        .call(
+            Method::GET,
+            "/licences/matlab-campus/whatif?price=cheap",
+            &bob,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.contains("price: &quot;cheap&quot; is not an amount")
+            || bad.contains("price: \"cheap\" is not an amount"),
+        "{bad}"
+    );
+    let (status, _, _) = site
+        .call(Method::GET, "/licences/no-such/whatif", &bob, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ann = vec![("cookie", link_cookie(&site, "ann").await)];
+    let (status, _, _) = site
+        .call(Method::GET, "/licences", &ann, Body::empty())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an owner reads no licence report"
+    );
+}
