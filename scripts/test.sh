@@ -117,12 +117,8 @@ else
     banner "cargo fmt --all -- --check"
     cargo fmt --all -- --check
 
-    banner "cargo clippy --workspace --all-targets --locked -- -D warnings"
-    cargo clippy --workspace --all-targets --locked -- -D warnings
-    # The bench subcommands are behind a feature no test build turns on.
-    # Same packages and targets as above, so every dependency keeps its
-    # features and only the winventory crate is checked again (`-p
-    # winventory` alone re-checked dozens of dependencies: 2.5 minutes).
+    # One pass with the bench subcommands' feature on (no code is built
+    # only without it), so every target and the benchmarks are linted once.
     banner "cargo clippy --workspace --all-targets --features winventory/bench --locked -- -D warnings"
     cargo clippy --workspace --all-targets --features winventory/bench --locked -- -D warnings
 fi

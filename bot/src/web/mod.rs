@@ -165,6 +165,28 @@ pub async fn viewer(
     }))
 }
 
+/// Whether the person behind an open stream is still let in: their session
+/// still live (one read), or their personal link still valid (no read).
+pub async fn still_signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+    v: &Viewer,
+) -> Result<bool, crate::http::AppError> {
+    let now = s.app.clock.now();
+    if v.by_link {
+        let token = signin::cookie(headers, link_cookie_name(s));
+        return Ok(match (token, s.engine.signer.as_deref()) {
+            (Some(t), Some(signer)) => signer
+                .verify_personal(&t, now)
+                .is_ok_and(|login| login == v.who.subject),
+            _ => false,
+        });
+    }
+    Ok(signin::session_of(s, headers, now)
+        .await?
+        .is_some_and(|live| live.principal.subject == v.who.subject))
+}
+
 /// Security headers of every page.
 pub fn page_headers(mut r: Response) -> Response {
     let h = r.headers_mut();

@@ -60,19 +60,11 @@ pub fn events_route() -> Router<Arc<AppState>> {
     Router::new().route("/events", get(events))
 }
 
-fn path_of(headers: &HeaderMap, fallback: &str) -> String {
-    headers
-        .get("x-original-uri")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(fallback)
-        .to_string()
-}
-
 /// The viewer, or the response for nobody (sign in first) or a failure.
 async fn need_viewer(s: &AppState, headers: &HeaderMap, path: &str) -> Result<Viewer, Response> {
     match viewer(s, headers).await {
         Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(sign_in_first(s, &path_of(headers, path))),
+        Ok(None) => Err(sign_in_first(s, path)),
         Err(e) => Err(error_page(
             s,
             None,
@@ -1475,12 +1467,13 @@ async fn events(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
                 },
                 _ = check.tick() => {
                     // A revoked or expired session (or link) ends the stream.
-                    match viewer(&state, &headers).await {
-                        Ok(Some(now)) if now.who.subject == v.who.subject => {}
-                        Ok(_) => {
+                    match super::still_signed_in(&state, &headers, &v).await {
+                        Ok(true) => {}
+                        Ok(false) => {
                             yield Ok(Event::default().event("signed-out").data(""));
                             break;
                         }
+                        // The database did not answer: try again next time.
                         Err(_) => {}
                     }
                 }

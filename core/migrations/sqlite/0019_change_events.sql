@@ -41,6 +41,10 @@ BEGIN
             NEW.state, NEW.answer);
 END;
 
+-- A campaign's machines a page at a time, in host order (the campaign
+-- page, its filters and exports).
+CREATE INDEX campaign_machines_host ON campaign_machines (campaign_id, host_key);
+
 -- A campaign's counts at the end of each day (UTC) it was followed: the
 -- burn-down survives restarts, and days before this table existed are
 -- rebuilt from the answers.

@@ -172,14 +172,19 @@ impl Engine {
                 continue;
             }
             let c = self.campaign(&row.id.to_string()).await?;
-            let mine: Vec<CampaignMachine> = self
-                .store
-                .campaign_machines(row.id)
-                .await?
-                .into_iter()
-                .filter(|m| MachineState::of(m) != MachineState::Resolved)
-                .filter(|m| m.recipient == login || groups.contains(&m.recipient))
-                .collect();
+            // By recipient (an index look-up each), not every machine of
+            // the campaign filtered here.
+            let mut mine: Vec<CampaignMachine> = Vec::new();
+            for recipient in std::iter::once(login).chain(groups.iter().map(String::as_str)) {
+                mine.extend(
+                    self.store
+                        .campaign_machines_of(row.id, recipient)
+                        .await?
+                        .into_iter()
+                        .filter(|m| MachineState::of(m) != MachineState::Resolved),
+                );
+            }
+            mine.sort_by(|a, b| a.host_key.cmp(&b.host_key));
             if !mine.is_empty() {
                 out.push((c, mine));
             }

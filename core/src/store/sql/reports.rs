@@ -483,15 +483,30 @@ impl ReportStore for This {
         selection: &MachineSelection,
         window: Window,
     ) -> Result<Vec<MachineRow>> {
-        let mut qb = QueryBuilder::<Db>::new(concat!(machine_select!(), "WHERE m.last_report < "));
+        // A page (a limit) walks the host-key index in order and stops after
+        // it: the unary plus keeps SQLite from searching by report time and
+        // sorting every fresh machine first (0.28 s a page of 200 at 100,000
+        // machines). PostgreSQL reads `+x` as `x`.
+        let report = if selection.limit.is_some() {
+            " +m.last_report"
+        } else {
+            " m.last_report"
+        };
+        let mut qb = QueryBuilder::<Db>::new(concat!(machine_select!(), "WHERE"));
+        qb.push(report);
+        qb.push(" < ");
         qb.push_bind(before_micros(window));
         match selection.freshness {
             Freshness::Fresh => {
-                qb.push(" AND m.last_report >= ");
+                qb.push(" AND");
+                qb.push(report);
+                qb.push(" >= ");
                 qb.push_bind(to_micros(window.since));
             }
             Freshness::Stale => {
-                qb.push(" AND m.last_report < ");
+                qb.push(" AND");
+                qb.push(report);
+                qb.push(" < ");
                 qb.push_bind(to_micros(window.since));
             }
             Freshness::Any => {}
