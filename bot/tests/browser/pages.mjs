@@ -72,7 +72,7 @@ try {
   step(`the chart's bar ${href} leads to ${rows} machines`);
   await page.goto(base + '/machines/SRV-A1');
   await axe(page, 'machine');
-  for (const [name, at] of [['exceptions', '/exceptions?all=1'], ['audit', '/audit'], ['person', '/people/asmith']]) {
+  for (const [name, at] of [['exceptions', '/exceptions?all=1'], ['audit', '/audit'], ['person', '/people/asmith'], ['licences', '/licences'], ['what-if', '/licences/matlab-campus/whatif?price=100&drop_unused=90']]) {
     await page.goto(base + at);
     await axe(page, name);
   }

@@ -13,14 +13,23 @@ use winventory_workflows::answer::AnswerKind;
 use winventory_workflows::token::Claims;
 
 use crate::common::env;
-use crate::web::{CAMPAIGN, web_site_at};
+use crate::web::{CAMPAIGN, web_site_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_people_sign_in_answer_and_watch_a_campaign_page_follow_without_a_reload() {
     let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
     let port = env("WINVENTORY_TEST_BROWSER_PORT");
     let base = format!("http://127.0.0.1:{port}");
-    let site = web_site_at(&issuer, &base).await;
+    // With the site's licences, for the licence pages.
+    let files = tempfile::tempdir().expect("temp dir");
+    let book = files.path().join("licences.toml");
+    std::fs::write(&book, crate::licences::licence_file()).expect("licence file");
+    let site = web_site_with(
+        &issuer,
+        &base,
+        &format!("licences = \"{}\"", book.display()),
+    )
+    .await;
 
     // The links the people got: asmith's "my machines", jdoe's answer for SRV-J1.
     let engine = site.app.engine().await.expect("engine");

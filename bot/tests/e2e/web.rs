@@ -27,7 +27,12 @@ async fn web_site(issuer: &str) -> SsoSite {
 
 /// The same site reached at `base`.
 pub(crate) async fn web_site_at(issuer: &str, base: &str) -> SsoSite {
-    let site = SsoSite::new_at(issuer, "", base).await;
+    web_site_with(issuer, base, "").await
+}
+
+/// The same site with more settings (`extra`, lines of the file).
+pub(crate) async fn web_site_with(issuer: &str, base: &str, extra: &str) -> SsoSite {
+    let site = SsoSite::new_at(issuer, extra, base).await;
     let now = site.app.clock.now();
     site.app
         .store
