@@ -69,6 +69,7 @@ impl AppState {
         let web = crate::web::Web {
             strings: crate::web::Strings::load(&engine.templates)?,
             feed: Arc::new(crate::web::feed::Feed::new()),
+            fleet: tokio::sync::Mutex::new(None),
         };
         Ok(AppState {
             web,

@@ -307,4 +307,17 @@ pub struct Web {
     pub strings: Strings,
     /// The live feed.
     pub feed: Arc<feed::Feed>,
+    /// The fleet page's figures, recounted only after an ingest (or when
+    /// the day changes).
+    pub fleet: tokio::sync::Mutex<Option<FleetFigures>>,
+}
+
+/// The fleet's OS counts as of one inventory revision and day.
+pub struct FleetFigures {
+    /// The store's inventory revision and the day they were counted for.
+    pub key: ((i64, i64), chrono::NaiveDate),
+    /// When the revision was last read.
+    pub checked: std::time::Instant,
+    /// `report os`.
+    pub rows: Arc<Vec<winventory_core::report::OsRow>>,
 }

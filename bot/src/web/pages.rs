@@ -151,13 +151,7 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         Err(r) => return r,
     };
     let as_of = as_of(&s);
-    let rows = match winventory_core::report::os_report(
-        s.engine.store.as_ref(),
-        &s.engine.catalog,
-        &as_of,
-    )
-    .await
-    {
+    let rows = match fleet_rows(&s, &as_of).await {
         Ok(r) => r,
         Err(e) => return fail(&s, &v, e),
     };
@@ -173,7 +167,7 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         (0..24).contains(&i).then_some(i as usize)
     };
     let mut ending: BTreeMap<String, [(i64, Vec<String>); 24]> = BTreeMap::new();
-    for r in &rows {
+    for r in rows.iter() {
         total += r.machines;
         let (key, label) = match &r.product {
             Some(p) => (
@@ -267,6 +261,39 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
             "today": today.to_string(),
         }),
     )
+}
+
+/// The fleet's OS counts: kept until an ingest finishes or the day
+/// changes (the store's revision read at most once a second), not
+/// recounted per view.
+async fn fleet_rows(
+    s: &AppState,
+    as_of: &AsOf,
+) -> Result<Arc<Vec<winventory_core::report::OsRow>>, winventory_core::store::StoreError> {
+    let mut kept = s.web.fleet.lock().await;
+    if let Some(k) = kept.as_ref()
+        && k.key.1 == as_of.date
+        && k.checked.elapsed() < Duration::from_secs(1)
+    {
+        return Ok(k.rows.clone());
+    }
+    let key = (s.engine.store.inventory_revision().await?, as_of.date);
+    if let Some(k) = kept.as_mut()
+        && k.key == key
+    {
+        k.checked = std::time::Instant::now();
+        return Ok(k.rows.clone());
+    }
+    let rows = Arc::new(
+        winventory_core::report::os_report(s.engine.store.as_ref(), &s.engine.catalog, as_of)
+            .await?,
+    );
+    *kept = Some(super::FleetFigures {
+        key,
+        checked: std::time::Instant::now(),
+        rows: rows.clone(),
+    });
+    Ok(rows)
 }
 
 fn urlencode(s: &str) -> String {

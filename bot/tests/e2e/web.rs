@@ -336,6 +336,39 @@ async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refuse
             .any(|a| a.channel == "web" && a.actor == "bob" && a.outcome.starts_with("refused")),
         "{audit:?}"
     );
+
+    // The fleet's figures are kept between views and counted again once an ingest finishes.
+    let now = site.app.clock.now();
+    let made = winventory::cli::tokens::create(
+        site.app.store.as_ref(),
+        "c2",
+        "collector",
+        "1d",
+        "test",
+        now,
+    )
+    .await
+    .expect("a collector token");
+    let at = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let one_more = format!(
+        r#"{{"hostname": "PC-LATE", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}}}}"#
+    );
+    let (status, _, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/snapshots",
+            &[("authorization", format!("Bearer {}", made.secret))],
+            Body::from(one_more),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, _, fleet) = site.call(Method::GET, "/", &alice, Body::empty()).await;
+    assert!(
+        fleet.contains("<strong>6</strong>"),
+        "the new machine is counted after its ingest"
+    );
 }
 
 /// Collect a stream's text until `until` is in it or `wait` passes.

@@ -108,6 +108,9 @@ pub trait LiveStore: Send + Sync {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<super::CampaignMachine>>;
+    /// What changes when an ingest finishes (finished runs, and the last
+    /// one's time): pages that show fleet figures recount only then.
+    async fn inventory_revision(&self) -> Result<(i64, i64)>;
     /// A campaign's kept daily counts, oldest first.
     async fn campaign_days(&self, campaign_id: i64) -> Result<Vec<DayCount>>;
 }

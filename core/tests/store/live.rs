@@ -94,6 +94,13 @@ on_both_backends! {
             [(day("2026-11-02"), 1), (day("2026-11-03"), 1)]
         );
 
+        // An ingest that finishes moves the inventory's revision.
+        let before = store.inventory_revision().await.expect("revision");
+        let run = store.start_run("test", at(5)).await.expect("run");
+        assert_eq!(store.inventory_revision().await.expect("revision"), before, "not until it finishes");
+        store.finish_run(run, "{}", at(6)).await.expect("finish");
+        assert_ne!(store.inventory_revision().await.expect("revision"), before);
+
         let kept = |d: &str, open| DayCount { day: day(d), targets: 3, open, answered: 1, resolved: 3 - 1 - open };
         store.save_campaign_day(1, &kept("2026-11-03", 2)).await.expect("save");
         store.save_campaign_day(1, &kept("2026-11-02", 2)).await.expect("save");

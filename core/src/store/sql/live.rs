@@ -203,6 +203,14 @@ impl LiveStore for This {
         rows.iter().map(Self::campaign_machine).collect()
     }
 
+    async fn inventory_revision(&self) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(finished_at), COALESCE(MAX(finished_at), 0) FROM ingest_runs",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn campaign_days(&self, campaign_id: i64) -> Result<Vec<DayCount>> {
         let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT day, targets, open, answered, resolved FROM campaign_days \
