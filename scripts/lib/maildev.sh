@@ -46,7 +46,7 @@ start_maildev() {
         --web-ip 127.0.0.1 --web "$MAILDEV_WEB_PORT" >"$MAILDEV_LOG" 2>&1 &
     echo $! >"$MAILDEV_PID_FILE"
     local i
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 300; i++)); do
         if curl -fsS "http://127.0.0.1:$MAILDEV_WEB_PORT/api/healthz" >/dev/null 2>&1; then
             echo "maildev ready: SMTP 127.0.0.1:$MAILDEV_SMTP_PORT, API http://127.0.0.1:$MAILDEV_WEB_PORT (pid $(cat "$MAILDEV_PID_FILE"))"
             return 0

@@ -1456,7 +1456,13 @@ async fn events(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         // What the page missed, from the log (then live from the channel).
         if let Some(after) = last_seen {
             match state.engine.store.changes_after(after, 1_000).await {
-                Ok(missed) if missed.len() < 1_000 => {
+                // Missed changes the log no longer holds (pruned) leave a
+                // gap after the id the page saw: it reloads instead (a gap
+                // left by a rolled-back id costs a needless reload, no more).
+                Ok(missed)
+                    if missed.len() < 1_000
+                        && missed.first().is_none_or(|e| e.id == after + 1) =>
+                {
                     for event in missed {
                         let campaign = state.engine.store.campaign(&event.campaign_id.to_string()).await.ok().flatten().map(|c| c.name).unwrap_or_default();
                         let live = Live::Change { event, campaign };

@@ -478,6 +478,35 @@ async fn an_answer_recorded_by_another_process_reaches_an_open_page_within_a_sec
         "{again:?}"
     );
 
+    // Changes pruned from the log since the page's last id: it is told to reload.
+    let far = chrono::Utc::now() + chrono::Duration::days(1);
+    site.app.store.prune_changes(far).await.expect("prune");
+    let (_, _, mine) = site.call(Method::GET, "/me", &asmith, Body::empty()).await;
+    let (status, _, _) = site
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign={CAMPAIGN}&host=SRV-A1&answer=decommission",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut stale = open_stream(&site, &resumed_headers).await;
+    let mut told = String::new();
+    assert!(
+        read_until(
+            &mut stale,
+            &mut told,
+            "event: reload",
+            Duration::from_secs(2)
+        )
+        .await,
+        "a page whose missed changes were pruned reloads: {told:?}"
+    );
+
     // A revoked session ends its stream.
     let sessions = site.app.store.sessions(None).await.expect("sessions");
     let id = sessions
