@@ -440,7 +440,7 @@ fn target_of(path: &str) -> String {
         .collect()
 }
 
-async fn write_audit(s: &AppState, entry: AuditEntry) {
+pub(crate) async fn write_audit(s: &AppState, entry: AuditEntry) {
     if let Err(e) = s.engine.store.audit(&entry).await {
         tracing::error!(error = %e, action = %entry.action, "cannot write the audit log");
     }

@@ -657,25 +657,10 @@ async fn export(
     show: MachinesShown,
     format: &str,
 ) -> Response {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = match s
-            .engine
-            .store
-            .campaign_machines_page(c.row.id, show, after.as_deref(), 10_000)
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return fail(s, v, e),
-        };
-        let done = page.len() < 10_000;
-        after = page.last().map(|m| m.host_key.clone());
-        all.extend(page);
-        if done {
-            break;
-        }
-    }
+    let all = match s.engine.campaign_machines_shown(c.row.id, show).await {
+        Ok(all) => all,
+        Err(e) => return fail(s, v, e),
+    };
     let file = format!("{}-machines", c.row.name);
     match format {
         "json" => (
@@ -763,9 +748,7 @@ async fn audit(
         outcome: outcome.chars().take(500).collect(),
         origin,
     };
-    if let Err(e) = s.engine.store.audit(&entry).await {
-        tracing::error!(error = %e, "cannot write the audit log");
-    }
+    crate::http::api::write_audit(s, entry).await;
 }
 
 fn csrf_ok(v: &Viewer, given: Option<&str>) -> bool {

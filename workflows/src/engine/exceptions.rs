@@ -49,27 +49,11 @@ impl Engine {
         };
         let mut out = Vec::new();
         for row in rows {
-            // Only the machines with an exception, a page at a time (not
-            // every machine of a campaign of 85,000).
-            let mut machines = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let page = self
-                    .store
-                    .campaign_machines_page(
-                        row.id,
-                        winventory_core::store::MachinesShown::Exceptions,
-                        after.as_deref(),
-                        10_000,
-                    )
-                    .await?;
-                let done = page.len() < 10_000;
-                after = page.last().map(|m| m.host_key.clone());
-                machines.extend(page);
-                if done {
-                    break;
-                }
-            }
+            // Only the machines with an exception (not every machine of a
+            // campaign of 85,000).
+            let machines = self
+                .campaign_machines_shown(row.id, winventory_core::store::MachinesShown::Exceptions)
+                .await?;
             for m in machines {
                 let Some(state) = m.exception_state.clone() else {
                     continue;

@@ -95,6 +95,30 @@ impl Engine {
         Ok(f)
     }
 
+    /// Every machine of a campaign that `shown` selects, by host, read a
+    /// page of 10,000 at a time (an export, the exception register).
+    pub async fn campaign_machines_shown(
+        &self,
+        campaign_id: i64,
+        shown: winventory_core::store::MachinesShown,
+    ) -> Result<Vec<winventory_core::store::CampaignMachine>, EngineError> {
+        const PAGE: i64 = 10_000;
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .campaign_machines_page(campaign_id, shown, after.as_deref(), PAGE)
+                .await?;
+            let done = (page.len() as i64) < PAGE;
+            after = page.last().map(|m| m.host_key.clone());
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Keep today's counts (UTC day) of a campaign, so its burn-down
     /// survives restarts.
     pub async fn keep_day(&self, f: &Figures, now: DateTime<Utc>) -> Result<(), EngineError> {
