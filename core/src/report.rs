@@ -97,9 +97,24 @@ pub async fn known_as_of(store: &dyn Store, as_of: &AsOf) -> Result<Known, AsOfE
 /// `report os`: fresh machines per OS cycle, sorted by product then cycle,
 /// the unmatched ones last.
 pub async fn os_report(store: &dyn Store, catalog: &Catalog, as_of: &AsOf) -> Result<Vec<OsRow>> {
+    os_report_in(store, catalog, as_of, None).await
+}
+
+/// [`os_report`] of the machines whose responsible or main user is in a
+/// directory group (every machine without one).
+pub async fn os_report_in(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+    group: Option<&str>,
+) -> Result<Vec<OsRow>> {
     let mut unmatched = 0;
     let mut rows = Vec::new();
-    for (m, n) in store.os_counts(as_of.window()).await? {
+    let counts = match group {
+        Some(g) => store.os_counts_in_group(as_of.window(), g).await?,
+        None => store.os_counts(as_of.window()).await?,
+    };
+    for (m, n) in counts {
         match m {
             None => unmatched += n,
             Some(c) => {
@@ -212,9 +227,22 @@ pub async fn software_report(
     catalog: &Catalog,
     as_of: &AsOf,
 ) -> Result<Vec<CycleRow>> {
-    let mut rows: Vec<CycleRow> = store
-        .software_counts(as_of.window())
-        .await?
+    software_report_in(store, catalog, as_of, None).await
+}
+
+/// [`software_report`] of the machines whose responsible or main user is
+/// in a directory group (every machine without one).
+pub async fn software_report_in(
+    store: &dyn Store,
+    catalog: &Catalog,
+    as_of: &AsOf,
+    group: Option<&str>,
+) -> Result<Vec<CycleRow>> {
+    let counts = match group {
+        Some(g) => store.software_counts_in_group(as_of.window(), g).await?,
+        None => store.software_counts(as_of.window()).await?,
+    };
+    let mut rows: Vec<CycleRow> = counts
         .into_iter()
         .map(|(c, n)| cycle_row(catalog, "software", c, n))
         .collect();

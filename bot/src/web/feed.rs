@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 use winventory_core::store::{CampaignState, ChangeEvent};
-use winventory_workflows::engine::{Engine, Figures};
+use winventory_workflows::engine::{Engine, Figures, GroupProgress};
 
 use crate::clock::Clock;
 
@@ -29,6 +29,9 @@ pub const HOLE_TTL: Duration = Duration::from_secs(10);
 const BATCH: i64 = 2_000;
 /// Changes kept in the log (a page away longer reloads).
 pub const KEEP_CHANGES: chrono::TimeDelta = chrono::TimeDelta::days(2);
+/// How long a campaign's progress per group is kept when no change
+/// touched it (directory groups change without a change in the log).
+const GROUPS_KEPT: Duration = Duration::from_secs(300);
 /// Updates a slow stream may fall behind before it is told to reload.
 const CHANNEL: usize = 4_096;
 
@@ -61,10 +64,22 @@ impl Live {
     }
 }
 
+/// A campaign's progress per group as last counted.
+#[derive(Clone)]
+struct KeptGroups {
+    counted: i64,
+    at: Instant,
+    progress: Arc<Vec<GroupProgress>>,
+}
+
 /// The feed of one process.
 pub struct Feed {
     tx: broadcast::Sender<Arc<Live>>,
     figures: std::sync::RwLock<HashMap<i64, Arc<Figures>>>,
+    /// Per campaign: how many changes read touched it (a generation).
+    touched: std::sync::RwLock<HashMap<i64, i64>>,
+    /// Per campaign: progress per group, the last change it counted, when.
+    groups: std::sync::RwLock<HashMap<i64, KeptGroups>>,
     names: std::sync::RwLock<HashMap<i64, String>>,
     last: AtomicI64,
 }
@@ -81,6 +96,8 @@ impl Feed {
         Self {
             tx: broadcast::channel(CHANNEL).0,
             figures: std::sync::RwLock::default(),
+            touched: std::sync::RwLock::default(),
+            groups: std::sync::RwLock::default(),
             names: std::sync::RwLock::default(),
             last: AtomicI64::new(0),
         }
@@ -113,8 +130,10 @@ impl Feed {
             .read()
             .ok()
             .and_then(|m| m.get(&c.row.id).cloned());
-        // A state change (pause, close) moves no machine: compare it too.
-        if let Some(f) = kept.filter(|f| f.state == c.row.state.as_str()) {
+        // A state change (pause, close) moves no machine: compare it too,
+        // and the day (days left).
+        if let Some(f) = kept.filter(|f| f.state == c.row.state.as_str() && f.today == c.today(now))
+        {
             return Ok(f);
         }
         let f = Arc::new(engine.figures(c, now).await?);
@@ -122,6 +141,46 @@ impl Feed {
             m.insert(c.row.id, f.clone());
         }
         Ok(f)
+    }
+
+    /// A campaign's progress per group: kept until a change touches the
+    /// campaign (or [`GROUPS_KEPT`] passes), then counted again once.
+    pub async fn group_progress(
+        &self,
+        engine: &Engine,
+        c: &winventory_workflows::engine::Campaign,
+    ) -> Result<Arc<Vec<GroupProgress>>, winventory_workflows::engine::EngineError> {
+        let touched = self
+            .touched
+            .read()
+            .ok()
+            .and_then(|m| m.get(&c.row.id).copied())
+            .unwrap_or(0);
+        let kept = self
+            .groups
+            .read()
+            .ok()
+            .and_then(|m| m.get(&c.row.id).cloned());
+        if let Some(k) = kept
+            && k.counted >= touched
+            && k.at.elapsed() < GROUPS_KEPT
+        {
+            return Ok(k.progress);
+        }
+        // The generation before counting: a change read meanwhile counts again.
+        let counted = touched;
+        let progress = Arc::new(engine.group_progress(c).await?);
+        if let Ok(mut m) = self.groups.write() {
+            m.insert(
+                c.row.id,
+                KeptGroups {
+                    counted,
+                    at: Instant::now(),
+                    progress: progress.clone(),
+                },
+            );
+        }
+        Ok(progress)
     }
 
     async fn campaign_name(&self, engine: &Engine, id: i64) -> Option<String> {
@@ -183,6 +242,9 @@ impl Feed {
         for event in events {
             touched.insert(event.campaign_id);
             last_id = last_id.max(event.id);
+            if let Ok(mut m) = self.touched.write() {
+                *m.entry(event.campaign_id).or_default() += 1;
+            }
             let campaign = self
                 .campaign_name(engine, event.campaign_id)
                 .await
@@ -203,7 +265,7 @@ impl Feed {
                 }
             };
             if c.row.state != CampaignState::Draft
-                && let Err(e) = engine.keep_day(&f, now).await
+                && let Err(e) = engine.keep_day(&c, &f, now).await
             {
                 tracing::warn!(campaign = %c.row.name, error = %e, "daily count not kept");
             }
@@ -226,7 +288,7 @@ impl Feed {
             for row in rows.iter().filter(|r| r.state == CampaignState::Running) {
                 if let Ok(c) = engine.campaign(&row.id.to_string()).await
                     && let Ok(f) = self.figures(engine, &c, now).await
-                    && let Err(e) = engine.keep_day(&f, now).await
+                    && let Err(e) = engine.keep_day(&c, &f, now).await
                 {
                     tracing::warn!(campaign = %row.name, error = %e, "daily count not kept");
                 }

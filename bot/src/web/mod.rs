@@ -312,12 +312,28 @@ pub struct Web {
     pub fleet: tokio::sync::Mutex<Option<FleetFigures>>,
 }
 
-/// The fleet's OS counts as of one inventory revision and day.
+/// The fleet's counts as of one inventory revision and day, per view
+/// (operating systems or software) and directory group.
 pub struct FleetFigures {
     /// The store's inventory revision and the day they were counted for.
     pub key: ((i64, i64), chrono::NaiveDate),
     /// When the revision was last read.
     pub checked: std::time::Instant,
-    /// `report os`.
-    pub rows: Arc<Vec<winventory_core::report::OsRow>>,
+    /// Counts per (software?, group): kept until the key changes.
+    pub rows: std::collections::HashMap<(bool, Option<String>), Arc<Vec<FleetRow>>>,
+    /// The directory's groups (for the group filter), when read.
+    pub groups: Option<(std::time::Instant, Arc<Vec<String>>)>,
+}
+
+/// One cycle's machines on the fleet page (an OS or a software release).
+#[derive(Debug, Clone)]
+pub struct FleetRow {
+    /// Catalog product, `None` for unmatched operating systems.
+    pub product: Option<String>,
+    /// Its cycle.
+    pub cycle: Option<String>,
+    /// End of life.
+    pub eol: Option<winventory_core::domain::Lifecycle>,
+    /// Machines (or, for software, installs).
+    pub machines: i64,
 }

@@ -3,7 +3,7 @@
 //! CLI and the API, and renders its template. Changes are form POSTs with
 //! the page's CSRF token, audited on channel `web`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,22 @@ use crate::http::{AppError, AppState};
 
 /// Machines a page lists at most.
 pub const PAGE_ROWS: i64 = 200;
+
+/// Page `page` (from 1, kept within the pages there are) of `len` rows,
+/// `per` a page: the page, how many pages, and the rows it shows.
+fn page_of(len: usize, page: usize, per: usize) -> (usize, usize, std::ops::Range<usize>) {
+    let per = per.max(1);
+    let pages = len.div_ceil(per).max(1);
+    let page = page.clamp(1, pages);
+    let first = (page - 1) * per;
+    (page, pages, first.min(len)..(first + per).min(len))
+}
+
+/// Exceptions the register shows a page.
+const EXCEPTIONS_SHOWN: usize = 100;
+
+/// Groups a campaign page lists (those with the most machines open).
+const GROUPS_SHOWN: usize = 50;
 
 /// How often an open stream checks that its session still holds.
 const SESSION_CHECK: Duration = Duration::from_secs(5);
@@ -145,18 +161,64 @@ fn lifecycle_state(eol: Option<Lifecycle>, today: NaiveDate) -> &'static str {
     }
 }
 
-async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+#[derive(Debug, Deserialize, Default)]
+struct FleetQuery {
+    /// `software` for software releases, else operating systems.
+    view: Option<String>,
+    /// Only machines whose responsible or main user is in this group.
+    group: Option<String>,
+}
+
+/// Groups offered in the fleet page's group list at most (any other can
+/// be typed).
+const GROUPS_LISTED: usize = 1_000;
+
+async fn fleet(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<FleetQuery>,
+) -> Response {
     let v = match need(&s, &headers, "/", Permission::ReadFleet).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let software = match q.view.as_deref().unwrap_or("") {
+        "" | "os" => false,
+        "software" => true,
+        other => {
+            return error_page(
+                &s,
+                Some(&v),
+                StatusCode::BAD_REQUEST,
+                &format!("view={other:?}: one of os, software"),
+            );
+        }
+    };
+    let group = q
+        .group
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string);
     let as_of = as_of(&s);
-    let rows = match fleet_rows(&s, &as_of).await {
+    let (rows, groups) = match fleet_rows(&s, &as_of, software, group.as_deref()).await {
         Ok(r) => r,
         Err(e) => return fail(&s, &v, e),
     };
     let today = as_of.date;
-    // Families (products) by lifecycle state.
+    // The machines behind a cycle or product, in this view and group.
+    let link = |what: &str, ended: bool| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.append_pair(if software { "software" } else { "os" }, what);
+        if let Some(g) = &group {
+            ser.append_pair("group", g);
+        }
+        if ended {
+            ser.append_pair("ended", "1");
+        }
+        format!("/machines?{}", ser.finish())
+    };
+    // Products by lifecycle state.
     let mut families: BTreeMap<String, (String, [i64; 4])> = BTreeMap::new();
     let mut total = 0;
     // Months ahead: product -> month index -> (machines, cycles).
@@ -217,11 +279,11 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         let mut cells = Vec::new();
         for (k, (product, slots)) in ending.iter().enumerate() {
             let (n, cycles) = &slots[i];
-            let os = match cycles.as_slice() {
+            let what = match cycles.as_slice() {
                 [one] => format!("{product}:{one}"),
                 _ => product.clone(),
             };
-            let link = format!("/machines?os={}", urlencode(&os));
+            let link = link(&what, false);
             segments.push((k, *n, link.clone()));
             cells.push(serde_json::json!({"machines": n, "link": link}));
         }
@@ -233,7 +295,11 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     }
     let t = s.web.strings.of(v.lang);
     let title = t
-        .get_attr("fleet_chart_title")
+        .get_attr(if software {
+            "fleet_chart_title_software"
+        } else {
+            "fleet_chart_title"
+        })
         .ok()
         .and_then(|x| x.as_str().map(str::to_string))
         .unwrap_or_default();
@@ -244,9 +310,19 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
             serde_json::json!({
                 "product": p, "label": label, "ended": n[0], "ending": n[1],
                 "supported": n[2], "unknown": n[3], "total": n.iter().sum::<i64>(),
+                "link": (!p.is_empty()).then(|| link(p, false)),
+                "ended_link": (!p.is_empty() && n[0] > 0).then(|| link(p, true)),
             })
         })
         .collect();
+    let here = |view: &str| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("view", view);
+        if let Some(g) = &group {
+            ser.append_pair("group", g);
+        }
+        format!("/?{}", ser.finish())
+    };
     render(
         &s,
         StatusCode::OK,
@@ -254,6 +330,12 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
         Some(&v),
         serde_json::json!({
             "total": total,
+            "software": software,
+            "view": if software { "software" } else { "os" },
+            "group": group,
+            "groups": &groups[..groups.len().min(GROUPS_LISTED)],
+            "os_link": here("os"),
+            "software_link": here("software"),
             "families": fam,
             "chart": chart,
             "series": series,
@@ -263,37 +345,92 @@ async fn fleet(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     )
 }
 
-/// The fleet's OS counts: kept until an ingest finishes or the day
-/// changes (the store's revision read at most once a second), not
-/// recounted per view.
+/// The fleet's counts for a view and group, and the directory's groups:
+/// kept until an ingest finishes or the day changes (the store's revision
+/// read at most once a second), not recounted per view.
 async fn fleet_rows(
     s: &AppState,
     as_of: &AsOf,
-) -> Result<Arc<Vec<winventory_core::report::OsRow>>, winventory_core::store::StoreError> {
+    software: bool,
+    group: Option<&str>,
+) -> Result<(Arc<Vec<super::FleetRow>>, Arc<Vec<String>>), winventory_core::store::StoreError> {
+    /// Views kept at once (a site with thousands of groups does not keep
+    /// them all).
+    const KEPT_VIEWS: usize = 64;
+    /// How long the group list is kept (the directory changes apart from
+    /// ingests).
+    const GROUPS_KEPT: Duration = Duration::from_secs(60);
     let mut kept = s.web.fleet.lock().await;
-    if let Some(k) = kept.as_ref()
-        && k.key.1 == as_of.date
-        && k.checked.elapsed() < Duration::from_secs(1)
-    {
-        return Ok(k.rows.clone());
+    let fresh = kept
+        .as_ref()
+        .is_some_and(|k| k.key.1 == as_of.date && k.checked.elapsed() < Duration::from_secs(1));
+    if !fresh {
+        let key = (s.engine.store.inventory_revision().await?, as_of.date);
+        match kept.as_mut() {
+            Some(k) if k.key == key => k.checked = std::time::Instant::now(),
+            _ => {
+                *kept = Some(super::FleetFigures {
+                    key,
+                    checked: std::time::Instant::now(),
+                    rows: HashMap::new(),
+                    groups: None,
+                })
+            }
+        }
     }
-    let key = (s.engine.store.inventory_revision().await?, as_of.date);
-    if let Some(k) = kept.as_mut()
-        && k.key == key
-    {
-        k.checked = std::time::Instant::now();
-        return Ok(k.rows.clone());
-    }
-    let rows = Arc::new(
-        winventory_core::report::os_report(s.engine.store.as_ref(), &s.engine.catalog, as_of)
-            .await?,
-    );
-    *kept = Some(super::FleetFigures {
-        key,
+    // Set above; the default only satisfies the type.
+    let k = kept.get_or_insert_with(|| super::FleetFigures {
+        key: ((0, 0), as_of.date),
         checked: std::time::Instant::now(),
-        rows: rows.clone(),
+        rows: HashMap::new(),
+        groups: None,
     });
-    Ok(rows)
+    let view = (software, group.map(str::to_string));
+    let rows = match k.rows.get(&view) {
+        Some(r) => r.clone(),
+        None => {
+            let store = s.engine.store.as_ref();
+            let catalog = &s.engine.catalog;
+            let rows: Vec<super::FleetRow> = if software {
+                winventory_core::report::software_report_in(store, catalog, as_of, group)
+                    .await?
+                    .into_iter()
+                    .map(|r| super::FleetRow {
+                        product: Some(r.product),
+                        cycle: Some(r.cycle),
+                        eol: r.eol,
+                        machines: r.machines,
+                    })
+                    .collect()
+            } else {
+                winventory_core::report::os_report_in(store, catalog, as_of, group)
+                    .await?
+                    .into_iter()
+                    .map(|r| super::FleetRow {
+                        product: r.product,
+                        cycle: r.cycle,
+                        eol: r.eol,
+                        machines: r.machines,
+                    })
+                    .collect()
+            };
+            if k.rows.len() >= KEPT_VIEWS {
+                k.rows.clear();
+            }
+            let rows = Arc::new(rows);
+            k.rows.insert(view, rows.clone());
+            rows
+        }
+    };
+    let groups = match &k.groups {
+        Some((at, g)) if at.elapsed() < GROUPS_KEPT => g.clone(),
+        _ => {
+            let g = Arc::new(s.engine.store.group_names().await?);
+            k.groups = Some((std::time::Instant::now(), g.clone()));
+            g
+        }
+    };
+    Ok((rows, groups))
 }
 
 fn urlencode(s: &str) -> String {
@@ -552,7 +689,6 @@ async fn campaign(
         Err(r) => return r,
     };
     let now = s.app.clock.now();
-    let today = now.date_naive();
     let c = match s.engine.campaign(&name).await {
         Ok(c) => c,
         Err(winventory_workflows::engine::EngineError::NoCampaign(_)) => {
@@ -565,6 +701,7 @@ async fn campaign(
         }
         Err(e) => return fail(&s, &v, e),
     };
+    let today = c.today(now);
     let show = match shown(q.show.as_deref(), today) {
         Ok(x) => x,
         Err(e) => return error_page(&s, Some(&v), StatusCode::BAD_REQUEST, &e),
@@ -581,6 +718,11 @@ async fn campaign(
         Ok(b) => b,
         Err(e) => return fail(&s, &v, e),
     };
+    let groups = match s.web.feed.group_progress(&s.engine, &c).await {
+        Ok(g) => g,
+        Err(e) => return fail(&s, &v, e),
+    };
+    let groups_shown = GROUPS_SHOWN.min(groups.len());
     let rows = match s
         .engine
         .store
@@ -638,6 +780,9 @@ async fn campaign(
             "figures": &*figures,
             "chart": chart,
             "days": recent,
+            "time_zone": c.schedule.time_zone.name(),
+            "groups": &groups[..groups_shown],
+            "groups_more": groups.len() - groups_shown,
             "forecast": burndown.forecast,
             "forecast_text": forecast_words(&burndown.forecast, &t),
             "machines": rows,
@@ -859,6 +1004,7 @@ async fn campaign_action(
 struct ExceptionsQuery {
     all: Option<String>,
     done: Option<String>,
+    page: Option<usize>,
 }
 
 async fn exceptions(
@@ -871,9 +1017,22 @@ async fn exceptions(
         Err(r) => return r,
     };
     let pending_only = q.all.as_deref() != Some("1");
-    let rows = match s.engine.exceptions(None, pending_only).await {
+    let all = match s.engine.exceptions(None, pending_only).await {
         Ok(r) => r,
         Err(e) => return fail(&s, &v, e),
+    };
+    // Pages of EXCEPTIONS_SHOWN (each row is a form): the register itself
+    // is read by index, only the exception answers.
+    let (page, pages, shown) = page_of(all.len(), q.page.unwrap_or(1), EXCEPTIONS_SHOWN);
+    let first = shown.start;
+    let rows = &all[shown];
+    let page_link = |n: usize| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        if !pending_only {
+            ser.append_pair("all", "1");
+        }
+        ser.append_pair("page", &n.to_string());
+        format!("/exceptions?{}", ser.finish())
     };
     render(
         &s,
@@ -882,6 +1041,11 @@ async fn exceptions(
         Some(&v),
         serde_json::json!({
             "rows": rows,
+            "total": all.len(),
+            "from": first + 1,
+            "to": first + rows.len(),
+            "previous": (page > 1).then(|| page_link(page - 1)),
+            "next": (page < pages).then(|| page_link(page + 1)),
             "pending_only": pending_only,
             "may_decide": v.may(Permission::DecideExceptions),
             "done": q.done,
@@ -1012,21 +1176,62 @@ async fn exception_decide(
     }
 }
 
-async fn audit_page(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+#[derive(Debug, Deserialize, Default)]
+struct AuditQuery {
+    before: Option<i64>,
+    actor: Option<String>,
+    target: Option<String>,
+}
+
+async fn audit_page(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
     let v = match need(&s, &headers, "/audit", Permission::ReadFleet).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match s.engine.store.audit_log(500).await {
-        Ok(rows) => render(
-            &s,
-            StatusCode::OK,
-            "web-audit.html.j2",
-            Some(&v),
-            serde_json::json!({ "rows": rows }),
-        ),
-        Err(e) => fail(&s, &v, e),
-    }
+    let text = |x: &Option<String>| {
+        x.as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+    };
+    let filter = winventory_core::store::AuditFilter {
+        before: q.before,
+        actor: text(&q.actor),
+        target: text(&q.target),
+    };
+    let rows = match s.engine.store.audit_page(&filter, PAGE_ROWS + 1).await {
+        Ok(r) => r,
+        Err(e) => return fail(&s, &v, e),
+    };
+    let more = rows.len() as i64 > PAGE_ROWS;
+    let rows: Vec<_> = rows.into_iter().take(PAGE_ROWS as usize).collect();
+    let next = more.then(|| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, x) in [("actor", &filter.actor), ("target", &filter.target)] {
+            if let Some(x) = x {
+                ser.append_pair(k, x);
+            }
+        }
+        ser.append_pair("before", &rows.last().map_or(0, |(id, _)| *id).to_string());
+        format!("/audit?{}", ser.finish())
+    });
+    let rows: Vec<_> = rows.into_iter().map(|(_, e)| e).collect();
+    render(
+        &s,
+        StatusCode::OK,
+        "web-audit.html.j2",
+        Some(&v),
+        serde_json::json!({
+            "rows": rows,
+            "next": next,
+            "filter": {"actor": filter.actor, "target": filter.target},
+            "first_page": filter.before.is_none(),
+        }),
+    )
 }
 
 async fn person(
@@ -1504,4 +1709,19 @@ async fn events(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         axum::http::HeaderValue::from_static("no"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_of;
+
+    #[test]
+    fn a_page_number_past_the_end_or_zero_shows_the_last_or_the_first_page() {
+        assert_eq!(page_of(250, 1, 100), (1, 3, 0..100));
+        assert_eq!(page_of(250, 3, 100), (3, 3, 200..250));
+        assert_eq!(page_of(250, 9, 100), (3, 3, 200..250));
+        assert_eq!(page_of(250, 0, 100), (1, 3, 0..100));
+        assert_eq!(page_of(0, 2, 100), (1, 1, 0..0));
+        assert_eq!(page_of(100, 2, 100), (1, 1, 0..100));
+    }
 }

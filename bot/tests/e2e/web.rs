@@ -140,7 +140,7 @@ async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refuse
         "five machines reporting"
     );
     assert!(
-        fleet.contains("<svg") && fleet.contains("/machines?os=windows-server"),
+        fleet.contains("<svg") && fleet.contains("machines?os=windows-server"),
         "a chart linking to machines"
     );
     let (status, _, listed) = site
@@ -734,5 +734,169 @@ async fn the_licences_page_shows_cost_and_compliance_and_its_what_if_form_simula
         status,
         StatusCode::FORBIDDEN,
         "an owner reads no licence report"
+    );
+}
+
+#[tokio::test]
+async fn the_fleet_is_shown_per_group_and_for_software_a_campaign_per_group_and_the_audit_log_a_page_at_a_time()
+ {
+    let issuer = env("WINVENTORY_TEST_OIDC_ISSUER");
+    let site = web_site(&issuer).await;
+    let now = site.app.clock.now();
+    site.app
+        .store
+        .import_users(
+            &[user("asmith", &["physics"]), user("jdoe", &["chemistry"])],
+            now,
+        )
+        .await
+        .expect("groups");
+    // One more machine, jdoe's, with Python 3.11 (ends within 24 months) and 3.8 (ended).
+    let made = winventory::cli::tokens::create(
+        site.app.store.as_ref(),
+        "c2",
+        "collector",
+        "1d",
+        "test",
+        now,
+    )
+    .await
+    .expect("a collector token");
+    let at = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let python = |v: &str| {
+        format!(
+            r#"{{"name": "Python {v} (64-bit)", "version": "{v}", "publisher": "Python Software Foundation"}}"#
+        )
+    };
+    let snapshot = format!(
+        r#"{{"hostname": "PC-SOFT", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}}, "main_user": "jdoe", "software": [{}, {}]}}"#,
+        python("3.11.9"),
+        python("3.8.10")
+    );
+    let (status, _, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/snapshots",
+            &[("authorization", format!("Bearer {}", made.secret))],
+            Body::from(snapshot),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let alice = with_session(&sign_in(&site, &issuer, "alice").await.expect("alice"));
+    let get = |path: &'static str| {
+        let (site, alice) = (&site, &alice);
+        async move {
+            let (status, _, page) = site.call(Method::GET, path, alice, Body::empty()).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {page}");
+            page
+        }
+    };
+
+    // The fleet in a group: asmith's machines (two servers, a PC) or jdoe's.
+    let physics = get("/?group=physics").await;
+    assert!(physics.contains("<strong>3</strong>"), "{physics}");
+    assert!(
+        physics.contains("machines?os=windows-server&amp;group=physics"),
+        "rows lead to the group's machines: {physics}"
+    );
+    assert!(
+        physics.contains("<option value=\"chemistry\">"),
+        "the groups are offered"
+    );
+    let chemistry = get("/?group=chemistry").await;
+    assert!(chemistry.contains("<strong>2</strong>"), "{chemistry}");
+
+    // Software the same way: its table, its chart, to the machines behind a bar.
+    let software = get("/?view=software").await;
+    assert!(software.contains("Python"), "{software}");
+    assert!(
+        software.contains("/machines?software=python%3A3.11"),
+        "a bar of the months ahead leads to its machines: {software}"
+    );
+    assert!(
+        software.contains("machines?software=python&amp;ended=1"),
+        "the ended installs lead to their machines: {software}"
+    );
+    let none = get("/?view=software&group=physics").await;
+    assert!(!none.contains("Python"), "asmith has no Python: {none}");
+    let listed = get("/machines?software=python%3A3.11&group=chemistry").await;
+    assert!(
+        listed.contains("PC-SOFT") && !listed.contains("SRV-J1"),
+        "{listed}"
+    );
+    let (status, _, page) = site
+        .call(Method::GET, "/?view=apps", &alice, Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("one of os, software"), "{page}");
+
+    // The campaign per group: physics has SRV-A1 and SRV-A2, chemistry SRV-J1.
+    let page = get("/campaigns/retire-2012r2").await;
+    let groups = page
+        .split("id=\"pg\"")
+        .nth(1)
+        .and_then(|r| r.split("</section>").next())
+        .expect("the per-group section");
+    let row = |g: &str| {
+        groups
+            .split(&format!(">{g}</a></th>"))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .map(|r| {
+                r.split("<td class=\"num\">")
+                    .skip(1)
+                    .map(|c| c.split('<').next().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(row("physics"), ["2", "2", "0", "0", "0%"], "{groups}");
+    assert_eq!(row("chemistry"), ["1", "1", "0", "0", "0%"], "{groups}");
+    assert!(
+        page.contains("UTC"),
+        "the burn-down's days are named in their zone"
+    );
+
+    // The audit log a page at a time, newest first, and filtered.
+    for i in 0..250 {
+        site.app
+            .store
+            .audit(&winventory_core::store::AuditEntry {
+                at: now,
+                channel: "cli".into(),
+                actor: if i % 2 == 0 { "carol" } else { "dave" }.into(),
+                role: "operator".into(),
+                action: "campaign remind".into(),
+                target: format!("line-{i:03}"),
+                command: "campaign remind".into(),
+                outcome: "done: ok".into(),
+                origin: "test".into(),
+            })
+            .await
+            .expect("audit");
+    }
+    let first = get("/audit").await;
+    assert!(
+        first.contains("line-249") && !first.contains("line-049"),
+        "the newest 200"
+    );
+    let next = first
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a link to older lines")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let (status, _, older) = site.call(Method::GET, &next, &alice, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        older.contains("line-049") && !older.contains("line-249"),
+        "{older}"
+    );
+    let carol = get("/audit?actor=carol").await;
+    assert!(
+        carol.contains("line-248") && !carol.contains("line-247"),
+        "only carol's lines"
     );
 }

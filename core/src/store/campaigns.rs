@@ -364,5 +364,26 @@ pub trait CampaignStore: Send + Sync {
     /// commands).
     async fn audit(&self, e: &AuditEntry) -> Result<()>;
     /// The audit log, newest first, at most `limit` lines.
-    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>>;
+    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .audit_page(&AuditFilter::default(), limit)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
+    }
+    /// A page of the audit log the filter selects, newest first, at most
+    /// `limit` lines, each with its id (the next page is `before` the last).
+    async fn audit_page(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<(i64, AuditEntry)>>;
+}
+
+/// Which lines of the audit log a page shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Lines with an id below this one (the page after one ending there).
+    pub before: Option<i64>,
+    /// Only this actor's lines.
+    pub actor: Option<String>,
+    /// Only lines about this target (a campaign, a host).
+    pub target: Option<String>,
 }

@@ -39,6 +39,8 @@ pub trait DirectoryStore: Send + Sync {
     async fn groups_of(&self, login: &str) -> Result<Vec<String>>;
     /// Members (logins) of these groups.
     async fn group_members(&self, groups: &[String]) -> Result<Vec<(String, String)>>;
+    /// Every group that has members, by name.
+    async fn group_names(&self) -> Result<Vec<String>>;
     /// Every group membership: login -> groups.
     async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>>;
     /// Set an owner fact directly (campaign answers, admins).

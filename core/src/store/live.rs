@@ -61,6 +61,17 @@ pub struct DayCount {
     pub resolved: i64,
 }
 
+/// A campaign's machines in one directory group and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupStateCount {
+    /// The directory group.
+    pub group: String,
+    /// `open`, `answered` or `resolved`.
+    pub state: String,
+    /// Machines.
+    pub machines: i64,
+}
+
 /// Which of a campaign's machines a page lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MachinesShown {
@@ -93,11 +104,17 @@ pub trait LiveStore: Send + Sync {
     async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64>;
     /// A campaign's machines counted by state and latest answer.
     async fn campaign_counts(&self, campaign_id: i64) -> Result<Vec<StateCount>>;
-    /// For each day (UTC), how many of a campaign's machines that are not
-    /// open now left `open` that day: at their first answer, or their
-    /// resolution if that came first. What the burn-down is rebuilt from
-    /// for days no count was kept.
-    async fn campaign_closing_days(&self, campaign_id: i64) -> Result<Vec<(NaiveDate, i64)>>;
+    /// How many of a campaign's machines left `open` (positive) or went
+    /// back to it (negative) in each quarter of an hour, by the quarter's
+    /// start, oldest first: what the burn-down is rebuilt from for days no
+    /// count was kept, cut into days in the campaign's time zone (every
+    /// zone's offset is a multiple of 15 minutes).
+    async fn campaign_closure_changes(&self, campaign_id: i64)
+    -> Result<Vec<(DateTime<Utc>, i64)>>;
+    /// Machines of a campaign by the directory groups of their responsible
+    /// or main user, and state (a machine counts once in each of its
+    /// owners' groups).
+    async fn campaign_group_counts(&self, campaign_id: i64) -> Result<Vec<GroupStateCount>>;
     /// Keep a campaign's counts for a day (replacing that day's).
     async fn save_campaign_day(&self, campaign_id: i64, count: &DayCount) -> Result<()>;
     /// One page of a campaign's machines by host key, after `after`.

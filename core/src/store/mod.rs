@@ -41,8 +41,8 @@ use sqlx::ConnectOptions as _;
 
 pub use access::{AccessStore, ApiToken, NewApiToken, NewSession, Session, SignInAttempt};
 pub use campaigns::{
-    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, MachineChange, NewTarget,
+    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, AuditFilter, CampaignMachine, CampaignRow,
+    CampaignState, CampaignStore, ExceptionDecision, MachineChange, NewTarget,
 };
 pub use catalog::CatalogStore;
 pub use chat::{ChatStore, ListedMessage, MessageRef, PostedMessage};
@@ -52,7 +52,7 @@ pub use inventory::{
     CachedNetDb, DirectoryPerson, InstallRow, InventoryStore, KeyDigest, MachineIndexEntry,
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, SoftwareWrite, TitleRow,
 };
-pub use live::{ChangeEvent, DayCount, LiveStore, MachinesShown, StateCount};
+pub use live::{ChangeEvent, DayCount, GroupStateCount, LiveStore, MachinesShown, StateCount};
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{
     Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,

@@ -131,6 +131,20 @@ pub trait ReportStore: Send + Sync {
     async fn os_counts(&self, window: Window) -> Result<Vec<(Option<CycleRef>, i64)>>;
     /// Machines the window counts, per matched software cycle.
     async fn software_counts(&self, window: Window) -> Result<Vec<(CycleRef, i64)>>;
+    /// [`os_counts`](Self::os_counts) of the machines whose responsible or
+    /// main user is in a directory group.
+    async fn os_counts_in_group(
+        &self,
+        window: Window,
+        group: &str,
+    ) -> Result<Vec<(Option<CycleRef>, i64)>>;
+    /// [`software_counts`](Self::software_counts) of the machines whose
+    /// responsible or main user is in a directory group.
+    async fn software_counts_in_group(
+        &self,
+        window: Window,
+        group: &str,
+    ) -> Result<Vec<(CycleRef, i64)>>;
     /// Machines the window counts, per application.
     async fn application_counts(&self, window: Window) -> Result<Vec<(String, i64)>>;
     /// Every machine known in the window (stale ones too: only

@@ -3,7 +3,9 @@
 //! the process-wide switches.
 
 use winventory_core::on_both_backends;
-use winventory_core::store::{AuditEntry, CampaignState, MachineChange, NewTarget, SoftwareWrite};
+use winventory_core::store::{
+    AuditEntry, AuditFilter, CampaignState, MachineChange, NewTarget, SoftwareWrite,
+};
 
 use crate::helpers::{at, cycle, machine, store};
 
@@ -139,6 +141,21 @@ on_both_backends! {
             store.audit(&entry(minute, action)).await.expect("audit");
         }
         assert_eq!(store.audit_log(2).await.expect("log"), [entry(2, "campaign resume"), entry(1, "campaign pause")]);
+
+        // Pages: the next one starts before the last id shown; filters by actor and target.
+        let mut other = entry(3, "token create");
+        other.actor = "bob".into();
+        other.target = "ci".into();
+        store.audit(&other).await.expect("audit");
+        let first = store.audit_page(&AuditFilter::default(), 2).await.expect("page");
+        assert_eq!(first.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(), [other.clone(), entry(2, "campaign resume")]);
+        let before = AuditFilter { before: Some(first[1].0), ..Default::default() };
+        let second = store.audit_page(&before, 2).await.expect("page");
+        assert_eq!(second.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(), [entry(1, "campaign pause"), entry(0, "campaign start")]);
+        let alice_on_retire = AuditFilter { actor: Some("alice".into()), target: Some("retire".into()), ..Default::default() };
+        assert_eq!(store.audit_page(&alice_on_retire, 10).await.expect("page").len(), 3);
+        let bobs = AuditFilter { actor: Some("bob".into()), ..Default::default() };
+        assert_eq!(store.audit_page(&bobs, 10).await.expect("page").into_iter().map(|(_, e)| e).collect::<Vec<_>>(), [other]);
 
         assert_eq!(store.control("pause_all").await.expect("read"), None);
         store.set_control("pause_all", Some("alice")).await.expect("set");

@@ -8,6 +8,7 @@ use winventory_core::on_both_backends;
 use winventory_core::store::{DayCount, MachineChange, StateCount};
 
 use crate::answers::{answer, at, site};
+use winventory_core::testing::execute;
 
 fn day(d: &str) -> NaiveDate {
     NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("a date")
@@ -88,10 +89,11 @@ on_both_backends! {
             counts,
             [of("answered", Some("retire")), of("open", None), of("resolved", None)]
         );
-        // pc1 left `open` at its first answer (2 Nov), pc2 when resolved (3 Nov).
+        // pc1 left `open` at its first answer (2 Nov, 09:10: the quarter
+        // from 09:00), pc2 when resolved (3 Nov); answering again is no change.
         assert_eq!(
-            store.campaign_closing_days(1).await.expect("days"),
-            [(day("2026-11-02"), 1), (day("2026-11-03"), 1)]
+            store.campaign_closure_changes(1).await.expect("changes"),
+            [(at(0), 1), (at(60 * 24), 1)]
         );
 
         // An ingest that finishes moves the inventory's revision.
@@ -109,5 +111,71 @@ on_both_backends! {
             store.campaign_days(1).await.expect("days"),
             [kept("2026-11-02", 2), kept("2026-11-03", 1)]
         );
+    }
+}
+
+on_both_backends! {
+    async fn a_machine_reopened_or_handed_over_counts_as_open_again_from_then(backend) {
+        let (_db, store) = site(backend).await;
+        // pc1: answered, its answer contradicted two days later, answered again.
+        store.record_answer(&answer("alice", &[1], "upgrade"), at(10)).await.expect("answer");
+        store
+            .change_campaign_machines(1, &[(1, MachineChange::Reopen)], at(60 * 24 * 2))
+            .await
+            .expect("reopen");
+        store.record_answer(&answer("alice", &[1], "retire"), at(60 * 24 * 3 + 30)).await.expect("again");
+        // pc3: bob says it is not his (answered), then it goes to carol (open).
+        store.record_answer(&answer("bob", &[3], "not-mine"), at(20)).await.expect("not mine");
+        let reroute = MachineChange::Reroute { recipient: "carol".into(), from: "bob".into() };
+        store.change_campaign_machines(1, &[(3, reroute)], at(60)).await.expect("reroute");
+        // pc2 handed over while still open: nothing closed, nothing reopened.
+        let reroute = MachineChange::Reroute { recipient: "dave".into(), from: "alice".into() };
+        store.change_campaign_machines(1, &[(2, reroute)], at(90)).await.expect("reroute open");
+        assert_eq!(
+            store.campaign_closure_changes(1).await.expect("changes"),
+            [
+                (at(0), 1),                  // pc1 answered at 09:10
+                (at(15), 1),                 // pc3 answered at 09:20
+                (at(60), -1),                // pc3 handed over at 10:00
+                (at(60 * 24 * 2), -1),       // pc1 reopened on 4 Nov
+                (at(60 * 24 * 3 + 30), 1),   // pc1 answered again on 5 Nov
+            ]
+        );
+    }
+}
+
+on_both_backends! {
+    async fn a_campaign_is_counted_per_directory_group_of_its_machines_owners(backend) {
+        let (db, store) = site(backend).await;
+        execute(&db.url, "INSERT INTO groups (name) VALUES ('ops'), ('devs'), ('empty')").await;
+        execute(
+            &db.url,
+            "INSERT INTO group_members (group_name, login) VALUES \
+             ('ops', 'alice'), ('ops', 'bob'), ('devs', 'bob'), ('devs', 'carol')",
+        )
+        .await;
+        execute(
+            &db.url,
+            "INSERT INTO machine_owners (machine_id, role, login, source, updated_at) VALUES \
+             (1, 'responsible', 'alice', 'snapshot', 0), (1, 'main_user', 'bob', 'snapshot', 0), \
+             (2, 'responsible', 'alice', 'snapshot', 0), \
+             (3, 'responsible', 'carol', 'snapshot', 0)",
+        )
+        .await;
+        store.record_answer(&answer("alice", &[1], "upgrade"), at(10)).await.expect("answer");
+        let got: Vec<_> = store
+            .campaign_group_counts(1)
+            .await
+            .expect("counts")
+            .into_iter()
+            .map(|g| (g.group, g.state, g.machines))
+            .collect();
+        // pc1 counts once in ops (alice and bob are both in it), and in devs through bob.
+        let row = |g: &str, s: &str, n| (g.to_string(), s.to_string(), n);
+        assert_eq!(
+            got,
+            [row("devs", "answered", 1), row("devs", "open", 1), row("ops", "answered", 1), row("ops", "open", 1)]
+        );
+        assert_eq!(store.group_names().await.expect("groups"), ["devs", "ops"], "groups with members only");
     }
 }

@@ -46,6 +46,35 @@ async fn fleet(store: &dyn Store) -> [i64; 3] {
 }
 
 on_both_backends! {
+    async fn counts_in_a_group_keep_the_machines_whose_responsible_or_main_user_is_in_it(backend) {
+        let (db, store) = store(backend).await;
+        fleet(store.as_ref()).await;
+        winventory_core::testing::execute(&db.url, "INSERT INTO groups (name) VALUES ('physics'), ('chemistry')").await;
+        winventory_core::testing::execute(
+            &db.url,
+            "INSERT INTO group_members (group_name, login) VALUES ('physics', 'asmith'), ('chemistry', 'jdoe')",
+        )
+        .await;
+        let os = Some(cycle("windows-server", "2012-r2"));
+        let now = Window { since: at(-90 * 24 * 60), before: None };
+        // asmith uses `fresh` only; jdoe is responsible for all three (`stale` is not counted).
+        assert_eq!(store.os_counts_in_group(now, "physics").await.expect("os"), [(os.clone(), 1)]);
+        assert_eq!(store.os_counts_in_group(now, "chemistry").await.expect("os"), [(os.clone(), 2)]);
+        assert_eq!(
+            store.software_counts_in_group(now, "physics").await.expect("software"),
+            [(cycle("python", "3.8"), 1)]
+        );
+        let dated = Window { since: now.since, before: Some(at(30)) };
+        assert_eq!(
+            store.software_counts_in_group(dated, "chemistry").await.expect("software"),
+            [(cycle("python", "3.8"), 1)]
+        );
+        assert!(store.os_counts_in_group(now, "nobody").await.expect("os").is_empty());
+        assert!(store.software_counts_in_group(now, "nobody").await.expect("software").is_empty());
+    }
+}
+
+on_both_backends! {
     async fn counts_leave_out_stale_machines_and_those_reported_after_a_dated_window(backend) {
         let (_db, store) = store(backend).await;
         fleet(store.as_ref()).await;

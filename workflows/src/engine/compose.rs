@@ -276,7 +276,7 @@ impl Engine {
             campaign: c.row.name.clone(),
             state: c.row.state.as_str().into(),
             deadline: c.spec.deadline.to_string(),
-            days_left: (c.spec.deadline - now.date_naive()).num_days(),
+            days_left: (c.spec.deadline - c.today(now)).num_days(),
             targets: machines.len(),
             ..Default::default()
         };
@@ -296,7 +296,7 @@ impl Engine {
                 }
                 MachineState::Open => {
                     s.open += 1;
-                    if now.date_naive() > c.spec.deadline {
+                    if c.today(now) > c.spec.deadline {
                         s.overdue += 1;
                     }
                 }

@@ -37,13 +37,13 @@ pub use compose::{Status, start_notice};
 pub use digest::Route;
 pub use exceptions::{EXCEPTION_NOTICE_DAYS, ExceptionRow};
 pub use preview::PreviewSummary;
-pub use progress::{Burndown, Figures, MAX_BURNDOWN_DAYS};
+pub use progress::{Burndown, Figures, GroupProgress, MAX_BURNDOWN_DAYS};
 pub use wave::WaveSummary;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use winventory_core::store::{CampaignRow, MachineRow, Store, StoreError};
 use winventory_core::{AsOf, Catalog, User};
@@ -167,6 +167,14 @@ pub struct Campaign {
     pub spec: CampaignSpec,
     /// Its schedule, parsed once from the definition.
     pub schedule: Schedule,
+}
+
+impl Campaign {
+    /// The date `now` falls on in the campaign's time zone: the day its
+    /// deadline, burn-down and daily counts are reckoned in.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.schedule.time_zone).date_naive()
+    }
 }
 
 /// A serializable value as a template value.

@@ -1,6 +1,8 @@
 //! A campaign's figures for pages (counted by the database, not read
-//! machine by machine), its burn-down (daily counts kept, the days before
-//! rebuilt from the answers) and the forecast drawn from it.
+//! machine by machine), its progress per directory group, its burn-down
+//! (daily counts kept, the days before rebuilt from the spans each machine
+//! was not open) and the forecast drawn from it. Days are the campaign's
+//! own, in its time zone.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,8 @@ pub struct Figures {
     pub state: String,
     /// Deadline.
     pub deadline: NaiveDate,
+    /// Today in the campaign's time zone.
+    pub today: NaiveDate,
     /// Days left until the deadline (negative when past).
     pub days_left: i64,
     /// Target machines.
@@ -44,6 +48,23 @@ pub struct Figures {
     pub resolved: i64,
     /// Share answered or resolved, 0-100 (`None` for a draft).
     pub progress_percent: Option<u32>,
+}
+
+/// A campaign's progress among the machines of one directory group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupProgress {
+    /// The group.
+    pub group: String,
+    /// Its machines in the campaign.
+    pub targets: i64,
+    /// Not answered yet.
+    pub open: i64,
+    /// Answered, not resolved.
+    pub answered: i64,
+    /// Resolved.
+    pub resolved: i64,
+    /// Share answered or resolved, 0-100.
+    pub progress_percent: u32,
 }
 
 /// The burn-down of a campaign and what its pace says.
@@ -65,7 +86,8 @@ impl Engine {
             kind: c.row.kind.clone(),
             state: c.row.state.as_str().into(),
             deadline: c.spec.deadline,
-            days_left: (c.spec.deadline - now.date_naive()).num_days(),
+            today: c.today(now),
+            days_left: (c.spec.deadline - c.today(now)).num_days(),
             targets: 0,
             open: 0,
             overdue: 0,
@@ -85,7 +107,7 @@ impl Engine {
                 }
             }
         }
-        if now.date_naive() > c.spec.deadline {
+        if f.today > c.spec.deadline {
             f.overdue = f.open;
         }
         f.progress_percent = (c.row.state != CampaignState::Draft).then(|| {
@@ -93,6 +115,40 @@ impl Engine {
             done.checked_div(f.targets).map_or(100, |p| p as u32)
         });
         Ok(f)
+    }
+
+    /// A campaign's progress per directory group of its machines'
+    /// responsible or main users (one grouped count), the groups with the
+    /// most machines still open first.
+    pub async fn group_progress(&self, c: &Campaign) -> Result<Vec<GroupProgress>, EngineError> {
+        let mut by: BTreeMap<String, GroupProgress> = BTreeMap::new();
+        for g in self.store.campaign_group_counts(c.row.id).await? {
+            let p = by.entry(g.group.clone()).or_insert_with(|| GroupProgress {
+                group: g.group.clone(),
+                targets: 0,
+                open: 0,
+                answered: 0,
+                resolved: 0,
+                progress_percent: 0,
+            });
+            p.targets += g.machines;
+            match super::states::MachineState::parse(&g.state) {
+                super::states::MachineState::Open => p.open += g.machines,
+                super::states::MachineState::Answered => p.answered += g.machines,
+                super::states::MachineState::Resolved => p.resolved += g.machines,
+            }
+        }
+        let mut out: Vec<GroupProgress> = by
+            .into_values()
+            .map(|mut p| {
+                p.progress_percent = ((p.answered + p.resolved) * 100)
+                    .checked_div(p.targets)
+                    .map_or(100, |x| x as u32);
+                p
+            })
+            .collect();
+        out.sort_by(|a, b| b.open.cmp(&a.open).then_with(|| a.group.cmp(&b.group)));
+        Ok(out)
     }
 
     /// Every machine of a campaign that `shown` selects, by host, read a
@@ -119,15 +175,20 @@ impl Engine {
         }
     }
 
-    /// Keep today's counts (UTC day) of a campaign, so its burn-down
-    /// survives restarts.
-    pub async fn keep_day(&self, f: &Figures, now: DateTime<Utc>) -> Result<(), EngineError> {
+    /// Keep today's counts of a campaign (its day in its time zone), so
+    /// its burn-down survives restarts.
+    pub async fn keep_day(
+        &self,
+        c: &Campaign,
+        f: &Figures,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
         Ok(self
             .store
             .save_campaign_day(
                 f.id,
                 &DayCount {
-                    day: now.date_naive(),
+                    day: c.today(now),
                     targets: f.targets,
                     open: f.open,
                     answered: f.answered_total,
@@ -137,18 +198,19 @@ impl Engine {
             .await?)
     }
 
-    /// The burn-down from the start to today: each day's kept count, or
-    /// for a day none was kept, one rebuilt from the answers (machines not
-    /// open now that had not left `open` by that day's end); today is
-    /// `figures`.
+    /// The burn-down from the start to today, in days of the campaign's
+    /// time zone: each day's kept count, or for a day none was kept, one
+    /// rebuilt from the spans each machine was not open (a machine
+    /// answered, reopened and answered again counts as open in between);
+    /// today is `figures`.
     pub async fn burndown(
         &self,
         c: &Campaign,
         figures: &Figures,
         now: DateTime<Utc>,
     ) -> Result<Burndown, EngineError> {
-        let today = now.date_naive();
-        let Some(started) = c.row.started_at.map(|s| s.date_naive()) else {
+        let today = c.today(now);
+        let Some(started) = c.row.started_at.map(|s| c.today(s)) else {
             return Ok(Burndown {
                 days: Vec::new(),
                 forecast: Forecast::TooEarly { days: 0 },
@@ -162,11 +224,16 @@ impl Engine {
             .into_iter()
             .map(|d| (d.day, d))
             .collect();
-        let closing = self.store.campaign_closing_days(c.row.id).await?;
+        // Machines not open at the end of each day: the quarter-hours'
+        // changes summed up to it.
+        let mut closing: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+        for (at, n) in self.store.campaign_closure_changes(c.row.id).await? {
+            *closing.entry(c.today(at)).or_default() += n;
+        }
         let mut days = Vec::new();
         let mut day = first;
         let last = today.min(match c.row.closed_at {
-            Some(closed) => closed.date_naive(),
+            Some(closed) => c.today(closed),
             None => today,
         });
         while day <= last {
@@ -181,12 +248,8 @@ impl Engine {
             } else if let Some(k) = kept.get(&day) {
                 *k
             } else {
-                let closed: i64 = closing
-                    .iter()
-                    .filter(|(d, _)| *d <= day)
-                    .map(|(_, n)| n)
-                    .sum();
-                let open = (figures.targets - closed).max(0);
+                let closed: i64 = closing.range(..=day).map(|(_, n)| n).sum();
+                let open = (figures.targets - closed).clamp(0, figures.targets);
                 DayCount {
                     day,
                     targets: figures.targets,

@@ -11,9 +11,9 @@ use crate::domain::CycleRef;
 use crate::store::sql::answers::{ANSWER_VIEW, CAMPAIGN_COLUMNS, CM_COLUMNS};
 use crate::store::sql::{CHUNK_PARAMS, in_lists, parse_date};
 use crate::store::{
-    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, CampaignMachine, CampaignRow, CampaignState,
-    CampaignStore, ExceptionDecision, MachineChange, MachineRow, NewMessage, NewTarget, Result,
-    StoreError, from_micros, to_micros,
+    AnswerEntry, AnswerRecord, AnswerView, AuditEntry, AuditFilter, CampaignMachine, CampaignRow,
+    CampaignState, CampaignStore, ExceptionDecision, MachineChange, MachineRow, NewMessage,
+    NewTarget, Result, StoreError, from_micros, to_micros,
 };
 
 #[async_trait]
@@ -350,15 +350,18 @@ impl CampaignStore for This {
                 .bind(now),
                 MachineChange::Reopen => sqlx::query(
                     "UPDATE campaign_machines SET state = 'open', reminders = 0, last_messaged = NULL, \
-                     resolution = 'reopened' WHERE campaign_id = $1 AND machine_id = $2",
-                ),
+                     resolution = 'reopened', reopened_at = $1 WHERE campaign_id = $2 AND machine_id = $3",
+                )
+                .bind(now),
                 MachineChange::Reroute { recipient, from } => sqlx::query(
                     "UPDATE campaign_machines SET recipient = $1, transfer_from = $2, state = 'open', \
-                     reminders = 0, escalation = 0, last_messaged = NULL \
-                     WHERE campaign_id = $3 AND machine_id = $4",
+                     reminders = 0, escalation = 0, last_messaged = NULL, \
+                     reopened_at = CASE WHEN state = 'open' THEN reopened_at ELSE $3 END \
+                     WHERE campaign_id = $4 AND machine_id = $5",
                 )
                 .bind(recipient.clone())
-                .bind(from.clone()),
+                .bind(from.clone())
+                .bind(now),
                 MachineChange::Escalate { recipient, step } => sqlx::query(
                     "UPDATE campaign_machines SET recipient = $1, escalation = $2, reminders = 0, \
                      last_messaged = NULL WHERE campaign_id = $3 AND machine_id = $4",
@@ -511,8 +514,9 @@ impl CampaignStore for This {
         Ok(())
     }
 
-    async fn audit_log(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+    async fn audit_page(&self, filter: &AuditFilter, limit: i64) -> Result<Vec<(i64, AuditEntry)>> {
         type Row = (
+            i64,
             i64,
             String,
             String,
@@ -523,25 +527,39 @@ impl CampaignStore for This {
             String,
             String,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT at, channel, actor, command, outcome, role, action, target, origin FROM audit_log ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, at, channel, actor, command, outcome, role, action, target, origin \
+             FROM audit_log WHERE 1 = 1",
+        );
+        if let Some(before) = filter.before {
+            qb.push(" AND id < ").push_bind(before);
+        }
+        if let Some(actor) = &filter.actor {
+            qb.push(" AND actor = ").push_bind(actor.clone());
+        }
+        if let Some(target) = &filter.target {
+            qb.push(" AND target = ").push_bind(target.clone());
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit.max(0));
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(
-                |(at, channel, actor, command, outcome, role, action, target, origin)| AuditEntry {
-                    at: from_micros(at),
-                    channel,
-                    actor,
-                    role,
-                    action,
-                    target,
-                    command,
-                    outcome,
-                    origin,
+                |(id, at, channel, actor, command, outcome, role, action, target, origin)| {
+                    (
+                        id,
+                        AuditEntry {
+                            at: from_micros(at),
+                            channel,
+                            actor,
+                            role,
+                            action,
+                            target,
+                            command,
+                            outcome,
+                            origin,
+                        },
+                    )
                 },
             )
             .collect())

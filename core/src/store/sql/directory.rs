@@ -128,6 +128,14 @@ impl DirectoryStore for This {
         Ok(out)
     }
 
+    async fn group_names(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT group_name FROM group_members ORDER BY group_name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     async fn group_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT login, group_name FROM group_members ORDER BY login, group_name",

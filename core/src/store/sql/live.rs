@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::This;
 use crate::store::sql::answers::CM_COLUMNS;
 use crate::store::{
-    CampaignMachine, ChangeEvent, DayCount, LiveStore, MachinesShown, Result, StateCount,
-    StoreError, from_micros, to_micros,
+    CampaignMachine, ChangeEvent, DayCount, GroupStateCount, LiveStore, MachinesShown, Result,
+    StateCount, StoreError, from_micros, to_micros,
 };
 
 type ChangeRow = (
@@ -44,8 +44,8 @@ fn change(
     }
 }
 
-/// Microseconds in a day.
-const DAY_MICROS: i64 = 86_400_000_000;
+/// Microseconds in a quarter of an hour.
+const QUARTER_MICROS: i64 = 900_000_000;
 
 fn day_of(text: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
@@ -123,30 +123,50 @@ impl LiveStore for This {
             .collect())
     }
 
-    async fn campaign_closing_days(&self, campaign_id: i64) -> Result<Vec<(NaiveDate, i64)>> {
-        // Day numbers since the epoch, counted by the database: one row a
-        // day comes back, not one a machine.
-        let rows: Vec<(Option<i64>, i64)> = sqlx::query_as(
-            "SELECT x.left_at / $2 AS d, COUNT(*) FROM (\
-               SELECT CASE WHEN f.first_answer IS NULL THEN cm.resolved_at \
-                 WHEN cm.resolved_at IS NOT NULL AND cm.resolved_at < f.first_answer \
-                 THEN cm.resolved_at ELSE f.first_answer END AS left_at \
-               FROM campaign_machines cm LEFT JOIN (\
-                 SELECT machine_id, MIN(at) AS first_answer FROM campaign_answers \
-                 WHERE campaign_id = $1 GROUP BY machine_id) f ON f.machine_id = cm.machine_id \
-               WHERE cm.campaign_id = $1 AND cm.state <> 'open') x \
-             WHERE x.left_at IS NOT NULL GROUP BY 1 ORDER BY 1",
+    async fn campaign_closure_changes(
+        &self,
+        campaign_id: i64,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>> {
+        // Quarter-hours since the epoch, counted by the database: one row
+        // a quarter with changes comes back, not one a machine.
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT q, CAST(SUM(n) AS BIGINT) FROM (\
+               SELECT closed_at / $2 AS q, COUNT(*) AS n FROM campaign_closures \
+               WHERE campaign_id = $1 GROUP BY 1 \
+               UNION ALL \
+               SELECT reopened_at / $2 AS q, -COUNT(*) AS n FROM campaign_closures \
+               WHERE campaign_id = $1 AND reopened_at IS NOT NULL GROUP BY 1) x \
+             GROUP BY q ORDER BY q",
         )
         .bind(campaign_id)
-        .bind(DAY_MICROS)
+        .bind(QUARTER_MICROS)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(d, n)| {
-                let d = d?;
-                let day = DateTime::<Utc>::from_timestamp(d.checked_mul(86_400)?, 0)?;
-                Some((day.date_naive(), n))
+            .filter(|(_, n)| *n != 0)
+            .filter_map(|(q, n)| Some((from_micros(q.checked_mul(QUARTER_MICROS)?), n)))
+            .collect())
+    }
+
+    async fn campaign_group_counts(&self, campaign_id: i64) -> Result<Vec<GroupStateCount>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT g.group_name, cm.state, COUNT(DISTINCT cm.machine_id) \
+             FROM campaign_machines cm \
+             JOIN machine_owners o ON o.machine_id = cm.machine_id \
+             JOIN group_members g ON g.login = o.login \
+             WHERE cm.campaign_id = $1 GROUP BY g.group_name, cm.state \
+             ORDER BY g.group_name, cm.state",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(group, state, machines)| GroupStateCount {
+                group,
+                state,
+                machines,
             })
             .collect())
     }

@@ -87,6 +87,53 @@ impl ReportStore for This {
             .collect())
     }
 
+    async fn os_counts_in_group(
+        &self,
+        window: Window,
+        group: &str,
+    ) -> Result<Vec<(Option<CycleRef>, i64)>> {
+        let rows: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT os_product, os_cycle, COUNT(*) FROM machines \
+             WHERE last_report >= $1 AND last_report < $2 AND id IN (\
+               SELECT o.machine_id FROM machine_owners o \
+               JOIN group_members g ON g.login = o.login WHERE g.group_name = $3) \
+             GROUP BY os_product, os_cycle",
+        )
+        .bind(to_micros(window.since))
+        .bind(before_micros(window))
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, c, n)| (cycle_ref(p, c), n))
+            .collect())
+    }
+
+    async fn software_counts_in_group(
+        &self,
+        window: Window,
+        group: &str,
+    ) -> Result<Vec<(CycleRef, i64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT s.product, s.cycle, COUNT(*) FROM machine_software s \
+             JOIN machines m ON m.id = s.machine_id \
+             WHERE m.last_report >= $1 AND m.last_report < $2 AND m.id IN (\
+               SELECT o.machine_id FROM machine_owners o \
+               JOIN group_members g ON g.login = o.login WHERE g.group_name = $3) \
+             GROUP BY s.product, s.cycle",
+        )
+        .bind(to_micros(window.since))
+        .bind(before_micros(window))
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(product, cycle, n)| (CycleRef { product, cycle }, n))
+            .collect())
+    }
+
     async fn software_counts(&self, window: Window) -> Result<Vec<(CycleRef, i64)>> {
         // Every machine minus the uncounted ones: the total is one scan
         // of the covering primary key; the other side looks up only the

@@ -11,6 +11,7 @@
 //! delivered by the real worker to a channel that records them and
 //! refuses by address as a test scripts it.
 
+mod burndown;
 mod draft;
 mod escalation;
 mod esu;
