@@ -25,6 +25,10 @@
 # WINVENTORY_TEST_OIDC_SCRIPT when they rotate its keys.
 # openapi-spec-validator (pip, into .peers/openapi/) is no server: the API
 # tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR).
+# deploy/ is checked offline first (scripts/lib/deploy.sh): the Kubernetes
+# manifests rendered with kubectl kustomize and validated against the
+# Kubernetes schemas (kubernetes-validate, pip into .peers/deploy/), the
+# compose file parsed by podman-compose (podman from apt, once per machine).
 # Headless Chromium (apt, once per machine) with playwright-core and axe-core
 # (npm, into .peers/browser/) runs the web pages' browser test
 # (bot/tests/browser/pages.mjs, started by the e2e test `browser`); Chromium
@@ -54,6 +58,8 @@ source "$REPO_ROOT/scripts/lib/oidc.sh"
 source "$REPO_ROOT/scripts/lib/openapi.sh"
 # shellcheck source=lib/browser.sh
 source "$REPO_ROOT/scripts/lib/browser.sh"
+# shellcheck source=lib/deploy.sh
+source "$REPO_ROOT/scripts/lib/deploy.sh"
 
 # --- main -------------------------------------------------------------------
 
@@ -69,6 +75,9 @@ fi
 trap 'rc=$?; stop_oidc; stop_synapse; stop_aiosmtpd; stop_maildev; stop_postgres; exit $rc' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+banner "Checking deploy/ (Kubernetes manifests, compose file) offline"
+check_deploy
 
 banner "Starting PostgreSQL"
 PG_PORT=

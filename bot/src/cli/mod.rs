@@ -4,6 +4,7 @@
 //! [`users`], [`catalog`], [`campaigns`], [`licences`], and `bench` behind
 //! the `bench` feature; [`output`] prints tables, CSV and JSON.
 
+mod backup;
 #[cfg(feature = "bench")]
 mod bench;
 pub mod campaigns;
@@ -196,6 +197,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: SummaryFormat,
     },
+    /// Copy a SQLite database into a new FILE, online and consistent: other
+    /// processes (serve, worker, ingest) keep reading and writing while it
+    /// runs, and the copy is the database as of one instant.
+    ///
+    /// Restore by stopping every winventory process and copying the file
+    /// over the database (deleting its -wal and -shm files). On PostgreSQL
+    /// use its own pg_dump and pg_restore instead (docs/operations.md).
+    Backup {
+        /// The new file (never overwritten).
+        file: PathBuf,
+    },
     /// Stop every delivery at once (all campaigns, all channels); survives restarts.
     Pause {
         /// Required: pause everything.
@@ -219,6 +231,18 @@ enum Command {
         /// Plan one wave, send what is due, and exit.
         #[arg(long)]
         once: bool,
+        /// Answer the probes on this address: /healthz (readiness: the
+        /// database and the worker's loops, 503 naming what fails), /livez
+        /// (liveness) and /metrics (its loops, for Prometheus; with
+        /// metrics_token set, as a bearer token), for an orchestrator
+        /// (Kubernetes, compose).
+        #[arg(
+            long,
+            value_name = "ADDR",
+            env = "WINVENTORY_WORKER_LISTEN",
+            conflicts_with = "once"
+        )]
+        listen: Option<String>,
     },
     /// Run the HTTP server (answer pages, Mattermost callbacks, snapshot
     /// upload, /healthz, /livez, /metrics), the scheduler and the delivery
@@ -630,9 +654,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit { limit, format } => campaigns::audit(app, limit, format).await,
         Command::Token(cmd) => tokens::run(app, cmd).await,
         Command::Session(cmd) => sessions::run(app, cmd).await,
+        Command::Backup { file } => backup::backup(app, &file).await,
         Command::Pause { .. } => campaigns::pause_all(app, true).await,
         Command::Resume { .. } => campaigns::pause_all(app, false).await,
-        Command::Worker { once } => crate::tasks::worker(app, once).await,
+        Command::Worker { once, listen } => {
+            crate::tasks::worker(app, once, listen.as_deref()).await
+        }
         Command::Serve { no_worker } => crate::tasks::serve(shared.clone(), no_worker).await,
         // Run above, before any store is opened.
         Command::Generate { .. } | Command::Completions { .. } | Command::Man { .. } => Ok(0),

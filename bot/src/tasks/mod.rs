@@ -125,7 +125,14 @@ fn delivery_config(app: &App) -> DeliveryConfig {
 }
 
 /// `winventory worker`: plan waves and deliver.
-pub async fn worker(app: &App, once: bool) -> Result<u8> {
+pub async fn worker(app: &App, once: bool, listen: Option<&str>) -> Result<u8> {
+    // The probes' address first: a port taken is said before anything starts.
+    let probes = match listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} for the probes: is another process using it?")
+        })?),
+        None => None,
+    };
     let e = app.engine().await?;
     let channels = Channels::connect(app, true).await?;
     let mut w = delivery_worker(app, &channels);
@@ -176,6 +183,27 @@ pub async fn worker(app: &App, once: bool) -> Result<u8> {
     });
     sup.start_listeners(&channels, &e);
     sup.start("delivery", |stop| loops::spawn_delivery(&health, w, stop));
+    if let Some(listener) = probes {
+        let router = crate::http::probes(
+            app.store.clone(),
+            health.clone(),
+            app.settings.metrics_token.clone(),
+        );
+        eprintln!("probes on http://{}", listener.local_addr()?);
+        sup.start("probes", move |mut stop| {
+            tokio::spawn(async move {
+                let done = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(done)
+                    .await
+                {
+                    tracing::error!(error = %e, "the probes' listener stopped");
+                }
+            })
+        });
+    }
     shutdown_signal().await;
     sup.shutdown().await;
     Ok(0)

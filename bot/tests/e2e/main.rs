@@ -18,6 +18,7 @@ mod cli_json;
 mod first_hour;
 mod licence_campaign;
 mod licences;
+mod operations;
 mod router;
 mod signin;
 mod web;

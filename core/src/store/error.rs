@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[source] DriverError),
+    /// The backend does not do this; the message says what does.
+    #[error("{0}")]
+    Unsupported(String),
     /// Stored data could not be decoded.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -74,9 +77,10 @@ impl StoreError {
                 Driver::Sqlx(e) => sqlx_transient(e),
                 Driver::Migrate(_) => false,
             },
-            StoreError::UnsupportedUrl(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
-                false
-            }
+            StoreError::UnsupportedUrl(_)
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Unsupported(_) => false,
         }
     }
 }

@@ -77,6 +77,7 @@ pub enum Backend {
 /// methods are called directly; code that holds a concrete store
 /// ([`SqliteStore`], [`PostgresStore`]) or is generic over one brings the
 /// roles into scope with `use winventory_core::store::prelude::*`.
+#[async_trait::async_trait]
 pub trait Store:
     InventoryStore
     + DirectoryStore
@@ -92,6 +93,11 @@ pub trait Store:
 {
     /// Which backend this is.
     fn backend(&self) -> Backend;
+    /// Copy the whole database into a new file at `path`, online (other
+    /// processes go on reading and writing) and consistent (one snapshot):
+    /// SQLite's `VACUUM INTO`. PostgreSQL is backed up with its own
+    /// `pg_dump` ([`StoreError::Unsupported`] says so).
+    async fn backup_into(&self, path: &str) -> Result<()>;
 }
 
 /// The store's traits, to bring every role's methods into scope at once:

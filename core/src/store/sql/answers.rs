@@ -18,6 +18,12 @@ pub(super) const CM_COLUMNS: &str = "campaign_id, machine_id, host_key, recipien
      answered_by, answered_at, resolution, messages, reminders, escalation, last_messaged, \
      exception_state, exception_decided_by, exception_note, transfer_from, resolved_at, hostname";
 
+/// A recipient's machines of one campaign (`$1` recipient, `$2` campaign),
+/// in no order: the caller sorts them (see `campaign_machines_of`).
+pub(super) static MACHINES_OF_RECIPIENT: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CM_COLUMNS} FROM campaign_machines WHERE recipient = $1 AND campaign_id = $2")
+});
+
 /// One read for checking an answer: the recipient's machines (columns 0 to
 /// 20, null when none), the campaign's state and name (21, 22), the person
 /// (23 to 30, null when unknown).
@@ -25,7 +31,7 @@ pub(super) static ANSWER_VIEW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, c.state, c.name, {} FROM campaigns c \
          LEFT JOIN campaign_machines cm ON cm.campaign_id = c.id AND cm.recipient = $2 \
-         LEFT JOIN users u ON u.login = $3 WHERE c.id = $1 ORDER BY cm.host_key",
+         LEFT JOIN users u ON u.login = $3 WHERE c.id = $1",
         columns_of(CM_COLUMNS, "cm"),
         columns_of(USER_COLUMNS, "u"),
     )

@@ -172,6 +172,59 @@ mod tests {
     use crate::store::TitleRow;
     use crate::store::prelude::*;
 
+    /// The reads of one person's machines in a campaign (the answer page's
+    /// check of every click, "my machines", a person's page) look them up
+    /// by (campaign, recipient) in a campaign of thousands. With an `ORDER
+    /// BY host_key` SQLite walked the (campaign, host) index of the whole
+    /// campaign instead, to save a sort: 40 ms a page at 82,910 machines.
+    #[tokio::test]
+    async fn a_recipients_machines_are_looked_up_by_recipient_not_by_walking_the_campaign() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("plan.db"))
+            .create_if_missing(true);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .expect("open");
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .expect("migrate");
+        // A campaign of 5,000 machines among 500 recipients, with statistics.
+        for sql in [
+            "INSERT INTO campaigns (id, name, kind, state, spec, created_at)              VALUES (1, 'c', 'eol', 'running', '', 0)",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)              INSERT INTO campaign_machines (campaign_id, machine_id, host_key, recipient, state, added_at)              SELECT 1, i, printf('pc%05d', i), 'user' || (i % 500), 'open', 0 FROM n",
+            "ANALYZE",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        for (name, sql, recipient_first) in [
+            (
+                "campaign_machines_of",
+                answers::MACHINES_OF_RECIPIENT.as_str(),
+                true,
+            ),
+            ("answer_view", answers::ANSWER_VIEW.as_str(), false),
+        ] {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(explain));
+            let query = if recipient_first {
+                query.bind("user7").bind(1_i64)
+            } else {
+                query.bind(1_i64).bind("user7").bind("user7")
+            };
+            let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(&pool).await.expect("plan");
+            let plan: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("campaign_machines_campaign_recipient")),
+                "{name} must look its rows up by (campaign, recipient): {plan:?}"
+            );
+        }
+    }
+
     /// A statement whose text depends on how many rows it carries must not
     /// stay prepared on the connection: one per size, each up to a few
     /// hundred KB, was half of a 100,000-machine ingest's peak memory.

@@ -19,9 +19,19 @@ impl This {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for This {
     fn backend(&self) -> Backend {
         Self::BACKEND
+    }
+
+    async fn backup_into(&self, _path: &str) -> crate::store::Result<()> {
+        Err(crate::store::StoreError::Unsupported(
+            "the database is PostgreSQL: back it up with its own pg_dump, online and consistent \
+             (`pg_dump --format=custom --file FILE URL`; restore with pg_restore), as \
+             docs/operations.md shows"
+                .into(),
+        ))
     }
 }
 
