@@ -78,7 +78,7 @@ pub struct Feed {
     figures: std::sync::RwLock<HashMap<i64, Arc<Figures>>>,
     /// Per campaign: how many changes read touched it (a generation).
     touched: std::sync::RwLock<HashMap<i64, i64>>,
-    /// Per campaign: progress per group, the last change it counted, when.
+    /// Per campaign: progress per group, the generation it counted, when.
     groups: std::sync::RwLock<HashMap<i64, KeptGroups>>,
     names: std::sync::RwLock<HashMap<i64, String>>,
     last: AtomicI64,
