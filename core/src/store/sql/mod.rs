@@ -172,16 +172,10 @@ mod tests {
     use crate::store::TitleRow;
     use crate::store::prelude::*;
 
-    /// The reads of one person's machines in a campaign (the answer page's
-    /// check of every click, "my machines", a person's page) look them up
-    /// by (campaign, recipient) in a campaign of thousands. With an `ORDER
-    /// BY host_key` SQLite walked the (campaign, host) index of the whole
-    /// campaign instead, to save a sort: 40 ms a page at 82,910 machines.
-    #[tokio::test]
-    async fn a_recipients_machines_are_looked_up_by_recipient_not_by_walking_the_campaign() {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// A migrated SQLite database of one connection in `dir`.
+    async fn migrated_sqlite(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
         let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(dir.path().join("plan.db"))
+            .filename(dir.path().join("test.db"))
             .create_if_missing(true);
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
@@ -192,6 +186,18 @@ mod tests {
             .run(&pool)
             .await
             .expect("migrate");
+        pool
+    }
+
+    /// The reads of one person's machines in a campaign (the answer page's
+    /// check of every click, "my machines", a person's page) look them up
+    /// by (campaign, recipient) in a campaign of thousands. With an `ORDER
+    /// BY host_key` SQLite walked the (campaign, host) index of the whole
+    /// campaign instead, to save a sort: 40 ms a page at 82,910 machines.
+    #[tokio::test]
+    async fn a_recipients_machines_are_looked_up_by_recipient_not_by_walking_the_campaign() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = migrated_sqlite(&dir).await;
         // A campaign of 5,000 machines among 500 recipients, with statistics.
         for sql in [
             "INSERT INTO campaigns (id, name, kind, state, spec, created_at)              VALUES (1, 'c', 'eol', 'running', '', 0)",
@@ -231,18 +237,7 @@ mod tests {
     #[tokio::test]
     async fn statements_sized_by_their_rows_are_not_kept_prepared() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(dir.path().join("cache.db"))
-            .create_if_missing(true);
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
-            .await
-            .expect("open");
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .expect("migrate");
+        let pool = migrated_sqlite(&dir).await;
         let store = SqliteStore::new(pool.clone());
         for n in 1..=40 {
             let titles: Vec<TitleRow> = (0..n)
