@@ -39,25 +39,7 @@ pub(crate) async fn web_site_with(issuer: &str, base: &str, extra: &str) -> SsoS
         .import_users(&[user("asmith", &[]), user("jdoe", &[])], now)
         .await
         .expect("owners");
-    let made = winventory::cli::tokens::create(
-        site.app.store.as_ref(),
-        "c",
-        "collector",
-        "1d",
-        "test",
-        now,
-    )
-    .await
-    .expect("a collector token");
-    let (status, _, body) = site
-        .call(
-            Method::POST,
-            "/api/v1/snapshots",
-            &[("authorization", format!("Bearer {}", made.secret))],
-            Body::from(crate::common::fleet()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    upload(&site, "c", crate::common::fleet()).await;
     let engine = site.app.engine().await.expect("engine");
     engine
         .create(crate::common::campaign_file(), now)
@@ -69,6 +51,29 @@ pub(crate) async fn web_site_with(issuer: &str, base: &str, extra: &str) -> SsoS
         .expect("started");
     engine.tick(now).await.expect("its first wave");
     site
+}
+
+/// Snapshots uploaded through the API with a new collector token `name`.
+async fn upload(site: &SsoSite, name: &str, snapshots: String) {
+    let made = winventory::cli::tokens::create(
+        site.app.store.as_ref(),
+        name,
+        "collector",
+        "1d",
+        "test",
+        site.app.clock.now(),
+    )
+    .await
+    .expect("a collector token");
+    let (status, _, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/snapshots",
+            &[("authorization", format!("Bearer {}", made.secret))],
+            Body::from(snapshots),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// A personal link's cookie for `login` (what a digest's "my machines" link sets).
@@ -338,31 +343,12 @@ async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refuse
     );
 
     // The fleet's figures are kept between views and counted again once an ingest finishes.
-    let now = site.app.clock.now();
-    let made = winventory::cli::tokens::create(
-        site.app.store.as_ref(),
-        "c2",
-        "collector",
-        "1d",
-        "test",
-        now,
-    )
-    .await
-    .expect("a collector token");
     let at = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let one_more = format!(
         r#"{{"hostname": "PC-LATE", "collected_at": "{at}", "os": {{"caption": "Microsoft Windows 11 Enterprise", "version": "10.0.26100", "edition": "Enterprise", "product_type": 1}}}}"#
     );
-    let (status, _, body) = site
-        .call(
-            Method::POST,
-            "/api/v1/snapshots",
-            &[("authorization", format!("Bearer {}", made.secret))],
-            Body::from(one_more),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    upload(&site, "c2", one_more).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (_, _, fleet) = site.call(Method::GET, "/", &alice, Body::empty()).await;
     assert!(
@@ -661,26 +647,7 @@ async fn the_licences_page_shows_cost_and_compliance_and_its_what_if_form_simula
     let book = files.path().join("licences.toml");
     std::fs::write(&book, crate::licences::licence_file()).expect("licence file");
     let site = SsoSite::new(&issuer, &format!("licences = \"{}\"", book.display())).await;
-    let now = site.app.clock.now();
-    let made = winventory::cli::tokens::create(
-        site.app.store.as_ref(),
-        "c",
-        "collector",
-        "1d",
-        "test",
-        now,
-    )
-    .await
-    .expect("a collector token");
-    let (status, _, body) = site
-        .call(
-            Method::POST,
-            "/api/v1/snapshots",
-            &[("authorization", format!("Bearer {}", made.secret))],
-            Body::from(crate::licences::fleet()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    upload(&site, "c", crate::licences::fleet()).await;
 
     let bob = with_session(&sign_in(&site, &issuer, "bob").await.expect("bob"));
     let (status, _, page) = site
@@ -752,16 +719,6 @@ async fn the_fleet_is_shown_per_group_and_for_software_a_campaign_per_group_and_
         .await
         .expect("groups");
     // One more machine, jdoe's, with Python 3.11 (ends within 24 months) and 3.8 (ended).
-    let made = winventory::cli::tokens::create(
-        site.app.store.as_ref(),
-        "c2",
-        "collector",
-        "1d",
-        "test",
-        now,
-    )
-    .await
-    .expect("a collector token");
     let at = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let python = |v: &str| {
@@ -774,15 +731,7 @@ async fn the_fleet_is_shown_per_group_and_for_software_a_campaign_per_group_and_
         python("3.11.9"),
         python("3.8.10")
     );
-    let (status, _, body) = site
-        .call(
-            Method::POST,
-            "/api/v1/snapshots",
-            &[("authorization", format!("Bearer {}", made.secret))],
-            Body::from(snapshot),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    upload(&site, "c2", snapshot).await;
     let alice = with_session(&sign_in(&site, &issuer, "alice").await.expect("alice"));
     let get = |path: &'static str| {
         let (site, alice) = (&site, &alice);

@@ -106,6 +106,16 @@ const OUTBOX_COLUMNS: &str = "id, idem_key, message_id, channel, recipient, addr
      body_text, body_html, state, attempts, last_error, created_at, sent_at, fallback_channel, \
      fallback_address, actions, buttons";
 
+/// The machines "in a group": those whose responsible or main user is a
+/// member of it (the group's name bound after the text). One definition for
+/// the machine list's group filter and the fleet's counts per group.
+macro_rules! machines_in_group {
+    () => {
+        "SELECT o.machine_id FROM machine_owners o \
+         JOIN group_members g ON g.login = o.login WHERE g.group_name = "
+    };
+}
+
 macro_rules! machine_select {
     () => {
         "SELECT m.id, m.hostname, m.domain, m.os_caption, m.os_version, \

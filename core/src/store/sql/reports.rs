@@ -70,6 +70,13 @@ impl This {
     }
 }
 
+/// OS counts as the store returns them (`None` for the unmatched).
+fn os_counted(rows: Vec<(Option<String>, Option<String>, i64)>) -> Vec<(Option<CycleRef>, i64)> {
+    rows.into_iter()
+        .map(|(p, c, n)| (cycle_ref(p, c), n))
+        .collect()
+}
+
 #[async_trait]
 impl ReportStore for This {
     async fn os_counts(&self, window: Window) -> Result<Vec<(Option<CycleRef>, i64)>> {
@@ -81,10 +88,7 @@ impl ReportStore for This {
         .bind(before_micros(window))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, c, n)| (cycle_ref(p, c), n))
-            .collect())
+        Ok(os_counted(rows))
     }
 
     async fn os_counts_in_group(
@@ -92,22 +96,18 @@ impl ReportStore for This {
         window: Window,
         group: &str,
     ) -> Result<Vec<(Option<CycleRef>, i64)>> {
-        let rows: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<(Option<String>, Option<String>, i64)> = sqlx::query_as(concat!(
             "SELECT os_product, os_cycle, COUNT(*) FROM machines \
-             WHERE last_report >= $1 AND last_report < $2 AND id IN (\
-               SELECT o.machine_id FROM machine_owners o \
-               JOIN group_members g ON g.login = o.login WHERE g.group_name = $3) \
-             GROUP BY os_product, os_cycle",
-        )
+             WHERE last_report >= $1 AND last_report < $2 AND id IN (",
+            machines_in_group!(),
+            "$3) GROUP BY os_product, os_cycle"
+        ))
         .bind(to_micros(window.since))
         .bind(before_micros(window))
         .bind(group)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(p, c, n)| (cycle_ref(p, c), n))
-            .collect())
+        Ok(os_counted(rows))
     }
 
     async fn software_counts_in_group(
@@ -115,14 +115,13 @@ impl ReportStore for This {
         window: Window,
         group: &str,
     ) -> Result<Vec<(CycleRef, i64)>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(concat!(
             "SELECT s.product, s.cycle, COUNT(*) FROM machine_software s \
-             JOIN machines m ON m.id = s.machine_id \
-             WHERE m.last_report >= $1 AND m.last_report < $2 AND m.id IN (\
-               SELECT o.machine_id FROM machine_owners o \
-               JOIN group_members g ON g.login = o.login WHERE g.group_name = $3) \
-             GROUP BY s.product, s.cycle",
-        )
+                 JOIN machines m ON m.id = s.machine_id \
+                 WHERE m.last_report >= $1 AND m.last_report < $2 AND m.id IN (",
+            machines_in_group!(),
+            "$3) GROUP BY s.product, s.cycle"
+        ))
         .bind(to_micros(window.since))
         .bind(before_micros(window))
         .bind(group)
@@ -564,10 +563,7 @@ impl ReportStore for This {
             qb.push(")");
         }
         if let Some(group) = &selection.group {
-            qb.push(
-                " AND m.id IN (SELECT o.machine_id FROM machine_owners o \
-                 JOIN group_members g ON g.login = o.login WHERE g.group_name = ",
-            );
+            qb.push(concat!(" AND m.id IN (", machines_in_group!()));
             qb.push_bind(group.clone());
             qb.push(")");
         }

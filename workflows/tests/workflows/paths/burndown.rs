@@ -14,15 +14,6 @@ use crate::paths::helpers::*;
 
 const SERVERS: &str = r#"os = [{ product = "windows-server", cycles = ["2012-r2"] }]"#;
 
-fn answer(kind: AnswerKind, date: Option<&str>, detail: Option<&str>) -> Answer {
-    Answer {
-        kind,
-        date: date.map(|d| d.parse().expect("date")),
-        detail: detail.map(str::to_string),
-        comment: None,
-    }
-}
-
 fn day(d: &str) -> NaiveDate {
     d.parse().expect("a date")
 }

@@ -14,6 +14,7 @@ use winventory_core::testing::{TestDb, fresh_database};
 use winventory_core::{Catalog, Store, User};
 use winventory_ingest::cmf::Input;
 use winventory_ingest::{IngestOptions, Pipeline, Summary};
+use winventory_workflows::answer::{Answer, AnswerKind};
 use winventory_workflows::delivery::{Channel, SendError};
 use winventory_workflows::engine::{Campaign, Engine, EngineConfig};
 use winventory_workflows::render::Templates;
@@ -329,4 +330,14 @@ fallback_group = "it-desk"
 {schedule}
 "#
     )
+}
+
+/// An answer of `kind`, with its date (`YYYY-MM-DD`) and detail.
+pub fn answer(kind: AnswerKind, date: Option<&str>, detail: Option<&str>) -> Answer {
+    Answer {
+        kind,
+        date: date.map(|d| d.parse().expect("date")),
+        detail: detail.map(str::to_string),
+        comment: None,
+    }
 }

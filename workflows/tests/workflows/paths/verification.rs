@@ -21,15 +21,6 @@ fn day(n: i64) -> chrono::DateTime<chrono::Utc> {
     at("2026-11-23T10:00:00Z") + Duration::days(n)
 }
 
-fn answer(kind: AnswerKind, date: Option<&str>, detail: Option<&str>) -> Answer {
-    Answer {
-        kind,
-        date: date.map(|d| d.parse().expect("date")),
-        detail: detail.map(str::to_string),
-        comment: None,
-    }
-}
-
 on_both_backends! {
     async fn an_answer_the_later_snapshots_bear_out_resolves_its_machine_and_not_mine_hands_it_on(backend) {
         let s = site(backend).await;
