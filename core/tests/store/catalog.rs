@@ -91,3 +91,51 @@ on_both_backends! {
         assert_eq!(store.os_counts(everyone).await.expect("os"), [(Some(cycle("windows-server", "2012-r2")), 1)]);
     }
 }
+
+on_both_backends! {
+    /// A process keeps the titles it has read (the API's machine reads
+    /// would otherwise look up 150 of them in the database each time); a
+    /// rematch or a new title written by another process must still show
+    /// at its next read.
+    async fn a_machines_software_shows_rematches_and_new_titles_written_by_another_process(backend) {
+        let (db, reader) = store(backend).await;
+        let writer = winventory_core::store::connect(&db.url).await.expect("a second process");
+        let title = |name: &str| TitleRow {
+            id: 0,
+            name: name.into(),
+            version: "1.0".into(),
+            publisher: "Example".into(),
+            cycle: None,
+            application: None,
+        };
+        let titles = writer.upsert_titles(&[title("Alpha"), title("Beta")]).await.expect("titles");
+        let list = |ids: &[i64]| SoftwareWrite {
+            hash: ids.iter().sum(),
+            rows: ids.iter().map(|&title_id| InstallRow { title_id, install_date: None, last_used: None }).collect(),
+            cycles: Vec::new(),
+            applications: Vec::new(),
+        };
+        let mut pc1 = machine("PC1", at(0), None);
+        pc1.software = Some(list(&[titles[1].id, titles[0].id]));
+        let id = writer.apply_machines(&[pc1.clone()], at(0)).await.expect("write")[0].1;
+        let shown = |sw: Vec<winventory_core::store::InstalledSoftware>| -> Vec<(String, Option<String>)> {
+            sw.into_iter().map(|s| (s.name, s.cycle.map(|c| c.cycle))).collect()
+        };
+        let before = shown(reader.machine_software(id).await.expect("read"));
+        assert_eq!(before, [("Beta".into(), None), ("Alpha".into(), None)], "report order");
+
+        let mut alpha = titles[0].clone();
+        alpha.cycle = Some(cycle("alpha", "1"));
+        writer.update_title_matches(&[alpha]).await.expect("rematch");
+        let after = shown(reader.machine_software(id).await.expect("read again"));
+        assert_eq!(after, [("Beta".into(), None), ("Alpha".into(), Some("1".into()))]);
+
+        let gamma = writer.upsert_titles(&[title("Gamma")]).await.expect("a new title");
+        pc1.id = Some(id);
+        pc1.collected_at = at(5);
+        pc1.software = Some(list(&[titles[1].id, gamma[0].id]));
+        writer.apply_machines(&[pc1], at(5)).await.expect("write again");
+        let newer = shown(reader.machine_software(id).await.expect("read the new list"));
+        assert_eq!(newer, [("Beta".into(), None), ("Gamma".into(), None)]);
+    }
+}

@@ -83,6 +83,10 @@ impl CatalogStore for This {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Every process that keeps titles drops them (see `titles.rs`).
+        sqlx::query("UPDATE title_revision SET revision = revision + 1")
+            .execute(&mut *tx)
+            .await?;
         Self::rebuild_derived(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::{Db, This, bulk};
 use crate::domain::{OwnerRole, OwnerSource};
-use crate::store::sql::{CHUNK_PARAMS, cycle_ref, in_lists};
+use crate::store::sql::{CHUNK_PARAMS, TitleColumns, in_lists, title_row};
 use crate::store::{
     Backend, CachedNetDb, DirectoryPerson, InventoryStore, KeyDigest, MachineIndexEntry,
     MachineWrite, NetDbAnswer, OwnerChange, OwnerMark, Result, StoreError, TitleRow, from_micros,
@@ -71,32 +71,12 @@ impl InventoryStore for This {
     }
 
     async fn titles(&self) -> Result<Vec<TitleRow>> {
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let rows: Vec<TitleColumns> = sqlx::query_as(
             "SELECT id, name, version, publisher, product, cycle, application FROM software_titles",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, name, version, publisher, product, cycle, application)| TitleRow {
-                    id,
-                    name,
-                    version,
-                    publisher,
-                    cycle: cycle_ref(product, cycle),
-                    application,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(title_row).collect())
     }
 
     async fn upsert_titles(&self, titles: &[TitleRow]) -> Result<Vec<TitleRow>> {
@@ -120,29 +100,12 @@ impl InventoryStore for This {
                 " ON CONFLICT (name, version, publisher) DO UPDATE SET name = excluded.name \
                  RETURNING id, name, version, publisher, product, cycle, application",
             );
-            let rows: Vec<(
-                i64,
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            )> = qb
+            let rows: Vec<TitleColumns> = qb
                 .build_query_as()
                 .persistent(false)
                 .fetch_all(&mut *tx)
                 .await?;
-            out.extend(rows.into_iter().map(
-                |(id, name, version, publisher, product, cycle, application)| TitleRow {
-                    id,
-                    name,
-                    version,
-                    publisher,
-                    cycle: cycle_ref(product, cycle),
-                    application,
-                },
-            ));
+            out.extend(rows.into_iter().map(title_row));
         }
         tx.commit().await?;
         Ok(out)

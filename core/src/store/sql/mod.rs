@@ -93,6 +93,32 @@ fn owner(login: Option<String>, source: Option<String>) -> Result<Option<OwnerFa
     }
 }
 
+/// A `software_titles` row as read: id, name, version, publisher, product,
+/// cycle, application.
+type TitleColumns = (
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A title from its [`TitleColumns`].
+fn title_row(
+    (id, name, version, publisher, product, cycle, application): TitleColumns,
+) -> crate::store::TitleRow {
+    crate::store::TitleRow {
+        id,
+        name,
+        version,
+        publisher,
+        cycle: cycle_ref(product, cycle),
+        application,
+    }
+}
+
 fn cycle_ref(product: Option<String>, cycle: Option<String>) -> Option<CycleRef> {
     match (product, cycle) {
         (Some(product), Some(cycle)) => Some(CycleRef { product, cycle }),
@@ -140,6 +166,8 @@ pub struct SqlStore<DB: sqlx::Database> {
     /// transactions of this process queue here instead, in order and
     /// without sleeping. Unused on PostgreSQL.
     write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The software titles this process has read, by id.
+    titles: std::sync::Arc<titles::TitleCache>,
 }
 
 impl<DB: sqlx::Database> Clone for SqlStore<DB> {
@@ -147,6 +175,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
         Self {
             pool: self.pool.clone(),
             write_gate: self.write_gate.clone(),
+            titles: self.titles.clone(),
         }
     }
 }
@@ -157,6 +186,7 @@ impl<DB: sqlx::Database> SqlStore<DB> {
         Self {
             pool,
             write_gate: std::sync::Arc::default(),
+            titles: std::sync::Arc::default(),
         }
     }
 }
@@ -169,6 +199,7 @@ pub type PostgresStore = SqlStore<sqlx::Postgres>;
 mod aggregates;
 mod answers;
 mod bulk;
+mod titles;
 
 // Each role file is compiled once per backend, on purpose (see above).
 #[allow(clippy::duplicate_mod)]

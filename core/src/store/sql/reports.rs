@@ -3,6 +3,7 @@
 //! one person's machines.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,13 +13,45 @@ use sqlx::Row as _;
 use super::{Db, This};
 use crate::domain::{CycleRef, Window};
 use crate::store::sql::aggregates::{before_micros, minus, parse_id, parse_ids, parse_installs};
-use crate::store::sql::{CHUNK_PARAMS, cycle_ref, in_lists, parse_date};
+use crate::store::sql::titles::Lookup;
+use crate::store::sql::{CHUNK_PARAMS, TitleColumns, cycle_ref, in_lists, parse_date, title_row};
 use crate::store::{
     Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,
-    ReportStore, Result, StoreCounts, StoreError, from_micros, to_micros,
+    ReportStore, Result, StoreCounts, StoreError, TitleRow, from_micros, to_micros,
 };
 
 impl This {
+    /// Titles by id as of `revision` (`title_revision` read with the ids):
+    /// from the cache, the others read from the database and kept.
+    async fn titles_by_id(
+        &self,
+        revision: i64,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<TitleRow>>> {
+        let Lookup { mut found, missing } = self.titles.lookup(revision, ids);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let head = || {
+            QueryBuilder::<Db>::new(
+                "SELECT id, name, version, publisher, product, cycle, application \
+                 FROM software_titles WHERE id IN (",
+            )
+        };
+        let mut read = Vec::with_capacity(missing.len());
+        for mut qb in in_lists(&missing, head, "") {
+            let rows: Vec<TitleColumns> = qb
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&self.pool)
+                .await?;
+            read.extend(rows.into_iter().map(|r| Arc::new(title_row(r))));
+        }
+        self.titles.keep(revision, read.iter().cloned());
+        found.extend(read.into_iter().map(|t| (t.id, t)));
+        Ok(found)
+    }
+
     /// Distinct machines, stale ones included, with one of `cycles` of
     /// `product` installed.
     async fn distinct_machines_with(&self, product: &str, cycles: &[String]) -> Result<i64> {
@@ -418,77 +451,43 @@ impl ReportStore for This {
     }
 
     async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>> {
-        type Entry = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-        );
-        let entries: Vec<Entry> = match Self::BACKEND {
-            // One row holding the whole list as JSON: sqlx hands SQLite's
-            // rows one at a time across threads, and 150 hand-overs cost
-            // more than the query (a machine read through the API: p50
-            // 367 ms -> 1.4 ms at 1,000 requests a second).
-            crate::store::Backend::Sqlite => {
-                let list: Option<String> = sqlx::query_scalar(
-                    "SELECT json_group_array(json_array(t.name, t.version, t.publisher, \
-                     t.product, t.cycle, t.application, CAST(i.install_date AS TEXT), \
-                     i.last_used) ORDER BY i.seq) \
-                     FROM installations i JOIN software_titles t ON t.id = i.title_id \
-                     WHERE i.machine_id = $1",
-                )
-                .bind(machine_id)
-                .fetch_one(&self.pool)
-                .await?;
-                serde_json::from_str(list.as_deref().unwrap_or("[]")).map_err(|e| {
-                    StoreError::Corrupt(format!("machine {machine_id}'s software list: {e}"))
-                })?
-            }
-            // PostgreSQL sends rows without that cost, and building JSON
-            // there costs more than the rows (2.8 ms against 1.1 ms). Each
-            // title is read by its key (`OFFSET 0` keeps the planner from
-            // hashing the whole titles table for 150 of them).
-            crate::store::Backend::Postgres => {
-                sqlx::query_as(
-                    "SELECT t.name, t.version, t.publisher, t.product, t.cycle, t.application, \
-                     CAST(i.install_date AS TEXT), i.last_used FROM installations i \
-                     CROSS JOIN LATERAL (SELECT s.name, s.version, s.publisher, s.product, \
-                     s.cycle, s.application FROM software_titles s WHERE s.id = i.title_id \
-                     OFFSET 0) t WHERE i.machine_id = $1 ORDER BY i.seq",
-                )
-                .bind(machine_id)
-                .fetch_all(&self.pool)
-                .await?
-            }
+        // The list as stored (title ids in report order) and the titles'
+        // revision in one statement: the titles themselves come from this
+        // process's cache (see `titles.rs`), read from the database once
+        // each. Joining them here cost PostgreSQL about 1 ms of CPU a read.
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT l.entries, (SELECT revision FROM title_revision) \
+             FROM software_lists l WHERE l.machine_id = $1",
+        )
+        .bind(machine_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((entries, revision)) = row else {
+            return Ok(Vec::new());
         };
+        type Entry = (i64, Option<String>, Option<i64>);
+        let entries: Vec<Entry> = serde_json::from_str(&entries).map_err(|e| {
+            StoreError::Corrupt(format!("machine {machine_id}'s software list: {e}"))
+        })?;
+        let titles = self
+            .titles_by_id(revision, entries.iter().map(|e| e.0))
+            .await?;
+        // A list naming a title that is not stored (never written so by
+        // the ingest) shows the rest, as the join it replaces did.
         Ok(entries
             .into_iter()
-            .map(
-                |(
-                    name,
-                    version,
-                    publisher,
-                    product,
-                    cycle,
-                    application,
-                    install_date,
-                    last_used,
-                )| {
-                    InstalledSoftware {
-                        name,
-                        version,
-                        publisher,
-                        install_date: parse_date(install_date),
-                        last_used: last_used.map(from_micros),
-                        cycle: cycle_ref(product, cycle),
-                        application,
-                    }
-                },
-            )
+            .filter_map(|(title_id, install_date, last_used)| {
+                let t = titles.get(&title_id)?;
+                Some(InstalledSoftware {
+                    name: t.name.clone(),
+                    version: t.version.clone(),
+                    publisher: t.publisher.clone(),
+                    install_date: parse_date(install_date),
+                    last_used: last_used.map(from_micros),
+                    cycle: t.cycle.clone(),
+                    application: t.application.clone(),
+                })
+            })
             .collect())
     }
 
