@@ -911,6 +911,8 @@ pub fn report(
                 .copied()
                 .filter(|r| r.status == RemovalStatus::Confirmed)
                 .collect();
+            let removed: rustc_hash::FxHashSet<i64> =
+                confirmed.iter().map(|r| r.machine_id).collect();
             let holding: rustc_hash::FxHashSet<i64> = if confirmed.is_empty() {
                 Default::default()
             } else {
@@ -942,11 +944,17 @@ pub fn report(
                 use_unknown: installs.iter().filter(|(_, u)| u.is_none()).count() as i64,
                 contract_end: l.end,
                 renewal_due: l.in_notice(day),
-                removals_confirmed: confirmed.len() as i64,
+                // Machines, not campaign rows: two campaigns that found the
+                // same install removed (or still pending) count it once.
+                removals_confirmed: removed.len() as i64,
                 removals_pending: mine
                     .iter()
-                    .filter(|r| r.status != RemovalStatus::Confirmed)
-                    .count() as i64,
+                    .filter(|r| {
+                        r.status != RemovalStatus::Confirmed && !removed.contains(&r.machine_id)
+                    })
+                    .map(|r| r.machine_id)
+                    .collect::<rustc_hash::FxHashSet<i64>>()
+                    .len() as i64,
                 seats_freed,
                 yearly_savings: l.money(l.yearly_unit() * Decimal::from(seats_freed)),
             }
@@ -1408,6 +1416,34 @@ end = 2026-07-01
         assert_eq!((m.removals_confirmed, m.removals_pending), (2, 1));
         assert_eq!(m.seats_freed, 1);
         assert_eq!(m.yearly_savings.to_string(), "180.50");
+    }
+
+    #[test]
+    fn an_install_two_campaigns_found_removed_counts_once() {
+        let book = LicenceBook::parse(GOOD, known).expect("valid");
+        let now = Utc::now();
+        let mut f = facts(&[(1, "ann", true, Some(1)), (3, "gus", true, Some(2))], now);
+        f.set_user(8, "fay");
+        let again = |machine, user, status| Removal {
+            campaign: "matlab-seats-2".into(),
+            ..removal(machine, user, status)
+        };
+        let removals = [
+            removal(8, "fay", RemovalStatus::Confirmed),
+            again(8, "fay", RemovalStatus::Confirmed),
+            removal(3, "gus", RemovalStatus::Pending),
+            again(3, "gus", RemovalStatus::Overdue),
+            // Pending in one campaign, already confirmed by the other.
+            removal(1, "ann", RemovalStatus::Confirmed),
+            again(1, "ann", RemovalStatus::Pending),
+        ];
+        let day = NaiveDate::from_ymd_opt(2026, 11, 29).expect("valid");
+        let m = &report(&book, &f, &removals, day, now)[0];
+        assert_eq!((m.removals_confirmed, m.removals_pending), (2, 1));
+        assert_eq!(
+            m.seats_freed, 1,
+            "fay's seat; ann still holds one on machine 1"
+        );
     }
 
     #[test]

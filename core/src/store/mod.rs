@@ -55,8 +55,8 @@ pub use inventory::{
 pub use live::{ChangeEvent, DayCount, GroupStateCount, LiveStore, MachinesShown, StateCount};
 pub use outbox::{NewMessage, OutboxCounts, OutboxRow, OutboxStore};
 pub use reports::{
-    Contact, Freshness, InstalledSoftware, MachineRow, MachineSelection, RejectedMachine,
-    ReportStore, StoreCounts,
+    Contact, Freshness, InstalledSoftware, MachineInFull, MachineRow, MachineSelection,
+    RejectedMachine, ReportStore, StoreCounts,
 };
 pub use sql::{PostgresStore, SqlStore, SqliteStore};
 

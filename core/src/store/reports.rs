@@ -43,6 +43,20 @@ pub struct Contact {
     pub email: Option<String>,
 }
 
+/// One machine as its page shows it: the stored row, its owners'
+/// contacts, and its installed software in report order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineInFull {
+    /// The stored row.
+    pub machine: MachineRow,
+    /// The responsible's name and address.
+    pub responsible: Contact,
+    /// The main user's name and address.
+    pub main_user: Contact,
+    /// What it has installed.
+    pub software: Vec<InstalledSoftware>,
+}
+
 /// One installed program of one machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstalledSoftware {
@@ -170,12 +184,9 @@ pub trait ReportStore: Send + Sync {
     /// One machine by host key.
     async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>>;
     /// One machine by host key with its responsible's and main user's
-    /// contacts, in one read (a machine's page: one round trip fewer on
-    /// PostgreSQL than reading the people after).
-    async fn machine_with_contacts(
-        &self,
-        host_key: &str,
-    ) -> Result<Option<(MachineRow, Contact, Contact)>>;
+    /// contacts and its installed software, in one round trip (what a
+    /// machine's page and the API's machine read show).
+    async fn machine_in_full(&self, host_key: &str) -> Result<Option<MachineInFull>>;
     /// A machine's installed software.
     async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>>;
     /// Matched software cycles of machines.

@@ -160,6 +160,27 @@ struct Loaded {
     asked: Vec<Asked>,
     /// Each person's open machines (indices into `asked`), groups expanded.
     per_person: BTreeMap<String, Vec<usize>>,
+    /// For machines a group is asked about: when each member was last
+    /// written to about it, by (campaign index, machine id).
+    members: HashMap<(usize, i64), HashMap<String, DateTime<Utc>>>,
+}
+
+impl Loaded {
+    /// When `login` was last written to about `asked` (an index): the
+    /// machine's own time when one person is asked; a group's member's
+    /// own time when a group is (none: never, though another member was).
+    /// A group's machine with no member's time at all was written to
+    /// before members' times were kept (schema 21): the machine's time.
+    fn last_messaged(&self, login: &str, asked: usize) -> Option<DateTime<Utc>> {
+        let Asked { campaign, machine } = &self.asked[asked];
+        if RecipientKey::parse(&machine.recipient).group().is_none() {
+            return machine.last_messaged;
+        }
+        match self.members.get(&(*campaign, machine.machine_id)) {
+            Some(times) => times.get(login).copied(),
+            None => machine.last_messaged,
+        }
+    }
 }
 
 impl Engine {
@@ -281,6 +302,22 @@ impl Engine {
                 .into_iter()
                 .map(|m| (m.id, m)),
         );
+        // Members' own times, for the campaigns that ask a group.
+        let mut members: HashMap<(usize, i64), HashMap<String, DateTime<Utc>>> = HashMap::new();
+        let asks_a_group: std::collections::BTreeSet<usize> = asked
+            .iter()
+            .filter(|a| RecipientKey::parse(&a.machine.recipient).group().is_some())
+            .map(|a| a.campaign)
+            .collect();
+        for campaign in asks_a_group {
+            for (machine, login, at) in self.store.member_messages(running[campaign].row.id).await?
+            {
+                members
+                    .entry((campaign, machine))
+                    .or_default()
+                    .insert(login, at);
+            }
+        }
         let groups = self.group_members(group_names).await?;
         // Expand groups to people.
         let mut per_person: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -303,6 +340,7 @@ impl Engine {
             rows,
             asked,
             per_person,
+            members,
         })
     }
 
@@ -328,7 +366,7 @@ impl Engine {
             let selection = select(
                 items.iter().map(|&i| Waiting {
                     campaign: wave.asked[i].campaign,
-                    last_messaged: wave.asked[i].machine.last_messaged,
+                    last_messaged: wave.last_messaged(login, i),
                 }),
                 &schedules,
                 tz,

@@ -382,6 +382,20 @@ impl CampaignStore for This {
             };
             q.bind(campaign_id).bind(*machine).execute(&mut *tx).await?;
         }
+        // Resolved, reopened, handed over or escalated: a group's members'
+        // own times and reminders start afresh too.
+        let machines: Vec<i64> = changes.iter().map(|(m, _)| *m).collect();
+        let head = || {
+            let mut qb = QueryBuilder::<Db>::new(
+                "DELETE FROM campaign_member_messages WHERE campaign_id = ",
+            );
+            qb.push_bind(campaign_id);
+            qb.push(" AND machine_id IN (");
+            qb
+        };
+        for mut qb in in_lists(&machines, head, "") {
+            qb.build().persistent(false).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -496,14 +510,39 @@ impl CampaignStore for This {
 
     async fn remind_open(&self, campaign_id: i64) -> Result<u64> {
         let _turn = self.write_turn().await;
-        Ok(sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
             "UPDATE campaign_machines SET last_messaged = 0 \
              WHERE campaign_id = $1 AND state = 'open' AND last_messaged IS NOT NULL",
         )
         .bind(campaign_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        sqlx::query(
+            "UPDATE campaign_member_messages SET last_messaged = 0 WHERE campaign_id = $1 \
+             AND machine_id IN (SELECT machine_id FROM campaign_machines \
+             WHERE campaign_id = $1 AND state = 'open')",
+        )
+        .bind(campaign_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn member_messages(&self, campaign_id: i64) -> Result<Vec<(i64, String, DateTime<Utc>)>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT machine_id, login, last_messaged FROM campaign_member_messages \
+             WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(m, login, at)| (m, login, from_micros(at)))
+            .collect())
     }
 
     async fn audit(&self, e: &AuditEntry) -> Result<()> {

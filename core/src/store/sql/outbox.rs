@@ -9,6 +9,88 @@ use super::{Db, This};
 use crate::store::sql::{CHUNK_PARAMS, OUTBOX_COLUMNS, in_lists};
 use crate::store::{NewMessage, OutboxCounts, OutboxRow, OutboxStore, Result, to_micros};
 
+impl This {
+    /// Of the (machine, person) pairs just written to in `campaign`, those
+    /// whose machine the campaign asks a group about: each member's own
+    /// last message and reminders (a member's first message is no reminder,
+    /// whoever else was written to before), and the machine's reminders
+    /// the most any member had. Machines asked of one person keep theirs on
+    /// the machine alone.
+    async fn note_group_members(
+        tx: &mut sqlx::Transaction<'_, Db>,
+        campaign: i64,
+        pairs: &[(i64, &str)],
+        now: i64,
+    ) -> Result<()> {
+        let mut machines: Vec<i64> = pairs.iter().map(|(m, _)| *m).collect();
+        machines.sort_unstable();
+        machines.dedup();
+        let head = || {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT machine_id FROM campaign_machines WHERE campaign_id = ",
+            );
+            qb.push_bind(campaign);
+            qb.push(" AND recipient LIKE 'group:%' AND machine_id IN (");
+            qb
+        };
+        let mut grouped = std::collections::HashSet::new();
+        for mut qb in in_lists(&machines, head, "") {
+            let ids: Vec<(i64,)> = qb
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut **tx)
+                .await?;
+            grouped.extend(ids.into_iter().map(|(id,)| id));
+        }
+        if grouped.is_empty() {
+            return Ok(());
+        }
+        let mut members: Vec<(i64, &str)> = pairs
+            .iter()
+            .copied()
+            .filter(|(m, _)| grouped.contains(m))
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        for part in members.chunks(CHUNK_PARAMS / 5) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO campaign_member_messages \
+                 (campaign_id, machine_id, login, last_messaged, reminders) ",
+            );
+            qb.push_values(part, |mut b, (machine, login)| {
+                b.push_bind(campaign)
+                    .push_bind(*machine)
+                    .push_bind(login.to_string())
+                    .push_bind(now)
+                    .push_bind(0_i64);
+            });
+            qb.push(
+                " ON CONFLICT (campaign_id, machine_id, login) DO UPDATE SET \
+                 last_messaged = excluded.last_messaged, \
+                 reminders = campaign_member_messages.reminders + 1",
+            );
+            qb.build().persistent(false).execute(&mut **tx).await?;
+        }
+        let grouped: Vec<i64> = grouped.into_iter().collect();
+        let head = || {
+            let mut qb = QueryBuilder::<Db>::new(
+                "UPDATE campaign_machines SET reminders = CASE WHEN r.most > reminders \
+                 THEN r.most ELSE reminders END FROM (SELECT machine_id, MAX(reminders) AS most \
+                 FROM campaign_member_messages WHERE campaign_id = ",
+            );
+            qb.push_bind(campaign);
+            qb.push(" GROUP BY machine_id) r WHERE r.machine_id = campaign_machines.machine_id AND campaign_machines.campaign_id = ");
+            qb.push_bind(campaign);
+            qb.push(" AND campaign_machines.machine_id IN (");
+            qb
+        };
+        for mut qb in in_lists(&grouped, head, "") {
+            qb.build().persistent(false).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl OutboxStore for This {
     async fn enqueue(&self, messages: &[NewMessage], now: DateTime<Utc>) -> Result<u64> {
@@ -54,6 +136,8 @@ impl OutboxStore for This {
             let mut links: Vec<(i64, i64)> = Vec::new();
             let mut listed: Vec<(i64, i64, i64)> = Vec::new();
             let mut touched: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+            // Who was written to about which machine, by campaign.
+            let mut written: std::collections::BTreeMap<i64, Vec<(i64, &str)>> = Default::default();
             for m in chunk {
                 let Some(&id) = new.get(m.idem_key.as_str()) else {
                     continue;
@@ -68,6 +152,10 @@ impl OutboxStore for This {
                 links.extend(campaigns.into_iter().map(|c| (id, c)));
                 for (campaign, machine) in &m.machines {
                     touched.entry(*campaign).or_default().push(*machine);
+                    written
+                        .entry(*campaign)
+                        .or_default()
+                        .push((*machine, m.recipient.as_str()));
                 }
             }
             for part in links.chunks(CHUNK_PARAMS / 2) {
@@ -92,8 +180,8 @@ impl OutboxStore for This {
                 let head = || {
                     let mut qb = QueryBuilder::<Db>::new(
                         "UPDATE campaign_machines SET messages = messages + 1, \
-                         reminders = reminders + CASE WHEN last_messaged IS NULL THEN 0 ELSE 1 END, \
-                         last_messaged = ",
+                         reminders = reminders + CASE WHEN recipient LIKE 'group:%' \
+                         OR last_messaged IS NULL THEN 0 ELSE 1 END, last_messaged = ",
                     );
                     qb.push_bind(now);
                     qb.push(" WHERE campaign_id = ");
@@ -104,6 +192,9 @@ impl OutboxStore for This {
                 for mut qb in in_lists(&machines, head, "") {
                     qb.build().persistent(false).execute(&mut *tx).await?;
                 }
+            }
+            for (campaign, pairs) in written {
+                Self::note_group_members(&mut tx, campaign, &pairs, now).await?;
             }
         }
         tx.commit().await?;

@@ -155,7 +155,6 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    #[ignore = "known bug: campaign_machines keeps last_messaged and reminders per machine, not per person asked, so a group member in quiet hours at the first wave waits for the next reminder; fixing it needs per-person state (a migration)"]
     async fn a_group_member_in_quiet_hours_gets_the_first_message_when_they_end_not_at_the_next_reminder(backend) {
         // The fallback group has a member in Auckland and one in Los Angeles.
         let s = site(backend).await;
@@ -173,17 +172,28 @@ on_both_backends! {
         // Thursday 05:00 UTC: 18:00 Thursday in Auckland, 21:00 Wednesday
         // in Los Angeles (quiet): Kiri alone is written to.
         let t0 = at("2026-11-26T05:00:00Z");
-        s.start(&text, t0).await;
+        let c = s.start(&text, t0).await;
         let w = s.engine.tick(t0).await.expect("wave");
         assert_eq!((w.queued, w.deferred), (1, 1), "{w:?}");
         assert_eq!(s.new_messages(0).await, [("kiri".to_string(), "digest:kiri:2026-11-26:email".to_string())]);
         // Thursday 17:00 UTC: 09:00 in Los Angeles, her quiet hours over:
         // Lena has never been written to about the machine, so her first
-        // message is due. (Today the machine counts as messaged by Kiri's
-        // digest, and Lena waits for Monday's reminder.)
+        // message is due (not Monday's reminder: Kiri's digest listed the
+        // machine, but each member's first message is their own).
         let w = s.engine.tick(at("2026-11-26T17:00:00Z")).await.expect("wave");
         assert_eq!(w.queued, 1, "{w:?}");
         assert_eq!(s.new_messages(1).await, [("lena".to_string(), "digest:lena:2026-11-26:email".to_string())]);
+        assert_eq!(s.machine(&c, "ORPHAN-1").await.reminders, 0, "two first messages, no reminder");
+        // Monday 09:00 comes to Auckland first (Sunday 20:00 UTC), then to
+        // Los Angeles (Monday 17:00 UTC): one reminder each, and the
+        // machine counts one reminder (escalation counts reminders), not two.
+        let w = s.engine.tick(at("2026-11-29T20:30:00Z")).await.expect("wave");
+        assert_eq!(w.queued, 1, "{w:?}");
+        assert_eq!(s.new_messages(2).await, [("kiri".to_string(), "digest:kiri:2026-11-30:email".to_string())]);
+        let w = s.engine.tick(at("2026-11-30T17:30:00Z")).await.expect("wave");
+        assert_eq!(w.queued, 1, "{w:?}");
+        assert_eq!(s.new_messages(3).await, [("lena".to_string(), "digest:lena:2026-11-30:email".to_string())]);
+        assert_eq!(s.machine(&c, "ORPHAN-1").await.reminders, 1);
     }
 }
 

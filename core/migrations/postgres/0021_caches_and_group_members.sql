@@ -13,3 +13,19 @@ INSERT INTO title_revision (revision) VALUES (0);
 -- for the few with an exception: a partial index holds only those.
 CREATE INDEX campaign_machines_exceptions ON campaign_machines (campaign_id, host_key)
     WHERE exception_state IS NOT NULL;
+
+-- When each member of a group was last written to about a machine the
+-- campaign asks the group about (`campaign_machines.last_messaged` is the
+-- machine's, which is one person's only when a person is asked). A member
+-- never written to about it is due a first message, even after another
+-- member's digest listed it; the machine's `reminders` is the most any
+-- member had. Rows go when the machine is reopened, handed over or
+-- escalated (its reminders start afresh).
+CREATE TABLE campaign_member_messages (
+    campaign_id   BIGINT NOT NULL,
+    machine_id    BIGINT NOT NULL,
+    login         TEXT NOT NULL,
+    last_messaged BIGINT NOT NULL,
+    reminders     BIGINT NOT NULL,
+    PRIMARY KEY (campaign_id, machine_id, login)
+);
