@@ -24,7 +24,8 @@
 # WINVENTORY_TEST_OIDC_ISSUER and start their own from
 # WINVENTORY_TEST_OIDC_SCRIPT when they rotate its keys.
 # openapi-spec-validator (pip, into .peers/openapi/) is no server: the API
-# tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR).
+# tests run it on the generated document (WINVENTORY_TEST_OPENAPI_VALIDATOR),
+# and its jsonschema on real answers (WINVENTORY_TEST_OPENAPI_RESPONSES).
 # deploy/ is checked offline first (scripts/lib/deploy.sh): the Kubernetes
 # manifests rendered with kubectl kustomize and validated against the
 # Kubernetes schemas (kubernetes-validate, pip into .peers/deploy/), the
@@ -119,6 +120,7 @@ export WINVENTORY_TEST_OIDC_JWKS="$OIDC_JWKS"
 banner "Installing openapi-spec-validator (the API document's independent check)"
 install_openapi_validator
 export WINVENTORY_TEST_OPENAPI_VALIDATOR="$OPENAPI_VALIDATOR"
+export WINVENTORY_TEST_OPENAPI_RESPONSES="$OPENAPI_RESPONSE_VALIDATOR"
 
 if [ "${SKIP_LINT:-0}" = "1" ]; then
     banner "Skipping cargo fmt and cargo clippy (SKIP_LINT=1)"

@@ -87,6 +87,28 @@ impl std::fmt::Display for Lifecycle {
     }
 }
 
+/// As serialised: a date (`"2025-10-14"`) or a flag (`true`: over, date
+/// unknown; `false`: not decided).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Lifecycle {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(
+                SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date),
+            )))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .description(Some(
+                "A lifecycle date as endoflife.date holds it: the date the phase ends (ended), \
+                 `true` (over, date unknown) or `false` (not decided)",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Lifecycle {}
+
 impl Serialize for Lifecycle {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -285,6 +307,7 @@ pub struct OwnerFact {
 
 /// The OS facts of one report (CMF `os` object).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OsInfo {
     /// `os.caption`.
     pub caption: String,

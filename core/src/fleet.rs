@@ -115,6 +115,7 @@ pub struct MachineFilter {
 
 /// A catalog cycle a listed machine has, with what people read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListedCycle {
     /// `os` or `software`.
     pub kind: &'static str,
@@ -130,6 +131,7 @@ pub struct ListedCycle {
 
 /// One machine of the list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListedMachine {
     /// Host name as last reported.
     pub hostname: String,
@@ -412,6 +414,7 @@ async fn filter_batch(
 
 /// One product of `report eol`'s default view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductRow {
     /// `os` or `software`.
     pub kind: &'static str,
@@ -429,6 +432,7 @@ pub struct ProductRow {
 
 /// One ended cycle of a [`ProductRow`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductCycle {
     /// Catalog cycle id.
     pub cycle: String,

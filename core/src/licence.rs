@@ -702,6 +702,7 @@ impl<U: Eq + std::hash::Hash> Seats<U> {
 
 /// Compliance of a licence: seats owned against seats in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "status", content = "by")]
 pub enum Compliance {
     /// More in use than owned, by this many.
@@ -730,6 +731,7 @@ impl std::fmt::Display for Compliance {
 
 /// One row of `report licences`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenceRow {
     /// Licence name.
     pub licence: String,
@@ -752,6 +754,7 @@ pub struct LicenceRow {
     pub compliance: Compliance,
     /// Yearly cost of the seats owned.
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub yearly_cost: Decimal,
     /// Currency code.
     pub currency: &'static str,
@@ -772,6 +775,7 @@ pub struct LicenceRow {
     pub seats_freed: i64,
     /// Yearly cost of the seats freed.
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub yearly_savings: Decimal,
 }
 
@@ -996,6 +1000,7 @@ pub struct WhatIf {
 
 /// One group's share in a what-if.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupCost {
     /// Group (`(no group)` for users in none).
     pub group: String,
@@ -1005,14 +1010,17 @@ pub struct GroupCost {
     pub seats_simulated: i64,
     /// Its share of today's cost.
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub cost_today: Decimal,
     /// Its simulated cost.
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub cost_simulated: Decimal,
 }
 
 /// The outcome of a what-if.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhatIfResult {
     /// Licence.
     pub licence: String,
@@ -1033,12 +1041,15 @@ pub struct WhatIfResult {
     pub seats_simulated: i64,
     /// Yearly cost today (seats owned).
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub cost_today: Decimal,
     /// Yearly cost simulated (seats needed, at the simulated price).
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub cost_simulated: Decimal,
     /// Simulated minus today.
     #[serde(serialize_with = "as_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub difference: Decimal,
     /// Per group, where the users have groups.
     pub groups: Vec<GroupCost>,

@@ -14,6 +14,7 @@ use crate::store::{MachineInFull, MachineRow, Result, Store};
 
 /// One row of `report os`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OsRow {
     /// Product, `None` for the unmatched row.
     pub product: Option<String>,
@@ -146,6 +147,7 @@ pub async fn os_report_in(
 
 /// One row of `report eol` and `report software`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CycleRow {
     /// `os` or `software`.
     pub kind: &'static str,
@@ -214,6 +216,7 @@ pub async fn eol_report(
 
 /// One row of `report software --by application`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationRow {
     /// Application.
     pub application: String,
@@ -265,6 +268,7 @@ pub async fn application_report(store: &dyn Store, as_of: &AsOf) -> Result<Vec<A
 
 /// An owner as `machine HOST` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnerView {
     /// The person's login (their key in the directory).
     pub login: String,
@@ -278,6 +282,7 @@ pub struct OwnerView {
 
 /// One program as `machine HOST` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SoftwareView {
     /// `DisplayName` as the machine reported it.
     pub name: String,
@@ -303,6 +308,7 @@ pub struct SoftwareView {
 
 /// Everything known about one machine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MachineView {
     /// Hostname as last reported.
     pub hostname: String,
@@ -412,6 +418,7 @@ pub async fn machine_report(
 
 /// Something on a machine that has ended or ends within the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndingItem {
     /// `os` or `software`.
     pub kind: &'static str,
@@ -430,6 +437,7 @@ pub struct EndingItem {
 
 /// One machine of a person.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnedMachine {
     /// Hostname as last reported.
     pub hostname: String,
@@ -451,6 +459,7 @@ pub struct OwnedMachine {
 
 /// `owner LOGIN`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnerReport {
     /// The login asked about.
     pub login: String,

@@ -21,4 +21,15 @@ install_openapi_validator() {
 PYTHONPATH="$OPENAPI_ROOT/lib" exec python3 -m openapi_spec_validator "\$@"
 SH
     chmod +x "$OPENAPI_VALIDATOR"
+    # Real answers of the API against the schemas the document declares
+    # for them (JSON Schema 2020-12, OpenAPI 3.1's dialect, with the
+    # jsonschema package openapi-spec-validator brings).
+    OPENAPI_RESPONSE_VALIDATOR="$OPENAPI_ROOT/validate-responses"
+    cat >"$OPENAPI_RESPONSE_VALIDATOR" <<SH
+#!/bin/sh
+# validate-responses OPENAPI.json ANSWERS.json: ANSWERS is a list of
+# {"method", "path" (as the document spells it), "status", "body"}.
+PYTHONPATH="$OPENAPI_ROOT/lib" exec python3 "$REPO_ROOT/scripts/lib/validate_responses.py" "\$@"
+SH
+    chmod +x "$OPENAPI_RESPONSE_VALIDATOR"
 }

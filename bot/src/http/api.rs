@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, PartialSchema as _, ToSchema};
 use winventory_core::access::{Permission, Principal, Role};
 use winventory_core::fleet::{self, CycleFilter, MachineFilter};
 use winventory_core::store::{AuditEntry, CampaignState, Freshness};
@@ -604,7 +604,6 @@ pub struct MachinesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MachinesPage {
     /// The machines, as `winventory machines --format json` lists them.
-    #[schema(value_type = Vec<Object>)]
     pub machines: Vec<fleet::ListedMachine>,
     /// Give it as `after` for the next page; absent on the last page.
     pub next: Option<String>,
@@ -664,6 +663,92 @@ async fn machines(
     }))
 }
 
+/// What `GET /api/v1/reports/eol` answers: one row per product (the
+/// default), or per cycle with `by=cycle`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum EolRows {
+    /// `by=product` (the default).
+    ByProduct(Vec<fleet::ProductRow>),
+    /// `by=cycle`.
+    ByCycle(Vec<report::CycleRow>),
+}
+
+/// What `GET /api/v1/reports/software` answers: one row per cycle, or per
+/// application with `by=application`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SoftwareRows {
+    /// `by=cycle` (the default).
+    ByCycle(Vec<report::CycleRow>),
+    /// `by=application`.
+    ByApplication(Vec<report::ApplicationRow>),
+}
+
+/// The schema of a list that is one of two row types, by a query
+/// parameter: `anyOf` (utoipa's untagged enums are `oneOf`, which an
+/// empty list, valid as both, fails).
+fn rows_of_either<A: ToSchema, B: ToSchema>(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
+    AnyOfBuilder::new()
+        .item(ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name(A::name())))
+        .item(ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name(B::name())))
+        .description(Some(description))
+        .into()
+}
+
+impl utoipa::PartialSchema for EolRows {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        rows_of_either::<fleet::ProductRow, report::CycleRow>(
+            "One row per product (the default), or per cycle with `by=cycle`",
+        )
+    }
+}
+
+impl ToSchema for EolRows {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            fleet::ProductRow::name().into(),
+            fleet::ProductRow::schema(),
+        ));
+        schemas.push((report::CycleRow::name().into(), report::CycleRow::schema()));
+        fleet::ProductRow::schemas(schemas);
+        report::CycleRow::schemas(schemas);
+    }
+}
+
+impl utoipa::PartialSchema for SoftwareRows {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        rows_of_either::<report::CycleRow, report::ApplicationRow>(
+            "One row per cycle (the default), or per application with `by=application`",
+        )
+    }
+}
+
+impl ToSchema for SoftwareRows {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((report::CycleRow::name().into(), report::CycleRow::schema()));
+        schemas.push((
+            report::ApplicationRow::name().into(),
+            report::ApplicationRow::schema(),
+        ));
+        report::CycleRow::schemas(schemas);
+        report::ApplicationRow::schemas(schemas);
+    }
+}
+
 /// `?as_of=` alone.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -678,7 +763,7 @@ pub struct AsOfQuery {
 #[utoipa::path(get, path = "/api/v1/machines/{host}", tag = "fleet",
     params(("host" = String, Path, description = "Host name (case-insensitive)"), AsOfQuery),
     responses(
-        (status = 200, description = "The machine", content_type = "application/json"),
+        (status = 200, description = "The machine", body = report::MachineView),
         (status = 404, description = "No such machine", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn machine(
@@ -713,7 +798,7 @@ async fn machine(
 /// --format json`).
 #[utoipa::path(get, path = "/api/v1/people/{login}", tag = "fleet",
     params(("login" = String, Path, description = "Directory login"), PersonQuery),
-    responses((status = 200, description = "The person's machines", content_type = "application/json")))]
+    responses((status = 200, description = "The person's machines", body = report::OwnerReport)))]
 async fn person(
     State(s): State<Arc<AppState>>,
     Path(login): Path<String>,
@@ -743,7 +828,7 @@ pub struct PersonQuery {
 
 /// Machines per OS cycle (`winventory report os --format json`).
 #[utoipa::path(get, path = "/api/v1/reports/os", tag = "fleet", params(AsOfQuery),
-    responses((status = 200, description = "One row per OS cycle", content_type = "application/json")))]
+    responses((status = 200, description = "One row per OS cycle", body = Vec<report::OsRow>)))]
 async fn report_os(
     State(s): State<Arc<AppState>>,
     Query(q): Query<AsOfQuery>,
@@ -767,7 +852,7 @@ pub struct EolQuery {
 
 /// What has ended or ends soon (`winventory report eol --format json`).
 #[utoipa::path(get, path = "/api/v1/reports/eol", tag = "fleet", params(EolQuery),
-    responses((status = 200, description = "One row per product (or cycle)", content_type = "application/json")))]
+    responses((status = 200, description = "One row per product (or cycle)", body = EolRows)))]
 async fn report_eol(
     State(s): State<Arc<AppState>>,
     Query(q): Query<EolQuery>,
@@ -800,7 +885,7 @@ pub struct SoftwareQuery {
 
 /// Installed software (`winventory report software --format json`).
 #[utoipa::path(get, path = "/api/v1/reports/software", tag = "fleet", params(SoftwareQuery),
-    responses((status = 200, description = "One row per cycle (or application)", content_type = "application/json")))]
+    responses((status = 200, description = "One row per cycle (or application)", body = SoftwareRows)))]
 async fn report_software(
     State(s): State<Arc<AppState>>,
     Query(q): Query<SoftwareQuery>,
@@ -835,7 +920,7 @@ async fn report_exceptions(State(s): State<Arc<AppState>>) -> Result<Response, A
 /// the site's licence file.
 #[utoipa::path(get, path = "/api/v1/reports/licences", tag = "fleet", params(AsOfQuery),
     responses(
-        (status = 200, description = "One row per licence", content_type = "application/json"),
+        (status = 200, description = "One row per licence", body = Vec<winventory_core::licence::LicenceRow>),
         (status = 409, description = "The site has no licence file", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn report_licences(
@@ -918,7 +1003,7 @@ pub(crate) fn what_if_ask(q: &WhatIfQuery) -> Result<crate::cli::licences::WhatI
 #[utoipa::path(get, path = "/api/v1/licences/{what}/whatif", tag = "fleet",
     params(("what" = String, Path, description = "The licence: its name, application or product"), WhatIfQuery),
     responses(
-        (status = 200, description = "Today's and the simulated figures", content_type = "application/json"),
+        (status = 200, description = "Today's and the simulated figures", body = winventory_core::licence::WhatIfResult),
         (status = 422, description = "No such licence, or a wrong change", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn licence_whatif(
@@ -1072,7 +1157,7 @@ async fn answer_on_behalf(
 
 /// Every campaign (`winventory campaign list --format json`).
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns",
-    responses((status = 200, description = "The campaigns", content_type = "application/json")))]
+    responses((status = 200, description = "The campaigns", body = Vec<winventory_core::store::CampaignRow>)))]
 async fn campaigns(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
     Ok(Json(s.engine.store.campaigns().await?).into_response())
 }
@@ -1082,7 +1167,7 @@ async fn campaigns(State(s): State<Arc<AppState>>) -> Result<Response, AppError>
 #[utoipa::path(get, path = "/api/v1/campaigns/{name}", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
     responses(
-        (status = 200, description = "The campaign and its machines", content_type = "application/json"),
+        (status = 200, description = "The campaign and its machines", body = CampaignDetail),
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn campaign(
@@ -1091,13 +1176,26 @@ async fn campaign(
 ) -> Result<Response, AppError> {
     let c = s.engine.campaign(&name).await?;
     let machines = s.engine.store.campaign_machines(c.row.id).await?;
-    Ok(Json(serde_json::json!({
-        "campaign": c.row,
-        "title": c.spec.title,
-        "deadline": c.spec.deadline,
-        "machines": machines,
-    }))
+    Ok(Json(CampaignDetail {
+        title: c.spec.title,
+        deadline: c.spec.deadline,
+        campaign: c.row,
+        machines,
+    })
     .into_response())
+}
+
+/// A campaign and its machines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignDetail {
+    /// The stored campaign.
+    pub campaign: winventory_core::store::CampaignRow,
+    /// Its title, from its file.
+    pub title: String,
+    /// Its deadline, from its file.
+    pub deadline: chrono::NaiveDate,
+    /// Its machines, by host.
+    pub machines: Vec<winventory_core::store::CampaignMachine>,
 }
 
 /// Where a campaign stands (`winventory campaign status NAME --format
@@ -1117,7 +1215,7 @@ async fn campaign_status(
 /// history NAME HOST --format json`).
 #[utoipa::path(get, path = "/api/v1/campaigns/{name}/history/{host}", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id"), ("host" = String, Path, description = "Host name")),
-    responses((status = 200, description = "The answers, oldest first", content_type = "application/json")))]
+    responses((status = 200, description = "The answers, oldest first", body = Vec<winventory_core::store::AnswerEntry>)))]
 async fn campaign_history(
     State(s): State<Arc<AppState>>,
     Path((name, host)): Path<(String, String)>,
@@ -1298,7 +1396,7 @@ pub struct AuditQuery {
 
 /// The audit log, newest first (`winventory audit --format json`).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(AuditQuery),
-    responses((status = 200, description = "Audit lines", content_type = "application/json")))]
+    responses((status = 200, description = "Audit lines", body = Vec<AuditEntry>)))]
 async fn audit_log(
     State(s): State<Arc<AppState>>,
     Query(q): Query<AuditQuery>,
@@ -1310,7 +1408,7 @@ async fn audit_log(
 /// The site's API tokens, never their secrets (`winventory token list
 /// --format json`).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "access",
-    responses((status = 200, description = "The tokens", content_type = "application/json")))]
+    responses((status = 200, description = "The tokens", body = Vec<winventory_core::store::ApiToken>)))]
 async fn tokens(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
     Ok(Json(s.engine.store.tokens().await?).into_response())
 }
@@ -1389,7 +1487,7 @@ async fn token_revoke(
 /// The live sign-in sessions, newest first (`winventory session list
 /// --format json`); never a secret.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "access",
-    responses((status = 200, description = "The live sessions", content_type = "application/json")))]
+    responses((status = 200, description = "The live sessions", body = Vec<winventory_core::store::Session>)))]
 async fn sessions(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
     let now = s.app.clock.now();
     Ok(Json(s.engine.store.sessions(Some(now)).await?).into_response())

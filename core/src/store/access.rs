@@ -29,6 +29,7 @@ pub struct NewApiToken {
 
 /// A stored token (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     /// Its name.
     pub name: String,
@@ -76,6 +77,7 @@ pub struct NewSession {
 
 /// A stored session (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// Its number (what an admin revokes).
     pub id: i64,

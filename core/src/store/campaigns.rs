@@ -13,6 +13,7 @@ use crate::domain::{CycleRef, User};
 
 /// A campaign's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignState {
     /// Created; nothing sent. Preview and test-send work.
@@ -46,6 +47,7 @@ impl CampaignState {
 
 /// A stored campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignRow {
     /// `campaigns.id`: answer tokens and the outbox name the campaign by it.
     pub id: i64,
@@ -81,6 +83,7 @@ pub struct NewTarget {
 
 /// A machine of a campaign, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CampaignMachine {
     /// `campaigns.id`.
     pub campaign_id: i64,
@@ -205,6 +208,7 @@ pub struct ExceptionDecision {
 /// One line of the audit log: one admin action (or attempt), whatever the
 /// edge it came through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// When.
     pub at: DateTime<Utc>,
@@ -234,6 +238,7 @@ pub struct AuditEntry {
 /// One answer given for a machine of a campaign (the history keeps every
 /// one; the machine keeps the latest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerEntry {
     /// When.
     pub at: DateTime<Utc>,
