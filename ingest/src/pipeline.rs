@@ -60,6 +60,7 @@ impl IngestOptions {
 
 /// A rejected line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LineError {
     /// The input it came from.
     pub file: String,
@@ -71,6 +72,7 @@ pub struct LineError {
 
 /// What an ingest did. Its JSON form is the `--format json` contract.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     /// Non-blank lines read.
     pub lines_read: u64,

@@ -910,7 +910,7 @@ async fn report_software(
 /// Every exception of every campaign (`winventory report exceptions
 /// --format json`).
 #[utoipa::path(get, path = "/api/v1/reports/exceptions", tag = "campaigns",
-    responses((status = 200, description = "The exception register", content_type = "application/json")))]
+    responses((status = 200, description = "The exception register", body = Vec<winventory_workflows::engine::ExceptionRow>)))]
 async fn report_exceptions(State(s): State<Arc<AppState>>) -> Result<Response, AppError> {
     let rows = s.engine.exceptions(None, false).await?;
     Ok(Json(rows).into_response())
@@ -1040,7 +1040,7 @@ pub struct CreateQuery {
 #[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", params(CreateQuery),
     request_body(content = String, content_type = "application/toml", description = "A campaign file"),
     responses(
-        (status = 201, description = "The draft and the file's warnings", content_type = "application/json"),
+        (status = 201, description = "The draft and the file's warnings", body = CreatedCampaign),
         (status = 409, description = "A campaign of that name exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file is wrong (line and field named)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -1068,7 +1068,10 @@ async fn campaign_create(
     };
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "campaign": c.row, "warnings": warnings })),
+        Json(CreatedCampaign {
+            campaign: c.row,
+            warnings,
+        }),
     )
         .into_response())
 }
@@ -1078,7 +1081,7 @@ async fn campaign_create(
 /// returned (the command line writes them to a folder).
 #[utoipa::path(post, path = "/api/v1/campaigns/{name}/preview", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
-    responses((status = 200, description = "The preview's summary", content_type = "application/json")))]
+    responses((status = 200, description = "The preview's summary", body = winventory_workflows::engine::PreviewSummary)))]
 async fn campaign_preview(
     State(s): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
@@ -1113,7 +1116,7 @@ pub struct OnBehalf {
     params(("name" = String, Path, description = "Campaign name or id"), ("host" = String, Path, description = "Host name")),
     request_body = OnBehalf,
     responses(
-        (status = 200, description = "The machine as it now stands in the campaign", content_type = "application/json"),
+        (status = 200, description = "The machine as it now stands in the campaign", body = winventory_core::store::CampaignMachine),
         (status = 404, description = "No such campaign or machine in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The campaign, the answer or the machine does not fit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is wrong", body = Problem, content_type = "application/problem+json"),
@@ -1185,6 +1188,16 @@ async fn campaign(
     .into_response())
 }
 
+/// A draft made from a campaign file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedCampaign {
+    /// The stored draft.
+    pub campaign: winventory_core::store::CampaignRow,
+    /// What the file holds that is allowed but doubtful (line and field
+    /// named).
+    pub warnings: Vec<String>,
+}
+
 /// A campaign and its machines.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignDetail {
@@ -1202,7 +1215,7 @@ pub struct CampaignDetail {
 /// json`).
 #[utoipa::path(get, path = "/api/v1/campaigns/{name}/status", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
-    responses((status = 200, description = "Its progress", content_type = "application/json")))]
+    responses((status = 200, description = "Its progress", body = winventory_workflows::engine::Status)))]
 async fn campaign_status(
     State(s): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -1270,7 +1283,7 @@ pub(crate) async fn move_to(
 #[utoipa::path(post, path = "/api/v1/campaigns/{name}/start", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
     responses(
-        (status = 200, description = "Started: its status", content_type = "application/json"),
+        (status = 200, description = "Started: its status", body = winventory_workflows::engine::Status),
         (status = 403, description = "The role may not", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft or paused campaign", body = Problem, content_type = "application/problem+json"),
@@ -1286,7 +1299,7 @@ async fn campaign_start(
 /// Pause a running campaign (nothing more is sent until it resumes).
 #[utoipa::path(post, path = "/api/v1/campaigns/{name}/pause", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
-    responses((status = 200, description = "Paused: its status", content_type = "application/json")))]
+    responses((status = 200, description = "Paused: its status", body = winventory_workflows::engine::Status)))]
 async fn campaign_pause(
     State(s): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
@@ -1298,7 +1311,7 @@ async fn campaign_pause(
 /// Resume a paused campaign.
 #[utoipa::path(post, path = "/api/v1/campaigns/{name}/resume", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
-    responses((status = 200, description = "Running again: its status", content_type = "application/json")))]
+    responses((status = 200, description = "Running again: its status", body = winventory_workflows::engine::Status)))]
 async fn campaign_resume(
     State(s): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,
@@ -1310,7 +1323,7 @@ async fn campaign_resume(
 /// Close a campaign: its links no longer record answers.
 #[utoipa::path(post, path = "/api/v1/campaigns/{name}/close", tag = "campaigns",
     params(("name" = String, Path, description = "Campaign name or id")),
-    responses((status = 200, description = "Closed: its status", content_type = "application/json")))]
+    responses((status = 200, description = "Closed: its status", body = winventory_workflows::engine::Status)))]
 async fn campaign_close(
     State(s): State<Arc<AppState>>,
     Extension(who): Extension<Principal>,

@@ -505,7 +505,7 @@ fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::settings::Secr
 #[utoipa::path(post, path = "/api/v1/snapshots", tag = "ingest",
     request_body(content = String, content_type = "application/x-ndjson", description = "A CMF snapshot (JSON Lines; gzip recognised by content)"),
     responses(
-        (status = 200, description = "Ingested; rejected lines are listed (the ingest's JSON summary)", content_type = "application/json"),
+        (status = 200, description = "Ingested; rejected lines are listed (the ingest's JSON summary)", body = winventory_ingest::pipeline::Summary),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role may not upload", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over 8 GiB", body = Problem, content_type = "application/problem+json"),

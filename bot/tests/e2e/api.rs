@@ -576,7 +576,7 @@ async fn a_revoked_token_is_refused_at_once_and_one_revoked_elsewhere_within_a_s
 /// The document declares a schema for what each read answers, and real
 /// answers match it: checked by an independent validator (jsonschema, JSON
 /// Schema 2020-12 as OpenAPI 3.1 uses), so a field renamed in a type shows
-/// here. The answers still without a schema are listed: a new one fails.
+/// here. Only the document itself goes without a schema (it is OpenAPI's).
 #[tokio::test]
 async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
     let site = ApiSite::new().await;
@@ -589,6 +589,7 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let started = body;
     let (_, doc) = site
         .call(Method::GET, "/api/v1/openapi.json", None, Body::empty())
         .await;
@@ -606,19 +607,7 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
     }
     assert_eq!(
         untyped.into_iter().collect::<Vec<_>>(),
-        [
-            "GET /api/v1/campaigns/{name}/status",
-            "GET /api/v1/openapi.json",
-            "GET /api/v1/reports/exceptions",
-            "POST /api/v1/campaigns",
-            "POST /api/v1/campaigns/{name}/answers/{host}",
-            "POST /api/v1/campaigns/{name}/close",
-            "POST /api/v1/campaigns/{name}/pause",
-            "POST /api/v1/campaigns/{name}/preview",
-            "POST /api/v1/campaigns/{name}/resume",
-            "POST /api/v1/campaigns/{name}/start",
-            "POST /api/v1/snapshots",
-        ],
+        ["GET /api/v1/openapi.json"],
         "answers the document gives no schema for"
     );
 
@@ -646,8 +635,15 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
         ("/api/v1/audit", "/api/v1/audit"),
         ("/api/v1/tokens", "/api/v1/tokens"),
         ("/api/v1/sessions", "/api/v1/sessions"),
+        (
+            "/api/v1/campaigns/retire-2012r2/status",
+            "/api/v1/campaigns/{name}/status",
+        ),
+        ("/api/v1/reports/exceptions", "/api/v1/reports/exceptions"),
     ];
-    let mut answers = Vec::new();
+    let mut answers = vec![serde_json::json!({
+        "method": "POST", "path": "/api/v1/campaigns/{name}/start", "status": 200, "body": started,
+    })];
     for (uri, path) in reads {
         let (status, body) = site
             .call(Method::GET, uri, Some(Role::Admin), Body::empty())
@@ -659,7 +655,7 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
     }
     // Something to check in each: a page of machines, a machine with its
     // programs and owner, a campaign with machines, tokens, audit lines.
-    let at = |i: usize| &answers[i]["body"];
+    let at = |i: usize| &answers[i + 1]["body"];
     assert!(!at(0)["machines"].as_array().expect("machines").is_empty());
     assert!(at(1)["responsible"]["login"].is_string(), "{}", at(1));
     assert!(!at(9)["machines"].as_array().expect("machines").is_empty());
@@ -685,5 +681,5 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
         out.status.success(),
         "answers that contradict the document:\n{said}"
     );
-    assert!(said.contains("14 answers checked, 0 mismatches"), "{said}");
+    assert!(said.contains("17 answers checked, 0 mismatches"), "{said}");
 }

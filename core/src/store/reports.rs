@@ -79,6 +79,7 @@ pub struct InstalledSoftware {
 /// A machine set aside by migration 12 because a stored field was over the
 /// snapshot format's limits (`rejected_machines`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RejectedMachine {
     /// The first 64 characters of its stored hostname.
     pub hostname: String,

@@ -15,6 +15,7 @@ use super::{Campaign, Engine, EngineError, WaveSummary};
 
 /// Campaign progress for `campaign status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     /// Campaign name.
     pub campaign: String,

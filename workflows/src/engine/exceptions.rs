@@ -16,6 +16,7 @@ pub const EXCEPTION_NOTICE_DAYS: i64 = 14;
 
 /// One line of the exception register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExceptionRow {
     /// Campaign name.
     pub campaign: String,

@@ -16,6 +16,7 @@ use super::{Engine, EngineError};
 
 /// What `campaign preview` produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewSummary {
     /// Target machines.
     pub machines: usize,
