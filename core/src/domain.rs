@@ -118,6 +118,31 @@ impl Serialize for Lifecycle {
     }
 }
 
+/// `date` plus `days`, saturating at the last (or first) date there is:
+/// days come from people (`--within`, a campaign's window, a licence's
+/// notice) and any number is a fair question, never a reason to panic.
+pub fn days_after(date: NaiveDate, days: i64) -> NaiveDate {
+    Duration::try_days(days)
+        .and_then(|d| date.checked_add_signed(d))
+        .unwrap_or(if days < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        })
+}
+
+/// `instant` minus `days`, saturating at the first (or last) instant there
+/// is (see [`days_after`]).
+pub fn instant_days_before(instant: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+    Duration::try_days(days)
+        .and_then(|d| instant.checked_sub_signed(d))
+        .unwrap_or(if days < 0 {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        })
+}
+
 /// The instant a read command looks at, and the freshness window.
 ///
 /// `--as-of DATE` means DATE+1 day at 00:00 UTC (the end of DATE); without
@@ -218,9 +243,10 @@ impl AsOf {
             known_before: None,
         }
     }
-    /// The oldest report time that still counts as fresh.
+    /// The oldest report time that still counts as fresh (the first
+    /// instant there is, for a window longer than history).
     pub fn fresh_cutoff(&self) -> DateTime<Utc> {
-        self.instant - Duration::hours(24 * i64::from(self.freshness_days))
+        instant_days_before(self.instant, i64::from(self.freshness_days))
     }
     /// Whether a machine last reported at `last_report` is fresh.
     pub fn is_fresh(&self, last_report: DateTime<Utc>) -> bool {
@@ -371,6 +397,27 @@ pub struct User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_of_any_length_saturate_at_the_ends_of_time_instead_of_panicking() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 3).expect("a date");
+        assert_eq!(
+            days_after(day, 30),
+            NaiveDate::from_ymd_opt(2027, 1, 2).expect("a date")
+        );
+        assert_eq!(days_after(day, 4_000_000_000), NaiveDate::MAX);
+        assert_eq!(days_after(day, i64::MAX), NaiveDate::MAX);
+        assert_eq!(days_after(day, -4_000_000_000), NaiveDate::MIN);
+        let now = day.and_hms_opt(12, 0, 0).expect("a time").and_utc();
+        assert_eq!(
+            instant_days_before(now, 999_999_999),
+            DateTime::<Utc>::MIN_UTC
+        );
+        assert_eq!(instant_days_before(now, i64::MIN), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(instant_days_before(now, 1), now - Duration::days(1));
+        let wide = AsOf::at(now, u32::MAX);
+        assert_eq!(wide.fresh_cutoff(), DateTime::<Utc>::MIN_UTC);
+    }
 
     #[test]
     fn dates_are_read_only_as_yyyy_mm_dd_and_other_forms_say_which_is_wanted() {

@@ -186,7 +186,7 @@ impl Licence {
     /// Whether `day` falls in the notice period before the end (or after it).
     pub fn in_notice(&self, day: NaiveDate) -> bool {
         self.end.is_some_and(|end| {
-            day >= end - Duration::days(i64::from(self.notice_days)) && day <= end
+            day >= crate::domain::days_after(end, -i64::from(self.notice_days)) && day <= end
         })
     }
 }
@@ -1076,9 +1076,10 @@ pub fn what_if<'a>(
         .filter(|h| !changes.drop_machines.contains(&h.machine_id))
         .filter(|h| !(changes.drop_stale && h.last_report < fresh_since))
         .filter(|h| {
-            changes
-                .drop_unused_days
-                .is_none_or(|d| h.last_used.is_none_or(|u| u >= now - Duration::days(d)))
+            changes.drop_unused_days.is_none_or(|d| {
+                h.last_used
+                    .is_none_or(|u| u >= crate::domain::instant_days_before(now, d))
+            })
         })
         .collect();
     let model = changes.model.unwrap_or(l.model);

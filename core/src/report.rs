@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -178,9 +178,10 @@ fn cycle_row(catalog: &Catalog, kind: &'static str, c: CycleRef, machines: i64) 
     }
 }
 
-/// The date a `--within DAYS` window ends on.
+/// The date a `--within DAYS` window ends on (the last date there is, for
+/// a window past it: any number of days is a valid question).
 pub fn horizon(as_of: &AsOf, within_days: u32) -> NaiveDate {
-    as_of.date + Duration::days(i64::from(within_days))
+    crate::domain::days_after(as_of.date, i64::from(within_days))
 }
 
 /// `report eol`: OS and software cycles that have ended by as-of + `within`

@@ -294,6 +294,13 @@ fn read_inputs(
         let mut line_no: u64 = 0;
         let mut done = false;
         while !done {
+            // The reader of the items is gone (an upload's client hung up,
+            // the run failed): stop reading at once, whatever the input
+            // still holds (a gzip of blank lines yields no item to fail to
+            // send, and could keep a core busy for minutes).
+            if tx.is_closed() {
+                return;
+            }
             let mut failure = None;
             lines.clear();
             let mut chunk_bytes = 0;
@@ -309,6 +316,15 @@ fn read_inputs(
                     }
                     Ok(ReadLine::Line) => {
                         line_no += 1;
+                        // Blank lines are skipped here, without a copy or a
+                        // parse (the format allows them; a flood of them is
+                        // the cheapest input to compress).
+                        if buf.iter().all(u8::is_ascii_whitespace) {
+                            // Counted, so a chunk of them ends and the
+                            // check above runs.
+                            chunk_bytes += buf.len().max(1);
+                            continue;
+                        }
                         let bytes = if line_no == 1 {
                             buf.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(&buf)
                         } else {

@@ -133,6 +133,10 @@ pub struct Answer {
 /// Why an answer cannot be recorded, in words for the person giving it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
+    /// A text holds a control character (NUL and the like; line breaks and
+    /// tabs are fine).
+    #[error("the text holds a control character (such as NUL); write it without")]
+    ControlCharacter,
     /// A required date is missing.
     #[error("this answer needs a date")]
     DateMissing,
@@ -191,6 +195,12 @@ impl Answer {
         for t in [&self.detail, &self.comment].into_iter().flatten() {
             if t.chars().count() > MAX_TEXT {
                 return Err(AnswerError::TooLong(MAX_TEXT));
+            }
+            // PostgreSQL stores no NUL in text, and no one means one.
+            if t.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(AnswerError::ControlCharacter);
             }
         }
         if self.kind.needs_date() {

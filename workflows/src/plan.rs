@@ -121,7 +121,7 @@ pub async fn load_matching(
     let mut os = expand(catalog, &t.os);
     let mut software = expand(catalog, &t.software);
     if let Some(days) = t.eol_within_days {
-        let until = as_of.date + chrono::Duration::days(i64::from(days));
+        let until = winventory_core::domain::days_after(as_of.date, i64::from(days));
         let due: Vec<CycleRef> = catalog
             .cycles()
             .filter(|c| c.eol.is_some_and(|e: Lifecycle| e.is_over(until)))
@@ -156,7 +156,7 @@ impl Scope {
         let mut scope = Scope::default();
         if let (CampaignKind::Licence, Some(days)) = (spec.kind, t.unused_days) {
             // Installs whose metered last use is older than the window.
-            let cut = as_of.instant - chrono::Duration::days(i64::from(days));
+            let cut = winventory_core::domain::instant_days_before(as_of.instant, i64::from(days));
             scope.unused = Some(
                 load_holdings(store, spec)
                     .await?

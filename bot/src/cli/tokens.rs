@@ -67,6 +67,11 @@ pub enum TokenError {
     /// The expiry does not parse.
     #[error("expires: {0:?} is not a duration: a number and d, h or w (90d, 12h, 4w), or never")]
     Expires(String),
+    /// The expiry is past what a token may live.
+    #[error(
+        "expires: {0:?} is too long: at most 100000 units (100000h, 100000d or 100000w), or never"
+    )]
+    ExpiresTooLong(String),
     /// A token has that name already.
     #[error("a token named {0:?} exists (or existed): choose another name")]
     Taken(String),
@@ -96,10 +101,17 @@ fn parse_expiry(text: &str) -> Result<Option<Duration>, TokenError> {
         return Ok(None);
     }
     let bad = || TokenError::Expires(text.to_string());
-    let (n, unit) = t.split_at(t.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    if n <= 0 || n > 100_000 {
+    // The unit is the last character, whatever its width in bytes.
+    let Some((at, _)) = t.char_indices().last() else {
         return Err(bad());
+    };
+    let (n, unit) = t.split_at(at);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    if n <= 0 {
+        return Err(bad());
+    }
+    if n > 100_000 {
+        return Err(TokenError::ExpiresTooLong(text.to_string()));
     }
     match unit {
         "h" => Ok(Some(Duration::hours(n))),
@@ -279,6 +291,17 @@ mod tests {
     fn expiries_read_as_hours_days_weeks_or_never() {
         assert_eq!(parse_expiry("90d").ok(), Some(Some(Duration::days(90))));
         assert_eq!(parse_expiry("12h").ok(), Some(Some(Duration::hours(12))));
+        // A unit of more than one byte is refused, not split in its middle.
+        for odd in ["5é", "é", "", "1日", "12 h"] {
+            assert!(
+                matches!(parse_expiry(odd), Err(TokenError::Expires(_))),
+                "{odd:?}"
+            );
+        }
+        assert!(matches!(
+            parse_expiry("3000000d"),
+            Err(TokenError::ExpiresTooLong(_))
+        ));
         assert_eq!(parse_expiry("4w").ok(), Some(Some(Duration::weeks(4))));
         assert_eq!(parse_expiry("never").ok(), Some(None));
         for bad in ["", "d", "0d", "-3d", "90", "90y", "1e9d", "ninety days"] {

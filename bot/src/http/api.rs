@@ -540,7 +540,7 @@ async fn openapi() -> Response {
 // --- fleet -------------------------------------------------------------------
 
 /// `?as_of=YYYY-MM-DD`, as the command line's `--as-of`.
-fn as_of(s: &AppState, date: Option<&str>) -> Result<AsOf, AppError> {
+async fn as_of(s: &AppState, date: Option<&str>) -> Result<AsOf, AppError> {
     let days = s.app.settings.freshness_days;
     match date.map(str::trim).filter(|d| !d.is_empty()) {
         None => Ok(AsOf::at(s.app.clock.now(), days)),
@@ -548,7 +548,14 @@ fn as_of(s: &AppState, date: Option<&str>) -> Result<AsOf, AppError> {
             let day = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
                 AppError::Invalid(format!("as_of: {d:?} is not a date (YYYY-MM-DD)"))
             })?;
-            Ok(AsOf::end_of(day, days))
+            let as_of = AsOf::end_of(day, days);
+            // The command line's check: a date before every stored report
+            // is refused (nothing was known then), naming the earliest.
+            match report::known_as_of(s.app.store.as_ref(), &as_of).await {
+                Ok(_) => Ok(as_of),
+                Err(report::AsOfError::Store(e)) => Err(e.into()),
+                Err(e) => Err(AppError::Invalid(format!("as_of: {e}"))),
+            }
         }
     }
 }
@@ -621,7 +628,7 @@ async fn machines(
     State(s): State<Arc<AppState>>,
     Query(q): Query<MachinesQuery>,
 ) -> Result<Json<MachinesPage>, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let freshness = match q.freshness.as_deref().map(str::trim) {
         None | Some("") | Some("fresh") => Freshness::Fresh,
         Some("stale") => Freshness::Stale,
@@ -772,7 +779,7 @@ async fn machine(
     Path(host): Path<String>,
     Query(q): Query<AsOfQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let not_found = || {
         AppError::NotFound(format!(
             "no machine named {host:?} is stored (host names compare case-insensitively)"
@@ -791,6 +798,15 @@ async fn machine(
             return Err(not_found());
         }
     }
+    if !as_of.is_known(m.last_report) {
+        return Err(AppError::Invalid(format!(
+            "as_of: {}'s state on {} is unknown: only each machine's latest report is kept, and its report was collected on {}, after that date; the earliest date it can be shown for is {}",
+            m.hostname,
+            as_of.date,
+            m.last_report.format("%Y-%m-%d %H:%M UTC"),
+            m.last_report.date_naive()
+        )));
+    }
     Ok(Json(m).into_response())
 }
 
@@ -804,7 +820,7 @@ async fn person(
     Path(login): Path<String>,
     Query(q): Query<PersonQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let r = report::owner_report(
         s.app.store.as_ref(),
         &s.app.catalog,
@@ -833,7 +849,7 @@ async fn report_os(
     State(s): State<Arc<AppState>>,
     Query(q): Query<AsOfQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let rows = report::os_report(s.app.store.as_ref(), &s.app.catalog, &as_of).await?;
     Ok(Json(rows).into_response())
 }
@@ -857,7 +873,7 @@ async fn report_eol(
     State(s): State<Arc<AppState>>,
     Query(q): Query<EolQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let within = q.within.unwrap_or(0);
     let store = s.app.store.as_ref();
     let rows = report::eol_report(store, &s.app.catalog, &as_of, within).await?;
@@ -890,7 +906,7 @@ async fn report_software(
     State(s): State<Arc<AppState>>,
     Query(q): Query<SoftwareQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let store = s.app.store.as_ref();
     match q.by.as_deref().map(str::trim) {
         None | Some("") | Some("cycle") => {
@@ -927,7 +943,7 @@ async fn report_licences(
     State(s): State<Arc<AppState>>,
     Query(q): Query<AsOfQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let book = crate::cli::licences::load(&s.app, None, &s.app.catalog)
         .map_err(|e| AppError::Conflict(format!("{e:#}")))?;
     let rows = crate::cli::licences::rows(s.app.store.as_ref(), &book, &as_of)
@@ -1011,7 +1027,7 @@ async fn licence_whatif(
     Path(what): Path<String>,
     Query(q): Query<WhatIfQuery>,
 ) -> Result<Response, AppError> {
-    let as_of = as_of(&s, q.as_of.as_deref())?;
+    let as_of = as_of(&s, q.as_of.as_deref()).await?;
     let asked = what_if_ask(&q)?;
     let (_, r) = crate::cli::licences::what_if(&s.app, &what, &asked, None, &as_of)
         .await
@@ -1055,10 +1071,33 @@ async fn campaign_create(
         && !who.may(Permission::ManageCampaigns)
     {
         return Err(AppError::Forbidden(format!(
-            "{} may create licence campaigns only; this file is a {} campaign",
+            "{} may create licence campaigns only; this file is {} {} campaign",
             who.subject,
+            article(spec.kind.as_str()),
             spec.kind.as_str()
         )));
+    }
+    // Replacing a draft is managing it: a licence manager may replace a
+    // licence campaign's draft only, whatever the new file's kind.
+    if q.replace.unwrap_or(false) && !who.may(Permission::ManageCampaigns) {
+        let existing = s
+            .engine
+            .store
+            .campaigns()
+            .await?
+            .into_iter()
+            .find(|c| c.name == spec.name);
+        if let Some(c) = existing
+            && c.kind != winventory_workflows::spec::CampaignKind::Licence.as_str()
+        {
+            return Err(AppError::Forbidden(format!(
+                "{} may manage licence campaigns only; {} is {} {} campaign",
+                who.subject,
+                c.name,
+                article(&c.kind),
+                c.kind
+            )));
+        }
     }
     let now = s.app.clock.now();
     let (c, warnings) = if q.replace.unwrap_or(false) {
@@ -1245,6 +1284,15 @@ async fn campaign_history(
 
 /// A licence manager manages licence campaigns only: the rest need a
 /// campaign manager (checked once the campaign is known).
+/// `a` or `an` before a campaign kind (`an eol campaign`).
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 pub(crate) async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     if who.may(Permission::ManageCampaigns) {
         return Ok(());
@@ -1254,8 +1302,11 @@ pub(crate) async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Res
         Ok(())
     } else {
         Err(AppError::Forbidden(format!(
-            "{} may manage licence campaigns only; {} is a {} campaign",
-            who.subject, c.row.name, c.row.kind
+            "{} may manage licence campaigns only; {} is {} {} campaign",
+            who.subject,
+            c.row.name,
+            article(&c.row.kind),
+            c.row.kind
         )))
     }
 }

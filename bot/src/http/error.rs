@@ -137,15 +137,22 @@ impl From<winventory_workflows::engine::EngineError> for AppError {
             E::Spec(_) => AppError::Invalid(e.to_string()),
             E::NoKeys | E::NoAddress(_) => AppError::Conflict(e.to_string()),
             E::Store(s) if s.is_transient() => AppError::Unavailable(s.into()),
+            E::Store(s) if s.is_unstorable_text() => AppError::Invalid(UNSTORABLE.into()),
             other => AppError::Internal(anyhow::anyhow!("{other}")),
         }
     }
 }
 
+/// What a request whose text the database cannot store is told.
+const UNSTORABLE: &str =
+    "a value holds a character the database cannot store (NUL, \\u0000): send it without";
+
 impl From<winventory_core::store::StoreError> for AppError {
     fn from(e: winventory_core::store::StoreError) -> Self {
         if e.is_transient() {
             AppError::Unavailable(e.into())
+        } else if e.is_unstorable_text() {
+            AppError::Invalid(UNSTORABLE.into())
         } else {
             AppError::Internal(e.into())
         }

@@ -390,6 +390,7 @@ fn field_of(e: &AnswerError) -> &'static str {
         | AnswerError::EsuNotOffered
         | AnswerError::EsuBeyondEnd(_) => "date",
         AnswerError::TooLong(_)
+        | AnswerError::ControlCharacter
         | AnswerError::JustificationMissing
         | AnswerError::OwnerMissing
         | AnswerError::UnknownOwner(_)

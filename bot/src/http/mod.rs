@@ -136,6 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                     tower_http::compression::predicate::NotForContentType::new("text/event-stream"),
                 )),
         )
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a request handler panicked");
@@ -143,6 +144,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// A URL whose path or query holds a NUL character (`%00`) is refused
+/// before any handler: no host, login, name or filter has one, and
+/// PostgreSQL cannot even compare text holding one (those requests failed
+/// with a database error).
+async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let has_nul = |s: &str| percent_encoding::percent_decode_str(s).any(|b| b == 0);
+    let uri = req.uri();
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return AppError::Malformed(
+            "the URL holds a NUL character (%00): no host, login, name or filter has one".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Serve until `stop` resolves, under the listener limits of the settings

@@ -681,7 +681,9 @@ async fn finish_login(
             id_token: Some(raw),
             origin: origin.into(),
             created_at: now,
-            expires_at: now + chrono::Duration::hours(s.app.settings.session_max_hours as i64),
+            expires_at: chrono::Duration::try_hours(s.app.settings.session_max_hours as i64)
+                .and_then(|h| now.checked_add_signed(h))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         })
         .await
         .map_err(|e| (login.clone(), e.into()))?;

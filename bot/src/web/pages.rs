@@ -1554,15 +1554,13 @@ async fn me_answer(
         detail: nonempty(f.detail),
         comment: nonempty(f.comment),
     };
-    let target = winventory_workflows::reply::Target::Host(f.host.clone());
     let now = s.app.clock.now();
     match s
         .engine
-        .answer_chat(&v.who.subject, "web", &target, answer, now)
+        .answer_in_campaign(&v.who.subject, "web", &f.campaign, &f.host, answer, now)
         .await
     {
         Ok(done) => {
-            let _ = &f.campaign;
             let msg = format!("Recorded for {}.", done.recorded.join(", "));
             me_with_message(&s, &v, StatusCode::OK, &msg).await
         }

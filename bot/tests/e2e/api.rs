@@ -683,3 +683,124 @@ async fn what_the_api_answers_matches_the_schemas_its_document_declares() {
     );
     assert!(said.contains("17 answers checked, 0 mismatches"), "{said}");
 }
+
+/// Values an attacker or a careless script sends get a 4xx that says what
+/// is wrong, never a panic or a database error: windows of any length, an
+/// expiry with a multi-byte unit, a NUL in a URL or an answer, dates before
+/// anything was known, and a licence manager replacing another kind's draft.
+#[tokio::test]
+async fn hostile_values_get_a_clear_refusal_never_a_panic_or_a_database_error() {
+    let site = ApiSite::new().await;
+    for uri in [
+        "/api/v1/reports/eol?within=4000000000",
+        "/api/v1/machines?eol_within=4000000000",
+        "/api/v1/people/asmith?within=4294967295",
+    ] {
+        let (status, body) = site
+            .call(Method::GET, uri, Some(Role::Viewer), Body::empty())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{uri}: any window is a fair question: {body}"
+        );
+    }
+    for (uri, expected, says) in [
+        (
+            "/api/v1/machines?owner=a%00b",
+            StatusCode::BAD_REQUEST,
+            "NUL",
+        ),
+        ("/api/v1/machines/SRV%00A1", StatusCode::BAD_REQUEST, "NUL"),
+        (
+            "/api/v1/reports/os?as_of=2000-01-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "earliest",
+        ),
+        (
+            "/api/v1/machines/SRV-A1?as_of=2000-01-01",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "earliest",
+        ),
+    ] {
+        let (status, body) = site
+            .call(Method::GET, uri, Some(Role::Viewer), Body::empty())
+            .await;
+        assert_eq!(status, expected, "{uri}: {body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains(says)),
+            "{uri}: {body}"
+        );
+    }
+    let (status, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(Role::Admin),
+            Body::from(r#"{"name": "odd", "role": "viewer", "expires": "5é"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/campaigns/retire-2012r2/start",
+            Some(Role::Admin),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/campaigns/retire-2012r2/answers/SRV-A1",
+            Some(Role::CampaignManager),
+            Body::from(r#"{"answer": "replace", "comment": "a\u0000b"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("control character")),
+        "{body}"
+    );
+
+    // A licence manager may replace a licence campaign's draft, not an
+    // end-of-life one, whatever the new file's kind.
+    let eol_draft = crate::common::campaign_file().replace("retire-2012r2", "eol-draft");
+    let (status, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(Role::CampaignManager),
+            Body::from(eol_draft),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let licence_file = "name = \"eol-draft\"\nkind = \"licence\"\ntitle = \"MATLAB\"\n\
+        deadline = \"2027-03-31\"\nfallback_group = \"it-desk\"\n\n[target]\napplications = [\"MATLAB\"]\n";
+    let (status, body) = site
+        .call(
+            Method::POST,
+            "/api/v1/campaigns?replace=true",
+            Some(Role::LicenceManager),
+            Body::from(licence_file),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("an eol campaign")),
+        "{body}"
+    );
+    let kept = site
+        .app
+        .store
+        .campaign("eol-draft")
+        .await
+        .expect("read")
+        .expect("still there");
+    assert_eq!(kept.kind, "eol", "the draft is left as it was");
+}

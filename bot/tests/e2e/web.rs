@@ -238,6 +238,20 @@ async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refuse
         "nothing changed yet"
     );
 
+    // A second campaign asks about the same servers.
+    let engine = site.app.engine().await.expect("engine");
+    let now = site.app.clock.now();
+    let second = crate::common::campaign_file().replace("retire-2012r2", "second-look");
+    engine
+        .create(&second, now)
+        .await
+        .expect("a second campaign");
+    engine
+        .set_state("second-look", CampaignState::Running, now)
+        .await
+        .expect("start it");
+    engine.tick(now).await.expect("its wave");
+
     // An owner through their personal link: their machines, answered here.
     let asmith = vec![("cookie", link_cookie(&site, "asmith").await)];
     let (status, _, mine) = site.call(Method::GET, "/me", &asmith, Body::empty()).await;
@@ -268,6 +282,41 @@ async fn each_role_sees_what_it_may_and_forged_or_unconfirmed_changes_are_refuse
         .await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("Recorded for SRV-A1"), "{done}");
+    // Each form answers its own campaign's question: the other campaign's
+    // SRV-A1 is still open, and a campaign that is not theirs is refused.
+    let answer_in = |name: &'static str| {
+        let store = site.app.store.clone();
+        async move {
+            let c = store.campaign(name).await.expect("read").expect("campaign");
+            store
+                .campaign_machines(c.id)
+                .await
+                .expect("machines")
+                .into_iter()
+                .find(|m| m.host_key == "srv-a1")
+                .expect("SRV-A1")
+                .answer
+        }
+    };
+    assert_eq!(answer_in(CAMPAIGN).await.as_deref(), Some("decommission"));
+    assert_eq!(
+        answer_in("second-look").await,
+        None,
+        "the other campaign's question"
+    );
+    let (status, _, refused) = site
+        .call(
+            Method::POST,
+            "/me",
+            &form(&asmith),
+            Body::from(format!(
+                "csrf={}&campaign=no-such&host=SRV-A2&answer=decommission",
+                csrf_of(&mine)
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(answer_in("second-look").await, None);
     let (status, _, refused) = site
         .call(
             Method::POST,

@@ -85,6 +85,20 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether a value given was text the database cannot store (a NUL
+    /// character on PostgreSQL, SQLSTATE 22021 or 22P05): the asker's
+    /// mistake, never worth a retry.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            StoreError::Query(DriverError(Driver::Sqlx(sqlx::Error::Database(db)))) => {
+                matches!(db.code().as_deref(), Some("22021" | "22P05"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The sqlx errors that mean "the database is not there right now".
 fn sqlx_transient(e: &sqlx::Error) -> bool {
     match e {

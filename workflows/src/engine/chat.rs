@@ -217,7 +217,25 @@ impl Engine {
             ),
             Target::Host(_) => None,
         };
-        self.answer_among(login, via, target, listed, answer, now)
+        self.answer_among(login, via, target, None, listed, answer, now)
+            .await
+    }
+
+    /// Record a person's answer for one machine in one campaign (a form of
+    /// the web page "my machines", one per campaign and machine): only
+    /// that campaign's question is answered, where chat's `HOST answer`
+    /// answers every campaign asking about the host.
+    pub async fn answer_in_campaign(
+        &self,
+        login: &str,
+        via: &str,
+        campaign: &str,
+        host: &str,
+        answer: Answer,
+        now: DateTime<Utc>,
+    ) -> Result<ChatAnswer, ChatError> {
+        let target = Target::Host(host.to_string());
+        self.answer_among(login, via, &target, Some(campaign), None, answer, now)
             .await
     }
 
@@ -241,18 +259,20 @@ impl Engine {
             .await
             .map_err(EngineError::from)?
             .filter(|m| m.recipient == login);
-        self.answer_among(login, via, &Target::All, Some(listed), answer, now)
+        self.answer_among(login, via, &Target::All, None, Some(listed), answer, now)
             .await
     }
 
     /// Record a chat answer for one machine by name, or (`listed` is
     /// `Some`) all the machines a message listed that are still the
     /// person's to answer.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn answer_among(
         &self,
         login: &str,
         via: &str,
         target: &Target,
+        campaign: Option<&str>,
         listed: Option<Option<winventory_core::store::ListedMessage>>,
         answer: Answer,
         now: DateTime<Utc>,
@@ -262,7 +282,10 @@ impl Engine {
             Some(Some(l)) if !l.machines.is_empty() => Some(l.machines),
             Some(_) => return Err(ChatError::NoList),
         };
-        let campaigns = self.open_machines_of(login).await?;
+        let mut campaigns = self.open_machines_of(login).await?;
+        if let Some(name) = campaign {
+            campaigns.retain(|(c, _)| c.row.name == name);
+        }
         let records = choose(&campaigns, target, listed.as_deref(), answer.kind)?;
         let mut out = ChatAnswer::default();
         let mut recorded: HashSet<i64> = HashSet::new();

@@ -1,7 +1,7 @@
 //! Composing one person's digest: its signed answer links and chat
 //! buttons, the rendered message, and where it is sent (its route).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sha2::Digest as _;
 
 use crate::answer::AnswerKind;
@@ -75,7 +75,7 @@ pub(super) struct Part<'a> {
 
 impl Engine {
     pub(super) fn expiry(&self, spec: &CampaignSpec) -> DateTime<Utc> {
-        let last = spec.deadline + Duration::days(self.config.link_grace_days);
+        let last = winventory_core::domain::days_after(spec.deadline, self.config.link_grace_days);
         last.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc()
     }
 
