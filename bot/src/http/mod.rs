@@ -136,6 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                     tower_http::compression::predicate::NotForContentType::new("text/event-stream"),
                 )),
         )
+        .layer(axum::middleware::from_fn(api_errors_as_problems))
         .layer(axum::middleware::from_fn(refuse_nul))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -144,6 +145,54 @@ pub fn router(state: Arc<AppState>) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// Every error under `/api/` is `application/problem+json`, as the API
+/// promises: also those no handler of ours wrote (a path no route has, a
+/// method a route lacks, axum's refusals of a path or query value it cannot
+/// parse), whose text becomes the problem's detail.
+async fn api_errors_as_problems(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let detail = match status {
+        StatusCode::NOT_FOUND if text.is_empty() => {
+            format!("no route {method} {path}: /api/v1/openapi.json lists the API's routes")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "{path} does not take {method}{}: /api/v1/openapi.json lists what it takes",
+            allow
+                .as_ref()
+                .and_then(|a| a.to_str().ok())
+                .map(|a| format!(" (it takes {a})"))
+                .unwrap_or_default()
+        ),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
+        _ => text,
+    };
+    let mut problem = error::problem(status, detail);
+    if let Some(a) = allow {
+        problem.headers_mut().insert(axum::http::header::ALLOW, a);
+    }
+    problem
 }
 
 /// A URL whose path or query holds a NUL character (`%00`) is refused

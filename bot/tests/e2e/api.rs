@@ -732,6 +732,42 @@ async fn hostile_values_get_a_clear_refusal_never_a_panic_or_a_database_error() 
             "{uri}: {body}"
         );
     }
+    // Errors no handler wrote are problems too (`call` checks the type).
+    for (method, uri, expected, says) in [
+        (
+            Method::GET,
+            "/api/v1/no-such-thing",
+            StatusCode::NOT_FOUND,
+            "openapi.json",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/machines",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take DELETE",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/sessions/nope",
+            StatusCode::BAD_REQUEST,
+            "nope",
+        ),
+        (
+            Method::GET,
+            "/api/v1/machines?limit=-1",
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+    ] {
+        let (status, body) = site
+            .call(method, uri, Some(Role::Admin), Body::empty())
+            .await;
+        assert_eq!(status, expected, "{uri}: {body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains(says)),
+            "{uri}: {body}"
+        );
+    }
     let (status, body) = site
         .call(
             Method::POST,
