@@ -1163,6 +1163,20 @@ impl Writer<'_> {
 mod tests {
     use super::*;
 
+    /// An upload whose client hung up (the items' reader is gone) stops
+    /// being read, even when it holds nothing but blank lines, which yield
+    /// no item whose sending would fail: here an endless stream of them
+    /// (a gzip of 1 MB is a gigabyte of these). Without the check the call
+    /// never returns (nextest kills it after 5 minutes).
+    #[test]
+    fn reading_stops_when_the_reader_of_the_items_is_gone_even_on_blank_lines() {
+        let endless =
+            Input::from_reader("upload", Box::new(std::io::repeat(b'\n')), None).expect("an input");
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        read_inputs(vec![Ok(endless)], HashMap::new(), Utc::now(), tx);
+    }
+
     fn fact(login: &str, source: OwnerSource) -> OwnerFact {
         OwnerFact {
             login: login.into(),
