@@ -226,6 +226,41 @@ async fn licences(backend: Backend, tag: &str) {
         "{text}"
     );
     assert!(text.contains("difference: +541.50 CHF a year"), "{text}");
+    // A simulated price is held to the licence file's rules; a window of
+    // any length is a question, not a crash.
+    let refused = site
+        .command(&[
+            "licence",
+            "whatif",
+            "MATLAB",
+            "--licences",
+            &file,
+            "--price",
+            "1.234",
+        ])
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("more decimals than the currency has (2 for CHF)"),
+        "{said}"
+    );
+    let far = site.json(&[
+        "licence",
+        "whatif",
+        "MATLAB",
+        "--licences",
+        &file,
+        "--drop-unused",
+        "999999999",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        far["seats_simulated"], far["in_use_today"],
+        "nothing is that unused: {far}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
