@@ -251,7 +251,11 @@ pub struct CampaignSpec {
 
 /// A mistake in a campaign file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{field}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+#[error(
+    "{}{}{message}",
+    line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+    if field.is_empty() { String::new() } else { format!("{field}: ") }
+)]
 pub struct SpecError {
     /// 1-based line, when known.
     pub line: Option<usize>,
@@ -268,6 +272,15 @@ impl CampaignSpec {
 
     /// Parse and check a campaign file's text.
     pub fn parse(text: &str) -> Result<Self, SpecError> {
+        if text.trim().is_empty() {
+            return Err(SpecError {
+                line: None,
+                field: String::new(),
+                message: "the campaign file is empty: it needs at least name, kind, title, \
+                          deadline and a [target] table (docs/campaigns.md shows one)"
+                    .into(),
+            });
+        }
         let spec: CampaignSpec = toml::from_str(text).map_err(|e| SpecError {
             line: e.span().map(|s| line_of(text, s.start)),
             // toml names a nested key's table but not a top-level key:
@@ -737,6 +750,17 @@ pub fn is_quiet(quiet: Option<(u32, u32)>, minute: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_file_or_a_missing_key_is_said_without_an_empty_field_name() {
+        let empty = CampaignSpec::parse("  \n").expect_err("empty").to_string();
+        assert!(empty.starts_with("the campaign file is empty"), "{empty}");
+        let missing = CampaignSpec::parse("kind = \"eol\"\n")
+            .expect_err("no name")
+            .to_string();
+        assert!(!missing.contains(": :"), "{missing}");
+        assert!(missing.contains("name"), "{missing}");
+    }
 
     /// The weekdays (Mon = 1 ... Sun = 7) of the next `n` times `expr` fires
     /// after Sunday 2026-11-29 12:00 UTC.
