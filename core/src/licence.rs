@@ -113,6 +113,24 @@ impl Period {
     }
 }
 
+/// A price's rules, in the licence file and in a what-if: not negative,
+/// and no more decimals than the currency has (`currency` unknown: any).
+pub fn check_price(p: Decimal, currency: Option<Currency>) -> Result<(), String> {
+    if p.is_sign_negative() {
+        return Err(format!("{p} is negative"));
+    }
+    if let Some(c) = currency
+        && let Some(dp) = c.exponent()
+        && p.normalize().scale() > u32::from(dp)
+    {
+        return Err(format!(
+            "{p} has more decimals than the currency has ({dp} for {})",
+            c.code()
+        ));
+    }
+    Ok(())
+}
+
 /// One licence (contract) of the file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Licence {
@@ -493,21 +511,10 @@ fn one(
             None
         }
     };
-    if let Some(p) = price {
-        if p.is_sign_negative() {
-            err("price", format!("{p} is negative"));
-        }
-        if let Some(dp) = currency.and_then(|c| c.exponent())
-            && p.normalize().scale() > u32::from(dp)
-        {
-            err(
-                "price",
-                format!(
-                    "{p} has more decimals than the currency has ({dp} for {})",
-                    currency.map(|c| c.code()).unwrap_or_default()
-                ),
-            );
-        }
+    if let Some(p) = price
+        && let Err(e) = check_price(p, currency)
+    {
+        err("price", e);
     }
     let period = match string("period") {
         Some(Some("year")) => Some(Period::Year),
@@ -915,13 +922,19 @@ pub fn report(
                 .copied()
                 .filter(|r| r.status == RemovalStatus::Confirmed)
                 .collect();
-            let removed: rustc_hash::FxHashSet<i64> =
-                confirmed.iter().map(|r| r.machine_id).collect();
-            let holding: rustc_hash::FxHashSet<i64> = if confirmed.is_empty() {
+            let holding: rustc_hash::FxHashSet<i64> = if mine.is_empty() {
                 Default::default()
             } else {
                 installs.iter().map(|(m, _)| *m).collect()
             };
+            // Removed: seen gone and not back (a machine a campaign saw
+            // without it that lists it again, say reinstalled and asked
+            // about by a later campaign, is not removed).
+            let removed: rustc_hash::FxHashSet<i64> = confirmed
+                .iter()
+                .map(|r| r.machine_id)
+                .filter(|m| !holding.contains(m))
+                .collect();
             let seats_freed = seats.freed(
                 l.model,
                 confirmed
@@ -1445,13 +1458,14 @@ end = 2026-07-01
             again(8, "fay", RemovalStatus::Confirmed),
             removal(3, "gus", RemovalStatus::Pending),
             again(3, "gus", RemovalStatus::Overdue),
-            // Pending in one campaign, already confirmed by the other.
+            // Seen gone by one campaign, installed again since and asked
+            // about by the other: pending, not removed.
             removal(1, "ann", RemovalStatus::Confirmed),
             again(1, "ann", RemovalStatus::Pending),
         ];
         let day = NaiveDate::from_ymd_opt(2026, 11, 29).expect("valid");
         let m = &report(&book, &f, &removals, day, now)[0];
-        assert_eq!((m.removals_confirmed, m.removals_pending), (2, 1));
+        assert_eq!((m.removals_confirmed, m.removals_pending), (1, 2));
         assert_eq!(
             m.seats_freed, 1,
             "fay's seat; ann still holds one on machine 1"

@@ -316,6 +316,17 @@ impl CampaignSpec {
                 ),
             );
         }
+        // Commands and the API take a campaign's name or its number: a
+        // name of digits alone would name another campaign.
+        if self.name.chars().all(|c| c.is_ascii_digit()) {
+            return err(
+                "name",
+                format!(
+                    "{:?} is only digits, which commands read as a campaign's number: add a letter",
+                    self.name
+                ),
+            );
+        }
         if self.title.trim().is_empty() {
             return err("title", "must not be empty".into());
         }

@@ -54,19 +54,10 @@ pub async fn what_if(
             "no licence named {what:?} (or covering it) in the licence file; `winventory report licences` lists them"
         );
     };
-    if let Some(p) = asked.price {
-        // As the licence file's prices are checked.
-        if p.is_sign_negative() {
-            bail!("price: {p} is negative");
-        }
-        if let Some(dp) = l.currency.exponent()
-            && p.normalize().scale() > u32::from(dp)
-        {
-            bail!(
-                "price: {p} has more decimals than the currency has ({dp} for {})",
-                l.currency.code()
-            );
-        }
+    if let Some(p) = asked.price
+        && let Err(e) = licence::check_price(p, Some(l.currency))
+    {
+        bail!("price: {e}");
     }
     let hs = store
         .licence_holders(std::slice::from_ref(&l.covers), as_of.window())

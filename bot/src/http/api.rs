@@ -1078,25 +1078,13 @@ async fn campaign_create(
         )));
     }
     // Replacing a draft is managing it: a licence manager may replace a
-    // licence campaign's draft only, whatever the new file's kind.
-    if q.replace.unwrap_or(false) && !who.may(Permission::ManageCampaigns) {
-        let existing = s
-            .engine
-            .store
-            .campaigns()
-            .await?
-            .into_iter()
-            .find(|c| c.name == spec.name);
-        if let Some(c) = existing
-            && c.kind != winventory_workflows::spec::CampaignKind::Licence.as_str()
-        {
-            return Err(AppError::Forbidden(format!(
-                "{} may manage licence campaigns only; {} is {} {} campaign",
-                who.subject,
-                c.name,
-                article(&c.kind),
-                c.kind
-            )));
+    // licence campaign's draft only, whatever the new file's kind (found
+    // as the replacing will find it).
+    if q.replace.unwrap_or(false) {
+        match s.engine.campaign(&spec.name).await {
+            Ok(_) => may_manage(&s, &who, &spec.name).await?,
+            Err(winventory_workflows::engine::EngineError::NoCampaign(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     let now = s.app.clock.now();
@@ -1282,8 +1270,6 @@ async fn campaign_history(
     Ok(Json(history).into_response())
 }
 
-/// A licence manager manages licence campaigns only: the rest need a
-/// campaign manager (checked once the campaign is known).
 /// `a` or `an` before a campaign kind (`an eol campaign`).
 fn article(kind: &str) -> &'static str {
     if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -1293,6 +1279,8 @@ fn article(kind: &str) -> &'static str {
     }
 }
 
+/// A licence manager manages licence campaigns only: the rest need a
+/// campaign manager (checked once the campaign is known).
 pub(crate) async fn may_manage(s: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     if who.may(Permission::ManageCampaigns) {
         return Ok(());

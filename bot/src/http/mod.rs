@@ -123,6 +123,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(bounded)
         .merge(api)
         .merge(crate::web::events_route())
+        // Inside the compression: it reads error bodies as they were written.
+        .layer(axum::middleware::from_fn(api_errors_as_problems))
         // Pages and JSON compressed when the client asks (an event stream
         // is left as it is: each event must reach the page at once), at
         // gzip's fastest level: the default level took a quarter of the
@@ -136,12 +138,14 @@ pub fn router(state: Arc<AppState>) -> Router {
                     tower_http::compression::predicate::NotForContentType::new("text/event-stream"),
                 )),
         )
-        .layer(axum::middleware::from_fn(api_errors_as_problems))
         .layer(axum::middleware::from_fn(refuse_nul))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a request handler panicked");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+                error::problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: the server failed on this request (it is logged); try again, and tell the site's admins if it lasts".into(),
+                )
             },
         ))
         .with_state(state)

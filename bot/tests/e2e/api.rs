@@ -768,6 +768,48 @@ async fn hostile_values_get_a_clear_refusal_never_a_panic_or_a_database_error() 
             "{uri}: {body}"
         );
     }
+    // A client that takes gzip gets the same problem, compressed whole.
+    let response = site
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/api/v1/machines?limit=lots")
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", site.secret(Role::Admin)),
+                )
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let gzipped = response.headers().get(header::CONTENT_ENCODING).is_some();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("a body");
+    let text = if gzipped {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+            .expect("gzip");
+        out
+    } else {
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    };
+    let problem: serde_json::Value = serde_json::from_str(&text).expect("a problem");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("limit")),
+        "{problem}"
+    );
+
     let (status, body) = site
         .call(
             Method::POST,

@@ -29,3 +29,18 @@ CREATE TABLE campaign_member_messages (
     reminders     BIGINT NOT NULL,
     PRIMARY KEY (campaign_id, machine_id, login)
 );
+
+-- Group machines written to before this version: each member a digest
+-- listing the machine went to counts as written to then, with the
+-- machine's reminders (nobody is written to again for the upgrade, and
+-- escalation keeps its pace); after `campaign remind` (0), due at once.
+INSERT INTO campaign_member_messages (campaign_id, machine_id, login, last_messaged, reminders)
+SELECT om.campaign_id, om.machine_id, o.recipient,
+       CASE WHEN MAX(cm.last_messaged) = 0 THEN 0 ELSE MAX(o.created_at) END,
+       MAX(cm.reminders)
+FROM outbox_machines om
+JOIN outbox o ON o.id = om.outbox_id
+JOIN campaign_machines cm ON cm.campaign_id = om.campaign_id AND cm.machine_id = om.machine_id
+WHERE substr(cm.recipient, 1, 6) = 'group:' AND cm.state = 'open'
+  AND cm.last_messaged IS NOT NULL
+GROUP BY om.campaign_id, om.machine_id, o.recipient;

@@ -328,8 +328,9 @@ pub trait CampaignStore: Send + Sync {
         recipient: &str,
         person: &str,
     ) -> Result<Option<AnswerView>>;
-    /// When each member of a group was last written to about each machine
-    /// of a campaign the group is asked about: (machine id, login, when).
+    /// When each member of a group was last written to about each open
+    /// machine of a campaign the group is asked about: (machine id, login,
+    /// when).
     /// Machines asked of one person have none (theirs is the machine's
     /// `last_messaged`).
     async fn member_messages(&self, campaign_id: i64) -> Result<Vec<(i64, String, DateTime<Utc>)>>;

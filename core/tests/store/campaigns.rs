@@ -273,3 +273,40 @@ on_both_backends! {
         assert_eq!(shown(view.machines), [("srvapp012".to_string(), "SrvApp012".to_string())]);
     }
 }
+
+on_both_backends! {
+    /// A machine a group is asked about keeps each member's own last
+    /// message and reminders; the machine counts the most any member had
+    /// (not one per member's digest); `campaign remind` makes every member
+    /// due; escalation starts them all afresh. A person's machine has none.
+    async fn a_groups_members_keep_their_own_messages_and_the_machine_the_most_reminders(backend) {
+        let (_db, store) = store(backend).await;
+        let written = store.apply_machines(&[machine("PC1", at(0), None), machine("PC2", at(0), None)], at(0)).await.expect("write");
+        let id = |host: &str| written.iter().find(|(k, _)| k == host).expect("written").1;
+        let c = store.create_campaign("orphans", "eol", "", at(0)).await.expect("create").expect("new");
+        store.set_campaign_state(c, CampaignState::Running, at(0)).await.expect("start");
+        store.add_campaign_machines(c, &[target(id("pc1"), "pc1", "group:it-desk"), target(id("pc2"), "pc2", "alice")], at(0)).await.expect("add");
+        let (pc1, pc2) = (id("pc1"), id("pc2"));
+        let row = |store: std::sync::Arc<dyn winventory_core::store::Store>, host: &'static str| async move {
+            store.campaign_machines(c).await.expect("machines").into_iter().find(|m| m.host_key == host).expect("machine")
+        };
+        // Kiri first, Lena later the same day (her first message), then Kiri reminded.
+        store.enqueue(&[digest("d1", "kiri", &[(c, pc1), (c, pc2)])], at(1)).await.expect("queue");
+        store.enqueue(&[digest("d2", "lena", &[(c, pc1)])], at(2)).await.expect("queue");
+        assert_eq!(row(store.clone(), "pc1").await.reminders, 0, "two first messages");
+        store.enqueue(&[digest("d3", "kiri", &[(c, pc1)])], at(3)).await.expect("queue");
+        store.enqueue(&[digest("d4", "alice", &[(c, pc2)])], at(3)).await.expect("queue");
+        let mut members = store.member_messages(c).await.expect("members");
+        members.sort();
+        assert_eq!(members, [(pc1, "kiri".to_string(), at(3)), (pc1, "lena".to_string(), at(2))], "none for a person's machine");
+        assert_eq!(row(store.clone(), "pc1").await.reminders, 1, "Kiri's one reminder");
+        assert_eq!(row(store.clone(), "pc2").await.reminders, 1, "a person's machine as before");
+
+        assert_eq!(store.remind_open(c).await.expect("remind"), 2);
+        let due: Vec<_> = store.member_messages(c).await.expect("members").into_iter().map(|(_, _, at)| at.timestamp()).collect();
+        assert_eq!(due, [0, 0], "every member due");
+
+        store.change_campaign_machines(c, &[(pc1, MachineChange::Escalate { recipient: "group:admins".into(), step: 1 })], at(4)).await.expect("escalate");
+        assert!(store.member_messages(c).await.expect("members").is_empty(), "afresh after escalation");
+    }
+}

@@ -533,8 +533,10 @@ impl CampaignStore for This {
 
     async fn member_messages(&self, campaign_id: i64) -> Result<Vec<(i64, String, DateTime<Utc>)>> {
         let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT machine_id, login, last_messaged FROM campaign_member_messages \
-             WHERE campaign_id = $1",
+            "SELECT mm.machine_id, mm.login, mm.last_messaged FROM campaign_member_messages mm \
+             JOIN campaign_machines cm ON cm.campaign_id = mm.campaign_id \
+             AND cm.machine_id = mm.machine_id \
+             WHERE mm.campaign_id = $1 AND cm.state = 'open'",
         )
         .bind(campaign_id)
         .fetch_all(&self.pool)

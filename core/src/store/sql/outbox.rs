@@ -30,7 +30,7 @@ impl This {
                 "SELECT machine_id FROM campaign_machines WHERE campaign_id = ",
             );
             qb.push_bind(campaign);
-            qb.push(" AND recipient LIKE 'group:%' AND machine_id IN (");
+            qb.push(" AND substr(recipient, 1, 6) = 'group:' AND machine_id IN (");
             qb
         };
         let mut grouped = std::collections::HashSet::new();
@@ -72,16 +72,18 @@ impl This {
             qb.build().persistent(false).execute(&mut **tx).await?;
         }
         let grouped: Vec<i64> = grouped.into_iter().collect();
+        // Each machine's own rows, by their key (a grouped count of the
+        // whole campaign's rows per call would grow with the campaign).
         let head = || {
             let mut qb = QueryBuilder::<Db>::new(
-                "UPDATE campaign_machines SET reminders = CASE WHEN r.most > reminders \
-                 THEN r.most ELSE reminders END FROM (SELECT machine_id, MAX(reminders) AS most \
-                 FROM campaign_member_messages WHERE campaign_id = ",
+                "UPDATE campaign_machines SET reminders = (SELECT CASE \
+                 WHEN MAX(mm.reminders) > campaign_machines.reminders THEN MAX(mm.reminders) \
+                 ELSE campaign_machines.reminders END FROM campaign_member_messages mm \
+                 WHERE mm.campaign_id = campaign_machines.campaign_id \
+                 AND mm.machine_id = campaign_machines.machine_id) WHERE campaign_id = ",
             );
             qb.push_bind(campaign);
-            qb.push(" GROUP BY machine_id) r WHERE r.machine_id = campaign_machines.machine_id AND campaign_machines.campaign_id = ");
-            qb.push_bind(campaign);
-            qb.push(" AND campaign_machines.machine_id IN (");
+            qb.push(" AND machine_id IN (");
             qb
         };
         for mut qb in in_lists(&grouped, head, "") {
@@ -180,7 +182,7 @@ impl OutboxStore for This {
                 let head = || {
                     let mut qb = QueryBuilder::<Db>::new(
                         "UPDATE campaign_machines SET messages = messages + 1, \
-                         reminders = reminders + CASE WHEN recipient LIKE 'group:%' \
+                         reminders = reminders + CASE WHEN substr(recipient, 1, 6) = 'group:' \
                          OR last_messaged IS NULL THEN 0 ELSE 1 END, last_messaged = ",
                     );
                     qb.push_bind(now);
