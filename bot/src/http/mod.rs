@@ -154,7 +154,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Every error under `/api/` is `application/problem+json`, as the API
 /// promises: also those no handler of ours wrote (a path no route has, a
 /// method a route lacks, axum's refusals of a path or query value it cannot
-/// parse), whose text becomes the problem's detail.
+/// parse), whose text becomes the problem's detail. JSON we wrote on
+/// purpose (the snapshot upload's 422 is the ingest's summary) is kept.
 async fn api_errors_as_problems(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -165,11 +166,13 @@ async fn api_errors_as_problems(
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let response = next.run(req).await;
     let status = response.status();
-    let is_problem = response
+    // Ours already (a problem, or JSON meant so: the upload's 422 carries
+    // the ingest's summary): left as written. Axum's own are text or empty.
+    let written_by_us = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/"));
+    if !(status.is_client_error() || status.is_server_error()) || written_by_us {
         return response;
     }
     let allow = response.headers().get(axum::http::header::ALLOW).cloned();
