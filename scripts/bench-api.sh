@@ -119,14 +119,16 @@ PY
     t0=$(cpu_ticks)
     "$OHA" --no-tui -z 20s -q 1000 --latency-correction -c 64 -H "Authorization: Bearer $token" --urls-from-file "$OUT/urls.txt" --output-format json >"$OUT/machine.json"
     steal_machine=$(steal_since "$t0")
-    local pages
+    local pages steal_pages
+    t0=$(cpu_ticks)
     pages=$("$BIN" bench api-pages --base "http://$LISTEN" --token "$token")
+    steal_pages=$(steal_since "$t0")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf '%-9s /healthz at 1000 req/s: p50 %s ms, p99 %s ms, p99.9 %s ms (%s; CPU steal %s)\n' "$1" \
         "$(pct "$OUT/healthz.json" p50)" "$(pct "$OUT/healthz.json" p99)" "$(pct "$OUT/healthz.json" p99.9)" "$(pct "$OUT/healthz.json" ok)" "$steal_healthz" | tee -a "$RESULTS"
     printf '%-9s GET /api/v1/machines/{host} at 1000 req/s, API token: p50 %s ms, p99 %s ms, p99.9 %s ms, achieved %s req/s (%s; CPU steal %s)\n' "$1" \
         "$(pct "$OUT/machine.json" p50)" "$(pct "$OUT/machine.json" p99)" "$(pct "$OUT/machine.json" p99.9)" "$(pct "$OUT/machine.json" rps)" "$(pct "$OUT/machine.json" ok)" "$steal_machine" | tee -a "$RESULTS"
-    printf '%-9s paginated read: %s\n' "$1" "$pages" | tee -a "$RESULTS"
+    printf '%-9s paginated read: %s (CPU steal %s)\n' "$1" "$pages" "$steal_pages" | tee -a "$RESULTS"
     "$BIN" bench auth --issuer "$OIDC_ISSUER" | sed "s/^/$1 /" | tee -a "$RESULTS"
 }
 

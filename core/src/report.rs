@@ -361,7 +361,8 @@ pub async fn machine_report(
 ) -> Result<Option<MachineView>> {
     let key = crate::domain::HostKey::new(hostname);
     // The machine, its owners' contacts and its programs in one round trip
-    // (four, one per person and the list, put the p99 of a machine read
+    // (a second one reads titles not yet kept; four, one per person and the
+    // list, put the p99 of a machine read
     // through the API at 25 ms on PostgreSQL at 1,000/s; in parallel they
     // took three pooled connections each and queued).
     let Some(MachineInFull {

@@ -185,8 +185,9 @@ pub trait ReportStore: Send + Sync {
     /// One machine by host key.
     async fn machine(&self, host_key: &str) -> Result<Option<MachineRow>>;
     /// One machine by host key with its responsible's and main user's
-    /// contacts and its installed software, in one round trip (what a
-    /// machine's page and the API's machine read show).
+    /// contacts and its installed software, in one round trip once its
+    /// titles are kept (what a machine's page and the API's machine read
+    /// show).
     async fn machine_in_full(&self, host_key: &str) -> Result<Option<MachineInFull>>;
     /// A machine's installed software.
     async fn machine_software(&self, machine_id: i64) -> Result<Vec<InstalledSoftware>>;
