@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, PartialSchema as _, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use winventory_core::access::{Permission, Principal, Role};
 use winventory_core::fleet::{self, CycleFilter, MachineFilter};
 use winventory_core::store::{AuditEntry, CampaignState, Freshness};
@@ -706,6 +706,20 @@ fn rows_of_either<A: ToSchema, B: ToSchema>(
         .into()
 }
 
+/// The component schemas a list of either `A` or `B` refers to.
+type Components = Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)>;
+
+/// Register `A` and `B` (and what they refer to) as components.
+fn either_components<A: ToSchema, B: ToSchema>(schemas: &mut Components) {
+    schemas.push((A::name().into(), A::schema()));
+    schemas.push((B::name().into(), B::schema()));
+    A::schemas(schemas);
+    B::schemas(schemas);
+}
+
 impl utoipa::PartialSchema for EolRows {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         rows_of_either::<fleet::ProductRow, report::CycleRow>(
@@ -715,19 +729,8 @@ impl utoipa::PartialSchema for EolRows {
 }
 
 impl ToSchema for EolRows {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        schemas.push((
-            fleet::ProductRow::name().into(),
-            fleet::ProductRow::schema(),
-        ));
-        schemas.push((report::CycleRow::name().into(), report::CycleRow::schema()));
-        fleet::ProductRow::schemas(schemas);
-        report::CycleRow::schemas(schemas);
+    fn schemas(schemas: &mut Components) {
+        either_components::<fleet::ProductRow, report::CycleRow>(schemas);
     }
 }
 
@@ -740,19 +743,8 @@ impl utoipa::PartialSchema for SoftwareRows {
 }
 
 impl ToSchema for SoftwareRows {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        schemas.push((report::CycleRow::name().into(), report::CycleRow::schema()));
-        schemas.push((
-            report::ApplicationRow::name().into(),
-            report::ApplicationRow::schema(),
-        ));
-        report::CycleRow::schemas(schemas);
-        report::ApplicationRow::schemas(schemas);
+    fn schemas(schemas: &mut Components) {
+        either_components::<report::CycleRow, report::ApplicationRow>(schemas);
     }
 }
 
